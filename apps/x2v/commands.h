@@ -1,0 +1,9 @@
+#pragma once
+// Each subcommand lives in its own file and adds itself to the CLI through one of these.
+#include <CLI/CLI.hpp>
+
+namespace x2v::cli {
+
+void add_inspect_command(CLI::App& app);
+
+}  // namespace x2v::cli

@@ -1,0 +1,134 @@
+#include "platform/allocator.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace x2v {
+
+std::string format_bytes(size_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 4) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0)
+    std::snprintf(text, sizeof(text), "%zu B", bytes);
+  else
+    std::snprintf(text, sizeof(text), "%.2f %s", value, units[unit]);
+  return text;
+}
+
+bool parse_bytes(const std::string& text, size_t* bytes) {
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || number < 0 || !std::isfinite(number)) return false;
+  std::string suffix(end);
+  for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  double scale = 1;
+  if (suffix.empty() || suffix == "B")
+    scale = 1;
+  else if (suffix == "K" || suffix == "KB" || suffix == "KIB")
+    scale = 1024.0;
+  else if (suffix == "M" || suffix == "MB" || suffix == "MIB")
+    scale = 1024.0 * 1024.0;
+  else if (suffix == "G" || suffix == "GB" || suffix == "GIB")
+    scale = 1024.0 * 1024.0 * 1024.0;
+  else
+    return false;
+  *bytes = static_cast<size_t>(number * scale);
+  return true;
+}
+
+CachingAllocator::CachingAllocator(std::string device_name, RawAllocate raw_allocate, RawFree raw_free)
+    : device_name_(std::move(device_name)), raw_allocate_(std::move(raw_allocate)), raw_free_(std::move(raw_free)) {
+  if (const char* limit = std::getenv("X2V_MEMORY_LIMIT")) {
+    size_t bytes = 0;
+    if (!parse_bytes(limit, &bytes))
+      throw Error("allocator", concat("X2V_MEMORY_LIMIT='", limit, "' is not a size; use bytes or a K/M/G suffix"));
+    stats_.limit_bytes = bytes;
+  }
+}
+
+CachingAllocator::~CachingAllocator() { release_cache(); }
+
+size_t CachingAllocator::rounded_size(size_t bytes) {
+  // Small blocks round to 512 bytes, large ones to 2 MiB, so reuse across steps finds exact fits.
+  if (bytes == 0) return 512;
+  if (bytes < (1u << 20)) return (bytes + 511) / 512 * 512;
+  const size_t granule = size_t{2} << 20;
+  return (bytes + granule - 1) / granule * granule;
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  const size_t size = rounded_size(bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stats_.limit_bytes && stats_.current_bytes + size > stats_.limit_bytes) {
+    throw Error("allocator", concat(device_name_, ": allocating ", format_bytes(bytes), " with ",
+                                    format_bytes(stats_.current_bytes), " in use would pass the limit of ",
+                                    format_bytes(stats_.limit_bytes),
+                                    "; raise X2V_MEMORY_LIMIT or reduce the work (smaller size, offload)"));
+  }
+  void* pointer = nullptr;
+  auto found = free_blocks_.find(size);
+  if (found != free_blocks_.end()) {
+    pointer = found->second;
+    free_blocks_.erase(found);
+    stats_.cached_bytes -= size;
+  } else {
+    pointer = raw_allocate_(size);
+    if (pointer == nullptr && !free_blocks_.empty()) {
+      for (auto& [block_size, block] : free_blocks_) raw_free_(block, block_size);
+      free_blocks_.clear();
+      stats_.cached_bytes = 0;
+      pointer = raw_allocate_(size);
+    }
+    if (pointer == nullptr) {
+      throw Error("allocator", concat(device_name_, ": out of memory allocating ", format_bytes(bytes), " with ",
+                                      format_bytes(stats_.current_bytes), " in use; reduce the work or enable offload"));
+    }
+  }
+  stats_.current_bytes += size;
+  if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
+  return pointer;
+}
+
+void CachingAllocator::deallocate(void* pointer, size_t bytes) {
+  if (pointer == nullptr) return;
+  const size_t size = rounded_size(bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.current_bytes -= size;
+  free_blocks_.emplace(size, pointer);
+  stats_.cached_bytes += size;
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+void CachingAllocator::set_limit(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.limit_bytes = bytes;
+}
+
+void CachingAllocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_bytes = stats_.current_bytes;
+}
+
+void CachingAllocator::release_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [size, block] : free_blocks_) raw_free_(block, size);
+  free_blocks_.clear();
+  stats_.cached_bytes = 0;
+}
+
+}  // namespace x2v

@@ -1,0 +1,57 @@
+#include "platform/cpu/cpu_device.h"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/log.h"
+#include "platform/cpu/cpu_streams.h"
+
+namespace x2v {
+namespace {
+
+class CpuDevice : public Device {
+ public:
+  CpuDevice()
+      : Device("cpu"),
+        allocator_(
+            "cpu",
+            [](size_t bytes) -> void* { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); },
+            [](void* pointer, size_t) { std::free(pointer); }) {
+    register_reference_kernels(kernels());
+    register_cpu_attention(kernels());
+    register_cpu_mm(kernels());
+    register_cpu_norm(kernels());
+    register_cpu_rope(kernels());
+    register_cpu_conv(kernels());
+    register_cpu_elementwise(kernels());
+  }
+
+  std::string name() const override { return "cpu"; }
+  bool is_available() const override { return true; }
+  std::string device_string() const override { return "cpu"; }
+  int priority() const override { return 0; }
+  void init_env() override {
+    log_debug("cpu", "OpenMP threads: ", omp_get_max_threads());
+  }
+  Allocator& allocator() override { return allocator_; }
+  bool host_accessible() const override { return true; }
+  Stream& compute_stream() override { return compute_stream_; }
+  std::unique_ptr<Stream> create_stream() override { return std::make_unique<WorkerStream>(); }
+  std::unique_ptr<Event> create_event() override { return std::make_unique<CpuEvent>(); }
+  void copy_async(const void* source, void* target, size_t bytes, CopyKind, Stream& stream) override {
+    stream.enqueue([=] { std::memcpy(target, source, bytes); });
+  }
+  std::string communicator_name() const override { return "mpi"; }
+
+ private:
+  CachingAllocator allocator_;
+  InlineStream compute_stream_;
+};
+
+}  // namespace
+
+std::unique_ptr<Device> create_cpu_device() { return std::make_unique<CpuDevice>(); }
+
+}  // namespace x2v

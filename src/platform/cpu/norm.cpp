@@ -1,0 +1,126 @@
+// cpu rms_norm and layer_norm: one row per task, f32 math, vectorized by the compiler.
+#include <omp.h>
+
+#include <cmath>
+#include <vector>
+
+#include "platform/cpu/cpu_device.h"
+#include "platform/cpu/row_access.h"
+
+namespace x2v {
+namespace {
+
+// Parameters converted to f32 once at load.
+std::vector<float> parameter_floats(const Tensor& parameter) {
+  return parameter.defined() ? parameter.to_floats() : std::vector<float>();
+}
+
+template <class RowFunction>
+void for_each_row(const Tensor& x, Tensor& out, RowFunction&& row_function) {
+  const int64_t width = x.size(-1);
+  const int64_t rows = x.numel() / width;
+  // Rows may be strided (a view); the last dim is contiguous (checked).
+  const Shape row_shape(x.shape().begin(), x.shape().end() - 1);
+  const bool simple = x.is_contiguous() && out.is_contiguous();
+  std::vector<int64_t> x_offsets, out_offsets;
+  if (!simple) {
+    for_each_offset(row_shape, Shape(x.strides().begin(), x.strides().end() - 1),
+                    [&](int64_t offset) { x_offsets.push_back(offset); });
+    for_each_offset(row_shape, Shape(out.strides().begin(), out.strides().end() - 1),
+                    [&](int64_t offset) { out_offsets.push_back(offset); });
+  }
+  const char* x_base = static_cast<const char*>(x.raw_data());
+  char* out_base = static_cast<char*>(out.raw_data());
+  const int64_t x_size = static_cast<int64_t>(x.element_size()), out_size = static_cast<int64_t>(out.element_size());
+#pragma omp parallel
+  {
+    std::vector<float> buffer(width);
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < rows; ++row) {
+      const int64_t x_offset = simple ? row * width : x_offsets[row];
+      const int64_t out_offset = simple ? row * width : out_offsets[row];
+      cpu::load_row(x_base + x_offset * x_size, x.dtype(), width, buffer.data());
+      row_function(buffer.data(), width);
+      cpu::store_row(buffer.data(), width, out_base + out_offset * out_size, out.dtype());
+    }
+  }
+}
+
+class CpuRmsNorm : public RmsNormKernel {
+ public:
+  void load(const Tensor& weight, float eps) override {
+    RmsNormKernel::load(weight, eps);
+    weight_floats_ = parameter_floats(weight);
+  }
+  void apply(const Tensor& x, Tensor& out) override {
+    check_norm_arguments("rms_norm", x, out, weight_, Tensor());
+    const float* weight = weight_floats_.empty() ? nullptr : weight_floats_.data();
+    const float eps = eps_;
+    for_each_row(x, out, [&](float* row, int64_t width) {
+      float squares = 0;
+#pragma omp simd reduction(+ : squares)
+      for (int64_t c = 0; c < width; ++c) squares += row[c] * row[c];
+      const float inverse = 1.0f / std::sqrt(squares / static_cast<float>(width) + eps);
+      if (weight) {
+#pragma omp simd
+        for (int64_t c = 0; c < width; ++c) row[c] = row[c] * inverse * weight[c];
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < width; ++c) row[c] *= inverse;
+      }
+    });
+  }
+
+ private:
+  std::vector<float> weight_floats_;
+};
+
+class CpuLayerNorm : public LayerNormKernel {
+ public:
+  void load(const Tensor& weight, const Tensor& bias, float eps) override {
+    LayerNormKernel::load(weight, bias, eps);
+    weight_floats_ = parameter_floats(weight);
+    bias_floats_ = parameter_floats(bias);
+  }
+  void apply(const Tensor& x, Tensor& out) override {
+    check_norm_arguments("layer_norm", x, out, weight_, bias_);
+    const float* weight = weight_floats_.empty() ? nullptr : weight_floats_.data();
+    const float* bias = bias_floats_.empty() ? nullptr : bias_floats_.data();
+    const float eps = eps_;
+    for_each_row(x, out, [&](float* row, int64_t width) {
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t c = 0; c < width; ++c) sum += row[c];
+      const float mean = sum / static_cast<float>(width);
+      float squares = 0;
+#pragma omp simd reduction(+ : squares)
+      for (int64_t c = 0; c < width; ++c) squares += (row[c] - mean) * (row[c] - mean);
+      const float inverse = 1.0f / std::sqrt(squares / static_cast<float>(width) + eps);
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) {
+        float value = (row[c] - mean) * inverse;
+        if (weight) value *= weight[c];
+        if (bias) value += bias[c];
+        row[c] = value;
+      }
+    });
+  }
+
+ private:
+  std::vector<float> weight_floats_, bias_floats_;
+};
+
+}  // namespace
+
+void register_cpu_norm(KernelRegistries& kernels) {
+  kernels.rms_norm.add("cpu_rms_norm", [] { return std::make_unique<CpuRmsNorm>(); },
+                       "row-parallel rms_norm, f32 math");
+  // LightX2V names for the same math (fp32 variance over the full last dim).
+  kernels.rms_norm.alias("sgl-kernel", "cpu_rms_norm");
+  kernels.rms_norm.alias("fp32_variance", "cpu_rms_norm");
+  kernels.layer_norm.add("cpu_layer_norm", [] { return std::make_unique<CpuLayerNorm>(); },
+                         "row-parallel layer_norm, f32 math");
+  kernels.layer_norm.alias("Triton", "cpu_layer_norm");
+}
+
+}  // namespace x2v

@@ -1,0 +1,50 @@
+#pragma once
+// Row loads and stores between activation dtypes (f32, bf16, f16) and f32 working buffers, shared by the
+// cpu kernels that compute in f32.
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace x2v::cpu {
+
+inline void load_row(const void* source, DType dtype, int64_t count, float* target) {
+  switch (dtype) {
+    case DType::f32: {
+      const float* values = static_cast<const float*>(source);
+      for (int64_t i = 0; i < count; ++i) target[i] = values[i];
+      return;
+    }
+    case DType::bf16: {
+      const uint16_t* values = static_cast<const uint16_t*>(source);
+      for (int64_t i = 0; i < count; ++i) target[i] = bits_float(static_cast<uint32_t>(values[i]) << 16);
+      return;
+    }
+    default:
+      convert_elements(source, dtype, target, DType::f32, static_cast<size_t>(count));
+  }
+}
+
+inline uint16_t round_to_bf16(float value) {
+  const uint32_t bits = float_bits(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040);
+  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+inline void store_row(const float* source, int64_t count, void* target, DType dtype) {
+  switch (dtype) {
+    case DType::f32: {
+      float* values = static_cast<float*>(target);
+      for (int64_t i = 0; i < count; ++i) values[i] = source[i];
+      return;
+    }
+    case DType::bf16: {
+      uint16_t* values = static_cast<uint16_t*>(target);
+      for (int64_t i = 0; i < count; ++i) values[i] = round_to_bf16(source[i]);
+      return;
+    }
+    default:
+      convert_elements(source, DType::f32, target, dtype, static_cast<size_t>(count));
+  }
+}
+
+}  // namespace x2v::cpu

@@ -1,0 +1,113 @@
+#include "platform/platform.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+
+#include "platform/cpu/cpu_device.h"
+#include "platform/plugin_loader.h"
+
+namespace x2v {
+
+void DeviceRegistry::add(std::unique_ptr<Device> device) {
+  if (find(device->name()) != nullptr)
+    throw Error("platform", concat("platform '", device->name(), "' is registered twice"));
+  devices_.push_back(std::move(device));
+}
+
+Device* DeviceRegistry::find(const std::string& name) const {
+  for (const auto& device : devices_)
+    if (device->name() == name) return device.get();
+  return nullptr;
+}
+
+std::vector<Device*> DeviceRegistry::all() const {
+  std::vector<Device*> result;
+  for (const auto& device : devices_) result.push_back(device.get());
+  return result;
+}
+
+std::vector<std::string> DeviceRegistry::names() const {
+  std::vector<std::string> result;
+  for (const auto& device : devices_) result.push_back(device->name());
+  return result;
+}
+
+namespace {
+
+std::string describe_platforms(const DeviceRegistry& registry) {
+  std::string text;
+  for (Device* device : registry.all())
+    text += (text.empty() ? "" : ", ") + device->name() + (device->is_available() ? "" : " (unavailable)");
+  return text;
+}
+
+}  // namespace
+
+Device& DeviceRegistry::get(const std::string& name) const {
+  Device* device = find(name);
+  if (device == nullptr)
+    throw Error("platform", concat("unknown PLATFORM '", name, "'; registered platforms: ", describe_platforms(*this)));
+  if (!device->is_available())
+    throw Error("platform", concat("PLATFORM '", name, "' is registered but not available on this machine (",
+                                   "no device found); registered platforms: ", describe_platforms(*this)));
+  return *device;
+}
+
+Device& DeviceRegistry::select() const {
+  const char* requested = std::getenv("PLATFORM");
+  if (requested != nullptr && *requested != '\0') return get(requested);
+  Device* best = nullptr;
+  for (const auto& device : devices_)
+    if (device->is_available() && (best == nullptr || device->priority() > best->priority())) best = device.get();
+  if (best == nullptr) throw InternalError("platform", "no available platform, not even cpu");
+  return *best;
+}
+
+DeviceRegistry& devices() {
+  static DeviceRegistry registry;
+  return registry;
+}
+
+void initialize_platforms() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    devices().add(create_cpu_device());
+#ifdef X2V_WITH_CUDA
+    register_cuda_platform(devices());
+#endif
+    load_plugins_from_environment(devices());
+  });
+}
+
+Device& cpu_device() {
+  initialize_platforms();
+  return *devices().find("cpu");
+}
+
+Device& device_of(const Tensor& tensor) { return tensor.device() ? *tensor.device() : cpu_device(); }
+
+Device& selected_device() {
+  initialize_platforms();
+  Device& device = devices().select();
+  static std::once_flag once;
+  std::call_once(once, [&] { device.init_env(); });
+  return device;
+}
+
+Tensor empty(const Shape& shape, DType dtype, Device& device) {
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  Allocator& allocator = device.allocator();
+  auto storage = std::make_shared<Storage>();
+  storage->data = allocator.allocate(bytes);
+  storage->bytes = bytes;
+  storage->device = &device;
+  storage->host_accessible = device.host_accessible();
+  storage->release = [&allocator](void* pointer, size_t size) { allocator.deallocate(pointer, size); };
+  return Tensor(std::move(storage), shape, dtype);
+}
+
+Tensor empty_like(const Tensor& like) { return empty(like.shape(), like.dtype(), device_of(like)); }
+Tensor empty_like(const Tensor& like, DType dtype) { return empty(like.shape(), dtype, device_of(like)); }
+
+}  // namespace x2v

@@ -1,0 +1,173 @@
+// Device registry, PLATFORM selection, kernel registries, allocator and streams.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "platform/platform.h"
+
+namespace x2v {
+namespace {
+
+// Sets an environment variable for one scope.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_old_ = old != nullptr;
+    if (had_old_) old_ = old;
+    if (value)
+      setenv(name, value, 1);
+    else
+      unsetenv(name);
+  }
+  ~ScopedEnvironment() {
+    if (had_old_)
+      setenv(name_, old_.c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  bool had_old_ = false;
+  std::string old_;
+};
+
+TEST(Platform, CpuIsRegisteredAndSelectedByDefault) {
+  initialize_platforms();
+  ScopedEnvironment platform("PLATFORM", nullptr);
+  EXPECT_NE(devices().find("cpu"), nullptr);
+  EXPECT_EQ(devices().select().name(), "cpu");
+}
+
+TEST(Platform, PlatformEnvironmentSelects) {
+  initialize_platforms();
+  ScopedEnvironment platform("PLATFORM", "cpu");
+  EXPECT_EQ(devices().select().device_string(), "cpu");
+}
+
+TEST(Platform, UnknownPlatformListsRegisteredOnes) {
+  initialize_platforms();
+  ScopedEnvironment platform("PLATFORM", "tpu9000");
+  try {
+    devices().select();
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("unknown PLATFORM 'tpu9000'"), std::string::npos) << message;
+    EXPECT_NE(message.find("cpu"), std::string::npos) << message;
+  }
+}
+
+TEST(Registry, UnknownKernelListsAvailableNames) {
+  KernelRegistries& kernels = cpu_device().kernels();
+  try {
+    kernels.attention.create("magic_attn");
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("unknown attention kernel 'magic_attn' on platform 'cpu'"), std::string::npos);
+    EXPECT_NE(message.find("torch"), std::string::npos) << message;
+  }
+}
+
+TEST(Registry, AliasesResolveToKernels) {
+  KernelRegistries& kernels = cpu_device().kernels();
+  EXPECT_EQ(kernels.rms_norm.resolve("sgl-kernel"), "cpu_rms_norm");
+  EXPECT_EQ(kernels.rope.resolve("torch_complex_rope"), "cpu_wan_rope");
+  EXPECT_EQ(kernels.rms_norm.resolve("torch"), "torch");
+  EXPECT_NE(kernels.layer_norm.create("Triton"), nullptr);
+  for (const std::string& op : elementwise_op_names()) EXPECT_TRUE(kernels.elementwise.contains(op)) << op;
+}
+
+TEST(Allocator, TracksCurrentAndPeakAndReuses) {
+  CachingAllocator allocator("test", [](size_t bytes) { return std::malloc(bytes); },
+                             [](void* pointer, size_t) { std::free(pointer); });
+  void* a = allocator.allocate(1000);
+  void* b = allocator.allocate(3 << 20);
+  const size_t both = allocator.stats().current_bytes;
+  EXPECT_EQ(both, CachingAllocator::rounded_size(1000) + CachingAllocator::rounded_size(3 << 20));
+  allocator.deallocate(b, 3 << 20);
+  EXPECT_EQ(allocator.stats().peak_bytes, both);
+  EXPECT_EQ(allocator.stats().current_bytes, CachingAllocator::rounded_size(1000));
+  void* c = allocator.allocate(3 << 20);
+  EXPECT_EQ(c, b) << "a freed block of the same size is reused";
+  allocator.deallocate(a, 1000);
+  allocator.deallocate(c, 3 << 20);
+  EXPECT_EQ(allocator.stats().current_bytes, 0u);
+  allocator.release_cache();
+  EXPECT_EQ(allocator.stats().cached_bytes, 0u);
+}
+
+TEST(Allocator, LimitIsAClearError) {
+  CachingAllocator allocator("cpu", [](size_t bytes) { return std::malloc(bytes); },
+                             [](void* pointer, size_t) { std::free(pointer); });
+  allocator.set_limit(8 << 20);
+  void* first = allocator.allocate(6 << 20);
+  try {
+    allocator.allocate(4 << 20);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("[allocator] cpu: allocating 4.00 MiB with 6.00 MiB in use"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("limit of 8.00 MiB"), std::string::npos) << message;
+  }
+  allocator.deallocate(first, 6 << 20);
+}
+
+TEST(Allocator, DeviceTensorsReturnMemory) {
+  Device& cpu = cpu_device();
+  const size_t before = cpu.allocator().stats().current_bytes;
+  {
+    Tensor t = empty({256, 256}, DType::f32, cpu);
+    EXPECT_EQ(t.device(), &cpu);
+    EXPECT_GE(cpu.allocator().stats().current_bytes, before + 256 * 256 * 4);
+  }
+  EXPECT_EQ(cpu.allocator().stats().current_bytes, before);
+}
+
+TEST(Allocator, ParsesSizes) {
+  size_t bytes = 0;
+  EXPECT_TRUE(parse_bytes("2G", &bytes));
+  EXPECT_EQ(bytes, size_t{2} << 30);
+  EXPECT_TRUE(parse_bytes("512MiB", &bytes));
+  EXPECT_EQ(bytes, size_t{512} << 20);
+  EXPECT_FALSE(parse_bytes("lots", &bytes));
+}
+
+TEST(Streams, WorkerStreamRunsInOrderAndEventsSynchronize) {
+  Device& cpu = cpu_device();
+  auto copy_stream = cpu.create_stream();
+  auto event = cpu.create_event();
+  std::vector<int> order;
+  std::atomic<bool> release{false};
+  copy_stream->enqueue([&] {
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    order.push_back(1);
+  });
+  copy_stream->enqueue([&] { order.push_back(2); });
+  event->record(*copy_stream);
+  EXPECT_FALSE(event->query());
+  release = true;
+  cpu.compute_stream().wait(*event);  // the inline compute stream blocks until the copy stream gets there
+  EXPECT_TRUE(event->query());
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
+TEST(Streams, CopyAsyncAndErrorsPropagate) {
+  Device& cpu = cpu_device();
+  auto stream = cpu.create_stream();
+  std::vector<float> source = {1, 2, 3}, target(3);
+  cpu.copy_async(source.data(), target.data(), 12, CopyKind::host_to_device, *stream);
+  stream->synchronize();
+  EXPECT_EQ(target, source);
+  stream->enqueue([] { throw Error("test", "boom"); });
+  EXPECT_THROW(stream->synchronize(), Error);
+}
+
+}  // namespace
+}  // namespace x2v
