@@ -5,5 +5,6 @@
 namespace x2v::cli {
 
 void add_inspect_command(CLI::App& app);
+void add_platforms_command(CLI::App& app);
 
 }  // namespace x2v::cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "x2v 0.1.0");
   x2v::cli::add_inspect_command(app);
+  x2v::cli::add_platforms_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
