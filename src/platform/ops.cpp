@@ -71,4 +71,6 @@ void scale(const Tensor& x, float multiplier, float offset, Tensor& out) {
   run("scale", {x}, out, {multiplier, offset});
 }
 
+void fill(Tensor& out, float value) { run("fill", {}, out, {value}); }
+
 }  // namespace x2v::ops

@@ -23,5 +23,7 @@ void gated_residual(const Tensor& residual, const Tensor& y, const Tensor& gate,
 void softmax(const Tensor& x, Tensor& out);
 // out = x * multiplier + offset
 void scale(const Tensor& x, float multiplier, float offset, Tensor& out);
+// out = value everywhere
+void fill(Tensor& out, float value);
 
 }  // namespace x2v::ops

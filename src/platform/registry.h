@@ -35,6 +35,12 @@ class KernelRegistry {
     aliases_[alias_name] = target;
   }
 
+  // The kernel an empty name selects: the platform's best for the category.
+  void set_default(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    default_ = name;
+  }
+
   bool contains(const std::string& name) const {
     std::lock_guard<std::mutex> lock(mutex_);
     return entries_.count(name) || aliases_.count(name);
@@ -43,6 +49,7 @@ class KernelRegistry {
   // The kernel name `name` selects (itself, or an alias target). Throws listing the names that exist.
   std::string resolve(const std::string& name) const {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (name.empty() && entries_.count(default_)) return default_;
     if (entries_.count(name)) return name;
     auto alias = aliases_.find(name);
     if (alias != aliases_.end() && entries_.count(alias->second)) {
@@ -113,6 +120,7 @@ class KernelRegistry {
   mutable std::mutex mutex_;
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string> aliases_;
+  std::string default_;
   std::map<std::string, std::unique_ptr<Kernel>> shared_;
 };
 

@@ -32,6 +32,7 @@ TEST(Conformance, ElementwiseOps) {
       {"gated_residual", {{37, 300}, {300}}, {}},
       {"softmax", {}, {}},
       {"scale", {}, {0.5f, -2.0f}},
+      {"fill", {}, {1.25f}},
   };
   for (const std::string& op : elementwise_op_names()) {
     bool covered = false;
@@ -42,6 +43,7 @@ TEST(Conformance, ElementwiseOps) {
     for (DType dtype : conformance::kActivationDTypes) {
       SCOPED_TRACE(op_case.op + " " + dtype_name(dtype));
       std::vector<Tensor> inputs = {random_tensor(shape, dtype, 21, 2.0f)};
+      if (op_case.op == "fill") inputs.clear();
       uint32_t seed = 22;
       for (const Shape& operand_shape : op_case.operand_shapes)
         inputs.push_back(random_tensor(operand_shape, dtype, seed++));

@@ -26,6 +26,12 @@ class CpuDevice : public Device {
     register_cpu_rope(kernels());
     register_cpu_conv(kernels());
     register_cpu_elementwise(kernels());
+    kernels().attention.set_default("cpu_flash_attn");
+    kernels().mm.set_default("onednn_mm");
+    kernels().rms_norm.set_default("cpu_rms_norm");
+    kernels().layer_norm.set_default("cpu_layer_norm");
+    kernels().rope.set_default("cpu_wan_rope");
+    kernels().conv.set_default("onednn_conv");
   }
 
   std::string name() const override { return "cpu"; }

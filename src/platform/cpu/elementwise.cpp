@@ -173,6 +173,17 @@ class SoftmaxKernel : public ElementwiseKernel {
   }
 };
 
+class FillKernel : public ElementwiseKernel {
+ public:
+  void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
+    if (!inputs.empty() || params_.size() != 1) throw Error("fill", "expects no inputs and one parameter");
+    Tensor value = Tensor::host({1}, out.dtype());
+    convert_elements(&params_[0], DType::f32, value.raw_data(), out.dtype(), 1);
+    // A broadcast view of the single value, gathered by the strided copy.
+    strided_copy(value.as_strided(out.shape(), Shape(out.ndim(), 0), 0), out);
+  }
+};
+
 ChunkFunction unary(float (*function)(float)) {
   return [function](float* x, const std::vector<float*>&, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = function(x[i]);
@@ -195,6 +206,7 @@ void register_cpu_elementwise(KernelRegistries& kernels) {
   };
   registry.add("copy", [] { return std::make_unique<CopyKernel>(); });
   registry.add("softmax", [] { return std::make_unique<SoftmaxKernel>(); });
+  registry.add("fill", [] { return std::make_unique<FillKernel>(); });
   add("gelu_tanh", 1, [](const std::vector<float>&) { return unary(gelu_tanh); });
   add("gelu_erf", 1, [](const std::vector<float>&) { return unary(gelu_erf); });
   add("silu", 1, [](const std::vector<float>&) { return unary(silu); });

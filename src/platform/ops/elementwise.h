@@ -19,10 +19,11 @@ namespace x2v {
 //  gated_residual  out = residual + y * gate          (inputs residual, y, gate; gate broadcast)
 //  softmax         out = softmax(x) over the last dim
 //  scale           out = x * params[0] + params[1]
+//  fill            out = params[0]                    (no inputs)
 inline const std::vector<std::string>& elementwise_op_names() {
   static const std::vector<std::string> names = {"copy",     "add",            "mul",     "gelu_tanh", "gelu_erf",
                                                  "silu",     "modulate",       "gated_residual", "softmax",
-                                                 "scale"};
+                                                 "scale",    "fill"};
   return names;
 }
 

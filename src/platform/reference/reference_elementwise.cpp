@@ -64,6 +64,9 @@ void elementwise(const std::string& op, const std::vector<Tensor>& inputs, const
     result = operand(0);
     const std::vector<double> y = operand(1), gate = operand(2);
     for (size_t i = 0; i < result.size(); ++i) result[i] += y[i % y.size()] * gate[i % gate.size()];
+  } else if (op == "fill") {
+    if (!inputs.empty() || params.size() != 1) throw Error(op, "expects no inputs and one parameter");
+    result.assign(static_cast<size_t>(out.numel()), params[0]);
   } else if (op == "softmax") {
     require_inputs(1);
     result = operand(0);

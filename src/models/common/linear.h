@@ -1,0 +1,28 @@
+#pragma once
+// A linear layer y = x W^T + b running on a named mm kernel of the weight's device.
+#include <memory>
+#include <string>
+
+#include "platform/device.h"
+
+namespace x2v {
+
+class Linear {
+ public:
+  Linear() = default;
+  // `weight` [out, in] and `bias` [out] (may be undefined) on `device`; `kernel_name` as in configs
+  // ("" for the platform's default).
+  void load(Device& device, const std::string& kernel_name, const Tensor& weight, const Tensor& bias);
+  bool loaded() const { return kernel_ != nullptr; }
+  int64_t in_features() const { return kernel_->in_features(); }
+  int64_t out_features() const { return kernel_->out_features(); }
+  // y [..., out] of `dtype` on the layer's device.
+  Tensor forward(const Tensor& x, DType dtype) const;
+  void forward_into(const Tensor& x, Tensor& y) const;
+
+ private:
+  Device* device_ = nullptr;
+  std::unique_ptr<MatmulKernel> kernel_;
+};
+
+}  // namespace x2v

@@ -1,0 +1,42 @@
+#pragma once
+// One Wan2.1 DiT block: modulated self-attention with 3D RoPE, cross-attention on the text (and image)
+// context, and a modulated GELU feed-forward, each added to the residual stream.
+#include <memory>
+
+#include "models/common/linear.h"
+#include "models/common/precision.h"
+#include "models/wan/dit_kernels.h"
+#include "models/wan/dit_weights.h"
+
+namespace x2v {
+
+class WanBlock {
+ public:
+  void load(const WanDitCheckpoint& checkpoint, int index, const WanDitKernels& kernels, Precision precision,
+            Device& device);
+  // x [tokens, dim] (residual, precision.sensitive) is updated in place. e0 [6, dim] f32; context
+  // [text_len, dim] and image_context [257, dim] (i2v only, else undefined) in precision.compute.
+  void forward(Tensor& x, const Tensor& e0, const Tensor& context, const Tensor& image_context,
+               const RopeGrid& grid) const;
+
+ private:
+  // [tokens, dim] -> [heads, tokens, head_dim] view (no copy).
+  Tensor heads_view(const Tensor& tokens) const;
+  Tensor project_and_norm(const Linear& linear, RmsNormKernel* norm, const Tensor& input) const;
+
+  Device* device_ = nullptr;
+  Precision precision_;
+  int64_t dim_ = 0, heads_ = 0;
+  bool image_branch_ = false;
+  Tensor modulation_;  // [6, dim] f32
+  std::unique_ptr<LayerNormKernel> norm1_, norm2_, norm3_;
+  Linear self_q_, self_k_, self_v_, self_o_;
+  std::unique_ptr<RmsNormKernel> self_norm_q_, self_norm_k_;
+  Linear cross_q_, cross_k_, cross_v_, cross_o_, cross_k_image_, cross_v_image_;
+  std::unique_ptr<RmsNormKernel> cross_norm_q_, cross_norm_k_, cross_norm_k_image_;
+  Linear ffn_up_, ffn_down_;
+  std::unique_ptr<RopeKernel> rope_;
+  std::unique_ptr<AttentionKernel> self_attention_, cross_attention_, image_cross_attention_;
+};
+
+}  // namespace x2v

@@ -1,0 +1,185 @@
+#include "models/wan/dit_model.h"
+
+#include <cmath>
+
+#include "platform/ops.h"
+#include "platform/platform.h"
+
+namespace x2v {
+
+WanDit::WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision, Device& device)
+    : config_(checkpoint.config()), precision_(precision), device_(&device) {
+  const WanDitConfig& c = config_;
+  const DType compute = precision.compute;
+  auto weight = [&](const std::string& name, const Shape& shape, DType dtype) {
+    return checkpoint.load(name, shape, dtype, device);
+  };
+  // Time and head layers run in f32 as in the reference (autocast to float32 there).
+  auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in, DType dtype) {
+    layer.load(device, kernels.mm, weight(name + ".weight", {out, in}, dtype), weight(name + ".bias", {out}, dtype));
+  };
+  patch_embedding_ = device.kernels().conv.create(kernels.conv);
+  ConvOptions patch_options;
+  patch_options.spatial_dims = 3;
+  patch_options.stride = {c.patch[0], c.patch[1], c.patch[2]};
+  patch_embedding_->load(weight("patch_embedding.weight", {c.dim, c.in_dim, c.patch[0], c.patch[1], c.patch[2]},
+                                DType::f32),
+                         weight("patch_embedding.bias", {c.dim}, DType::f32), patch_options);
+  linear(time_embedding_0_, "time_embedding.0", c.dim, c.freq_dim, DType::f32);
+  linear(time_embedding_2_, "time_embedding.2", c.dim, c.dim, DType::f32);
+  linear(time_projection_, "time_projection.1", 6 * c.dim, c.dim, DType::f32);
+  linear(text_embedding_0_, "text_embedding.0", c.dim, c.text_dim, compute);
+  linear(text_embedding_2_, "text_embedding.2", c.dim, c.dim, compute);
+  if (c.image_branch()) {
+    image_norm_in_ = device.kernels().layer_norm.create(kernels.layer_norm);
+    image_norm_in_->load(weight("img_emb.proj.0.weight", {c.clip_dim}, DType::f32),
+                         weight("img_emb.proj.0.bias", {c.clip_dim}, DType::f32), 1e-5f);
+    linear(image_projection_1_, "img_emb.proj.1", c.clip_dim, c.clip_dim, compute);
+    linear(image_projection_3_, "img_emb.proj.3", c.dim, c.clip_dim, compute);
+    image_norm_out_ = device.kernels().layer_norm.create(kernels.layer_norm);
+    image_norm_out_->load(weight("img_emb.proj.4.weight", {c.dim}, DType::f32),
+                          weight("img_emb.proj.4.bias", {c.dim}, DType::f32), 1e-5f);
+  }
+  blocks_.resize(c.num_layers);
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    blocks_[i].load(checkpoint, static_cast<int>(i), kernels, precision, device);
+  head_modulation_ = weight("head.modulation", {2, c.dim}, DType::f32);
+  head_norm_ = device.kernels().layer_norm.create(kernels.layer_norm);
+  head_norm_->load(Tensor(), Tensor(), static_cast<float>(c.eps));
+  const int64_t patch_volume = c.patch[0] * c.patch[1] * c.patch[2];
+  linear(head_, "head.head", c.out_dim * patch_volume, c.dim, DType::f32);
+}
+
+void WanDit::observe(const std::string& name, const Tensor& value) const {
+  if (observer_) observer_(name, ops::to_device(value, cpu_device()).to_host(DType::f32));
+}
+
+void WanDit::check_inputs(const WanDitInputs& inputs) const {
+  const WanDitConfig& c = config_;
+  const Tensor& x = inputs.x;
+  const int64_t y_channels = inputs.y.defined() ? inputs.y.size(0) : 0;
+  if (!x.defined() || x.ndim() != 4)
+    throw Error("wan dit", concat("x is ", x.describe(), "; expected [channels, frames, height, width]"));
+  if (x.size(0) + y_channels != c.in_dim)
+    throw Error("wan dit", concat("x has ", x.size(0), " channels", y_channels ? concat(" and y ", y_channels) : "",
+                                  "; this ", c.model_type, " model takes ", c.in_dim, " input channels",
+                                  c.image_branch() ? " (16 noise + 20 from y)" : ""));
+  if (x.size(2) % c.patch[1] || x.size(3) % c.patch[2] || x.size(1) % c.patch[0])
+    throw Error("wan dit", concat("latent height and width (", x.size(2), "x", x.size(3), ") must be multiples of ",
+                                  c.patch[1], "; the video size must be a multiple of 16"));
+  if (c.image_branch()) {
+    if (!inputs.y.defined() || !inputs.clip_features.defined())
+      throw Error("wan dit", "an i2v model needs 'y' [20, F, H, W] and 'clip_fea' [257, clip_dim] inputs");
+    if (inputs.y.ndim() != 4 || inputs.y.size(1) != x.size(1) || inputs.y.size(2) != x.size(2) ||
+        inputs.y.size(3) != x.size(3))
+      throw Error("wan dit", concat("y is ", inputs.y.describe(), "; expected [", c.in_dim - x.size(0), ", ",
+                                    x.size(1), ", ", x.size(2), ", ", x.size(3), "]"));
+    if (inputs.clip_features.ndim() != 2 || inputs.clip_features.size(1) != c.clip_dim)
+      throw Error("wan dit", concat("clip_fea is ", inputs.clip_features.describe(), "; expected [257, ", c.clip_dim,
+                                    "]"));
+  } else if (inputs.y.defined() || inputs.clip_features.defined()) {
+    throw Error("wan dit", "'y' and 'clip_fea' are i2v inputs; this is a t2v model");
+  }
+  const Tensor& context = inputs.context;
+  if (!context.defined() || context.ndim() != 2 || context.size(1) != c.text_dim)
+    throw Error("wan dit", concat("context is ", context.describe(), "; expected [tokens, ", c.text_dim,
+                                  "] (the text encoder's output width is this model's text_dim)"));
+  if (context.size(0) < 1 || context.size(0) > c.text_len)
+    throw Error("wan dit", concat("context has ", context.size(0), " tokens; expected 1..", c.text_len));
+  if (!std::isfinite(inputs.timestep) || inputs.timestep < 0 || inputs.timestep > 1000)
+    throw Error("wan dit", concat("timestep ", inputs.timestep, " is outside 0..1000"));
+}
+
+Tensor WanDit::embed_time(double timestep, Tensor& e0) const {
+  // Sinusoid with cos first, in f64 as the reference: freq_i = 10000^(-i/half).
+  const int64_t half = config_.freq_dim / 2;
+  std::vector<float> sinusoid(config_.freq_dim);
+  for (int64_t i = 0; i < half; ++i) {
+    const double angle = timestep * std::pow(10000.0, -static_cast<double>(i) / static_cast<double>(half));
+    sinusoid[i] = static_cast<float>(std::cos(angle));
+    sinusoid[half + i] = static_cast<float>(std::sin(angle));
+  }
+  Tensor input = ops::to_device(Tensor::host_from(sinusoid, {1, config_.freq_dim}), *device_);
+  Tensor hidden = time_embedding_0_.forward(input, DType::f32);
+  ops::silu(hidden, hidden);
+  Tensor e = time_embedding_2_.forward(hidden, DType::f32);
+  Tensor activated = empty_like(e);
+  ops::silu(e, activated);
+  e0 = time_projection_.forward(activated, DType::f32).reshape({6, config_.dim});
+  return e.reshape({config_.dim});
+}
+
+Tensor WanDit::embed_text(const Tensor& context) const {
+  // Zero rows pad the prompt to text_len; cross-attention attends to all of them, as in the reference.
+  Tensor padded = empty({config_.text_len, config_.text_dim}, precision_.compute, *device_);
+  ops::fill(padded, 0.0f);
+  Tensor rows = padded.slice(0, 0, context.size(0));
+  ops::copy(ops::to_device(context, *device_), rows);
+  Tensor hidden = text_embedding_0_.forward(padded, precision_.compute);
+  ops::gelu(hidden, hidden, /*tanh_approximation=*/true);
+  return text_embedding_2_.forward(hidden, precision_.compute);
+}
+
+Tensor WanDit::embed_image(const Tensor& clip_features) const {
+  Tensor features = ops::to_device(clip_features, *device_);
+  Tensor normed = empty({features.size(0), config_.clip_dim}, precision_.compute, *device_);
+  image_norm_in_->apply(features, normed);
+  Tensor hidden = image_projection_1_.forward(normed, precision_.compute);
+  ops::gelu(hidden, hidden, /*tanh_approximation=*/false);
+  Tensor projected = image_projection_3_.forward(hidden, precision_.compute);
+  image_norm_out_->apply(projected, projected);
+  return projected;
+}
+
+Tensor WanDit::forward(const WanDitInputs& inputs) const {
+  check_inputs(inputs);
+  const WanDitConfig& c = config_;
+  Device& device = *device_;
+  // Patch embedding of [x ; y] (i2v concatenates the conditioning channels).
+  Tensor video = ops::to_device(inputs.x.to_host(DType::f32), device);
+  if (c.image_branch()) {
+    Tensor joined = empty({c.in_dim, inputs.x.size(1), inputs.x.size(2), inputs.x.size(3)}, DType::f32, device);
+    Tensor first = joined.slice(0, 0, inputs.x.size(0)), second = joined.slice(0, inputs.x.size(0), c.in_dim);
+    ops::copy(video, first);
+    ops::copy(ops::to_device(inputs.y, device), second);
+    video = joined;
+  }
+  Tensor patches = empty(patch_embedding_->output_shape(video.shape()), DType::f32, device);
+  patch_embedding_->apply(video, patches);
+  const RopeGrid grid{patches.size(1), patches.size(2), patches.size(3)};
+  const int64_t tokens = grid.tokens();
+  Tensor x = empty({tokens, c.dim}, precision_.sensitive, device);
+  ops::copy(patches.reshape({c.dim, tokens}).transpose(0, 1), x);
+
+  Tensor e0;
+  const Tensor e = embed_time(inputs.timestep, e0);
+  observe("time_embedding", e);
+  observe("time_projection", e0);
+  const Tensor context = embed_text(inputs.context);
+  observe("text_embedding", context);
+  const Tensor image_context = c.image_branch() ? embed_image(inputs.clip_features) : Tensor();
+
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    blocks_[i].forward(x, e0, context, image_context, grid);
+    observe(concat("block_", i), x);
+  }
+
+  // Head: LN(x) * (1 + scale) + shift with [shift, scale] = head.modulation + e, then a linear to patches.
+  Tensor head_modulation = empty({2, c.dim}, DType::f32, device);
+  ops::add(head_modulation_, e, head_modulation);
+  Tensor normed = empty({tokens, c.dim}, DType::f32, device);
+  head_norm_->apply(x, normed);
+  ops::modulate(normed, head_modulation.select(0, 0), head_modulation.select(0, 1), normed);
+  Tensor patch_values = head_.forward(normed, DType::f32);
+
+  // Unpatchify: token (f, h, w) holds values ordered (pt, ph, pw, c) -> out[c, f*pt, h*ph, w*pw].
+  const int64_t pt = c.patch[0], ph = c.patch[1], pw = c.patch[2];
+  Tensor out = empty({c.out_dim, grid.frames * pt, grid.height * ph, grid.width * pw}, DType::f32, device);
+  Tensor source = patch_values.reshape({grid.frames, grid.height, grid.width, pt, ph, pw, c.out_dim})
+                      .permute({6, 0, 3, 1, 4, 2, 5});
+  Tensor target = out.reshape({c.out_dim, grid.frames, pt, grid.height, ph, grid.width, pw});
+  ops::copy(source, target);
+  return ops::to_device(out, cpu_device());
+}
+
+}  // namespace x2v

@@ -1,0 +1,58 @@
+#pragma once
+// The Wan2.1 diffusion transformer (T2V and I2V): patch embedding, time and text (and image) embeddings,
+// the blocks, the modulated head and unpatchify. Written only against platform ops.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/wan/dit_block.h"
+
+namespace x2v {
+
+struct WanDitInputs {
+  Tensor x;              // [16 (or in_dim for t2v), F, H, W] f32, host
+  double timestep = 0;   // 0..1000
+  Tensor context;        // [tokens <= text_len, text_dim] f32, host, unpadded
+  Tensor clip_features;  // i2v: [257, clip_dim] f32
+  Tensor y;              // i2v: [in_dim - x channels, F, H, W] f32 (mask + image latent)
+};
+
+class WanDit {
+ public:
+  WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision, Device& device);
+
+  const WanDitConfig& config() const { return config_; }
+  const Precision& precision() const { return precision_; }
+  // One forward pass: the velocity [out_dim, F, H, W] f32 on the host.
+  Tensor forward(const WanDitInputs& inputs) const;
+
+  // Called with intermediate results ("time_embedding", "time_projection", "text_embedding",
+  // "block_<i>") as f32 host tensors; for tests and debugging.
+  using Observer = std::function<void(const std::string& name, const Tensor& value)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
+  // Throws Error naming the problem when `inputs` do not fit this model.
+  void check_inputs(const WanDitInputs& inputs) const;
+
+ private:
+  void observe(const std::string& name, const Tensor& value) const;
+  Tensor embed_time(double timestep, Tensor& e0) const;
+  Tensor embed_text(const Tensor& context) const;
+  Tensor embed_image(const Tensor& clip_features) const;
+
+  WanDitConfig config_;
+  Precision precision_;
+  Device* device_;
+  std::unique_ptr<ConvKernel> patch_embedding_;
+  Linear time_embedding_0_, time_embedding_2_, time_projection_;
+  Linear text_embedding_0_, text_embedding_2_;
+  std::unique_ptr<LayerNormKernel> image_norm_in_, image_norm_out_;
+  Linear image_projection_1_, image_projection_3_;
+  std::vector<WanBlock> blocks_;
+  Tensor head_modulation_;  // [2, dim] f32
+  std::unique_ptr<LayerNormKernel> head_norm_;
+  Linear head_;
+  Observer observer_;
+};
+
+}  // namespace x2v

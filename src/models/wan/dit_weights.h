@@ -1,0 +1,60 @@
+#pragma once
+// Wan2.1 DiT checkpoints: the architecture (from config.json or the tensor shapes), the two naming
+// schemes (original Wan names and diffusers names, detected from the keys), and loading a tensor by its
+// original name with its expected shape checked.
+#include <memory>
+#include <string>
+
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "platform/device.h"
+
+namespace x2v {
+
+struct WanDitConfig {
+  std::string model_type = "t2v";  // "t2v" or "i2v" (image branch present)
+  int64_t dim = 1536;
+  int64_t ffn_dim = 8960;
+  int64_t num_heads = 12;
+  int64_t num_layers = 30;
+  int64_t in_dim = 16;
+  int64_t out_dim = 16;
+  int64_t text_dim = 4096;
+  int64_t freq_dim = 256;
+  int64_t text_len = 512;
+  int64_t clip_dim = 1280;  // i2v: width of the CLIP features
+  double eps = 1e-6;
+  int64_t patch[3] = {1, 2, 2};
+
+  bool image_branch() const { return model_type == "i2v"; }
+  int64_t head_dim() const { return dim / num_heads; }
+  std::string describe() const;
+};
+
+enum class WanWeightNaming { original, diffusers };
+
+class WanDitCheckpoint {
+ public:
+  // `path`: a model directory (config.json read when present), a .safetensors, an index.json or a .pth.
+  static WanDitCheckpoint open(const std::string& path);
+
+  const WanDitConfig& config() const { return config_; }
+  WanWeightNaming naming() const { return naming_; }
+  const io::Checkpoint& checkpoint() const { return *checkpoint_; }
+  // The tensor `original_name` (original Wan naming) checked against `expected` shape, converted to `dtype`
+  // on `device`. Throws Error naming the tensor when it is missing or misshaped.
+  Tensor load(const std::string& original_name, const Shape& expected, DType dtype, Device& device) const;
+  // The name of `original_name` in this checkpoint.
+  std::string file_name(const std::string& original_name) const;
+
+ private:
+  std::unique_ptr<io::Checkpoint> checkpoint_;
+  WanDitConfig config_;
+  WanWeightNaming naming_ = WanWeightNaming::original;
+  std::string prefix_;  // e.g. "model.diffusion_model." in some exports
+};
+
+// The diffusers name of an original Wan DiT tensor name (e.g. blocks.0.norm3.weight -> blocks.0.norm2.weight).
+std::string wan_diffusers_name(const std::string& original_name);
+
+}  // namespace x2v

@@ -1,0 +1,42 @@
+#pragma once
+// Loading golden fixtures (safetensors written by tools/reference/) and comparing against them.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "io/checkpoint.h"
+
+namespace x2v::testing {
+
+inline std::string fixture_path(const std::string& relative) { return std::string(X2V_FIXTURES_DIR) + "/" + relative; }
+
+inline Tensor load_fixture(const std::string& file, const std::string& name) {
+  return io::open_checkpoint(fixture_path(file))->load(name).to_host(DType::f32);
+}
+
+// Max abs error over max abs value of the expected tensor.
+inline double relative_error(const Tensor& actual, const Tensor& expected) {
+  EXPECT_EQ(actual.shape(), expected.shape());
+  const std::vector<float> a = actual.to_floats(), e = expected.to_floats();
+  double error = 0, scale = 1e-30;
+  for (size_t i = 0; i < std::min(a.size(), e.size()); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    error = std::max(error, std::fabs(static_cast<double>(a[i]) - e[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(e[i])));
+  }
+  return error / scale;
+}
+
+inline double cosine_similarity(const Tensor& actual, const Tensor& expected) {
+  const std::vector<float> a = actual.to_floats(), e = expected.to_floats();
+  double dot = 0, norm_a = 0, norm_e = 0;
+  for (size_t i = 0; i < std::min(a.size(), e.size()); ++i) {
+    dot += static_cast<double>(a[i]) * e[i];
+    norm_a += static_cast<double>(a[i]) * a[i];
+    norm_e += static_cast<double>(e[i]) * e[i];
+  }
+  return dot / std::sqrt(norm_a * norm_e + 1e-300);
+}
+
+}  // namespace x2v::testing

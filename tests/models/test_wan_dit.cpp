@@ -1,0 +1,107 @@
+// The Wan2.1 DiT against the official PyTorch model (fixtures from tools/reference/make_dit_fixtures.py):
+// f32 within 1e-4 relative, bf16 at cosine >= 0.999, both naming formats, T2V and I2V.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "fixtures.h"
+#include "models/wan/dit_model.h"
+#include "platform/platform.h"
+
+namespace x2v {
+namespace {
+
+using testing::cosine_similarity;
+using testing::fixture_path;
+using testing::load_fixture;
+using testing::relative_error;
+
+constexpr double kF32Tolerance = 1e-4;
+constexpr double kBf16Cosine = 0.999;
+
+WanDitInputs forward_inputs(const std::string& variant) {
+  const std::string file = "wan_dit/" + variant + "/forward_inputs.safetensors";
+  WanDitInputs inputs;
+  inputs.x = load_fixture(file, "x");
+  inputs.timestep = load_fixture(file, "t").to_floats()[0];
+  inputs.context = load_fixture(file, "context");
+  if (variant == "i2v") {
+    inputs.clip_features = load_fixture(file, "clip_fea");
+    inputs.y = load_fixture(file, "y");
+  }
+  return inputs;
+}
+
+struct ForwardRun {
+  Tensor out;
+  std::map<std::string, Tensor> observed;
+};
+
+ForwardRun run_forward(const std::string& variant, const std::string& model_dir, Precision precision) {
+  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/" + model_dir));
+  WanDitKernels kernels;
+  kernels.self_attention = kernels.cross_attention = kernels.image_cross_attention = "torch";
+  WanDit model(checkpoint, kernels, precision, cpu_device());
+  ForwardRun run;
+  model.set_observer([&](const std::string& name, const Tensor& value) { run.observed[name] = value; });
+  run.out = model.forward(forward_inputs(variant));
+  return run;
+}
+
+void expect_matches_reference(const std::string& variant, const std::string& model_dir) {
+  const ForwardRun run = run_forward(variant, model_dir, Precision{DType::f32, DType::f32});
+  const std::string outputs = "wan_dit/" + variant + "/forward_outputs.safetensors";
+  EXPECT_LE(relative_error(run.observed.at("time_embedding"), load_fixture(outputs, "time_embedding")), kF32Tolerance);
+  EXPECT_LE(relative_error(run.observed.at("time_projection"), load_fixture(outputs, "time_projection")),
+            kF32Tolerance);
+  const Tensor text = load_fixture(outputs, "text_embedding");
+  EXPECT_LE(relative_error(run.observed.at("text_embedding").slice(0, 0, text.size(0)).to_host(DType::f32), text),
+            kF32Tolerance);
+  for (int block = 0; block < 2; ++block) {
+    const std::string name = "block_" + std::to_string(block);
+    EXPECT_LE(relative_error(run.observed.at(name), load_fixture(outputs, name)), kF32Tolerance) << name;
+  }
+  EXPECT_LE(relative_error(run.out, load_fixture(outputs, "out")), kF32Tolerance);
+}
+
+TEST(WanDit, T2vOriginalNamesMatchReferenceInF32) { expect_matches_reference("t2v", "model_original"); }
+TEST(WanDit, T2vDiffusersNamesMatchReferenceInF32) { expect_matches_reference("t2v", "model_diffusers"); }
+TEST(WanDit, I2vMatchesReferenceInF32) { expect_matches_reference("i2v", "model_original"); }
+
+TEST(WanDit, Bf16IsCloseToReference) {
+  for (const std::string variant : {"t2v", "i2v"}) {
+    const ForwardRun run = run_forward(variant, "model_original", Precision{DType::bf16, DType::bf16});
+    const Tensor expected = load_fixture("wan_dit/" + variant + "/forward_outputs.safetensors", "out");
+    EXPECT_GE(cosine_similarity(run.out, expected), kBf16Cosine) << variant;
+  }
+}
+
+TEST(WanDit, ConfigComesFromConfigJsonAndShapes) {
+  const WanDitCheckpoint original = WanDitCheckpoint::open(fixture_path("wan_dit/t2v/model_original"));
+  const WanDitCheckpoint diffusers = WanDitCheckpoint::open(fixture_path("wan_dit/t2v/model_diffusers"));
+  for (const WanDitCheckpoint* checkpoint : {&original, &diffusers}) {
+    const WanDitConfig& config = checkpoint->config();
+    EXPECT_EQ(config.dim, 128);
+    EXPECT_EQ(config.num_heads, 2);
+    EXPECT_EQ(config.num_layers, 2);
+    EXPECT_EQ(config.ffn_dim, 256);
+    EXPECT_EQ(config.text_dim, 32);
+    EXPECT_EQ(config.model_type, "t2v");
+  }
+  EXPECT_EQ(original.naming(), WanWeightNaming::original);
+  EXPECT_EQ(diffusers.naming(), WanWeightNaming::diffusers);
+  const WanDitCheckpoint i2v = WanDitCheckpoint::open(fixture_path("wan_dit/i2v/model_original"));
+  EXPECT_EQ(i2v.config().model_type, "i2v");
+  EXPECT_EQ(i2v.config().in_dim, 36);
+  EXPECT_EQ(i2v.config().clip_dim, 48);
+}
+
+TEST(WanDit, DiffusersNamesSwapNorm2AndNorm3) {
+  EXPECT_EQ(wan_diffusers_name("blocks.3.norm3.weight"), "blocks.3.norm2.weight");
+  EXPECT_EQ(wan_diffusers_name("blocks.0.cross_attn.k_img.bias"), "blocks.0.attn2.add_k_proj.bias");
+  EXPECT_EQ(wan_diffusers_name("head.modulation"), "scale_shift_table");
+  EXPECT_EQ(wan_diffusers_name("blocks.1.modulation"), "blocks.1.scale_shift_table");
+}
+
+}  // namespace
+}  // namespace x2v
