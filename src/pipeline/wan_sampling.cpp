@@ -1,0 +1,65 @@
+#include "pipeline/wan_sampling.h"
+
+#include "core/progress.h"
+#include "core/log.h"
+
+namespace x2v {
+
+WanSamplingOptions WanSamplingOptions::from_config(const io::Config& config) {
+  WanSamplingOptions options;
+  options.sampler.steps = static_cast<int>(config.get_int("infer_steps", 50));
+  options.sampler.shift = config.get_double("sample_shift", 5.0);
+  options.guide_scale = config.get_double("sample_guide_scale", 5.0);
+  options.enable_cfg = config.get_bool("enable_cfg", true);
+  for (int64_t step : config.get_int_list("denoising_step_list", {}))
+    options.sampler.denoising_step_list.push_back(static_cast<int>(step));
+  const bool distill_steps = !options.sampler.denoising_step_list.empty();
+  options.sampler.solver = config.get_string("sample_solver", distill_steps ? "distill" : "unipc");
+  const std::string& solver = options.sampler.solver;
+  if (solver != "unipc" && solver != "euler" && solver != "distill")
+    throw Error("config", concat("sample_solver '", solver, "' is not one of unipc, euler, distill"));
+  if (options.sampler.solver == "distill" && !distill_steps)
+    throw Error("config", "sample_solver 'distill' needs denoising_step_list, e.g. [1000, 750, 500, 250]");
+  return options;
+}
+
+namespace {
+
+// cond + guidance: v = v_uncond + g * (v_cond - v_uncond), in place on `cond`.
+void apply_guidance(Tensor& cond, const Tensor& uncond, double guide_scale) {
+  float* c = cond.data<float>();
+  const float* u = uncond.data<float>();
+  const float g = static_cast<float>(guide_scale);
+  for (int64_t i = 0; i < cond.numel(); ++i) c[i] = u[i] + g * (c[i] - u[i]);
+}
+
+}  // namespace
+
+Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs, const WanSamplingOptions& options) {
+  if (!inputs.noise.defined() || inputs.noise.ndim() != 4)
+    throw Error("sample", concat("noise is ", inputs.noise.describe(), "; expected [16, F, H, W]"));
+  if (options.enable_cfg && !inputs.context_null.defined())
+    throw Error("sample", "enable_cfg is true but there is no negative context (context_null); "
+                          "give one or set enable_cfg to false");
+  std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
+  Tensor latents = inputs.noise.to_host(DType::f32);
+  WanDitInputs step_inputs;
+  step_inputs.clip_features = inputs.clip_features;
+  step_inputs.y = inputs.y;
+  Progress progress("sample", sampler->steps());
+  for (int step = 0; step < sampler->steps(); ++step) {
+    step_inputs.x = latents;
+    step_inputs.timestep = sampler->timestep(step);
+    step_inputs.context = inputs.context;
+    Tensor velocity = model.forward(step_inputs);
+    if (options.enable_cfg) {
+      step_inputs.context = inputs.context_null;
+      apply_guidance(velocity, model.forward(step_inputs), options.guide_scale);
+    }
+    sampler->step(step, velocity, latents);
+    progress.update(step + 1);
+  }
+  return latents;
+}
+
+}  // namespace x2v

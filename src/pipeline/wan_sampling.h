@@ -1,0 +1,31 @@
+#pragma once
+// The denoising loop: the DiT's velocity (with classifier-free guidance when enabled) fed to a sampler
+// from pure noise to clean latents.
+#include "io/config.h"
+#include "models/wan/dit_model.h"
+#include "schedulers/sampler.h"
+
+namespace x2v {
+
+struct WanSamplingOptions {
+  SamplerOptions sampler;
+  bool enable_cfg = true;
+  double guide_scale = 5.0;
+
+  // LightX2V keys: infer_steps, sample_shift, sample_guide_scale, enable_cfg, denoising_step_list and
+  // sample_solver ("unipc" default, "euler"; "distill" whenever denoising_step_list is given without one).
+  static WanSamplingOptions from_config(const io::Config& config);
+};
+
+struct WanSamplingInputs {
+  Tensor noise;          // [16, F, H, W] f32
+  Tensor context;        // [tokens, text_dim]
+  Tensor context_null;   // needed when CFG is on
+  Tensor clip_features;  // i2v
+  Tensor y;              // i2v
+};
+
+// Returns the final latents [16, F, H, W] f32 (host). Progress per step on stderr.
+Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs, const WanSamplingOptions& options);
+
+}  // namespace x2v
