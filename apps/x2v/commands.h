@@ -6,5 +6,7 @@ namespace x2v::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_platforms_command(CLI::App& app);
+void add_dit_command(CLI::App& app);
+void add_sample_command(CLI::App& app);
 
 }  // namespace x2v::cli

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "x2v 0.1.0");
   x2v::cli::add_inspect_command(app);
   x2v::cli::add_platforms_command(app);
+  x2v::cli::add_dit_command(app);
+  x2v::cli::add_sample_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -2,9 +2,13 @@
 // f32 within 1e-4 relative, bf16 at cosine >= 0.999, both naming formats, T2V and I2V.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 
+#include <filesystem>
+
 #include "fixtures.h"
+#include "io/safetensors.h"
 #include "models/wan/dit_model.h"
 #include "platform/platform.h"
 
@@ -101,6 +105,58 @@ TEST(WanDit, DiffusersNamesSwapNorm2AndNorm3) {
   EXPECT_EQ(wan_diffusers_name("blocks.0.cross_attn.k_img.bias"), "blocks.0.attn2.add_k_proj.bias");
   EXPECT_EQ(wan_diffusers_name("head.modulation"), "scale_shift_table");
   EXPECT_EQ(wan_diffusers_name("blocks.1.modulation"), "blocks.1.scale_shift_table");
+}
+
+void expect_error_mentioning(const std::function<void()>& action, const std::string& text) {
+  try {
+    action();
+    ADD_FAILURE() << "expected an error mentioning '" << text << "'";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
+  }
+}
+
+TEST(WanDit, BadInputsAreClearErrors) {
+  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/t2v/model_original"));
+  const WanDit model(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, cpu_device());
+  const WanDitInputs good = forward_inputs("t2v");
+  WanDitInputs inputs = good;
+  inputs.x = Tensor::host({17, 3, 8, 12}, DType::f32);
+  expect_error_mentioning([&] { model.check_inputs(inputs); }, "takes 16 input channels");
+  inputs = good;
+  inputs.x = Tensor::host({16, 3, 7, 12}, DType::f32);
+  expect_error_mentioning([&] { model.check_inputs(inputs); }, "multiples of 2");
+  inputs = good;
+  inputs.context = Tensor::host({7, 40}, DType::f32);
+  expect_error_mentioning([&] { model.check_inputs(inputs); }, "expected [tokens, 32]");
+  inputs = good;
+  inputs.y = Tensor::host({20, 3, 8, 12}, DType::f32);
+  expect_error_mentioning([&] { model.check_inputs(inputs); }, "channels");
+}
+
+TEST(WanDit, MissingBlockTensorIsNamed) {
+  namespace fs = std::filesystem;
+  const fs::path directory = fs::temp_directory_path() / "x2v_missing_tensor_model";
+  fs::create_directories(directory);
+  fs::copy_file(fixture_path("wan_dit/t2v/model_original/config.json"), directory / "config.json",
+                fs::copy_options::overwrite_existing);
+  auto source = io::open_checkpoint(fixture_path("wan_dit/t2v/model_original"));
+  std::vector<std::pair<std::string, Tensor>> kept;
+  for (const std::string& name : source->names())
+    if (name != "blocks.1.ffn.2.bias") kept.emplace_back(name, source->load(name));
+  io::write_safetensors((directory / "diffusion_pytorch_model.safetensors").string(), kept);
+  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(directory.string());
+  expect_error_mentioning([&] { WanDit(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, cpu_device()); },
+                          "has no tensor 'blocks.1.ffn.2.bias'");
+  fs::remove_all(directory);
+}
+
+TEST(WanDit, UnknownKernelNameIsAnError) {
+  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/t2v/model_original"));
+  WanDitKernels kernels;
+  kernels.self_attention = "radial_attn";
+  expect_error_mentioning([&] { WanDit(checkpoint, kernels, Precision{DType::f32, DType::f32}, cpu_device()); },
+                          "unknown attention kernel 'radial_attn'");
 }
 
 }  // namespace

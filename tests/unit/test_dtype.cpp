@@ -98,7 +98,9 @@ TEST(DType, HalfRoundTripsEveryCode) {
     if (std::isnan(value)) continue;
     ASSERT_EQ(float_to_f16(value), bits) << "f16 code " << code;
     const float bf = bf16_to_float(bits);
-    if (!std::isnan(bf)) ASSERT_EQ(float_to_bf16(bf), bits) << "bf16 code " << code;
+    if (!std::isnan(bf)) {
+      ASSERT_EQ(float_to_bf16(bf), bits) << "bf16 code " << code;
+    }
   }
 }
 

@@ -1,0 +1,48 @@
+// `x2v dit`: one DiT forward pass from a safetensors file of inputs to a safetensors file with `out`.
+#include "commands.h"
+#include "models/wan/dit_model.h"
+#include "pipeline/wan_defaults.h"
+#include "platform/platform.h"
+#include "stage_io.h"
+
+namespace x2v::cli {
+namespace {
+
+struct DitArguments {
+  std::string model_path, config_json, inputs, output, task = "t2v";
+};
+
+void run_dit(const DitArguments& arguments) {
+  const auto start = std::chrono::steady_clock::now();
+  check_output_path(arguments.output);
+  Device& device = selected_device();
+  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
+  const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
+  const io::Config config = load_wan_config(arguments.config_json, task);
+  const WanDit model(checkpoint, WanDitKernels::from_config(config), Precision::from_environment(), device);
+  const StageInputs inputs(arguments.inputs);
+  WanDitInputs dit_inputs;
+  dit_inputs.x = inputs.get("x");
+  dit_inputs.timestep = inputs.get("t").to_floats().at(0);
+  dit_inputs.context = inputs.get("context");
+  dit_inputs.clip_features = inputs.get_optional("clip_fea");
+  dit_inputs.y = inputs.get_optional("y");
+  const Tensor out = model.forward(dit_inputs);
+  write_outputs(arguments.output, {{"out", out}});
+  print_summary("dit", start, device);
+}
+
+}  // namespace
+
+void add_dit_command(CLI::App& app) {
+  auto arguments = std::make_shared<DitArguments>();
+  CLI::App* command = app.add_subcommand("dit", "Run one Wan DiT forward pass (inputs and outputs as safetensors)");
+  command->add_option("--model_path", arguments->model_path, "Wan model directory or DiT checkpoint")->required();
+  command->add_option("--config_json", arguments->config_json, "LightX2V-style JSON config (kernel names)");
+  command->add_option("--inputs", arguments->inputs, "safetensors with x, t, context (and clip_fea, y for i2v)")
+      ->required();
+  command->add_option("--output", arguments->output, "safetensors to write, holding out")->required();
+  command->callback([arguments] { run_dit(*arguments); });
+}
+
+}  // namespace x2v::cli

@@ -1,0 +1,71 @@
+// `x2v sample`: the whole denoising loop from noise (given, or from --seed) to latents.
+#include "commands.h"
+#include "models/wan/dit_model.h"
+#include "pipeline/wan_defaults.h"
+#include "pipeline/wan_sampling.h"
+#include "platform/platform.h"
+#include "schedulers/torch_random.h"
+#include "stage_io.h"
+
+namespace x2v::cli {
+namespace {
+
+struct SampleArguments {
+  std::string model_path, config_json, inputs, output;
+  int64_t seed = -1;
+};
+
+// The latent shape for the configured video: [16, 1 + (frames - 1) / 4, height / 8, width / 8].
+Shape latent_shape(const io::Config& config) {
+  const int64_t frames = config.get_int("target_video_length"), height = config.get_int("target_height"),
+                width = config.get_int("target_width");
+  if (frames < 1 || (frames - 1) % 4 != 0)
+    throw Error("config", concat("target_video_length ", frames, " is not 4n+1 (e.g. 81)"));
+  if (height <= 0 || width <= 0 || height % 16 || width % 16)
+    throw Error("config", concat("target size ", height, "x", width, " is not a multiple of 16 (e.g. 480x832)"));
+  return {16, 1 + (frames - 1) / 4, height / 8, width / 8};
+}
+
+void run_sample(const SampleArguments& arguments) {
+  const auto start = std::chrono::steady_clock::now();
+  check_output_path(arguments.output);
+  Device& device = selected_device();
+  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
+  const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
+  const io::Config config = load_wan_config(arguments.config_json, task);
+  const StageInputs inputs(arguments.inputs);
+  WanSamplingInputs sampling;
+  if (inputs.has("noise")) {
+    sampling.noise = inputs.get("noise");
+  } else {
+    const int64_t seed = arguments.seed >= 0 ? arguments.seed : config.get_int("seed");
+    const Shape shape = latent_shape(config);
+    sampling.noise = Tensor::host_from(torch_randn(static_cast<uint64_t>(seed), shape_numel(shape)), shape);
+  }
+  const WanSamplingOptions options = WanSamplingOptions::from_config(config);
+  sampling.context = inputs.get("context");
+  if (options.enable_cfg) sampling.context_null = inputs.get("context_null");
+  sampling.clip_features = inputs.get_optional("clip_fea");
+  sampling.y = inputs.get_optional("y");
+  const WanDit model(checkpoint, WanDitKernels::from_config(config), Precision::from_environment(), device);
+  const Tensor latents = sample_wan_latents(model, sampling, options);
+  write_outputs(arguments.output, {{"latents", latents}});
+  print_summary("sample", start, device);
+}
+
+}  // namespace
+
+void add_sample_command(CLI::App& app) {
+  auto arguments = std::make_shared<SampleArguments>();
+  CLI::App* command = app.add_subcommand("sample", "Run the Wan sampling loop (inputs and outputs as safetensors)");
+  command->add_option("--model_path", arguments->model_path, "Wan model directory or DiT checkpoint")->required();
+  command->add_option("--config_json", arguments->config_json, "LightX2V-style JSON config");
+  command->add_option("--inputs", arguments->inputs,
+                      "safetensors with context, context_null (CFG), optionally noise, clip_fea, y")
+      ->required();
+  command->add_option("--output", arguments->output, "safetensors to write, holding latents")->required();
+  command->add_option("--seed", arguments->seed, "noise seed when the inputs hold no noise (torch.randn's stream)");
+  command->callback([arguments] { run_sample(*arguments); });
+}
+
+}  // namespace x2v::cli

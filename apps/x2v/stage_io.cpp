@@ -1,0 +1,56 @@
+#include "stage_io.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/progress.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+
+namespace x2v::cli {
+
+StageInputs::StageInputs(const std::string& path) : path_(path) {
+  auto checkpoint = io::open_checkpoint(path);
+  for (const std::string& name : checkpoint->names()) tensors_[name] = checkpoint->load(name).to_host(DType::f32);
+}
+
+bool StageInputs::has(const std::string& name) const { return tensors_.count(name) > 0; }
+
+Tensor StageInputs::get(const std::string& name) const {
+  auto found = tensors_.find(name);
+  if (found == tensors_.end()) {
+    std::string names;
+    for (const auto& [present, tensor] : tensors_) names += (names.empty() ? "" : ", ") + present;
+    throw Error("inputs", concat(path_, " has no tensor '", name, "' (it has: ", names, ")"));
+  }
+  return found->second;
+}
+
+Tensor StageInputs::get_optional(const std::string& name) const { return has(name) ? get(name) : Tensor(); }
+
+void check_output_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::absolute(path).parent_path();
+  std::error_code error;
+  if (!fs::is_directory(parent, error))
+    throw Error("output", concat("the folder of ", path, " does not exist; create it first"));
+  if (access(parent.c_str(), W_OK) != 0) throw Error("output", concat("cannot write to the folder of ", path));
+}
+
+void write_outputs(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  io::write_safetensors(path, tensors);
+}
+
+void print_summary(const std::string& command, std::chrono::steady_clock::time_point start, Device& device) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const size_t peak_rss = static_cast<size_t>(usage.ru_maxrss) * 1024;
+  std::fprintf(stderr, "x2v %s: done in %.2f s, peak memory %s (%s allocator peak %s)\n", command.c_str(),
+               seconds_since(start), format_bytes(peak_rss).c_str(), device.device_string().c_str(),
+               format_bytes(device.allocator().stats().peak_bytes).c_str());
+}
+
+}  // namespace x2v::cli

@@ -1,0 +1,34 @@
+#pragma once
+// Shared pieces of the stage commands: reading a safetensors file of named inputs, writing outputs
+// atomically, and the closing summary (time, peak memory).
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "platform/device.h"
+
+namespace x2v::cli {
+
+class StageInputs {
+ public:
+  explicit StageInputs(const std::string& path);
+  bool has(const std::string& name) const;
+  // f32 host tensor; throws Error naming the file and the tensor when missing.
+  Tensor get(const std::string& name) const;
+  Tensor get_optional(const std::string& name) const;
+
+ private:
+  std::string path_;
+  std::map<std::string, Tensor> tensors_;
+};
+
+// Checks that the output's folder exists and is writable before any work starts.
+void check_output_path(const std::string& path);
+void write_outputs(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors);
+
+// "x2v dit: 1.23 s, peak memory 512.00 MiB (cpu allocator 300.00 MiB)" on stderr.
+void print_summary(const std::string& command, std::chrono::steady_clock::time_point start, Device& device);
+
+}  // namespace x2v::cli
