@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "platform/profiler.h"
 
 namespace x2v {
 
@@ -63,8 +64,12 @@ class KernelRegistry {
 
   std::unique_ptr<Kernel> create(const std::string& name) const {
     const std::string resolved = resolve(name);
-    std::lock_guard<std::mutex> lock(mutex_);
-    return entries_.at(resolved).factory();
+    std::unique_ptr<Kernel> kernel;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      kernel = entries_.at(resolved).factory();
+    }
+    return profiled(std::move(kernel), category_);
   }
 
   // A shared instance per name, for stateless kernels (elementwise ops).

@@ -100,6 +100,18 @@ TEST(WanDit, ConfigComesFromConfigJsonAndShapes) {
   EXPECT_EQ(i2v.config().clip_dim, 48);
 }
 
+TEST(WanDit, TensorTableMatchesTheReferenceCheckpoints) {
+  for (const std::string variant : {"t2v", "i2v"}) {
+    const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/model_original"));
+    const auto table = wan_dit_tensor_shapes(checkpoint.config());
+    EXPECT_EQ(table.size(), checkpoint.checkpoint().names().size()) << variant;
+    for (const auto& [name, shape] : table) {
+      ASSERT_TRUE(checkpoint.checkpoint().contains(name)) << name;
+      EXPECT_EQ(checkpoint.checkpoint().info(name).shape, shape) << name;
+    }
+  }
+}
+
 TEST(WanDit, DiffusersNamesSwapNorm2AndNorm3) {
   EXPECT_EQ(wan_diffusers_name("blocks.3.norm3.weight"), "blocks.3.norm2.weight");
   EXPECT_EQ(wan_diffusers_name("blocks.0.cross_attn.k_img.bias"), "blocks.0.attn2.add_k_proj.bias");

@@ -99,9 +99,22 @@ std::string wan_diffusers_name(const std::string& original_name) {
 
 WanDitCheckpoint WanDitCheckpoint::open(const std::string& path) {
   namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path directory = fs::is_directory(path, error) ? fs::path(path) : fs::path(path).parent_path();
+  auto checkpoint = io::open_checkpoint(path);
+  if (fs::exists(directory / "config.json", error)) {
+    const io::Config config_json = io::Config::from_file(directory / "config.json");
+    return from_checkpoint(std::move(checkpoint), &config_json);
+  }
+  return from_checkpoint(std::move(checkpoint), nullptr);
+}
+
+WanDitCheckpoint WanDitCheckpoint::from_checkpoint(std::unique_ptr<io::Checkpoint> opened,
+                                                   const io::Config* config_json) {
   WanDitCheckpoint result;
-  result.checkpoint_ = io::open_checkpoint(path);
+  result.checkpoint_ = std::move(opened);
   const io::Checkpoint& checkpoint = *result.checkpoint_;
+  const std::string& path = checkpoint.path();
   result.prefix_ = find_prefix(checkpoint);
   const std::string& prefix = result.prefix_;
   if (checkpoint.contains(prefix + "condition_embedder.time_proj.weight")) {
@@ -130,14 +143,63 @@ WanDitCheckpoint WanDitCheckpoint::open(const std::string& path) {
   const bool image = checkpoint.contains(result.file_name("img_emb.proj.1.weight"));
   config.model_type = image ? "i2v" : "t2v";
   if (image) config.clip_dim = shape_of("img_emb.proj.1.weight").at(1);
-  std::error_code error;
-  const fs::path directory = fs::is_directory(path, error) ? fs::path(path) : fs::path(path).parent_path();
-  if (fs::exists(directory / "config.json", error)) apply_config_json(io::Config::from_file(directory / "config.json"), config);
+  if (config_json) apply_config_json(*config_json, config);
   if (config.num_heads <= 0 || config.dim % config.num_heads != 0 || config.head_dim() % 2 != 0)
     throw Error("wan dit", concat("dim ", config.dim, " does not split into ", config.num_heads,
                                   " heads of even size; fix num_heads in config.json"));
   if (config.num_layers == 0) throw Error("wan dit", concat(path, " has no blocks.N tensors"));
   return result;
+}
+
+std::vector<std::pair<std::string, Shape>> wan_dit_tensor_shapes(const WanDitConfig& c) {
+  const int64_t dim = c.dim, patch_volume = c.patch[0] * c.patch[1] * c.patch[2];
+  std::vector<std::pair<std::string, Shape>> shapes = {
+      {"patch_embedding.weight", {dim, c.in_dim, c.patch[0], c.patch[1], c.patch[2]}},
+      {"patch_embedding.bias", {dim}},
+      {"text_embedding.0.weight", {dim, c.text_dim}},
+      {"text_embedding.0.bias", {dim}},
+      {"text_embedding.2.weight", {dim, dim}},
+      {"text_embedding.2.bias", {dim}},
+      {"time_embedding.0.weight", {dim, c.freq_dim}},
+      {"time_embedding.0.bias", {dim}},
+      {"time_embedding.2.weight", {dim, dim}},
+      {"time_embedding.2.bias", {dim}},
+      {"time_projection.1.weight", {6 * dim, dim}},
+      {"time_projection.1.bias", {6 * dim}},
+      {"head.modulation", {1, 2, dim}},
+      {"head.head.weight", {c.out_dim * patch_volume, dim}},
+      {"head.head.bias", {c.out_dim * patch_volume}}};
+  if (c.image_branch()) {
+    shapes.insert(shapes.end(), {{"img_emb.proj.0.weight", {c.clip_dim}},
+                                 {"img_emb.proj.0.bias", {c.clip_dim}},
+                                 {"img_emb.proj.1.weight", {c.clip_dim, c.clip_dim}},
+                                 {"img_emb.proj.1.bias", {c.clip_dim}},
+                                 {"img_emb.proj.3.weight", {dim, c.clip_dim}},
+                                 {"img_emb.proj.3.bias", {dim}},
+                                 {"img_emb.proj.4.weight", {dim}},
+                                 {"img_emb.proj.4.bias", {dim}}});
+  }
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string block = concat("blocks.", i, ".");
+    shapes.push_back({block + "modulation", {1, 6, dim}});
+    std::vector<std::string> square = {"self_attn.q", "self_attn.k", "self_attn.v", "self_attn.o",
+                                       "cross_attn.q", "cross_attn.k", "cross_attn.v", "cross_attn.o"};
+    if (c.image_branch()) square.insert(square.end(), {"cross_attn.k_img", "cross_attn.v_img"});
+    for (const std::string& name : square) {
+      shapes.push_back({block + name + ".weight", {dim, dim}});
+      shapes.push_back({block + name + ".bias", {dim}});
+    }
+    std::vector<std::string> norms = {"self_attn.norm_q", "self_attn.norm_k", "cross_attn.norm_q",
+                                      "cross_attn.norm_k", "norm3"};
+    if (c.image_branch()) norms.push_back("cross_attn.norm_k_img");
+    for (const std::string& name : norms) shapes.push_back({block + name + ".weight", {dim}});
+    shapes.push_back({block + "norm3.bias", {dim}});
+    shapes.push_back({block + "ffn.0.weight", {c.ffn_dim, dim}});
+    shapes.push_back({block + "ffn.0.bias", {c.ffn_dim}});
+    shapes.push_back({block + "ffn.2.weight", {dim, c.ffn_dim}});
+    shapes.push_back({block + "ffn.2.bias", {dim}});
+  }
+  return shapes;
 }
 
 std::string WanDitCheckpoint::file_name(const std::string& original_name) const {
