@@ -38,7 +38,7 @@ add_test(NAME cli.dit_runs COMMAND $<TARGET_FILE:x2v> dit --model_path ${X2V_DIT
          --inputs ${X2V_DIT_FIXTURES}/forward_inputs.safetensors --output ${X2V_CLI_OUT}/dit_out.safetensors)
 add_test(NAME cli.sample_runs_from_seed COMMAND $<TARGET_FILE:x2v> sample --model_path
          ${X2V_DIT_FIXTURES}/model_original --config_json ${X2V_CLI_DIR}/tiny_sample.json --seed 7
-         --inputs ${X2V_DIT_FIXTURES}/sample_inputs.safetensors --output ${X2V_CLI_OUT}/sample_out.safetensors)
+         --inputs ${X2V_DIT_FIXTURES}/forward_inputs.safetensors --output ${X2V_CLI_OUT}/sample_out.safetensors)
 x2v_cli_output(dit_output_readable "out" inspect ${X2V_CLI_OUT}/dit_out.safetensors)
 x2v_cli_output(sample_output_readable "[16, 2, 4, 6]" inspect ${X2V_CLI_OUT}/sample_out.safetensors)
 set_tests_properties(cli.dit_runs cli.sample_runs_from_seed PROPERTIES LABELS cli)
