@@ -72,7 +72,8 @@ DeviceRegistry& devices() {
 void initialize_platforms() {
   static std::once_flag once;
   std::call_once(once, [] {
-    devices().add(create_cpu_device());
+    // A failed plugin load leaves call_once unfinished; a retry must not add cpu twice.
+    if (devices().find("cpu") == nullptr) devices().add(create_cpu_device());
 #ifdef X2V_WITH_CUDA
     register_cuda_platform(devices());
 #endif

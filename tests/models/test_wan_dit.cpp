@@ -44,7 +44,6 @@ struct ForwardRun {
 ForwardRun run_forward(const std::string& variant, const std::string& model_dir, Precision precision) {
   const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/" + model_dir));
   WanDitKernels kernels;
-  kernels.self_attention = kernels.cross_attention = kernels.image_cross_attention = "torch";
   WanDit model(checkpoint, kernels, precision, cpu_device());
   ForwardRun run;
   model.set_observer([&](const std::string& name, const Tensor& value) { run.observed[name] = value; });

@@ -58,7 +58,6 @@ void check_sampling_runs(const std::string& variant) {
   const nlohmann::json runs = read_json("wan_dit/" + variant + "/sample_runs.json");
   const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/model_original"));
   WanDitKernels kernels;
-  kernels.self_attention = kernels.cross_attention = kernels.image_cross_attention = "torch";
   const WanDit model(checkpoint, kernels, Precision{DType::f32, DType::f32}, cpu_device());
   const std::string inputs_file = "wan_dit/" + variant + "/sample_inputs.safetensors";
   WanSamplingInputs inputs;
