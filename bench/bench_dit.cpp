@@ -66,7 +66,10 @@ void DitStep(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(model.forward(inputs));
   const auto totals = OpProfiler::instance().totals();
   double all = 0;
-  for (const auto& [category, seconds] : totals) all += seconds;
+  for (const auto& [category, seconds] : totals) {
+    all += seconds;
+    state.counters["s_" + category] = seconds / static_cast<double>(state.iterations());
+  }
   const double per_step = all / static_cast<double>(state.iterations());
   const double mm = totals.count("mm") ? totals.at("mm") : 0.0;
   const double attention = totals.count("attention") ? totals.at("attention") : 0.0;

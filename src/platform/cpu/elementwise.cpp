@@ -1,10 +1,12 @@
 // cpu elementwise ops: chunks of contiguous elements processed in parallel in f32. Broadcast operands
 // (shift, scale, gate of shape [dim]) are indexed modulo their size.
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <vector>
 
 #include "platform/cpu/cpu_device.h"
+#include "platform/cpu/fast_math.h"
 #include "platform/cpu/row_access.h"
 
 namespace x2v {
@@ -179,10 +181,20 @@ class FillKernel : public ElementwiseKernel {
     if (!inputs.empty() || params_.size() != 1) throw Error("fill", "expects no inputs and one parameter");
     Tensor value = Tensor::host({1}, out.dtype());
     convert_elements(&params_[0], DType::f32, value.raw_data(), out.dtype(), 1);
+    if (out.is_contiguous()) {
+      const size_t size = out.element_size();
+      char* target = static_cast<char*>(out.raw_data());
+      const char* pattern = static_cast<const char*>(value.raw_data());
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < out.numel(); ++i) std::memcpy(target + i * size, pattern, size);
+      return;
+    }
     // A broadcast view of the single value, gathered by the strided copy.
     strided_copy(value.as_strided(out.shape(), Shape(out.ndim(), 0), 0), out);
   }
 };
+
+float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f)); }
 
 ChunkFunction unary(float (*function)(float)) {
   return [function](float* x, const std::vector<float*>&, int64_t n) {
@@ -190,12 +202,19 @@ ChunkFunction unary(float (*function)(float)) {
   };
 }
 
-float gelu_tanh(float x) {
-  const float k = 0.7978845608028654f;  // sqrt(2/pi)
-  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+// The hot activations get loops the compiler vectorizes (fast_math has no libm calls).
+ChunkFunction vectorized_gelu_tanh() {
+  return [](float* x, const std::vector<float*>&, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) x[i] = cpu::gelu_tanh(x[i]);
+  };
 }
-float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f)); }
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+ChunkFunction vectorized_silu() {
+  return [](float* x, const std::vector<float*>&, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) x[i] = cpu::silu(x[i]);
+  };
+}
 
 }  // namespace
 
@@ -207,9 +226,9 @@ void register_cpu_elementwise(KernelRegistries& kernels) {
   registry.add("copy", [] { return std::make_unique<CopyKernel>(); });
   registry.add("softmax", [] { return std::make_unique<SoftmaxKernel>(); });
   registry.add("fill", [] { return std::make_unique<FillKernel>(); });
-  add("gelu_tanh", 1, [](const std::vector<float>&) { return unary(gelu_tanh); });
+  add("gelu_tanh", 1, [](const std::vector<float>&) { return vectorized_gelu_tanh(); });
   add("gelu_erf", 1, [](const std::vector<float>&) { return unary(gelu_erf); });
-  add("silu", 1, [](const std::vector<float>&) { return unary(silu); });
+  add("silu", 1, [](const std::vector<float>&) { return vectorized_silu(); });
   add("scale", 1, [](const std::vector<float>& params) -> ChunkFunction {
     if (params.size() != 2) throw Error("scale", "expects 2 parameters (multiplier, offset)");
     const float multiplier = params[0], offset = params[1];
