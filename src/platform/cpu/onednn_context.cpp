@@ -1,0 +1,176 @@
+#include "platform/cpu/onednn_context.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#include "platform/platform.h"
+
+namespace x2v {
+namespace {
+
+// Below this many elements a conversion is not worth waking the OpenMP team.
+constexpr int64_t kParallelElements = int64_t{1} << 15;
+// Elements per parallel work item: large enough to amortize scheduling, small enough to balance.
+constexpr int64_t kChunkElements = int64_t{1} << 14;
+
+// Runs body(begin, end) over [0, count) in chunks, in parallel when count is large.
+template <class Body>
+void for_chunks(int64_t count, Body&& body) {
+  const int64_t chunks = (count + kChunkElements - 1) / kChunkElements;
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const int64_t begin = chunk * kChunkElements;
+    body(begin, std::min(count, begin + kChunkElements));
+  }
+}
+
+// Written branch-free so that the compiler vectorizes it; same rounding and NaN rule as float_to_bf16.
+inline uint16_t round_to_bf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (bits >> 16) | 0x0040u;
+  return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+}
+
+inline float widen_bf16(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &wide, sizeof(value));
+  return value;
+}
+
+void f16_to_f32_range(const uint16_t* source, float* target, int64_t begin, int64_t end) {
+  int64_t i = begin;
+#if defined(__F16C__) && defined(__AVX__)
+  for (; i + 8 <= end; i += 8)
+    _mm256_storeu_ps(target + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source + i))));
+#endif
+  for (; i < end; ++i) target[i] = f16_to_float(source[i]);
+}
+
+void f32_to_f16_range(const float* source, uint16_t* target, int64_t begin, int64_t end) {
+  int64_t i = begin;
+#if defined(__F16C__) && defined(__AVX__)
+  for (; i + 8 <= end; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(target + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(source + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+  for (; i < end; ++i) target[i] = float_to_f16(source[i]);
+}
+
+}  // namespace
+
+dnnl::engine& onednn_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& onednn_stream() {
+  static dnnl::stream stream(onednn_engine());
+  return stream;
+}
+
+dnnl::memory::data_type onednn_data_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return dnnl::memory::data_type::f32;
+    case DType::bf16: return dnnl::memory::data_type::bf16;
+    case DType::f16: return dnnl::memory::data_type::f16;
+    default: throw InternalError("onednn", concat("no oneDNN data type for ", dtype_name(dtype)));
+  }
+}
+
+bool onednn_matmul_is_native(DType dtype) {
+  if (dtype == DType::f32) return true;
+  static std::mutex mutex;
+  static std::map<DType, bool> known;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = known.find(dtype);
+  if (found != known.end()) return found->second;
+  using tag = dnnl::memory::format_tag;
+  const auto type = onednn_data_type(dtype);
+  const dnnl::memory::desc source({64, 64}, type, tag::ab), weights({64, 64}, type, tag::any),
+      destination({64, 64}, dnnl::memory::data_type::f32, tag::ab);
+  bool native = true;
+  try {
+    dnnl::matmul::primitive_desc probe(dnnl::matmul::desc(source, weights, destination), onednn_engine());
+    // A reference implementation would be slower than converting to f32; count only optimized ones.
+    native = std::string(probe.impl_info_str()).find("ref") == std::string::npos;
+  } catch (const dnnl::error&) {
+    native = false;
+  }
+  known[dtype] = native;
+  return native;
+}
+
+std::string onednn_isa_name() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown";
+  }
+}
+
+void convert_to_f32(const void* source, DType source_dtype, float* target, int64_t count) {
+  switch (source_dtype) {
+    case DType::f32:
+      for_chunks(count, [&](int64_t begin, int64_t end) {
+        std::memcpy(target + begin, static_cast<const float*>(source) + begin, (end - begin) * sizeof(float));
+      });
+      return;
+    case DType::bf16: {
+      const uint16_t* bits = static_cast<const uint16_t*>(source);
+      for_chunks(count, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) target[i] = widen_bf16(bits[i]);
+      });
+      return;
+    }
+    case DType::f16: {
+      const uint16_t* bits = static_cast<const uint16_t*>(source);
+      for_chunks(count, [&](int64_t begin, int64_t end) { f16_to_f32_range(bits, target, begin, end); });
+      return;
+    }
+    default: throw InternalError("onednn", concat("convert_to_f32 from ", dtype_name(source_dtype)));
+  }
+}
+
+void convert_from_f32(const float* source, void* target, DType target_dtype, int64_t count) {
+  switch (target_dtype) {
+    case DType::f32:
+      for_chunks(count, [&](int64_t begin, int64_t end) {
+        std::memcpy(static_cast<float*>(target) + begin, source + begin, (end - begin) * sizeof(float));
+      });
+      return;
+    case DType::bf16: {
+      uint16_t* bits = static_cast<uint16_t*>(target);
+      for_chunks(count, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) bits[i] = round_to_bf16(source[i]);
+      });
+      return;
+    }
+    case DType::f16: {
+      uint16_t* bits = static_cast<uint16_t*>(target);
+      for_chunks(count, [&](int64_t begin, int64_t end) { f32_to_f16_range(source, bits, begin, end); });
+      return;
+    }
+    default: throw InternalError("onednn", concat("convert_from_f32 to ", dtype_name(target_dtype)));
+  }
+}
+
+Tensor f32_scratch(int64_t count) { return empty({std::max<int64_t>(count, 1)}, DType::f32, cpu_device()); }
+
+}  // namespace x2v
