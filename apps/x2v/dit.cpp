@@ -8,11 +8,7 @@
 namespace x2v::cli {
 namespace {
 
-struct DitArguments {
-  std::string model_path, config_json, inputs, output, task = "t2v";
-};
-
-void run_dit(const DitArguments& arguments) {
+void run_dit(const StageArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
   Device& device = selected_device();
@@ -35,13 +31,10 @@ void run_dit(const DitArguments& arguments) {
 }  // namespace
 
 void add_dit_command(CLI::App& app) {
-  auto arguments = std::make_shared<DitArguments>();
+  auto arguments = std::make_shared<StageArguments>();
   CLI::App* command = app.add_subcommand("dit", "Run one Wan DiT forward pass (inputs and outputs as safetensors)");
-  command->add_option("--model_path", arguments->model_path, "Wan model directory or DiT checkpoint")->required();
-  command->add_option("--config_json", arguments->config_json, "LightX2V-style JSON config (kernel names)");
-  command->add_option("--inputs", arguments->inputs, "safetensors with x, t, context (and clip_fea, y for i2v)")
-      ->required();
-  command->add_option("--output", arguments->output, "safetensors to write, holding out")->required();
+  add_stage_options(command, *arguments, "safetensors with x, t, context (and clip_fea, y for i2v)",
+                    "safetensors to write, holding out");
   command->callback([arguments] { run_dit(*arguments); });
 }
 

@@ -10,8 +10,7 @@
 namespace x2v::cli {
 namespace {
 
-struct SampleArguments {
-  std::string model_path, config_json, inputs, output;
+struct SampleArguments : StageArguments {
   int64_t seed = -1;
 };
 
@@ -58,12 +57,8 @@ void run_sample(const SampleArguments& arguments) {
 void add_sample_command(CLI::App& app) {
   auto arguments = std::make_shared<SampleArguments>();
   CLI::App* command = app.add_subcommand("sample", "Run the Wan sampling loop (inputs and outputs as safetensors)");
-  command->add_option("--model_path", arguments->model_path, "Wan model directory or DiT checkpoint")->required();
-  command->add_option("--config_json", arguments->config_json, "LightX2V-style JSON config");
-  command->add_option("--inputs", arguments->inputs,
-                      "safetensors with context, context_null (CFG), optionally noise, clip_fea, y")
-      ->required();
-  command->add_option("--output", arguments->output, "safetensors to write, holding latents")->required();
+  add_stage_options(command, *arguments, "safetensors with context, context_null (CFG), optionally noise, clip_fea, y",
+                    "safetensors to write, holding latents");
   command->add_option("--seed", arguments->seed, "noise seed when the inputs hold no noise (torch.randn's stream)");
   command->callback([arguments] { run_sample(*arguments); });
 }

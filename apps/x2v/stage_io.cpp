@@ -12,6 +12,14 @@
 
 namespace x2v::cli {
 
+void add_stage_options(CLI::App* command, StageArguments& arguments, const std::string& inputs_help,
+                       const std::string& output_help) {
+  command->add_option("--model_path", arguments.model_path, "Wan model directory or DiT checkpoint")->required();
+  command->add_option("--config_json", arguments.config_json, "LightX2V-style JSON config");
+  command->add_option("--inputs", arguments.inputs, inputs_help)->required();
+  command->add_option("--output", arguments.output, output_help)->required();
+}
+
 StageInputs::StageInputs(const std::string& path) : path_(path) {
   auto checkpoint = io::open_checkpoint(path);
   for (const std::string& name : checkpoint->names()) tensors_[name] = checkpoint->load(name).to_host(DType::f32);

@@ -6,10 +6,19 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "core/tensor.h"
 #include "platform/device.h"
 
 namespace x2v::cli {
+
+// The options every stage command takes.
+struct StageArguments {
+  std::string model_path, config_json, inputs, output;
+};
+void add_stage_options(CLI::App* command, StageArguments& arguments, const std::string& inputs_help,
+                       const std::string& output_help);
 
 class StageInputs {
  public:

@@ -1,25 +1,11 @@
 // Reference math of the elementwise ops (fp64, logical indexing, broadcast operands by suffix).
 #include <cmath>
 
+#include "platform/reference/host_values.h"
 #include "platform/reference/reference.h"
 
 namespace x2v::reference {
 namespace {
-
-std::vector<double> read(const Tensor& tensor) {
-  const std::vector<float> values = tensor.to_floats();
-  return std::vector<double>(values.begin(), values.end());
-}
-
-void write(const std::vector<double>& values, Tensor& out) {
-  char* base = static_cast<char*>(out.raw_data());
-  const size_t size = out.element_size();
-  int64_t index = 0;
-  for_each_offset(out.shape(), out.strides(), [&](int64_t offset) {
-    const float value = static_cast<float>(values[index++]);
-    convert_elements(&value, DType::f32, base + offset * static_cast<int64_t>(size), out.dtype(), 1);
-  });
-}
 
 double gelu_tanh(double x) {
   const double k = std::sqrt(2.0 / M_PI);
@@ -37,7 +23,7 @@ void elementwise(const std::string& op, const std::vector<Tensor>& inputs, const
     for (size_t i = 1; i < count; ++i) check_broadcast_operand(op.c_str(), inputs[0], inputs[i]);
   };
   std::vector<double> result;
-  auto operand = [&](size_t input) { return read(inputs[input]); };
+  auto operand = [&](size_t input) { return read_values(inputs[input]); };
   if (op == "copy" || op == "gelu_tanh" || op == "gelu_erf" || op == "silu" || op == "scale") {
     require_inputs(1);
     result = operand(0);
@@ -81,7 +67,7 @@ void elementwise(const std::string& op, const std::vector<Tensor>& inputs, const
   } else {
     throw Error("reference", concat("unknown elementwise op '", op, "'"));
   }
-  write(result, out);
+  write_values(result, out);
 }
 
 }  // namespace x2v::reference

@@ -1,38 +1,17 @@
 // Reference math for every op category. Clarity over speed: fp64 accumulation, logical indexing.
 #include <cmath>
 
+#include "platform/reference/host_values.h"
 #include "platform/reference/reference.h"
 
 namespace x2v::reference {
-namespace {
-
-// Logical (row-major) float64 copy of a host tensor, whatever its strides.
-std::vector<double> read(const Tensor& tensor) {
-  const std::vector<float> values = tensor.to_floats();
-  return std::vector<double>(values.begin(), values.end());
-}
-
-// Writes logical row-major values into `out`, converting to its dtype and following its strides.
-void write(const std::vector<double>& values, Tensor& out) {
-  if (!out.is_host_accessible()) throw Error("reference", "reference kernels need host memory");
-  char* base = static_cast<char*>(out.raw_data());
-  const size_t size = out.element_size();
-  int64_t index = 0;
-  for_each_offset(out.shape(), out.strides(), [&](int64_t offset) {
-    const float value = static_cast<float>(values[index++]);
-    convert_elements(&value, DType::f32, base + offset * static_cast<int64_t>(size), out.dtype(), 1);
-  });
-}
-
-}  // namespace
-
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, const AttentionOptions& options) {
   check_attention_arguments(q, k, v, out, options);
   const bool batched = q.ndim() == 4;
   const int64_t batch = batched ? q.size(0) : 1, heads = q.size(-3), q_len = q.size(-2), kv_len = k.size(-2),
                 d = q.size(-1);
   const double scale = options.scale != 0.0f ? options.scale : 1.0 / std::sqrt(static_cast<double>(d));
-  const std::vector<double> qv = read(q), kv = read(k), vv = read(v);
+  const std::vector<double> qv = read_values(q), kv = read_values(k), vv = read_values(v);
   std::vector<double> result(qv.size());
   std::vector<double> scores(kv_len);
   for (int64_t b = 0; b < batch; ++b) {
@@ -58,7 +37,7 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, c
     }
   }
   (void)batched;
-  write(result, out);
+  write_values(result, out);
 }
 
 void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
@@ -66,7 +45,7 @@ void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
   if (x.size(-1) != in || y.size(-1) != out_features || x.numel() / in != y.numel() / out_features)
     throw Error("reference", concat("mm shapes x ", x.describe(), " w ", weight.describe(), " y ", y.describe()));
   const int64_t rows = x.numel() / in;
-  const std::vector<double> xv = read(x), wv = read(weight), bv = bias.defined() ? read(bias) : std::vector<double>();
+  const std::vector<double> xv = read_values(x), wv = read_values(weight), bv = bias.defined() ? read_values(bias) : std::vector<double>();
   std::vector<double> result(rows * out_features);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < out_features; ++o) {
@@ -74,13 +53,13 @@ void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
       for (int64_t i = 0; i < in; ++i) sum += xv[r * in + i] * wv[o * in + i];
       result[r * out_features + o] = sum;
     }
-  write(result, y);
+  write_values(result, y);
 }
 
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
   check_norm_arguments("rms_norm", x, out, weight, Tensor());
   const int64_t width = x.size(-1), rows = x.numel() / width;
-  const std::vector<double> xv = read(x), wv = weight.defined() ? read(weight) : std::vector<double>();
+  const std::vector<double> xv = read_values(x), wv = weight.defined() ? read_values(weight) : std::vector<double>();
   std::vector<double> result(xv.size());
   for (int64_t r = 0; r < rows; ++r) {
     double squares = 0;
@@ -89,15 +68,15 @@ void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
     for (int64_t c = 0; c < width; ++c)
       result[r * width + c] = xv[r * width + c] * inverse * (wv.empty() ? 1.0 : wv[c]);
   }
-  write(result, out);
+  write_values(result, out);
 }
 
 void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& out) {
   check_norm_arguments("layer_norm", x, out, weight, bias);
   const int64_t width = x.size(-1), rows = x.numel() / width;
-  const std::vector<double> xv = read(x);
-  const std::vector<double> wv = weight.defined() ? read(weight) : std::vector<double>();
-  const std::vector<double> bv = bias.defined() ? read(bias) : std::vector<double>();
+  const std::vector<double> xv = read_values(x);
+  const std::vector<double> wv = weight.defined() ? read_values(weight) : std::vector<double>();
+  const std::vector<double> bv = bias.defined() ? read_values(bias) : std::vector<double>();
   std::vector<double> result(xv.size());
   for (int64_t r = 0; r < rows; ++r) {
     double mean = 0, variance = 0;
@@ -110,14 +89,14 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float
       result[r * width + c] =
           (xv[r * width + c] - mean) * inverse * (wv.empty() ? 1.0 : wv[c]) + (bv.empty() ? 0.0 : bv[c]);
   }
-  write(result, out);
+  write_values(result, out);
 }
 
 void wan_rope(const Tensor& x, const RopeGrid& grid, const RopeOptions& options, Tensor& out) {
   check_rope_arguments(x, grid, out, options);
   const int64_t tokens = x.size(0), heads = x.size(1), d = x.size(2);
   const RopeSplit split = wan_rope_split(d);
-  const std::vector<double> xv = read(x);
+  const std::vector<double> xv = read_values(x);
   std::vector<double> result(xv.size());
   for (int64_t t = 0; t < tokens; ++t) {
     const int64_t position[3] = {t / (grid.height * grid.width), (t / grid.width) % grid.height, t % grid.width};
@@ -140,7 +119,7 @@ void wan_rope(const Tensor& x, const RopeGrid& grid, const RopeOptions& options,
       }
     }
   }
-  write(result, out);
+  write_values(result, out);
 }
 
 void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options, Tensor& out) {
@@ -160,7 +139,7 @@ void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvO
     pad[slot] = options.pad_begin[i];
     dilation[slot] = options.dilation[i];
   }
-  const std::vector<double> xv = read(x), wv = read(weight), bv = bias.defined() ? read(bias) : std::vector<double>();
+  const std::vector<double> xv = read_values(x), wv = read_values(weight), bv = bias.defined() ? read_values(bias) : std::vector<double>();
   const int64_t in_volume = in_size[0] * in_size[1] * in_size[2];
   const int64_t out_volume = out_size[0] * out_size[1] * out_size[2];
   const int64_t kernel_volume = kernel[0] * kernel[1] * kernel[2];
@@ -188,7 +167,7 @@ void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvO
                 sum;
           }
   (void)in_volume;
-  write(result, out);
+  write_values(result, out);
 }
 
 }  // namespace x2v::reference
