@@ -81,7 +81,8 @@ void DitStep(benchmark::State& state) {
   state.counters["share_mm"] = all > 0 ? mm / all : 0;
   state.counters["share_attention"] = all > 0 ? attention / all : 0;
   state.counters["share_rest"] = all > 0 ? (all - mm - attention) / all : 0;
-  state.counters["peak_activation_GiB"] = static_cast<double>(device.allocator().stats().peak_bytes) / (1 << 30);
+  state.counters["peak_activation_GiB"] =
+      static_cast<double>(device.allocator().stats().peak_bytes) / (1 << 30);
   state.counters["peak_rss_GiB"] = static_cast<double>(usage.ru_maxrss) / (1 << 20);
   OpProfiler::instance().set_enabled(false);
 }

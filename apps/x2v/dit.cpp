@@ -32,7 +32,8 @@ void run_dit(const StageArguments& arguments) {
 
 void add_dit_command(CLI::App& app) {
   auto arguments = std::make_shared<StageArguments>();
-  CLI::App* command = app.add_subcommand("dit", "Run one Wan DiT forward pass (inputs and outputs as safetensors)");
+  CLI::App* command =
+      app.add_subcommand("dit", "Run one Wan DiT forward pass (inputs and outputs as safetensors)");
   add_stage_options(command, *arguments, "safetensors with x, t, context (and clip_fea, y for i2v)",
                     "safetensors to write, holding out");
   command->callback([arguments] { run_dit(*arguments); });

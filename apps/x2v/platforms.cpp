@@ -15,7 +15,8 @@ void print_category(const Registry& registry) {
     std::printf("%s%s", first ? "" : ", ", name.c_str());
     first = false;
   }
-  for (const auto& [alias, target] : registry.aliases()) std::printf(", %s (= %s)", alias.c_str(), target.c_str());
+  for (const auto& [alias, target] : registry.aliases())
+    std::printf(", %s (= %s)", alias.c_str(), target.c_str());
   std::printf("\n");
 }
 

@@ -21,7 +21,8 @@ Shape latent_shape(const io::Config& config) {
   if (frames < 1 || (frames - 1) % 4 != 0)
     throw Error("config", concat("target_video_length ", frames, " is not 4n+1 (e.g. 81)"));
   if (height <= 0 || width <= 0 || height % 16 || width % 16)
-    throw Error("config", concat("target size ", height, "x", width, " is not a multiple of 16 (e.g. 480x832)"));
+    throw Error("config",
+                concat("target size ", height, "x", width, " is not a multiple of 16 (e.g. 480x832)"));
   return {16, 1 + (frames - 1) / 4, height / 8, width / 8};
 }
 
@@ -56,10 +57,13 @@ void run_sample(const SampleArguments& arguments) {
 
 void add_sample_command(CLI::App& app) {
   auto arguments = std::make_shared<SampleArguments>();
-  CLI::App* command = app.add_subcommand("sample", "Run the Wan sampling loop (inputs and outputs as safetensors)");
-  add_stage_options(command, *arguments, "safetensors with context, context_null (CFG), optionally noise, clip_fea, y",
+  CLI::App* command =
+      app.add_subcommand("sample", "Run the Wan sampling loop (inputs and outputs as safetensors)");
+  add_stage_options(command, *arguments,
+                    "safetensors with context, context_null (CFG), optionally noise, clip_fea, y",
                     "safetensors to write, holding latents");
-  command->add_option("--seed", arguments->seed, "noise seed when the inputs hold no noise (torch.randn's stream)");
+  command->add_option("--seed", arguments->seed,
+                      "noise seed when the inputs hold no noise (torch.randn's stream)");
   command->callback([arguments] { run_sample(*arguments); });
 }
 

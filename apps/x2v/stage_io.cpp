@@ -14,7 +14,8 @@ namespace x2v::cli {
 
 void add_stage_options(CLI::App* command, StageArguments& arguments, const std::string& inputs_help,
                        const std::string& output_help) {
-  command->add_option("--model_path", arguments.model_path, "Wan model directory or DiT checkpoint")->required();
+  command->add_option("--model_path", arguments.model_path, "Wan model directory or DiT checkpoint")
+      ->required();
   command->add_option("--config_json", arguments.config_json, "LightX2V-style JSON config");
   command->add_option("--inputs", arguments.inputs, inputs_help)->required();
   command->add_option("--output", arguments.output, output_help)->required();
@@ -22,10 +23,13 @@ void add_stage_options(CLI::App* command, StageArguments& arguments, const std::
 
 StageInputs::StageInputs(const std::string& path) : path_(path) {
   auto checkpoint = io::open_checkpoint(path);
-  for (const std::string& name : checkpoint->names()) tensors_[name] = checkpoint->load(name).to_host(DType::f32);
+  for (const std::string& name : checkpoint->names())
+    tensors_[name] = checkpoint->load(name).to_host(DType::f32);
 }
 
-bool StageInputs::has(const std::string& name) const { return tensors_.count(name) > 0; }
+bool StageInputs::has(const std::string& name) const {
+  return tensors_.count(name) > 0;
+}
 
 Tensor StageInputs::get(const std::string& name) const {
   auto found = tensors_.find(name);
@@ -37,7 +41,9 @@ Tensor StageInputs::get(const std::string& name) const {
   return found->second;
 }
 
-Tensor StageInputs::get_optional(const std::string& name) const { return has(name) ? get(name) : Tensor(); }
+Tensor StageInputs::get_optional(const std::string& name) const {
+  return has(name) ? get(name) : Tensor();
+}
 
 void check_output_path(const std::string& path) {
   namespace fs = std::filesystem;
@@ -45,7 +51,8 @@ void check_output_path(const std::string& path) {
   std::error_code error;
   if (!fs::is_directory(parent, error))
     throw Error("output", concat("the folder of ", path, " does not exist; create it first"));
-  if (access(parent.c_str(), W_OK) != 0) throw Error("output", concat("cannot write to the folder of ", path));
+  if (access(parent.c_str(), W_OK) != 0)
+    throw Error("output", concat("cannot write to the folder of ", path));
 }
 
 void write_outputs(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {

@@ -11,27 +11,38 @@ namespace x2v {
 size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::f32:
-    case DType::i32: return 4;
+    case DType::i32:
+      return 4;
     case DType::bf16:
-    case DType::f16: return 2;
+    case DType::f16:
+      return 2;
     case DType::f8_e4m3:
     case DType::f8_e5m2:
     case DType::i8:
-    case DType::u8: return 1;
+    case DType::u8:
+      return 1;
   }
   throw InternalError("dtype", "unknown dtype value");
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "f32";
-    case DType::bf16: return "bf16";
-    case DType::f16: return "f16";
-    case DType::f8_e4m3: return "f8_e4m3";
-    case DType::f8_e5m2: return "f8_e5m2";
-    case DType::i8: return "i8";
-    case DType::i32: return "i32";
-    case DType::u8: return "u8";
+    case DType::f32:
+      return "f32";
+    case DType::bf16:
+      return "bf16";
+    case DType::f16:
+      return "f16";
+    case DType::f8_e4m3:
+      return "f8_e4m3";
+    case DType::f8_e5m2:
+      return "f8_e5m2";
+    case DType::i8:
+      return "i8";
+    case DType::i32:
+      return "i32";
+    case DType::u8:
+      return "u8";
   }
   return "?";
 }
@@ -49,13 +60,13 @@ bool parse_dtype(const std::string& text, DType* dtype) {
     DType dtype;
   };
   static const Alias aliases[] = {
-      {"f32", DType::f32},         {"fp32", DType::f32},        {"float32", DType::f32},
-      {"float", DType::f32},       {"bf16", DType::bf16},       {"bfloat16", DType::bf16},
-      {"f16", DType::f16},         {"fp16", DType::f16},        {"float16", DType::f16},
-      {"half", DType::f16},        {"f8_e4m3", DType::f8_e4m3}, {"float8_e4m3fn", DType::f8_e4m3},
-      {"fp8", DType::f8_e4m3},     {"f8_e5m2", DType::f8_e5m2}, {"float8_e5m2", DType::f8_e5m2},
-      {"i8", DType::i8},           {"int8", DType::i8},         {"i32", DType::i32},
-      {"int32", DType::i32},       {"u8", DType::u8},           {"uint8", DType::u8}};
+      {"f32", DType::f32},     {"fp32", DType::f32},        {"float32", DType::f32},
+      {"float", DType::f32},   {"bf16", DType::bf16},       {"bfloat16", DType::bf16},
+      {"f16", DType::f16},     {"fp16", DType::f16},        {"float16", DType::f16},
+      {"half", DType::f16},    {"f8_e4m3", DType::f8_e4m3}, {"float8_e4m3fn", DType::f8_e4m3},
+      {"fp8", DType::f8_e4m3}, {"f8_e5m2", DType::f8_e5m2}, {"float8_e5m2", DType::f8_e5m2},
+      {"i8", DType::i8},       {"int8", DType::i8},         {"i32", DType::i32},
+      {"int32", DType::i32},   {"u8", DType::u8},           {"uint8", DType::u8}};
   for (const Alias& alias : aliases) {
     if (lower == alias.name) {
       *dtype = alias.dtype;
@@ -72,7 +83,9 @@ uint16_t float_to_bf16(float value) {
   return static_cast<uint16_t>((bits + rounding) >> 16);
 }
 
-float bf16_to_float(uint16_t bits) { return bits_float(static_cast<uint32_t>(bits) << 16); }
+float bf16_to_float(uint16_t bits) {
+  return bits_float(static_cast<uint32_t>(bits) << 16);
+}
 
 namespace {
 
@@ -87,9 +100,11 @@ uint32_t round_to_small_float(float magnitude, int mantissa_bits, int bias) {
     return static_cast<uint32_t>(std::nearbyint(std::ldexp(magnitude, mantissa_bits - min_normal_exponent)));
   }
   int exponent;
-  const float fraction = std::frexp(magnitude, &exponent);  // magnitude = fraction * 2^exponent, fraction in [0.5,1)
-  exponent -= 1;                                            // magnitude = (2*fraction) * 2^exponent
-  uint32_t mantissa = static_cast<uint32_t>(std::nearbyint(std::ldexp(2.0f * fraction - 1.0f, mantissa_bits)));
+  const float fraction =
+      std::frexp(magnitude, &exponent);  // magnitude = fraction * 2^exponent, fraction in [0.5,1)
+  exponent -= 1;                         // magnitude = (2*fraction) * 2^exponent
+  uint32_t mantissa =
+      static_cast<uint32_t>(std::nearbyint(std::ldexp(2.0f * fraction - 1.0f, mantissa_bits)));
   if (mantissa == (1u << mantissa_bits)) {
     mantissa = 0;
     exponent += 1;
@@ -121,7 +136,8 @@ float f16_to_float(uint16_t bits) {
   const float sign = (bits & 0x8000) ? -1.0f : 1.0f;
   const uint32_t exponent_field = (bits >> 10) & 0x1f;
   if (exponent_field == 31) {
-    return (bits & 0x3ff) ? std::numeric_limits<float>::quiet_NaN() : sign * std::numeric_limits<float>::infinity();
+    return (bits & 0x3ff) ? std::numeric_limits<float>::quiet_NaN()
+                          : sign * std::numeric_limits<float>::infinity();
   }
   return sign * small_float_to_float(bits & 0x7fff, 10, 15);
 }
@@ -156,7 +172,8 @@ float f8_e5m2_to_float(uint8_t bits) {
   const float sign = (bits & 0x80) ? -1.0f : 1.0f;
   const uint32_t exponent_field = (bits >> 2) & 0x1f;
   if (exponent_field == 31) {
-    return (bits & 0x3) ? std::numeric_limits<float>::quiet_NaN() : sign * std::numeric_limits<float>::infinity();
+    return (bits & 0x3) ? std::numeric_limits<float>::quiet_NaN()
+                        : sign * std::numeric_limits<float>::infinity();
   }
   return sign * small_float_to_float(bits & 0x7f, 2, 15);
 }
@@ -165,14 +182,22 @@ namespace {
 
 float load_as_float(const void* source, DType dtype, size_t index) {
   switch (dtype) {
-    case DType::f32: return static_cast<const float*>(source)[index];
-    case DType::bf16: return bf16_to_float(static_cast<const uint16_t*>(source)[index]);
-    case DType::f16: return f16_to_float(static_cast<const uint16_t*>(source)[index]);
-    case DType::f8_e4m3: return f8_e4m3_to_float(static_cast<const uint8_t*>(source)[index]);
-    case DType::f8_e5m2: return f8_e5m2_to_float(static_cast<const uint8_t*>(source)[index]);
-    case DType::i8: return static_cast<const int8_t*>(source)[index];
-    case DType::i32: return static_cast<float>(static_cast<const int32_t*>(source)[index]);
-    case DType::u8: return static_cast<const uint8_t*>(source)[index];
+    case DType::f32:
+      return static_cast<const float*>(source)[index];
+    case DType::bf16:
+      return bf16_to_float(static_cast<const uint16_t*>(source)[index]);
+    case DType::f16:
+      return f16_to_float(static_cast<const uint16_t*>(source)[index]);
+    case DType::f8_e4m3:
+      return f8_e4m3_to_float(static_cast<const uint8_t*>(source)[index]);
+    case DType::f8_e5m2:
+      return f8_e5m2_to_float(static_cast<const uint8_t*>(source)[index]);
+    case DType::i8:
+      return static_cast<const int8_t*>(source)[index];
+    case DType::i32:
+      return static_cast<float>(static_cast<const int32_t*>(source)[index]);
+    case DType::u8:
+      return static_cast<const uint8_t*>(source)[index];
   }
   return 0.0f;
 }
@@ -190,20 +215,37 @@ Integer saturate_integer(float value) {
 
 void store_from_float(void* target, DType dtype, size_t index, float value) {
   switch (dtype) {
-    case DType::f32: static_cast<float*>(target)[index] = value; break;
-    case DType::bf16: static_cast<uint16_t*>(target)[index] = float_to_bf16(value); break;
-    case DType::f16: static_cast<uint16_t*>(target)[index] = float_to_f16(value); break;
-    case DType::f8_e4m3: static_cast<uint8_t*>(target)[index] = float_to_f8_e4m3(value); break;
-    case DType::f8_e5m2: static_cast<uint8_t*>(target)[index] = float_to_f8_e5m2(value); break;
-    case DType::i8: static_cast<int8_t*>(target)[index] = saturate_integer<int8_t>(value); break;
-    case DType::i32: static_cast<int32_t*>(target)[index] = saturate_integer<int32_t>(value); break;
-    case DType::u8: static_cast<uint8_t*>(target)[index] = saturate_integer<uint8_t>(value); break;
+    case DType::f32:
+      static_cast<float*>(target)[index] = value;
+      break;
+    case DType::bf16:
+      static_cast<uint16_t*>(target)[index] = float_to_bf16(value);
+      break;
+    case DType::f16:
+      static_cast<uint16_t*>(target)[index] = float_to_f16(value);
+      break;
+    case DType::f8_e4m3:
+      static_cast<uint8_t*>(target)[index] = float_to_f8_e4m3(value);
+      break;
+    case DType::f8_e5m2:
+      static_cast<uint8_t*>(target)[index] = float_to_f8_e5m2(value);
+      break;
+    case DType::i8:
+      static_cast<int8_t*>(target)[index] = saturate_integer<int8_t>(value);
+      break;
+    case DType::i32:
+      static_cast<int32_t*>(target)[index] = saturate_integer<int32_t>(value);
+      break;
+    case DType::u8:
+      static_cast<uint8_t*>(target)[index] = saturate_integer<uint8_t>(value);
+      break;
   }
 }
 
 }  // namespace
 
-void convert_elements(const void* source, DType source_dtype, void* target, DType target_dtype, size_t count) {
+void convert_elements(const void* source, DType source_dtype, void* target, DType target_dtype,
+                      size_t count) {
   if (source_dtype == target_dtype) {
     std::memcpy(target, source, count * dtype_size(source_dtype));
     return;
@@ -240,7 +282,8 @@ void convert_elements(const void* source, DType source_dtype, void* target, DTyp
     for (size_t i = 0; i < count; ++i) out[i] = bf16_to_float(values[i]);
     return;
   }
-  for (size_t i = 0; i < count; ++i) store_from_float(target, target_dtype, i, load_as_float(source, source_dtype, i));
+  for (size_t i = 0; i < count; ++i)
+    store_from_float(target, target_dtype, i, load_as_float(source, source_dtype, i));
 }
 
 }  // namespace x2v

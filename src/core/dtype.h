@@ -36,8 +36,7 @@ float f8_e5m2_to_float(uint8_t bits);
 
 // Converts `count` contiguous elements between any two dtypes (through float for floating types;
 // integer targets round to nearest and saturate).
-void convert_elements(const void* source, DType source_dtype, void* target, DType target_dtype,
-                      size_t count);
+void convert_elements(const void* source, DType source_dtype, void* target, DType target_dtype, size_t count);
 
 inline uint32_t float_bits(float value) {
   uint32_t bits;

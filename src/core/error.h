@@ -41,8 +41,7 @@ class InternalError : public std::logic_error {
 }  // namespace x2v
 
 // Checks an invariant that only a bug in x2v can break.
-#define X2V_ASSERT(condition, place, ...)                                              \
-  do {                                                                                 \
-    if (!(condition))                                                                  \
-      throw ::x2v::InternalError(place, ::x2v::concat(#condition " failed: ", __VA_ARGS__)); \
+#define X2V_ASSERT(condition, place, ...)                                                                    \
+  do {                                                                                                       \
+    if (!(condition)) throw ::x2v::InternalError(place, ::x2v::concat(#condition " failed: ", __VA_ARGS__)); \
   } while (0)

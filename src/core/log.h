@@ -16,15 +16,18 @@ void log_once(LogLevel level, const std::string& place, const std::string& messa
 
 template <class... Parts>
 void log_debug(const std::string& place, Parts&&... parts) {
-  if (log_level() <= LogLevel::debug) log_message(LogLevel::debug, place, concat(std::forward<Parts>(parts)...));
+  if (log_level() <= LogLevel::debug)
+    log_message(LogLevel::debug, place, concat(std::forward<Parts>(parts)...));
 }
 template <class... Parts>
 void log_info(const std::string& place, Parts&&... parts) {
-  if (log_level() <= LogLevel::info) log_message(LogLevel::info, place, concat(std::forward<Parts>(parts)...));
+  if (log_level() <= LogLevel::info)
+    log_message(LogLevel::info, place, concat(std::forward<Parts>(parts)...));
 }
 template <class... Parts>
 void log_warn(const std::string& place, Parts&&... parts) {
-  if (log_level() <= LogLevel::warn) log_message(LogLevel::warn, place, concat(std::forward<Parts>(parts)...));
+  if (log_level() <= LogLevel::warn)
+    log_message(LogLevel::warn, place, concat(std::forward<Parts>(parts)...));
 }
 
 }  // namespace x2v

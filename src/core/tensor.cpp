@@ -35,7 +35,8 @@ namespace {
 
 void check_shape(const Shape& shape) {
   if (shape.size() > static_cast<size_t>(kMaxTensorDims))
-    throw Error("tensor", concat("shape ", shape_to_string(shape), " has more than ", kMaxTensorDims, " dims"));
+    throw Error("tensor",
+                concat("shape ", shape_to_string(shape), " has more than ", kMaxTensorDims, " dims"));
   for (int64_t size : shape)
     if (size < 0) throw Error("tensor", concat("shape ", shape_to_string(shape), " has a negative size"));
 }
@@ -45,7 +46,8 @@ void check_shape(const Shape& shape) {
 Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, DType dtype, int64_t offset_elements)
     : Tensor(std::move(storage), shape, contiguous_strides(shape), dtype, offset_elements) {}
 
-Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, DType dtype, int64_t offset_elements)
+Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, DType dtype,
+               int64_t offset_elements)
     : storage_(std::move(storage)),
       shape_(std::move(shape)),
       strides_(std::move(strides)),
@@ -61,7 +63,8 @@ Tensor Tensor::host(const Shape& shape, DType dtype) {
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* data = rounded ? std::aligned_alloc(64, rounded) : nullptr;
   if (rounded && data == nullptr)
-    throw Error("tensor", concat("out of host memory allocating ", bytes, " bytes for ", shape_to_string(shape)));
+    throw Error("tensor",
+                concat("out of host memory allocating ", bytes, " bytes for ", shape_to_string(shape)));
   if (data) std::memset(data, 0, rounded);
   auto storage = std::make_shared<Storage>();
   storage->data = data;
@@ -78,8 +81,8 @@ Tensor Tensor::host_from(const std::vector<float>& values, const Shape& shape, D
   return tensor;
 }
 
-Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keep_alive, Device* device,
-                      bool host_accessible) {
+Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keep_alive,
+                      Device* device, bool host_accessible) {
   auto storage = std::make_shared<Storage>();
   storage->data = data;
   storage->bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
@@ -96,8 +99,12 @@ int Tensor::normalize_dim(int dim, int rank) const {
   return normalized;
 }
 
-int64_t Tensor::size(int index) const { return shape_[normalize_dim(index, ndim())]; }
-int64_t Tensor::stride(int index) const { return strides_[normalize_dim(index, ndim())]; }
+int64_t Tensor::size(int index) const {
+  return shape_[normalize_dim(index, ndim())];
+}
+int64_t Tensor::stride(int index) const {
+  return strides_[normalize_dim(index, ndim())];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -167,7 +174,8 @@ Tensor Tensor::select(int dim, int64_t index) const {
 }
 
 Tensor Tensor::permute(const std::vector<int>& order) const {
-  if (order.size() != shape_.size()) throw InternalError("tensor", concat("permute rank mismatch for ", describe()));
+  if (order.size() != shape_.size())
+    throw InternalError("tensor", concat("permute rank mismatch for ", describe()));
   Shape shape(order.size()), strides(order.size());
   std::vector<bool> used(order.size(), false);
   for (size_t i = 0; i < order.size(); ++i) {

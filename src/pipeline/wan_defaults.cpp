@@ -5,7 +5,8 @@
 namespace x2v {
 
 nlohmann::json wan_default_config(const std::string& task) {
-  if (task != "t2v" && task != "i2v") throw Error("config", concat("unknown task '", task, "'; supported: t2v, i2v"));
+  if (task != "t2v" && task != "i2v")
+    throw Error("config", concat("unknown task '", task, "'; supported: t2v, i2v"));
   const bool i2v = task == "i2v";
   return nlohmann::json{{"infer_steps", i2v ? 40 : 50},
                         {"target_video_length", 81},

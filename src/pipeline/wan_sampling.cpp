@@ -1,7 +1,7 @@
 #include "pipeline/wan_sampling.h"
 
-#include "core/progress.h"
 #include "core/log.h"
+#include "core/progress.h"
 
 namespace x2v {
 
@@ -35,12 +35,14 @@ void apply_guidance(Tensor& cond, const Tensor& uncond, double guide_scale) {
 
 }  // namespace
 
-Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs, const WanSamplingOptions& options) {
+Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
+                          const WanSamplingOptions& options) {
   if (!inputs.noise.defined() || inputs.noise.ndim() != 4)
     throw Error("sample", concat("noise is ", inputs.noise.describe(), "; expected [16, F, H, W]"));
   if (options.enable_cfg && !inputs.context_null.defined())
-    throw Error("sample", "enable_cfg is true but there is no negative context (context_null); "
-                          "give one or set enable_cfg to false");
+    throw Error("sample",
+                "enable_cfg is true but there is no negative context (context_null); "
+                "give one or set enable_cfg to false");
   std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
   Tensor latents = inputs.noise.to_host(DType::f32);
   WanDitInputs step_inputs;

@@ -26,6 +26,7 @@ struct WanSamplingInputs {
 };
 
 // Returns the final latents [16, F, H, W] f32 (host). Progress per step on stderr.
-Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs, const WanSamplingOptions& options);
+Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
+                          const WanSamplingOptions& options);
 
 }  // namespace x2v

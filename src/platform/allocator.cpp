@@ -48,16 +48,21 @@ bool parse_bytes(const std::string& text, size_t* bytes) {
 }
 
 CachingAllocator::CachingAllocator(std::string device_name, RawAllocate raw_allocate, RawFree raw_free)
-    : device_name_(std::move(device_name)), raw_allocate_(std::move(raw_allocate)), raw_free_(std::move(raw_free)) {
+    : device_name_(std::move(device_name)),
+      raw_allocate_(std::move(raw_allocate)),
+      raw_free_(std::move(raw_free)) {
   if (const char* limit = std::getenv("X2V_MEMORY_LIMIT")) {
     size_t bytes = 0;
     if (!parse_bytes(limit, &bytes))
-      throw Error("allocator", concat("X2V_MEMORY_LIMIT='", limit, "' is not a size; use bytes or a K/M/G suffix"));
+      throw Error("allocator",
+                  concat("X2V_MEMORY_LIMIT='", limit, "' is not a size; use bytes or a K/M/G suffix"));
     stats_.limit_bytes = bytes;
   }
 }
 
-CachingAllocator::~CachingAllocator() { release_cache(); }
+CachingAllocator::~CachingAllocator() {
+  release_cache();
+}
 
 size_t CachingAllocator::rounded_size(size_t bytes) {
   // Small blocks round to 512 bytes, large ones to 2 MiB, so reuse across steps finds exact fits.
@@ -91,8 +96,9 @@ void* CachingAllocator::allocate(size_t bytes) {
       pointer = raw_allocate_(size);
     }
     if (pointer == nullptr) {
-      throw Error("allocator", concat(device_name_, ": out of memory allocating ", format_bytes(bytes), " with ",
-                                      format_bytes(stats_.current_bytes), " in use; reduce the work or enable offload"));
+      throw Error("allocator",
+                  concat(device_name_, ": out of memory allocating ", format_bytes(bytes), " with ",
+                         format_bytes(stats_.current_bytes), " in use; reduce the work or enable offload"));
     }
   }
   stats_.current_bytes += size;

@@ -5,7 +5,8 @@
 namespace x2v::ops {
 namespace {
 
-void run(const char* op, const std::vector<Tensor>& inputs, Tensor& out, const std::vector<float>& params = {}) {
+void run(const char* op, const std::vector<Tensor>& inputs, Tensor& out,
+         const std::vector<float>& params = {}) {
   Device& device = device_of(out);
   for (const Tensor& input : inputs) {
     if (&device_of(input) != &device)
@@ -25,7 +26,9 @@ void run(const char* op, const std::vector<Tensor>& inputs, Tensor& out, const s
 
 }  // namespace
 
-void copy(const Tensor& x, Tensor& out) { run("copy", {x}, out); }
+void copy(const Tensor& x, Tensor& out) {
+  run("copy", {x}, out);
+}
 
 Tensor cast(const Tensor& x, DType dtype) {
   Tensor out = empty_like(x, dtype);
@@ -54,23 +57,33 @@ Tensor to_device(const Tensor& x, Device& target) {
   return out;
 }
 
-void add(const Tensor& a, const Tensor& b, Tensor& out) { run("add", {a, b}, out); }
-void mul(const Tensor& a, const Tensor& b, Tensor& out) { run("mul", {a, b}, out); }
+void add(const Tensor& a, const Tensor& b, Tensor& out) {
+  run("add", {a, b}, out);
+}
+void mul(const Tensor& a, const Tensor& b, Tensor& out) {
+  run("mul", {a, b}, out);
+}
 void gelu(const Tensor& x, Tensor& out, bool tanh_approximation) {
   run(tanh_approximation ? "gelu_tanh" : "gelu_erf", {x}, out);
 }
-void silu(const Tensor& x, Tensor& out) { run("silu", {x}, out); }
+void silu(const Tensor& x, Tensor& out) {
+  run("silu", {x}, out);
+}
 void modulate(const Tensor& x, const Tensor& shift, const Tensor& scale, Tensor& out) {
   run("modulate", {x, shift, scale}, out);
 }
 void gated_residual(const Tensor& residual, const Tensor& y, const Tensor& gate, Tensor& out) {
   run("gated_residual", {residual, y, gate}, out);
 }
-void softmax(const Tensor& x, Tensor& out) { run("softmax", {x}, out); }
+void softmax(const Tensor& x, Tensor& out) {
+  run("softmax", {x}, out);
+}
 void scale(const Tensor& x, float multiplier, float offset, Tensor& out) {
   run("scale", {x}, out, {multiplier, offset});
 }
 
-void fill(Tensor& out, float value) { run("fill", {}, out, {value}); }
+void fill(Tensor& out, float value) {
+  run("fill", {}, out, {value});
+}
 
 }  // namespace x2v::ops

@@ -47,7 +47,8 @@ std::string describe_platforms(const DeviceRegistry& registry) {
 Device& DeviceRegistry::get(const std::string& name) const {
   Device* device = find(name);
   if (device == nullptr)
-    throw Error("platform", concat("unknown PLATFORM '", name, "'; registered platforms: ", describe_platforms(*this)));
+    throw Error("platform",
+                concat("unknown PLATFORM '", name, "'; registered platforms: ", describe_platforms(*this)));
   if (!device->is_available())
     throw Error("platform", concat("PLATFORM '", name, "' is registered but not available on this machine (",
                                    "no device found); registered platforms: ", describe_platforms(*this)));
@@ -59,7 +60,8 @@ Device& DeviceRegistry::select() const {
   if (requested != nullptr && *requested != '\0') return get(requested);
   Device* best = nullptr;
   for (const auto& device : devices_)
-    if (device->is_available() && (best == nullptr || device->priority() > best->priority())) best = device.get();
+    if (device->is_available() && (best == nullptr || device->priority() > best->priority()))
+      best = device.get();
   if (best == nullptr) throw InternalError("platform", "no available platform, not even cpu");
   return *best;
 }
@@ -86,7 +88,9 @@ Device& cpu_device() {
   return *devices().find("cpu");
 }
 
-Device& device_of(const Tensor& tensor) { return tensor.device() ? *tensor.device() : cpu_device(); }
+Device& device_of(const Tensor& tensor) {
+  return tensor.device() ? *tensor.device() : cpu_device();
+}
 
 Device& selected_device() {
   initialize_platforms();
@@ -108,7 +112,11 @@ Tensor empty(const Shape& shape, DType dtype, Device& device) {
   return Tensor(std::move(storage), shape, dtype);
 }
 
-Tensor empty_like(const Tensor& like) { return empty(like.shape(), like.dtype(), device_of(like)); }
-Tensor empty_like(const Tensor& like, DType dtype) { return empty(like.shape(), dtype, device_of(like)); }
+Tensor empty_like(const Tensor& like) {
+  return empty(like.shape(), like.dtype(), device_of(like));
+}
+Tensor empty_like(const Tensor& like, DType dtype) {
+  return empty(like.shape(), dtype, device_of(like));
+}
 
 }  // namespace x2v

@@ -16,8 +16,8 @@ class ScopedTimer {
   explicit ScopedTimer(const std::string& category)
       : category_(category), start_(std::chrono::steady_clock::now()) {}
   ~ScopedTimer() {
-    OpProfiler::instance().add(category_,
-                               std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    OpProfiler::instance().add(
+        category_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }
 
  private:
@@ -165,7 +165,8 @@ void OpProfiler::reset() {
   totals_.clear();
 }
 
-std::unique_ptr<AttentionKernel> profiled(std::unique_ptr<AttentionKernel> kernel, const std::string& category) {
+std::unique_ptr<AttentionKernel> profiled(std::unique_ptr<AttentionKernel> kernel,
+                                          const std::string& category) {
   return wrap<TimedAttention>(std::move(kernel), category);
 }
 std::unique_ptr<MatmulKernel> profiled(std::unique_ptr<MatmulKernel> kernel, const std::string& category) {
@@ -174,7 +175,8 @@ std::unique_ptr<MatmulKernel> profiled(std::unique_ptr<MatmulKernel> kernel, con
 std::unique_ptr<RmsNormKernel> profiled(std::unique_ptr<RmsNormKernel> kernel, const std::string& category) {
   return wrap<TimedRmsNorm>(std::move(kernel), category);
 }
-std::unique_ptr<LayerNormKernel> profiled(std::unique_ptr<LayerNormKernel> kernel, const std::string& category) {
+std::unique_ptr<LayerNormKernel> profiled(std::unique_ptr<LayerNormKernel> kernel,
+                                          const std::string& category) {
   return wrap<TimedLayerNorm>(std::move(kernel), category);
 }
 std::unique_ptr<RopeKernel> profiled(std::unique_ptr<RopeKernel> kernel, const std::string& category) {
@@ -183,7 +185,8 @@ std::unique_ptr<RopeKernel> profiled(std::unique_ptr<RopeKernel> kernel, const s
 std::unique_ptr<ConvKernel> profiled(std::unique_ptr<ConvKernel> kernel, const std::string& category) {
   return wrap<TimedConv>(std::move(kernel), category);
 }
-std::unique_ptr<ElementwiseKernel> profiled(std::unique_ptr<ElementwiseKernel> kernel, const std::string& category) {
+std::unique_ptr<ElementwiseKernel> profiled(std::unique_ptr<ElementwiseKernel> kernel,
+                                            const std::string& category) {
   return wrap<TimedElementwise>(std::move(kernel), category);
 }
 

@@ -29,12 +29,15 @@ class OpProfiler {
 };
 
 // Wraps `kernel` in a timer for `category` when profiling is enabled (else returns it as is).
-std::unique_ptr<AttentionKernel> profiled(std::unique_ptr<AttentionKernel> kernel, const std::string& category);
+std::unique_ptr<AttentionKernel> profiled(std::unique_ptr<AttentionKernel> kernel,
+                                          const std::string& category);
 std::unique_ptr<MatmulKernel> profiled(std::unique_ptr<MatmulKernel> kernel, const std::string& category);
 std::unique_ptr<RmsNormKernel> profiled(std::unique_ptr<RmsNormKernel> kernel, const std::string& category);
-std::unique_ptr<LayerNormKernel> profiled(std::unique_ptr<LayerNormKernel> kernel, const std::string& category);
+std::unique_ptr<LayerNormKernel> profiled(std::unique_ptr<LayerNormKernel> kernel,
+                                          const std::string& category);
 std::unique_ptr<RopeKernel> profiled(std::unique_ptr<RopeKernel> kernel, const std::string& category);
 std::unique_ptr<ConvKernel> profiled(std::unique_ptr<ConvKernel> kernel, const std::string& category);
-std::unique_ptr<ElementwiseKernel> profiled(std::unique_ptr<ElementwiseKernel> kernel, const std::string& category);
+std::unique_ptr<ElementwiseKernel> profiled(std::unique_ptr<ElementwiseKernel> kernel,
+                                            const std::string& category);
 
 }  // namespace x2v

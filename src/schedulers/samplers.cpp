@@ -8,10 +8,10 @@ namespace x2v {
 
 void Sampler::check_step(int step, const Tensor& velocity, const Tensor& latents) const {
   if (step < 0 || step >= steps()) throw InternalError("sampler", concat("step ", step, " of ", steps()));
-  if (velocity.shape() != latents.shape() || velocity.dtype() != DType::f32 || latents.dtype() != DType::f32 ||
-      !velocity.is_contiguous() || !latents.is_contiguous())
-    throw InternalError("sampler", concat("velocity ", velocity.describe(), " and latents ", latents.describe(),
-                                          " must be matching contiguous f32"));
+  if (velocity.shape() != latents.shape() || velocity.dtype() != DType::f32 ||
+      latents.dtype() != DType::f32 || !velocity.is_contiguous() || !latents.is_contiguous())
+    throw InternalError("sampler", concat("velocity ", velocity.describe(), " and latents ",
+                                          latents.describe(), " must be matching contiguous f32"));
 }
 
 namespace {
@@ -100,7 +100,8 @@ class UniPcSampler : public Sampler {
     for (size_t i = 0; i < prediction.size(); ++i) {
       double correction = rho_last * (static_cast<double>(prediction[i]) - m0[i]);
       if (order_ == 2) correction += rho_previous * (static_cast<double>(older_prediction_[i]) - m0[i]) / r;
-      x[i] = static_cast<float>(ratio * last_sample_[i] - alpha_t * h_phi_1 * m0[i] - alpha_t * b_h * correction);
+      x[i] = static_cast<float>(ratio * last_sample_[i] - alpha_t * h_phi_1 * m0[i] -
+                                alpha_t * b_h * correction);
     }
   }
 
@@ -134,11 +135,15 @@ class UniPcSampler : public Sampler {
 }  // namespace
 
 std::unique_ptr<Sampler> make_sampler(const SamplerOptions& options) {
-  if (options.solver == "unipc") return std::make_unique<UniPcSampler>(wan_flow_schedule(options.steps, options.shift));
-  if (options.solver == "euler") return std::make_unique<EulerSampler>(wan_flow_schedule(options.steps, options.shift));
+  if (options.solver == "unipc")
+    return std::make_unique<UniPcSampler>(wan_flow_schedule(options.steps, options.shift));
+  if (options.solver == "euler")
+    return std::make_unique<EulerSampler>(wan_flow_schedule(options.steps, options.shift));
   if (options.solver == "distill")
-    return std::make_unique<StepDistillSampler>(step_distill_schedule(options.denoising_step_list, options.shift));
-  throw Error("scheduler", concat("unknown sample_solver '", options.solver, "'; use unipc, euler or distill"));
+    return std::make_unique<StepDistillSampler>(
+        step_distill_schedule(options.denoising_step_list, options.shift));
+  throw Error("scheduler",
+              concat("unknown sample_solver '", options.solver, "'; use unipc, euler or distill"));
 }
 
 }  // namespace x2v

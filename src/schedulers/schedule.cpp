@@ -7,7 +7,9 @@
 namespace x2v {
 namespace {
 
-double shifted(double sigma, double shift) { return shift * sigma / (1.0 + (shift - 1.0) * sigma); }
+double shifted(double sigma, double shift) {
+  return shift * sigma / (1.0 + (shift - 1.0) * sigma);
+}
 
 void check_shift(double shift) {
   if (!(shift > 0.0) || !std::isfinite(shift))
@@ -33,13 +35,15 @@ FlowSchedule wan_flow_schedule(int steps, double shift) {
 }
 
 FlowSchedule step_distill_schedule(const std::vector<int>& denoising_step_list, double shift) {
-  if (denoising_step_list.empty()) throw Error("scheduler", "denoising_step_list is empty; e.g. [1000, 750, 500, 250]");
+  if (denoising_step_list.empty())
+    throw Error("scheduler", "denoising_step_list is empty; e.g. [1000, 750, 500, 250]");
   check_shift(shift);
   FlowSchedule schedule;
   for (int step : denoising_step_list) {
     if (step < 1 || step > 1000)
       throw Error("scheduler", concat("denoising_step_list entry ", step, " is outside 1..1000"));
-    const double linear = 1.0 - static_cast<double>(1000 - step) / 1000.0;  // linspace(1, 0, 1001)[1000 - step]
+    const double linear =
+        1.0 - static_cast<double>(1000 - step) / 1000.0;  // linspace(1, 0, 1001)[1000 - step]
     const double sigma = shifted(linear, shift);
     schedule.sigmas.push_back(sigma);
     schedule.timesteps.push_back(sigma * 1000.0);

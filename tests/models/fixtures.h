@@ -9,7 +9,9 @@
 
 namespace x2v::testing {
 
-inline std::string fixture_path(const std::string& relative) { return std::string(X2V_FIXTURES_DIR) + "/" + relative; }
+inline std::string fixture_path(const std::string& relative) {
+  return std::string(X2V_FIXTURES_DIR) + "/" + relative;
+}
 
 inline Tensor load_fixture(const std::string& file, const std::string& name) {
   return io::open_checkpoint(fixture_path(file))->load(name).to_host(DType::f32);

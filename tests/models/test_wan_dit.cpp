@@ -42,7 +42,8 @@ struct ForwardRun {
 };
 
 ForwardRun run_forward(const std::string& variant, const std::string& model_dir, Precision precision) {
-  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/" + model_dir));
+  const WanDitCheckpoint checkpoint =
+      WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/" + model_dir));
   WanDitKernels kernels;
   WanDit model(checkpoint, kernels, precision, cpu_device());
   ForwardRun run;
@@ -54,12 +55,14 @@ ForwardRun run_forward(const std::string& variant, const std::string& model_dir,
 void expect_matches_reference(const std::string& variant, const std::string& model_dir) {
   const ForwardRun run = run_forward(variant, model_dir, Precision{DType::f32, DType::f32});
   const std::string outputs = "wan_dit/" + variant + "/forward_outputs.safetensors";
-  EXPECT_LE(relative_error(run.observed.at("time_embedding"), load_fixture(outputs, "time_embedding")), kF32Tolerance);
+  EXPECT_LE(relative_error(run.observed.at("time_embedding"), load_fixture(outputs, "time_embedding")),
+            kF32Tolerance);
   EXPECT_LE(relative_error(run.observed.at("time_projection"), load_fixture(outputs, "time_projection")),
             kF32Tolerance);
   const Tensor text = load_fixture(outputs, "text_embedding");
-  EXPECT_LE(relative_error(run.observed.at("text_embedding").slice(0, 0, text.size(0)).to_host(DType::f32), text),
-            kF32Tolerance);
+  EXPECT_LE(
+      relative_error(run.observed.at("text_embedding").slice(0, 0, text.size(0)).to_host(DType::f32), text),
+      kF32Tolerance);
   for (int block = 0; block < 2; ++block) {
     const std::string name = "block_" + std::to_string(block);
     EXPECT_LE(relative_error(run.observed.at(name), load_fixture(outputs, name)), kF32Tolerance) << name;
@@ -67,9 +70,15 @@ void expect_matches_reference(const std::string& variant, const std::string& mod
   EXPECT_LE(relative_error(run.out, load_fixture(outputs, "out")), kF32Tolerance);
 }
 
-TEST(WanDit, T2vOriginalNamesMatchReferenceInF32) { expect_matches_reference("t2v", "model_original"); }
-TEST(WanDit, T2vDiffusersNamesMatchReferenceInF32) { expect_matches_reference("t2v", "model_diffusers"); }
-TEST(WanDit, I2vMatchesReferenceInF32) { expect_matches_reference("i2v", "model_original"); }
+TEST(WanDit, T2vOriginalNamesMatchReferenceInF32) {
+  expect_matches_reference("t2v", "model_original");
+}
+TEST(WanDit, T2vDiffusersNamesMatchReferenceInF32) {
+  expect_matches_reference("t2v", "model_diffusers");
+}
+TEST(WanDit, I2vMatchesReferenceInF32) {
+  expect_matches_reference("i2v", "model_original");
+}
 
 TEST(WanDit, Bf16IsCloseToReference) {
   for (const std::string variant : {"t2v", "i2v"}) {
@@ -101,7 +110,8 @@ TEST(WanDit, ConfigComesFromConfigJsonAndShapes) {
 
 TEST(WanDit, TensorTableMatchesTheReferenceCheckpoints) {
   for (const std::string variant : {"t2v", "i2v"}) {
-    const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/model_original"));
+    const WanDitCheckpoint checkpoint =
+        WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/model_original"));
     const auto table = wan_dit_tensor_shapes(checkpoint.config());
     EXPECT_EQ(table.size(), checkpoint.checkpoint().names().size()) << variant;
     for (const auto& [name, shape] : table) {
@@ -157,8 +167,11 @@ TEST(WanDit, MissingBlockTensorIsNamed) {
     if (name != "blocks.1.ffn.2.bias") kept.emplace_back(name, source->load(name));
   io::write_safetensors((directory / "diffusion_pytorch_model.safetensors").string(), kept);
   const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(directory.string());
-  expect_error_mentioning([&] { WanDit(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, cpu_device()); },
-                          "has no tensor 'blocks.1.ffn.2.bias'");
+  expect_error_mentioning(
+      [&] {
+        WanDit(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, cpu_device());
+      },
+      "has no tensor 'blocks.1.ffn.2.bias'");
   fs::remove_all(directory);
 }
 
@@ -166,8 +179,11 @@ TEST(WanDit, UnknownKernelNameIsAnError) {
   const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/t2v/model_original"));
   WanDitKernels kernels;
   kernels.self_attention = "radial_attn";
-  expect_error_mentioning([&] { WanDit(checkpoint, kernels, Precision{DType::f32, DType::f32}, cpu_device()); },
-                          "unknown attention kernel 'radial_attn'");
+  expect_error_mentioning(
+      [&] {
+        WanDit(checkpoint, kernels, Precision{DType::f32, DType::f32}, cpu_device());
+      },
+      "unknown attention kernel 'radial_attn'");
 }
 
 }  // namespace

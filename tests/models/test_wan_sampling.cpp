@@ -30,7 +30,8 @@ TEST(WanSchedule, UniPcTablesMatchTheOfficialSchedulerExactly) {
     const std::vector<int64_t> timesteps = table["timesteps"].get<std::vector<int64_t>>();
     const std::vector<double> sigmas = table["sigmas"].get<std::vector<double>>();
     ASSERT_EQ(schedule.steps(), static_cast<int>(timesteps.size())) << name;
-    for (size_t i = 0; i < timesteps.size(); ++i) EXPECT_EQ(schedule.timesteps[i], timesteps[i]) << name << " " << i;
+    for (size_t i = 0; i < timesteps.size(); ++i)
+      EXPECT_EQ(schedule.timesteps[i], timesteps[i]) << name << " " << i;
     ASSERT_EQ(schedule.sigmas.size(), sigmas.size());
     for (size_t i = 0; i < sigmas.size(); ++i)
       EXPECT_EQ(static_cast<float>(schedule.sigmas[i]), static_cast<float>(sigmas[i])) << name << " " << i;
@@ -56,7 +57,8 @@ TEST(WanSchedule, StepDistillMatchesLightX2V) {
 
 void check_sampling_runs(const std::string& variant) {
   const nlohmann::json runs = read_json("wan_dit/" + variant + "/sample_runs.json");
-  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/model_original"));
+  const WanDitCheckpoint checkpoint =
+      WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/model_original"));
   WanDitKernels kernels;
   const WanDit model(checkpoint, kernels, Precision{DType::f32, DType::f32}, cpu_device());
   const std::string inputs_file = "wan_dit/" + variant + "/sample_inputs.safetensors";
@@ -76,8 +78,12 @@ void check_sampling_runs(const std::string& variant) {
   }
 }
 
-TEST(WanSampling, T2vRunsMatchTheReference) { check_sampling_runs("t2v"); }
-TEST(WanSampling, I2vRunsMatchTheReference) { check_sampling_runs("i2v"); }
+TEST(WanSampling, T2vRunsMatchTheReference) {
+  check_sampling_runs("t2v");
+}
+TEST(WanSampling, I2vRunsMatchTheReference) {
+  check_sampling_runs("i2v");
+}
 
 TEST(WanSampling, UnknownSolverIsAnError) {
   EXPECT_THROW(WanSamplingOptions::from_config(io::Config(nlohmann::json{{"sample_solver", "ddim"}})), Error);

@@ -14,10 +14,14 @@ namespace x2v::conformance {
 // Max abs error over max abs value of the reference, per output dtype (rounding of the output dominates).
 inline double tolerance(DType output_dtype) {
   switch (output_dtype) {
-    case DType::f32: return 2e-5;
-    case DType::f16: return 2e-3;
-    case DType::bf16: return 1.2e-2;
-    default: return 0.0;
+    case DType::f32:
+      return 2e-5;
+    case DType::f16:
+      return 2e-3;
+    case DType::bf16:
+      return 1.2e-2;
+    default:
+      return 0.0;
   }
 }
 

@@ -37,7 +37,8 @@ TEST(Conformance, LayerNorm) {
     for (DType dtype : conformance::kActivationDTypes) {
       for (const Shape& shape : {Shape{1, 5}, Shape{40, 384}}) {
         for (bool affine : {true, false}) {
-          SCOPED_TRACE(name + " " + dtype_name(dtype) + " " + shape_to_string(shape) + (affine ? " affine" : ""));
+          SCOPED_TRACE(name + " " + dtype_name(dtype) + " " + shape_to_string(shape) +
+                       (affine ? " affine" : ""));
           // An offset mean stresses the variance computation.
           Tensor x = random_tensor(shape, DType::f32, 3, 2.0f);
           std::vector<float> shifted = x.to_floats();

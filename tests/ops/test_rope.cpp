@@ -19,7 +19,8 @@ TEST(Rope, WanSplitMatchesThePublishedOne) {
 }
 
 TEST(Rope, ReferenceRotatesPairsByTheWanAngles) {
-  // One token at grid position (f=1, h=2, w=3), d = 12: frame pairs 0,1 (4 dims), height pairs 2,3, width 4,5.
+  // One token at grid position (f=1, h=2, w=3), d = 12: frame pairs 0,1 (4 dims), height pairs 2,3, width
+  // 4,5.
   RopeGrid grid{2, 3, 4};
   const int64_t token = 1 * 12 + 2 * 4 + 3;
   std::vector<float> values(grid.tokens() * 12, 0.0f);

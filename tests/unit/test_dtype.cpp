@@ -1,4 +1,5 @@
-// dtype conversions checked against torch's own conversions (fixtures from tools/reference/make_dtype_fixtures.py).
+// dtype conversions checked against torch's own conversions (fixtures from
+// tools/reference/make_dtype_fixtures.py).
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -84,8 +84,9 @@ TEST(Registry, AliasesResolveToKernels) {
 }
 
 TEST(Allocator, TracksCurrentAndPeakAndReuses) {
-  CachingAllocator allocator("test", [](size_t bytes) { return std::malloc(bytes); },
-                             [](void* pointer, size_t) { std::free(pointer); });
+  CachingAllocator allocator(
+      "test", [](size_t bytes) { return std::malloc(bytes); },
+      [](void* pointer, size_t) { std::free(pointer); });
   void* a = allocator.allocate(1000);
   void* b = allocator.allocate(3 << 20);
   const size_t both = allocator.stats().current_bytes;
@@ -103,8 +104,9 @@ TEST(Allocator, TracksCurrentAndPeakAndReuses) {
 }
 
 TEST(Allocator, LimitIsAClearError) {
-  CachingAllocator allocator("cpu", [](size_t bytes) { return std::malloc(bytes); },
-                             [](void* pointer, size_t) { std::free(pointer); });
+  CachingAllocator allocator(
+      "cpu", [](size_t bytes) { return std::malloc(bytes); },
+      [](void* pointer, size_t) { std::free(pointer); });
   allocator.set_limit(8 << 20);
   void* first = allocator.allocate(6 << 20);
   try {

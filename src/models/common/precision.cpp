@@ -22,9 +22,11 @@ DType parse_precision(const char* variable, const char* value) {
 
 Precision Precision::from_environment() {
   Precision precision;
-  if (const char* value = std::getenv("DTYPE"); value && *value) precision.compute = parse_precision("DTYPE", value);
+  if (const char* value = std::getenv("DTYPE"); value && *value)
+    precision.compute = parse_precision("DTYPE", value);
   precision.sensitive = precision.compute;
-  if (const char* value = std::getenv("SENSITIVE_LAYER_DTYPE"); value && *value && std::string(value) != "None")
+  if (const char* value = std::getenv("SENSITIVE_LAYER_DTYPE");
+      value && *value && std::string(value) != "None")
     precision.sensitive = parse_precision("SENSITIVE_LAYER_DTYPE", value);
   return precision;
 }

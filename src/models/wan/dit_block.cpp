@@ -4,8 +4,8 @@
 
 namespace x2v {
 
-void WanBlock::load(const WanDitCheckpoint& checkpoint, int index, const WanDitKernels& kernels, Precision precision,
-                    Device& device) {
+void WanBlock::load(const WanDitCheckpoint& checkpoint, int index, const WanDitKernels& kernels,
+                    Precision precision, Device& device) {
   const WanDitConfig& config = checkpoint.config();
   device_ = &device;
   precision_ = precision;
@@ -18,7 +18,8 @@ void WanBlock::load(const WanDitCheckpoint& checkpoint, int index, const WanDitK
     return checkpoint.load(prefix + name, shape, dtype, device);
   };
   auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in) {
-    layer.load(device, kernels.mm, weight(name + ".weight", {out, in}, compute), weight(name + ".bias", {out}, compute));
+    layer.load(device, kernels.mm, weight(name + ".weight", {out, in}, compute),
+               weight(name + ".bias", {out}, compute));
   };
   auto rms_norm = [&](const std::string& name) {
     std::unique_ptr<RmsNormKernel> norm = device.kernels().rms_norm.create(kernels.rms_norm);
@@ -58,7 +59,8 @@ void WanBlock::load(const WanDitCheckpoint& checkpoint, int index, const WanDitK
   rope_->load(RopeOptions{config.head_dim(), 10000.0});
   self_attention_ = device.kernels().attention.create(kernels.self_attention);
   cross_attention_ = device.kernels().attention.create(kernels.cross_attention);
-  if (image_branch_) image_cross_attention_ = device.kernels().attention.create(kernels.image_cross_attention);
+  if (image_branch_)
+    image_cross_attention_ = device.kernels().attention.create(kernels.image_cross_attention);
 }
 
 Tensor WanBlock::heads_view(const Tensor& tokens) const {
@@ -93,7 +95,8 @@ void WanBlock::forward(Tensor& x, const Tensor& e0, const Tensor& context, const
     Tensor q = project_and_norm(self_q_, self_norm_q_.get(), hidden);
     Tensor k = project_and_norm(self_k_, self_norm_k_.get(), hidden);
     Tensor v = self_v_.forward(hidden, compute);
-    Tensor q_tokens = q.reshape({tokens, heads_, dim_ / heads_}), k_tokens = k.reshape({tokens, heads_, dim_ / heads_});
+    Tensor q_tokens = q.reshape({tokens, heads_, dim_ / heads_}),
+           k_tokens = k.reshape({tokens, heads_, dim_ / heads_});
     rope_->apply(q_tokens, grid, q_tokens);
     rope_->apply(k_tokens, grid, k_tokens);
     self_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);

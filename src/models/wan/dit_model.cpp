@@ -7,7 +7,8 @@
 
 namespace x2v {
 
-WanDit::WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision, Device& device)
+WanDit::WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision,
+               Device& device)
     : config_(checkpoint.config()), precision_(precision), device_(&device) {
   const WanDitConfig& c = config_;
   const DType compute = precision.compute;
@@ -16,15 +17,16 @@ WanDit::WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels,
   };
   // Time and head layers run in f32 as in the reference (autocast to float32 there).
   auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in, DType dtype) {
-    layer.load(device, kernels.mm, weight(name + ".weight", {out, in}, dtype), weight(name + ".bias", {out}, dtype));
+    layer.load(device, kernels.mm, weight(name + ".weight", {out, in}, dtype),
+               weight(name + ".bias", {out}, dtype));
   };
   patch_embedding_ = device.kernels().conv.create(kernels.conv);
   ConvOptions patch_options;
   patch_options.spatial_dims = 3;
   patch_options.stride = {c.patch[0], c.patch[1], c.patch[2]};
-  patch_embedding_->load(weight("patch_embedding.weight", {c.dim, c.in_dim, c.patch[0], c.patch[1], c.patch[2]},
-                                DType::f32),
-                         weight("patch_embedding.bias", {c.dim}, DType::f32), patch_options);
+  patch_embedding_->load(
+      weight("patch_embedding.weight", {c.dim, c.in_dim, c.patch[0], c.patch[1], c.patch[2]}, DType::f32),
+      weight("patch_embedding.bias", {c.dim}, DType::f32), patch_options);
   linear(time_embedding_0_, "time_embedding.0", c.dim, c.freq_dim, DType::f32);
   linear(time_embedding_2_, "time_embedding.2", c.dim, c.dim, DType::f32);
   linear(time_projection_, "time_projection.1", 6 * c.dim, c.dim, DType::f32);
@@ -61,12 +63,14 @@ void WanDit::check_inputs(const WanDitInputs& inputs) const {
   if (!x.defined() || x.ndim() != 4)
     throw Error("wan dit", concat("x is ", x.describe(), "; expected [channels, frames, height, width]"));
   if (x.size(0) + y_channels != c.in_dim)
-    throw Error("wan dit", concat("x has ", x.size(0), " channels", y_channels ? concat(" and y ", y_channels) : "",
-                                  "; this ", c.model_type, " model takes ", c.in_dim, " input channels",
-                                  c.image_branch() ? " (16 noise + 20 from y)" : ""));
+    throw Error("wan dit",
+                concat("x has ", x.size(0), " channels", y_channels ? concat(" and y ", y_channels) : "",
+                       "; this ", c.model_type, " model takes ", c.in_dim, " input channels",
+                       c.image_branch() ? " (16 noise + 20 from y)" : ""));
   if (x.size(2) % c.patch[1] || x.size(3) % c.patch[2] || x.size(1) % c.patch[0])
-    throw Error("wan dit", concat("latent height and width (", x.size(2), "x", x.size(3), ") must be multiples of ",
-                                  c.patch[1], "; the video size must be a multiple of 16"));
+    throw Error("wan dit",
+                concat("latent height and width (", x.size(2), "x", x.size(3), ") must be multiples of ",
+                       c.patch[1], "; the video size must be a multiple of 16"));
   if (c.image_branch()) {
     if (!inputs.y.defined() || !inputs.clip_features.defined())
       throw Error("wan dit", "an i2v model needs 'y' [20, F, H, W] and 'clip_fea' [257, clip_dim] inputs");
@@ -75,8 +79,8 @@ void WanDit::check_inputs(const WanDitInputs& inputs) const {
       throw Error("wan dit", concat("y is ", inputs.y.describe(), "; expected [", c.in_dim - x.size(0), ", ",
                                     x.size(1), ", ", x.size(2), ", ", x.size(3), "]"));
     if (inputs.clip_features.ndim() != 2 || inputs.clip_features.size(1) != c.clip_dim)
-      throw Error("wan dit", concat("clip_fea is ", inputs.clip_features.describe(), "; expected [257, ", c.clip_dim,
-                                    "]"));
+      throw Error("wan dit", concat("clip_fea is ", inputs.clip_features.describe(), "; expected [257, ",
+                                    c.clip_dim, "]"));
   } else if (inputs.y.defined() || inputs.clip_features.defined()) {
     throw Error("wan dit", "'y' and 'clip_fea' are i2v inputs; this is a t2v model");
   }
@@ -138,7 +142,8 @@ Tensor WanDit::forward(const WanDitInputs& inputs) const {
   // Patch embedding of [x ; y] (i2v concatenates the conditioning channels).
   Tensor video = ops::to_device(inputs.x.to_host(DType::f32), device);
   if (c.image_branch()) {
-    Tensor joined = empty({c.in_dim, inputs.x.size(1), inputs.x.size(2), inputs.x.size(3)}, DType::f32, device);
+    Tensor joined =
+        empty({c.in_dim, inputs.x.size(1), inputs.x.size(2), inputs.x.size(3)}, DType::f32, device);
     Tensor first = joined.slice(0, 0, inputs.x.size(0)), second = joined.slice(0, inputs.x.size(0), c.in_dim);
     ops::copy(video, first);
     ops::copy(ops::to_device(inputs.y, device), second);

@@ -19,7 +19,8 @@ struct WanDitInputs {
 
 class WanDit {
  public:
-  WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision, Device& device);
+  WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision,
+         Device& device);
 
   const WanDitConfig& config() const { return config_; }
   const Precision& precision() const { return precision_; }

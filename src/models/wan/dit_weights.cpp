@@ -13,15 +13,24 @@ namespace {
 // Original -> diffusers prefixes inside a block, then at the top level. norm3 (original, affine) is
 // diffusers' norm2: the two formats swap the names.
 const std::vector<std::pair<std::string, std::string>> kBlockNames = {
-    {"self_attn.q.", "attn1.to_q."},           {"self_attn.k.", "attn1.to_k."},
-    {"self_attn.v.", "attn1.to_v."},           {"self_attn.o.", "attn1.to_out.0."},
-    {"self_attn.norm_q.", "attn1.norm_q."},    {"self_attn.norm_k.", "attn1.norm_k."},
-    {"cross_attn.q.", "attn2.to_q."},          {"cross_attn.k_img.", "attn2.add_k_proj."},
-    {"cross_attn.v_img.", "attn2.add_v_proj."}, {"cross_attn.norm_k_img.", "attn2.norm_added_k."},
-    {"cross_attn.k.", "attn2.to_k."},          {"cross_attn.v.", "attn2.to_v."},
-    {"cross_attn.o.", "attn2.to_out.0."},      {"cross_attn.norm_q.", "attn2.norm_q."},
-    {"cross_attn.norm_k.", "attn2.norm_k."},   {"norm3.", "norm2."},
-    {"ffn.0.", "ffn.net.0.proj."},             {"ffn.2.", "ffn.net.2."},
+    {"self_attn.q.", "attn1.to_q."},
+    {"self_attn.k.", "attn1.to_k."},
+    {"self_attn.v.", "attn1.to_v."},
+    {"self_attn.o.", "attn1.to_out.0."},
+    {"self_attn.norm_q.", "attn1.norm_q."},
+    {"self_attn.norm_k.", "attn1.norm_k."},
+    {"cross_attn.q.", "attn2.to_q."},
+    {"cross_attn.k_img.", "attn2.add_k_proj."},
+    {"cross_attn.v_img.", "attn2.add_v_proj."},
+    {"cross_attn.norm_k_img.", "attn2.norm_added_k."},
+    {"cross_attn.k.", "attn2.to_k."},
+    {"cross_attn.v.", "attn2.to_v."},
+    {"cross_attn.o.", "attn2.to_out.0."},
+    {"cross_attn.norm_q.", "attn2.norm_q."},
+    {"cross_attn.norm_k.", "attn2.norm_k."},
+    {"norm3.", "norm2."},
+    {"ffn.0.", "ffn.net.0.proj."},
+    {"ffn.2.", "ffn.net.2."},
     {"modulation", "scale_shift_table"}};
 const std::vector<std::pair<std::string, std::string>> kTopNames = {
     {"text_embedding.0.", "condition_embedder.text_embedder.linear_1."},
@@ -37,7 +46,9 @@ const std::vector<std::pair<std::string, std::string>> kTopNames = {
     {"img_emb.proj.4.", "condition_embedder.image_embedder.norm2."},
     {"patch_embedding.", "patch_embedding."}};
 
-bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
 
 // Finds the prefix some exports put before every name ("model.diffusion_model.", "diffusion_model.").
 std::string find_prefix(const io::Checkpoint& checkpoint) {
@@ -45,7 +56,8 @@ std::string find_prefix(const io::Checkpoint& checkpoint) {
     const size_t position = name.find("patch_embedding.weight");
     if (position != std::string::npos && position + 22 == name.size()) return name.substr(0, position);
   }
-  throw Error("wan dit", concat(checkpoint.path(), " has no 'patch_embedding.weight': it is not a Wan DiT checkpoint"));
+  throw Error("wan dit",
+              concat(checkpoint.path(), " has no 'patch_embedding.weight': it is not a Wan DiT checkpoint"));
 }
 
 int64_t count_blocks(const io::Checkpoint& checkpoint, const std::string& prefix) {
@@ -60,7 +72,8 @@ int64_t count_blocks(const io::Checkpoint& checkpoint, const std::string& prefix
 }
 
 void apply_config_json(const io::Config& json, WanDitConfig& config) {
-  // The official config.json (WanModel) and diffusers' (WanTransformer3DModel) name the same things differently.
+  // The official config.json (WanModel) and diffusers' (WanTransformer3DModel) name the same things
+  // differently.
   if (json.has("num_attention_heads")) {
     config.num_heads = json.get_int("num_attention_heads");
     config.dim = config.num_heads * json.get_int("attention_head_dim", 128);
@@ -80,8 +93,8 @@ void apply_config_json(const io::Config& json, WanDitConfig& config) {
 }  // namespace
 
 std::string WanDitConfig::describe() const {
-  return concat(model_type, " dim ", dim, ", ", num_layers, " layers, ", num_heads, " heads x ", head_dim(), ", ffn ",
-                ffn_dim, ", in ", in_dim, ", text ", text_dim);
+  return concat(model_type, " dim ", dim, ", ", num_layers, " layers, ", num_heads, " heads x ", head_dim(),
+                ", ffn ", ffn_dim, ", in ", in_dim, ", text ", text_dim);
 }
 
 std::string wan_diffusers_name(const std::string& original_name) {
@@ -122,15 +135,19 @@ WanDitCheckpoint WanDitCheckpoint::from_checkpoint(std::unique_ptr<io::Checkpoin
   } else if (checkpoint.contains(prefix + "time_projection.1.weight")) {
     result.naming_ = WanWeightNaming::original;
   } else {
-    throw Error("wan dit", concat(path, " has neither 'time_projection.1.weight' (Wan names) nor ",
-                                  "'condition_embedder.time_proj.weight' (diffusers names): not a Wan2.1 DiT"));
+    throw Error("wan dit",
+                concat(path, " has neither 'time_projection.1.weight' (Wan names) nor ",
+                       "'condition_embedder.time_proj.weight' (diffusers names): not a Wan2.1 DiT"));
   }
   // Architecture from the shapes, then config.json where present (it alone knows the head count).
   WanDitConfig& config = result.config_;
-  const auto shape_of = [&](const std::string& original) { return checkpoint.info(result.file_name(original)).shape; };
+  const auto shape_of = [&](const std::string& original) {
+    return checkpoint.info(result.file_name(original)).shape;
+  };
   const Shape patch = shape_of("patch_embedding.weight");
-  if (patch.size() != 5) throw Error("wan dit", concat("patch_embedding.weight has shape ", shape_to_string(patch),
-                                                       "; expected [dim, in_dim, 1, 2, 2]"));
+  if (patch.size() != 5)
+    throw Error("wan dit", concat("patch_embedding.weight has shape ", shape_to_string(patch),
+                                  "; expected [dim, in_dim, 1, 2, 2]"));
   config.dim = patch[0];
   config.in_dim = patch[1];
   for (int i = 0; i < 3; ++i) config.patch[i] = patch[2 + i];
@@ -182,7 +199,7 @@ std::vector<std::pair<std::string, Shape>> wan_dit_tensor_shapes(const WanDitCon
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const std::string block = concat("blocks.", i, ".");
     shapes.push_back({block + "modulation", {1, 6, dim}});
-    std::vector<std::string> square = {"self_attn.q", "self_attn.k", "self_attn.v", "self_attn.o",
+    std::vector<std::string> square = {"self_attn.q",  "self_attn.k",  "self_attn.v",  "self_attn.o",
                                        "cross_attn.q", "cross_attn.k", "cross_attn.v", "cross_attn.o"};
     if (c.image_branch()) square.insert(square.end(), {"cross_attn.k_img", "cross_attn.v_img"});
     for (const std::string& name : square) {
@@ -203,7 +220,8 @@ std::vector<std::pair<std::string, Shape>> wan_dit_tensor_shapes(const WanDitCon
 }
 
 std::string WanDitCheckpoint::file_name(const std::string& original_name) const {
-  return prefix_ + (naming_ == WanWeightNaming::diffusers ? wan_diffusers_name(original_name) : original_name);
+  return prefix_ +
+         (naming_ == WanWeightNaming::diffusers ? wan_diffusers_name(original_name) : original_name);
 }
 
 Tensor WanDitCheckpoint::load(const std::string& original_name, const Shape& expected, DType dtype,
@@ -216,8 +234,9 @@ Tensor WanDitCheckpoint::load(const std::string& original_name, const Shape& exp
   // Parameters stored with extra unit dims ([1, 6, dim] modulation) load into their squeezed shape.
   if (shape_numel(info.shape) != shape_numel(expected) ||
       (info.shape != expected && info.shape.size() == expected.size()))
-    throw Error("wan dit", concat("tensor '", name, "' has shape ", shape_to_string(info.shape), ", expected ",
-                                  shape_to_string(expected), " for a ", config_.describe(), " model"));
+    throw Error("wan dit",
+                concat("tensor '", name, "' has shape ", shape_to_string(info.shape), ", expected ",
+                       shape_to_string(expected), " for a ", config_.describe(), " model"));
   Tensor host = checkpoint_->load(name).reshape(expected);
   if (host.dtype() != dtype) host = host.to_host(dtype);
   return ops::to_device(host, device);

@@ -38,7 +38,8 @@ class WanDitCheckpoint {
   // `path`: a model directory (config.json read when present), a .safetensors, an index.json or a .pth.
   static WanDitCheckpoint open(const std::string& path);
   // Over an already open checkpoint; `config_json` is applied when given (may be null).
-  static WanDitCheckpoint from_checkpoint(std::unique_ptr<io::Checkpoint> checkpoint, const io::Config* config_json);
+  static WanDitCheckpoint from_checkpoint(std::unique_ptr<io::Checkpoint> checkpoint,
+                                          const io::Config* config_json);
 
   const WanDitConfig& config() const { return config_; }
   WanWeightNaming naming() const { return naming_; }
@@ -59,7 +60,8 @@ class WanDitCheckpoint {
 // Every tensor of a DiT of `config`, original names, with its shape (modulations as stored: [1, 6, dim]).
 std::vector<std::pair<std::string, Shape>> wan_dit_tensor_shapes(const WanDitConfig& config);
 
-// The diffusers name of an original Wan DiT tensor name (e.g. blocks.0.norm3.weight -> blocks.0.norm2.weight).
+// The diffusers name of an original Wan DiT tensor name (e.g. blocks.0.norm3.weight ->
+// blocks.0.norm2.weight).
 std::string wan_diffusers_name(const std::string& original_name);
 
 }  // namespace x2v

@@ -16,8 +16,7 @@ class CpuDevice : public Device {
   CpuDevice()
       : Device("cpu"),
         allocator_(
-            "cpu",
-            [](size_t bytes) -> void* { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); },
+            "cpu", [](size_t bytes) -> void* { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); },
             [](void* pointer, size_t) { std::free(pointer); }) {
     register_reference_kernels(kernels());
     register_cpu_attention(kernels());
@@ -38,9 +37,7 @@ class CpuDevice : public Device {
   bool is_available() const override { return true; }
   std::string device_string() const override { return "cpu"; }
   int priority() const override { return 0; }
-  void init_env() override {
-    log_debug("cpu", "OpenMP threads: ", omp_get_max_threads());
-  }
+  void init_env() override { log_debug("cpu", "OpenMP threads: ", omp_get_max_threads()); }
   Allocator& allocator() override { return allocator_; }
   bool host_accessible() const override { return true; }
   Stream& compute_stream() override { return compute_stream_; }
@@ -58,6 +55,8 @@ class CpuDevice : public Device {
 
 }  // namespace
 
-std::unique_ptr<Device> create_cpu_device() { return std::make_unique<CpuDevice>(); }
+std::unique_ptr<Device> create_cpu_device() {
+  return std::make_unique<CpuDevice>();
+}
 
 }  // namespace x2v

@@ -74,8 +74,9 @@ class Operand {
   }
   void read(int64_t start, int64_t count, float* target) const {
     if (full_) {
-      cpu::load_row(static_cast<const char*>(tensor_.raw_data()) + start * static_cast<int64_t>(tensor_.element_size()),
-                    tensor_.dtype(), count, target);
+      cpu::load_row(
+          static_cast<const char*>(tensor_.raw_data()) + start * static_cast<int64_t>(tensor_.element_size()),
+          tensor_.dtype(), count, target);
       return;
     }
     const int64_t period = static_cast<int64_t>(values_.size());
@@ -100,7 +101,8 @@ void run_chunks(const char* op, const std::vector<Tensor>& inputs, size_t expect
   if (inputs.size() != expected_inputs)
     throw Error(op, concat("expects ", expected_inputs, " inputs, got ", inputs.size()));
   const Tensor& x = inputs[0];
-  if (x.shape() != out.shape()) throw Error(op, concat("out ", out.describe(), " must match input ", x.describe()));
+  if (x.shape() != out.shape())
+    throw Error(op, concat("out ", out.describe(), " must match input ", x.describe()));
   for (size_t i = 1; i < inputs.size(); ++i) check_broadcast_operand(op, x, inputs[i]);
   if (!out.is_contiguous()) throw Error(op, concat("out ", out.describe(), " must be contiguous"));
   const int64_t count = x.numel();
@@ -163,13 +165,15 @@ class SoftmaxKernel : public ElementwiseKernel {
       std::vector<float> row(width);
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
-        cpu::load_row(source + r * width * static_cast<int64_t>(x.element_size()), x.dtype(), width, row.data());
+        cpu::load_row(source + r * width * static_cast<int64_t>(x.element_size()), x.dtype(), width,
+                      row.data());
         float max_value = -INFINITY, total = 0;
         for (int64_t c = 0; c < width; ++c) max_value = std::max(max_value, row[c]);
         for (int64_t c = 0; c < width; ++c) total += (row[c] = std::exp(row[c] - max_value));
         const float inverse = 1.0f / total;
         for (int64_t c = 0; c < width; ++c) row[c] *= inverse;
-        cpu::store_row(row.data(), width, target + r * width * static_cast<int64_t>(out.element_size()), out.dtype());
+        cpu::store_row(row.data(), width, target + r * width * static_cast<int64_t>(out.element_size()),
+                       out.dtype());
       }
     }
   }
@@ -194,7 +198,9 @@ class FillKernel : public ElementwiseKernel {
   }
 };
 
-float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f)); }
+float gelu_erf(float x) {
+  return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
+}
 
 ChunkFunction unary(float (*function)(float)) {
   return [function](float* x, const std::vector<float*>&, int64_t n) {
@@ -220,7 +226,8 @@ ChunkFunction vectorized_silu() {
 
 void register_cpu_elementwise(KernelRegistries& kernels) {
   auto& registry = kernels.elementwise;
-  auto add = [&](const char* op, size_t inputs, std::function<ChunkFunction(const std::vector<float>&)> make) {
+  auto add = [&](const char* op, size_t inputs,
+                 std::function<ChunkFunction(const std::vector<float>&)> make) {
     registry.add(op, [=] { return std::make_unique<FunctionKernel>(op, inputs, make); });
   };
   registry.add("copy", [] { return std::make_unique<CopyKernel>(); });

@@ -38,6 +38,8 @@ inline float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + fast_tanh(inner));
 }
 
-inline float silu(float x) { return x / (1.0f + fast_exp(-x)); }
+inline float silu(float x) {
+  return x / (1.0f + fast_exp(-x));
+}
 
 }  // namespace x2v::cpu

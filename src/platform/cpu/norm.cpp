@@ -31,7 +31,8 @@ void for_each_row(const Tensor& x, Tensor& out, RowFunction&& row_function) {
   }
   const char* x_base = static_cast<const char*>(x.raw_data());
   char* out_base = static_cast<char*>(out.raw_data());
-  const int64_t x_size = static_cast<int64_t>(x.element_size()), out_size = static_cast<int64_t>(out.element_size());
+  const int64_t x_size = static_cast<int64_t>(x.element_size()),
+                out_size = static_cast<int64_t>(out.element_size());
 #pragma omp parallel
   {
     std::vector<float> buffer(width);
@@ -113,13 +114,13 @@ class CpuLayerNorm : public LayerNormKernel {
 }  // namespace
 
 void register_cpu_norm(KernelRegistries& kernels) {
-  kernels.rms_norm.add("cpu_rms_norm", [] { return std::make_unique<CpuRmsNorm>(); },
-                       "row-parallel rms_norm, f32 math");
+  kernels.rms_norm.add(
+      "cpu_rms_norm", [] { return std::make_unique<CpuRmsNorm>(); }, "row-parallel rms_norm, f32 math");
   // LightX2V names for the same math (fp32 variance over the full last dim).
   kernels.rms_norm.alias("sgl-kernel", "cpu_rms_norm");
   kernels.rms_norm.alias("fp32_variance", "cpu_rms_norm");
-  kernels.layer_norm.add("cpu_layer_norm", [] { return std::make_unique<CpuLayerNorm>(); },
-                         "row-parallel layer_norm, f32 math");
+  kernels.layer_norm.add(
+      "cpu_layer_norm", [] { return std::make_unique<CpuLayerNorm>(); }, "row-parallel layer_norm, f32 math");
   kernels.layer_norm.alias("Triton", "cpu_layer_norm");
 }
 

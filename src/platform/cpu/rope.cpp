@@ -21,7 +21,8 @@ AxisTable build_axis_table(int64_t positions, int64_t part_dims, double theta) {
   table.sines.resize(positions * table.pairs);
   for (int64_t position = 0; position < positions; ++position)
     for (int64_t k = 0; k < table.pairs; ++k) {
-      const double angle = static_cast<double>(position) * std::pow(theta, -2.0 * static_cast<double>(k) / part_dims);
+      const double angle =
+          static_cast<double>(position) * std::pow(theta, -2.0 * static_cast<double>(k) / part_dims);
       table.cosines[position * table.pairs + k] = static_cast<float>(std::cos(angle));
       table.sines[position * table.pairs + k] = static_cast<float>(std::sin(angle));
     }
@@ -36,15 +37,18 @@ class CpuWanRope : public RopeKernel {
     const int64_t tokens = x.size(0), heads = x.size(1), d = x.size(2);
     const char* x_base = static_cast<const char*>(x.raw_data());
     char* out_base = static_cast<char*>(out.raw_data());
-    const int64_t x_size = static_cast<int64_t>(x.element_size()), out_size = static_cast<int64_t>(out.element_size());
+    const int64_t x_size = static_cast<int64_t>(x.element_size()),
+                  out_size = static_cast<int64_t>(out.element_size());
 #pragma omp parallel
     {
       std::vector<float> cosines(d / 2), sines(d / 2), row(d);
 #pragma omp for schedule(static)
       for (int64_t t = 0; t < tokens; ++t) {
-        const int64_t f = t / (grid.height * grid.width), h = (t / grid.width) % grid.height, w = t % grid.width;
+        const int64_t f = t / (grid.height * grid.width), h = (t / grid.width) % grid.height,
+                      w = t % grid.width;
         int64_t pair = 0;
-        for (const auto& [table, position] : {std::pair{&frame_, f}, std::pair{&height_, h}, std::pair{&width_, w}}) {
+        for (const auto& [table, position] :
+             {std::pair{&frame_, f}, std::pair{&height_, h}, std::pair{&width_, w}}) {
           for (int64_t k = 0; k < table->pairs; ++k, ++pair) {
             cosines[pair] = table->cosines[position * table->pairs + k];
             sines[pair] = table->sines[position * table->pairs + k];
@@ -58,7 +62,8 @@ class CpuWanRope : public RopeKernel {
             row[2 * j] = even * cosines[j] - odd * sines[j];
             row[2 * j + 1] = even * sines[j] + odd * cosines[j];
           }
-          cpu::store_row(row.data(), d, out_base + (t * out.stride(0) + head * out.stride(1)) * out_size, out.dtype());
+          cpu::store_row(row.data(), d, out_base + (t * out.stride(0) + head * out.stride(1)) * out_size,
+                         out.dtype());
         }
       }
     }
@@ -83,8 +88,9 @@ class CpuWanRope : public RopeKernel {
 }  // namespace
 
 void register_cpu_rope(KernelRegistries& kernels) {
-  kernels.rope.add("cpu_wan_rope", [] { return std::make_unique<CpuWanRope>(); },
-                   "Wan 3D RoPE, interleaved pairs, per-axis tables");
+  kernels.rope.add(
+      "cpu_wan_rope", [] { return std::make_unique<CpuWanRope>(); },
+      "Wan 3D RoPE, interleaved pairs, per-axis tables");
   // LightX2V's rope implementations all compute this same rotation.
   kernels.rope.alias("torch_complex_rope", "cpu_wan_rope");
   kernels.rope.alias("torch_real_rope", "cpu_wan_rope");

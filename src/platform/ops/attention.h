@@ -11,8 +11,8 @@
 namespace x2v {
 
 struct AttentionOptions {
-  float scale = 0.0f;                 // 0: 1/sqrt(head_dim)
-  std::vector<int64_t> key_lengths;   // per batch entry: keys at or past this index are masked; empty: all
+  float scale = 0.0f;                // 0: 1/sqrt(head_dim)
+  std::vector<int64_t> key_lengths;  // per batch entry: keys at or past this index are masked; empty: all
 };
 
 class AttentionKernel {

@@ -12,7 +12,9 @@
 namespace x2v {
 namespace {
 
-bool is_activation_dtype(DType dtype) { return dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16; }
+bool is_activation_dtype(DType dtype) {
+  return dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16;
+}
 
 void require_activation_dtype(const char* place, const char* what, const Tensor& tensor) {
   if (!tensor.defined()) throw Error(place, concat(what, " is missing"));
@@ -31,12 +33,15 @@ void check_attention_arguments(const Tensor& q, const Tensor& k, const Tensor& v
   require_activation_dtype(place, "out", out);
   const int rank = q.ndim();
   if (rank != 3 && rank != 4)
-    throw Error(place, concat("q is ", q.describe(), "; expected [heads, q_len, head_dim] or with a batch dim"));
+    throw Error(place,
+                concat("q is ", q.describe(), "; expected [heads, q_len, head_dim] or with a batch dim"));
   if (k.ndim() != rank || v.ndim() != rank || out.ndim() != rank)
     throw Error(place, concat("q ", q.describe(), ", k ", k.describe(), ", v ", v.describe(), ", out ",
                               out.describe(), " differ in rank"));
-  if (k.shape() != v.shape()) throw Error(place, concat("k ", k.describe(), " and v ", v.describe(), " differ"));
-  if (out.shape() != q.shape()) throw Error(place, concat("out ", out.describe(), " must match q ", q.describe()));
+  if (k.shape() != v.shape())
+    throw Error(place, concat("k ", k.describe(), " and v ", v.describe(), " differ"));
+  if (out.shape() != q.shape())
+    throw Error(place, concat("out ", out.describe(), " must match q ", q.describe()));
   for (int dim = 0; dim < rank - 2; ++dim)
     if (k.size(dim) != q.size(dim))
       throw Error(place, concat("q ", q.describe(), " and k ", k.describe(), " differ in batch/heads"));
@@ -70,9 +75,10 @@ void MatmulKernel::check_call(const Tensor& x, const Tensor& y) const {
   if (x.ndim() < 1 || x.size(-1) != in_features_)
     throw Error("mm", concat("input ", x.describe(), " has last dim ", x.ndim() ? x.size(-1) : 0,
                              "; the weight expects ", in_features_));
-  if (y.ndim() != x.ndim() || y.size(-1) != out_features_ || y.numel() / out_features_ != x.numel() / in_features_)
-    throw Error("mm", concat("output ", y.describe(), " does not fit input ", x.describe(), " and ", out_features_,
-                             " out features"));
+  if (y.ndim() != x.ndim() || y.size(-1) != out_features_ ||
+      y.numel() / out_features_ != x.numel() / in_features_)
+    throw Error("mm", concat("output ", y.describe(), " does not fit input ", x.describe(), " and ",
+                             out_features_, " out features"));
   if (!x.is_contiguous() || !y.is_contiguous()) throw Error("mm", "input and output must be contiguous");
 }
 
@@ -81,12 +87,14 @@ void check_norm_arguments(const char* place, const Tensor& x, const Tensor& out,
   require_activation_dtype(place, "x", x);
   require_activation_dtype(place, "out", out);
   if (x.ndim() < 1) throw Error(place, "x has no dims");
-  if (out.shape() != x.shape()) throw Error(place, concat("out ", out.describe(), " must match x ", x.describe()));
+  if (out.shape() != x.shape())
+    throw Error(place, concat("out ", out.describe(), " must match x ", x.describe()));
   if (x.stride(-1) != 1 || out.stride(-1) != 1) throw Error(place, "the last dim must be contiguous");
   for (const Tensor* parameter : {&weight, &bias}) {
     if (!parameter->defined()) continue;
     if (parameter->numel() != x.size(-1))
-      throw Error(place, concat("parameter ", parameter->describe(), " does not match last dim ", x.size(-1)));
+      throw Error(place,
+                  concat("parameter ", parameter->describe(), " does not match last dim ", x.size(-1)));
     if (!parameter->is_contiguous()) throw Error(place, "parameters must be contiguous");
   }
 }
@@ -96,10 +104,12 @@ RopeSplit wan_rope_split(int64_t head_dim) {
   return RopeSplit{head_dim - 4 * sixth, 2 * sixth, 2 * sixth};
 }
 
-void check_rope_arguments(const Tensor& x, const RopeGrid& grid, const Tensor& out, const RopeOptions& options) {
+void check_rope_arguments(const Tensor& x, const RopeGrid& grid, const Tensor& out,
+                          const RopeOptions& options) {
   require_activation_dtype("rope", "x", x);
   require_activation_dtype("rope", "out", out);
-  if (x.ndim() != 3) throw Error("rope", concat("x is ", x.describe(), "; expected [tokens, heads, head_dim]"));
+  if (x.ndim() != 3)
+    throw Error("rope", concat("x is ", x.describe(), "; expected [tokens, heads, head_dim]"));
   if (x.size(0) != grid.tokens())
     throw Error("rope", concat("x has ", x.size(0), " tokens; the grid ", grid.frames, "x", grid.height, "x",
                                grid.width, " has ", grid.tokens()));
@@ -109,7 +119,8 @@ void check_rope_arguments(const Tensor& x, const RopeGrid& grid, const Tensor& o
   const RopeSplit split = wan_rope_split(options.head_dim);
   if (split.frame_dims % 2 || split.height_dims % 2)
     throw Error("rope", concat("head_dim ", options.head_dim, " does not split into whole pairs"));
-  if (out.shape() != x.shape()) throw Error("rope", concat("out ", out.describe(), " must match x ", x.describe()));
+  if (out.shape() != x.shape())
+    throw Error("rope", concat("out ", out.describe(), " must match x ", x.describe()));
   if (x.stride(-1) != 1 || out.stride(-1) != 1) throw Error("rope", "head_dim must be contiguous");
 }
 
@@ -139,8 +150,8 @@ Shape ConvKernel::output_shape(const Shape& input_shape) const {
   const int dims = options_.spatial_dims;
   const int rank = static_cast<int>(input_shape.size());
   if (rank != dims + 1 && rank != dims + 2)
-    throw Error("conv", concat("input ", shape_to_string(input_shape), " must have ", dims + 1, " or ", dims + 2,
-                               " dims"));
+    throw Error("conv", concat("input ", shape_to_string(input_shape), " must have ", dims + 1, " or ",
+                               dims + 2, " dims"));
   const int channel_dim = rank - dims - 1;
   if (input_shape[channel_dim] != weight_.size(1))
     throw Error("conv", concat("input ", shape_to_string(input_shape), " has ", input_shape[channel_dim],
@@ -165,7 +176,8 @@ void check_broadcast_operand(const char* op, const Tensor& target, const Tensor&
   if (!fits)
     throw Error(op, concat("operand ", operand.describe(), " does not broadcast over ", target.describe(),
                            " (its shape must be a suffix)"));
-  if (!operand.is_contiguous()) throw Error(op, concat("operand ", operand.describe(), " must be contiguous"));
+  if (!operand.is_contiguous())
+    throw Error(op, concat("operand ", operand.describe(), " must be contiguous"));
 }
 
 }  // namespace x2v

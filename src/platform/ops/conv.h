@@ -8,11 +8,11 @@
 namespace x2v {
 
 struct ConvOptions {
-  int spatial_dims = 3;             // 2 or 3
-  std::vector<int64_t> stride;      // per spatial dim; empty: 1
-  std::vector<int64_t> pad_begin;   // per spatial dim; empty: 0
-  std::vector<int64_t> pad_end;     // per spatial dim; empty: 0
-  std::vector<int64_t> dilation;    // per spatial dim; empty: 1
+  int spatial_dims = 3;            // 2 or 3
+  std::vector<int64_t> stride;     // per spatial dim; empty: 1
+  std::vector<int64_t> pad_begin;  // per spatial dim; empty: 0
+  std::vector<int64_t> pad_end;    // per spatial dim; empty: 0
+  std::vector<int64_t> dilation;   // per spatial dim; empty: 1
 };
 
 class ConvKernel {

@@ -21,9 +21,9 @@ namespace x2v {
 //  scale           out = x * params[0] + params[1]
 //  fill            out = params[0]                    (no inputs)
 inline const std::vector<std::string>& elementwise_op_names() {
-  static const std::vector<std::string> names = {"copy",     "add",            "mul",     "gelu_tanh", "gelu_erf",
-                                                 "silu",     "modulate",       "gated_residual", "softmax",
-                                                 "scale",    "fill"};
+  static const std::vector<std::string> names = {"copy",     "add",   "mul",      "gelu_tanh",
+                                                 "gelu_erf", "silu",  "modulate", "gated_residual",
+                                                 "softmax",  "scale", "fill"};
   return names;
 }
 

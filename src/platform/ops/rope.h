@@ -38,6 +38,7 @@ class RopeKernel {
   RopeOptions options_;
 };
 
-void check_rope_arguments(const Tensor& x, const RopeGrid& grid, const Tensor& out, const RopeOptions& options);
+void check_rope_arguments(const Tensor& x, const RopeGrid& grid, const Tensor& out,
+                          const RopeOptions& options);
 
 }  // namespace x2v

@@ -14,7 +14,8 @@
 namespace x2v::reference {
 
 // All outputs are written into `out` (any floating dtype, host memory, any strides where noted).
-void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, const AttentionOptions& options);
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+               const AttentionOptions& options);
 void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y);
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
 void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& out);

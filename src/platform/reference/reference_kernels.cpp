@@ -5,7 +5,8 @@
 #include "platform/reference/reference.h"
 
 namespace x2v::reference {
-void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, const AttentionOptions& options) {
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+               const AttentionOptions& options) {
   check_attention_arguments(q, k, v, out, options);
   const bool batched = q.ndim() == 4;
   const int64_t batch = batched ? q.size(0) : 1, heads = q.size(-3), q_len = q.size(-2), kv_len = k.size(-2),
@@ -43,9 +44,11 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, c
 void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
   const int64_t in = weight.size(1), out_features = weight.size(0);
   if (x.size(-1) != in || y.size(-1) != out_features || x.numel() / in != y.numel() / out_features)
-    throw Error("reference", concat("mm shapes x ", x.describe(), " w ", weight.describe(), " y ", y.describe()));
+    throw Error("reference",
+                concat("mm shapes x ", x.describe(), " w ", weight.describe(), " y ", y.describe()));
   const int64_t rows = x.numel() / in;
-  const std::vector<double> xv = read_values(x), wv = read_values(weight), bv = bias.defined() ? read_values(bias) : std::vector<double>();
+  const std::vector<double> xv = read_values(x), wv = read_values(weight),
+                            bv = bias.defined() ? read_values(bias) : std::vector<double>();
   std::vector<double> result(rows * out_features);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < out_features; ++o) {
@@ -59,7 +62,8 @@ void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
   check_norm_arguments("rms_norm", x, out, weight, Tensor());
   const int64_t width = x.size(-1), rows = x.numel() / width;
-  const std::vector<double> xv = read_values(x), wv = weight.defined() ? read_values(weight) : std::vector<double>();
+  const std::vector<double> xv = read_values(x),
+                            wv = weight.defined() ? read_values(weight) : std::vector<double>();
   std::vector<double> result(xv.size());
   for (int64_t r = 0; r < rows; ++r) {
     double squares = 0;
@@ -99,7 +103,8 @@ void wan_rope(const Tensor& x, const RopeGrid& grid, const RopeOptions& options,
   const std::vector<double> xv = read_values(x);
   std::vector<double> result(xv.size());
   for (int64_t t = 0; t < tokens; ++t) {
-    const int64_t position[3] = {t / (grid.height * grid.width), (t / grid.width) % grid.height, t % grid.width};
+    const int64_t position[3] = {t / (grid.height * grid.width), (t / grid.width) % grid.height,
+                                 t % grid.width};
     for (int64_t pair = 0; pair < d / 2; ++pair) {
       // Which axis this pair belongs to and its index within that axis's part.
       int axis = 0;
@@ -122,7 +127,8 @@ void wan_rope(const Tensor& x, const RopeGrid& grid, const RopeOptions& options,
   write_values(result, out);
 }
 
-void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options, Tensor& out) {
+void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
+          Tensor& out) {
   const int dims = options.spatial_dims;
   const bool batched = x.ndim() == dims + 2;
   const int64_t batch = batched ? x.size(0) : 1;
@@ -139,7 +145,8 @@ void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvO
     pad[slot] = options.pad_begin[i];
     dilation[slot] = options.dilation[i];
   }
-  const std::vector<double> xv = read_values(x), wv = read_values(weight), bv = bias.defined() ? read_values(bias) : std::vector<double>();
+  const std::vector<double> xv = read_values(x), wv = read_values(weight),
+                            bv = bias.defined() ? read_values(bias) : std::vector<double>();
   const int64_t in_volume = in_size[0] * in_size[1] * in_size[2];
   const int64_t out_volume = out_size[0] * out_size[1] * out_size[2];
   const int64_t kernel_volume = kernel[0] * kernel[1] * kernel[2];
@@ -157,14 +164,15 @@ void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvO
                     const int64_t id = od * stride[0] - pad[0] + kd * dilation[0];
                     const int64_t ih = oh * stride[1] - pad[1] + kh * dilation[1];
                     const int64_t iw = ow * stride[2] - pad[2] + kw * dilation[2];
-                    if (id < 0 || ih < 0 || iw < 0 || id >= in_size[0] || ih >= in_size[1] || iw >= in_size[2])
+                    if (id < 0 || ih < 0 || iw < 0 || id >= in_size[0] || ih >= in_size[1] ||
+                        iw >= in_size[2])
                       continue;
-                    sum += xv[((b * in_channels + c) * in_size[0] + id) * in_size[1] * in_size[2] + ih * in_size[2] +
-                              iw] *
+                    sum += xv[((b * in_channels + c) * in_size[0] + id) * in_size[1] * in_size[2] +
+                              ih * in_size[2] + iw] *
                            wv[(o * in_channels + c) * kernel_volume + (kd * kernel[1] + kh) * kernel[2] + kw];
                   }
-            result[((b * out_channels + o) * out_size[0] + od) * out_size[1] * out_size[2] + oh * out_size[2] + ow] =
-                sum;
+            result[((b * out_channels + o) * out_size[0] + od) * out_size[1] * out_size[2] +
+                   oh * out_size[2] + ow] = sum;
           }
   (void)in_volume;
   write_values(result, out);

@@ -52,7 +52,8 @@ class ReferenceConv : public ConvKernel {
   }
   void apply(const Tensor& x, Tensor& out) override {
     if (out.shape() != output_shape(x.shape()))
-      throw Error("conv", concat("out ", out.describe(), " should be ", shape_to_string(output_shape(x.shape()))));
+      throw Error("conv",
+                  concat("out ", out.describe(), " should be ", shape_to_string(output_shape(x.shape()))));
     reference::conv(x, weight_, bias_, options_, out);
   }
 };
@@ -61,12 +62,18 @@ class ReferenceConv : public ConvKernel {
 
 void register_reference_kernels(KernelRegistries& kernels) {
   const char* description = "portable reference (plain loops, fp64 accumulation)";
-  kernels.attention.add("torch", [] { return std::make_unique<ReferenceAttention>(); }, description);
-  kernels.mm.add("torch", [] { return std::make_unique<ReferenceMatmul>(); }, description);
-  kernels.rms_norm.add("torch", [] { return std::make_unique<ReferenceRmsNorm>(); }, description);
-  kernels.layer_norm.add("torch", [] { return std::make_unique<ReferenceLayerNorm>(); }, description);
-  kernels.rope.add("torch", [] { return std::make_unique<ReferenceRope>(); }, description);
-  kernels.conv.add("torch", [] { return std::make_unique<ReferenceConv>(); }, description);
+  kernels.attention.add(
+      "torch", [] { return std::make_unique<ReferenceAttention>(); }, description);
+  kernels.mm.add(
+      "torch", [] { return std::make_unique<ReferenceMatmul>(); }, description);
+  kernels.rms_norm.add(
+      "torch", [] { return std::make_unique<ReferenceRmsNorm>(); }, description);
+  kernels.layer_norm.add(
+      "torch", [] { return std::make_unique<ReferenceLayerNorm>(); }, description);
+  kernels.rope.add(
+      "torch", [] { return std::make_unique<ReferenceRope>(); }, description);
+  kernels.conv.add(
+      "torch", [] { return std::make_unique<ReferenceConv>(); }, description);
 }
 
 }  // namespace x2v
