@@ -24,9 +24,9 @@ struct MmShape {
 // Wan2.1-1.3B: model dim 1536, ffn dim 8960, text dim 4096; video token counts 2304 and 4680; the text
 // embedding runs on the 512 text tokens.
 constexpr MmShape kShapes[] = {
-    {"qkvo_M2304", 2304, 1536, 1536},       {"ffn_up_M2304", 2304, 1536, 8960},
-    {"ffn_down_M2304", 2304, 8960, 1536},   {"qkvo_M4680", 4680, 1536, 1536},
-    {"ffn_up_M4680", 4680, 1536, 8960},     {"ffn_down_M4680", 4680, 8960, 1536},
+    {"qkvo_M2304", 2304, 1536, 1536},         {"ffn_up_M2304", 2304, 1536, 8960},
+    {"ffn_down_M2304", 2304, 8960, 1536},     {"qkvo_M4680", 4680, 1536, 1536},
+    {"ffn_up_M4680", 4680, 1536, 8960},       {"ffn_down_M4680", 4680, 8960, 1536},
     {"text_embedding_M512", 512, 4096, 1536},
 };
 
@@ -37,7 +37,7 @@ struct DTypeCase {
 
 constexpr DTypeCase kDTypeCases[] = {
     {"f32", DType::f32, DType::f32},
-    {"bf16", DType::bf16, DType::bf16},          // bf16 weights and activations (LightX2V's bf16 run)
+    {"bf16", DType::bf16, DType::bf16},         // bf16 weights and activations (LightX2V's bf16 run)
     {"bf16w_f32act", DType::bf16, DType::f32},  // bf16 weights, f32 activations
 };
 
@@ -83,8 +83,8 @@ void run_mm(benchmark::State& state, MmShape shape, DTypeCase dtypes) {
 const bool kRegistered = [] {
   for (const DTypeCase& dtypes : kDTypeCases)
     for (const MmShape& shape : kShapes)
-      benchmark::RegisterBenchmark((std::string("mm/onednn_mm/") + dtypes.name + "/" + shape.name).c_str(), run_mm,
-                                   shape, dtypes)
+      benchmark::RegisterBenchmark((std::string("mm/onednn_mm/") + dtypes.name + "/" + shape.name).c_str(),
+                                   run_mm, shape, dtypes)
           ->UseManualTime()
           ->Unit(benchmark::kMillisecond)
           ->MinTime(2.0);

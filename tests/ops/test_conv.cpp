@@ -80,12 +80,13 @@ Reference reference_conv(const std::vector<float>& x, int64_t batch, int64_t in_
                     const int64_t id = od * stride[0] - pad[0] + kd * dilation[0];
                     const int64_t ih = oh * stride[1] - pad[1] + kh * dilation[1];
                     const int64_t iw = ow * stride[2] - pad[2] + kw * dilation[2];
-                    if (id < 0 || ih < 0 || iw < 0 || id >= spatial[0] || ih >= spatial[1] || iw >= spatial[2])
+                    if (id < 0 || ih < 0 || iw < 0 || id >= spatial[0] || ih >= spatial[1] ||
+                        iw >= spatial[2])
                       continue;
                     const double input =
                         x[(n * in_channels + c) * in_volume + (id * spatial[1] + ih) * spatial[2] + iw];
-                    const double w =
-                        weight[(o * in_channels + c) * kernel_volume + (kd * kernel[1] + kh) * kernel[2] + kw];
+                    const double w = weight[(o * in_channels + c) * kernel_volume +
+                                            (kd * kernel[1] + kh) * kernel[2] + kw];
                     sum += input * w;
                   }
             result.values[(n * out_channels + o) * out_volume + (od * out[1] + oh) * out[2] + ow] = sum;
@@ -108,18 +109,22 @@ std::vector<ConvCase> conv_cases() {
   // Wan VAE causal conv: time padded 2 before / 0 after, space 1 / 1.
   cases.push_back({"causal 3x3x3", 3, 5, {4, 6, 7}, {3, 3, 3}, {3, {}, {2, 1, 1}, {0, 1, 1}, {}}});
   // Down-sampling conv with stride 2 and asymmetric spatial padding.
-  cases.push_back({"stride 2 asymmetric", 4, 6, {5, 7, 8}, {3, 3, 3}, {3, {2, 2, 2}, {1, 0, 1}, {0, 1, 1}, {}}});
+  cases.push_back(
+      {"stride 2 asymmetric", 4, 6, {5, 7, 8}, {3, 3, 3}, {3, {2, 2, 2}, {1, 0, 1}, {0, 1, 1}, {}}});
   // DiT patch embedding: kernel 1x2x2, stride 1x2x2.
   cases.push_back({"patch 1x2x2", 4, 8, {2, 6, 8}, {1, 2, 2}, {3, {1, 2, 2}, {}, {}, {}}});
   cases.push_back({"pointwise 1x1x1", 9, 10, {2, 3, 5}, {1, 1, 1}, {3, {}, {}, {}, {}}});
-  cases.push_back({"dilated 3-D", 2, 3, {5, 6, 6}, {2, 3, 3}, {3, {1, 1, 2}, {1, 2, 0}, {0, 2, 1}, {2, 2, 1}}});
+  cases.push_back(
+      {"dilated 3-D", 2, 3, {5, 6, 6}, {2, 3, 3}, {3, {1, 1, 2}, {1, 2, 0}, {0, 2, 1}, {2, 2, 1}}});
   cases.push_back({"2-D 3x3 stride 2", 5, 7, {9, 8}, {3, 3}, {2, {2, 2}, {1, 0}, {0, 1}, {}}});
   cases.push_back({"2-D dilated", 3, 16, {10, 9}, {3, 2}, {2, {1, 2}, {2, 1}, {2, 0}, {2, 3}}});
   cases.push_back({"2-D wide channels", 17, 9, {5, 6}, {3, 3}, {2, {}, {1, 1}, {1, 1}, {}}});
   return cases;
 }
 
-std::vector<std::string> conv_kernel_names() { return cpu_device().kernels().conv.names(); }
+std::vector<std::string> conv_kernel_names() {
+  return cpu_device().kernels().conv.names();
+}
 
 TEST(ConvConformance, SomeKernelIsRegistered) {
   EXPECT_FALSE(conv_kernel_names().empty());
@@ -141,18 +146,21 @@ TEST(ConvConformance, EveryKernelMatchesFp64Reference) {
                 Shape x_shape{test_case.in_channels};
                 x_shape.insert(x_shape.end(), test_case.spatial.begin(), test_case.spatial.end());
                 if (batched) x_shape.insert(x_shape.begin(), batch);
-                const Tensor weight =
-                    Tensor::host_from(random_values(shape_numel(weight_shape), generator), weight_shape, weight_dtype);
-                const Tensor bias = with_bias ? Tensor::host_from(random_values(test_case.out_channels, generator),
-                                                                  {test_case.out_channels}, weight_dtype)
-                                              : Tensor();
-                const Tensor x = Tensor::host_from(random_values(shape_numel(x_shape), generator), x_shape, x_dtype);
-                const Reference expected = reference_conv(
-                    x.to_floats(), batch, test_case.in_channels, test_case.spatial, weight.to_floats(),
-                    test_case.out_channels, test_case.kernel, with_bias ? bias.to_floats() : std::vector<float>(),
-                    test_case.options);
+                const Tensor weight = Tensor::host_from(random_values(shape_numel(weight_shape), generator),
+                                                        weight_shape, weight_dtype);
+                const Tensor bias = with_bias
+                                        ? Tensor::host_from(random_values(test_case.out_channels, generator),
+                                                            {test_case.out_channels}, weight_dtype)
+                                        : Tensor();
+                const Tensor x =
+                    Tensor::host_from(random_values(shape_numel(x_shape), generator), x_shape, x_dtype);
+                const Reference expected =
+                    reference_conv(x.to_floats(), batch, test_case.in_channels, test_case.spatial,
+                                   weight.to_floats(), test_case.out_channels, test_case.kernel,
+                                   with_bias ? bias.to_floats() : std::vector<float>(), test_case.options);
                 Shape out_shape{test_case.out_channels};
-                out_shape.insert(out_shape.end(), expected.output_spatial.begin(), expected.output_spatial.end());
+                out_shape.insert(out_shape.end(), expected.output_spatial.begin(),
+                                 expected.output_spatial.end());
                 if (batched) out_shape.insert(out_shape.begin(), batch);
 
                 auto kernel = cpu_device().kernels().conv.create(name);
@@ -160,12 +168,13 @@ TEST(ConvConformance, EveryKernelMatchesFp64Reference) {
                 ASSERT_EQ(kernel->output_shape(x_shape), out_shape) << name << " " << test_case.label;
                 Tensor out = Tensor::host(out_shape, out_dtype);
                 kernel->apply(x, out);
-                const bool all_f32 = weight_dtype == DType::f32 && x_dtype == DType::f32 && out_dtype == DType::f32;
+                const bool all_f32 =
+                    weight_dtype == DType::f32 && x_dtype == DType::f32 && out_dtype == DType::f32;
                 EXPECT_LE(relative_error(out.to_floats(), expected.values),
                           all_f32 ? kToleranceF32 : kToleranceLowPrecision)
-                    << name << " " << test_case.label << (batched ? " batched" : "") << (with_bias ? " bias" : "")
-                    << " weight " << dtype_name(weight_dtype) << " x " << dtype_name(x_dtype) << " out "
-                    << dtype_name(out_dtype);
+                    << name << " " << test_case.label << (batched ? " batched" : "")
+                    << (with_bias ? " bias" : "") << " weight " << dtype_name(weight_dtype) << " x "
+                    << dtype_name(x_dtype) << " out " << dtype_name(out_dtype);
               }
   }
 }
@@ -183,8 +192,8 @@ TEST(ConvConformance, SeveralInputShapesReuseOneLoad) {
     for (const Shape& spatial : spatials) {
       const Shape x_shape{4, spatial[0], spatial[1], spatial[2]};
       const Tensor x = Tensor::host_from(random_values(shape_numel(x_shape), generator), x_shape);
-      const Reference expected = reference_conv(x.to_floats(), 1, 4, spatial, weight.to_floats(), 6, {3, 3, 3},
-                                                bias.to_floats(), options);
+      const Reference expected = reference_conv(x.to_floats(), 1, 4, spatial, weight.to_floats(), 6,
+                                                {3, 3, 3}, bias.to_floats(), options);
       Tensor out = Tensor::host(kernel->output_shape(x_shape), DType::f32);
       kernel->apply(x, out);
       EXPECT_LE(relative_error(out.to_floats(), expected.values), kToleranceF32)
@@ -198,11 +207,13 @@ TEST(ConvConformance, WrongShapesAreUserErrors) {
     auto kernel = cpu_device().kernels().conv.create(name);
     kernel->load(Tensor::host({4, 3, 3, 3}, DType::f32), Tensor(), ConvOptions{2, {}, {1, 1}, {1, 1}, {}});
     Tensor out = Tensor::host({4, 5, 5}, DType::f32);
-    EXPECT_THROW(kernel->apply(Tensor::host({2, 5, 5}, DType::f32), out), Error) << name << ": wrong channels";
+    EXPECT_THROW(kernel->apply(Tensor::host({2, 5, 5}, DType::f32), out), Error)
+        << name << ": wrong channels";
     Tensor wrong_out = Tensor::host({4, 5, 6}, DType::f32);
-    EXPECT_THROW(kernel->apply(Tensor::host({3, 5, 5}, DType::f32), wrong_out), Error) << name << ": wrong output";
-    EXPECT_THROW(kernel->load(Tensor::host({4, 3, 3, 3}, DType::f32), Tensor(), ConvOptions{3, {}, {}, {}, {}}),
-                 Error)
+    EXPECT_THROW(kernel->apply(Tensor::host({3, 5, 5}, DType::f32), wrong_out), Error)
+        << name << ": wrong output";
+    EXPECT_THROW(
+        kernel->load(Tensor::host({4, 3, 3, 3}, DType::f32), Tensor(), ConvOptions{3, {}, {}, {}, {}}), Error)
         << name << ": 4-D weight for a 3-D conv";
   }
 }

@@ -62,7 +62,9 @@ double relative_error(const std::vector<float>& actual, const std::vector<double
   return max_error / max_magnitude;
 }
 
-std::vector<std::string> mm_kernel_names() { return cpu_device().kernels().mm.names(); }
+std::vector<std::string> mm_kernel_names() {
+  return cpu_device().kernels().mm.names();
+}
 
 TEST(MmConformance, SomeKernelIsRegistered) {
   EXPECT_FALSE(mm_kernel_names().empty());
@@ -84,10 +86,10 @@ TEST(MmConformance, EveryKernelMatchesFp64Reference) {
           const Tensor weight =
               Tensor::host_from(random_values(shape.out_features * shape.in_features, generator),
                                 {shape.out_features, shape.in_features}, weight_dtype);
-          const Tensor bias =
-              bias_kind == 0 ? Tensor()
-                             : Tensor::host_from(random_values(shape.out_features, generator), {shape.out_features},
-                                                 bias_kind == 1 ? DType::f32 : DType::bf16);
+          const Tensor bias = bias_kind == 0 ? Tensor()
+                                             : Tensor::host_from(random_values(shape.out_features, generator),
+                                                                 {shape.out_features},
+                                                                 bias_kind == 1 ? DType::f32 : DType::bf16);
           // One load serves every activation dtype pair, as one layer does across a run.
           auto kernel = cpu_device().kernels().mm.create(name);
           kernel->load(weight, bias);
@@ -97,13 +99,14 @@ TEST(MmConformance, EveryKernelMatchesFp64Reference) {
                                                  {shape.rows, shape.in_features}, x_dtype);
               Tensor y = Tensor::host({shape.rows, shape.out_features}, y_dtype);
               kernel->apply(x, y);
-              const bool all_f32 = weight_dtype == DType::f32 && x_dtype == DType::f32 && y_dtype == DType::f32;
+              const bool all_f32 =
+                  weight_dtype == DType::f32 && x_dtype == DType::f32 && y_dtype == DType::f32;
               const double tolerance = all_f32 ? kToleranceF32 : kToleranceLowPrecision;
               const double error = relative_error(y.to_floats(), reference_mm(x, weight, bias));
-              EXPECT_LE(error, tolerance) << name << " M=" << shape.rows << " K=" << shape.in_features
-                                          << " N=" << shape.out_features << " weight " << dtype_name(weight_dtype)
-                                          << " bias " << bias_kind << " x " << dtype_name(x_dtype) << " y "
-                                          << dtype_name(y_dtype);
+              EXPECT_LE(error, tolerance)
+                  << name << " M=" << shape.rows << " K=" << shape.in_features << " N=" << shape.out_features
+                  << " weight " << dtype_name(weight_dtype) << " bias " << bias_kind << " x "
+                  << dtype_name(x_dtype) << " y " << dtype_name(y_dtype);
               ++cases;
             }
         }
@@ -171,7 +174,8 @@ TEST(MmConformance, WrongShapesAreUserErrors) {
     Tensor y = Tensor::host({4, 16}, DType::f32);
     EXPECT_THROW(kernel->apply(Tensor::host({4, 9}, DType::f32), y), Error) << name << ": wrong input width";
     Tensor wrong_y = Tensor::host({4, 15}, DType::f32);
-    EXPECT_THROW(kernel->apply(Tensor::host({4, 8}, DType::f32), wrong_y), Error) << name << ": wrong output width";
+    EXPECT_THROW(kernel->apply(Tensor::host({4, 8}, DType::f32), wrong_y), Error)
+        << name << ": wrong output width";
     EXPECT_THROW(kernel->load(Tensor::host({16, 8}, DType::f32), Tensor::host({15}, DType::f32)), Error)
         << name << ": bias length";
   }

@@ -27,7 +27,9 @@ using tag = memory::format_tag;
 // Distinct input shapes kept compiled per kernel; past this the cache restarts.
 constexpr size_t kMaxCachedShapes = 32;
 
-bool is_activation_dtype(DType dtype) { return dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16; }
+bool is_activation_dtype(DType dtype) {
+  return dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16;
+}
 
 memory::format_tag plain_tag(int rank) {
   return rank == 4 ? tag::abcd : tag::abcde;  // NCHW / NCDHW and OIHW / OIDHW
@@ -38,9 +40,10 @@ class OnednnConv final : public ConvKernel {
   void load(const Tensor& weight, const Tensor& bias, const ConvOptions& options) override {
     check_and_store(weight, bias, options);
     if (!is_activation_dtype(weight.dtype()) || (bias.defined() && !is_activation_dtype(bias.dtype())))
-      throw Error("conv", concat("onednn_conv takes f32, bf16 or f16 weights and bias, not ", weight.describe(),
-                                 bias.defined() ? concat(" and ", bias.describe()) : ""));
-    if (!weight.is_host_accessible()) throw Error("conv", concat("weight ", weight.describe(), " is not in host memory"));
+      throw Error("conv", concat("onednn_conv takes f32, bf16 or f16 weights and bias, not ",
+                                 weight.describe(), bias.defined() ? concat(" and ", bias.describe()) : ""));
+    if (!weight.is_host_accessible())
+      throw Error("conv", concat("weight ", weight.describe(), " is not in host memory"));
     std::lock_guard<std::mutex> lock(mutex_);
     compiled_.clear();
     packed_weights_.clear();
@@ -53,7 +56,8 @@ class OnednnConv final : public ConvKernel {
     for (int64_t dilation : options_.dilation) dilation_.push_back(dilation - 1);  // oneDNN counts the gaps
     for (int i = 0; i < dims; ++i)
       if (strides_[i] < 1 || dilation_[i] < 0 || padding_begin_[i] < 0 || padding_end_[i] < 0)
-        throw Error("conv", concat("stride and dilation must be >= 1 and padding >= 0 (spatial dim ", i, ")"));
+        throw Error("conv",
+                    concat("stride and dilation must be >= 1 and padding >= 0 (spatial dim ", i, ")"));
     // Pack for a nominal input large enough for the kernel: the weight layout depends on the channel
     // counts and the instruction set, not on the spatial extent, so every later shape reuses this one.
     memory::dims nominal{1, weight.size(1)};
@@ -61,16 +65,16 @@ class OnednnConv final : public ConvKernel {
       const int64_t kernel_extent = (weight.size(2 + i) - 1) * options_.dilation[i] + 1;
       nominal.push_back(std::max<int64_t>(kernel_extent, 1) + 7 * strides_[i]);
     }
-    const auto descriptor = onednn_build("conv", "the weight layout query", [&] {
-      return make_descriptor(nominal, output_dims(nominal));
-    });
+    const auto descriptor = onednn_build("conv", "the weight layout query",
+                                         [&] { return make_descriptor(nominal, output_dims(nominal)); });
     const Tensor plain = weight.to_host(DType::f32);
     pack_weights(memory(plain_weights_desc(), onednn_engine(), plain.raw_data()), descriptor.weights_desc());
   }
 
   void apply(const Tensor& x, Tensor& out) override {
     if (packed_weights_.empty()) throw Error("conv", "apply called before load");
-    for (const auto& [what, tensor] : {std::pair<const char*, const Tensor*>{"input", &x}, {"output", &out}}) {
+    for (const auto& [what, tensor] :
+         {std::pair<const char*, const Tensor*>{"input", &x}, {"output", &out}}) {
       if (!tensor->defined() || !is_activation_dtype(tensor->dtype()))
         throw Error("conv", concat(what, " is ", tensor->describe(), "; expected f32, bf16 or f16"));
       if (!tensor->is_host_accessible())
@@ -108,9 +112,11 @@ class OnednnConv final : public ConvKernel {
         {DNNL_ARG_WEIGHTS, memory(compiled.weights_desc, engine, compiled.weights->raw_data())},
         {DNNL_ARG_DST, destination},
         {DNNL_ARG_SCRATCHPAD, memory(compiled.scratchpad_desc, engine, scratchpad.raw_data())}};
-    if (bias_f32_.defined()) arguments.emplace(DNNL_ARG_BIAS, memory(bias_desc(), engine, bias_f32_.raw_data()));
+    if (bias_f32_.defined())
+      arguments.emplace(DNNL_ARG_BIAS, memory(bias_desc(), engine, bias_f32_.raw_data()));
     compiled.primitive.execute(stream, arguments);
-    if (compiled.destination_reorder) compiled.destination_reorder->execute(stream, destination, user_destination);
+    if (compiled.destination_reorder)
+      compiled.destination_reorder->execute(stream, destination, user_destination);
     stream.wait();
   }
 
@@ -118,9 +124,9 @@ class OnednnConv final : public ConvKernel {
   struct Compiled {
     dnnl::convolution_forward primitive;
     memory::desc source_desc, destination_desc, weights_desc, scratchpad_desc;
-    memory::desc user_source_desc, user_destination_desc;  // the caller's plain tensors
+    memory::desc user_source_desc, user_destination_desc;              // the caller's plain tensors
     std::optional<dnnl::reorder> source_reorder, destination_reorder;  // absent when no layout/dtype change
-    const Tensor* weights = nullptr;                                    // packed in weights_desc
+    const Tensor* weights = nullptr;                                   // packed in weights_desc
   };
   using Key = std::tuple<memory::dims, DType, DType>;
 
@@ -144,10 +150,10 @@ class OnednnConv final : public ConvKernel {
     const auto algorithm = dnnl::algorithm::convolution_direct;
     const auto description =
         bias_f32_.defined()
-            ? dnnl::convolution_forward::desc(kind, algorithm, source, weights, bias_desc(), destination, strides_,
-                                              dilation_, padding_begin_, padding_end_)
-            : dnnl::convolution_forward::desc(kind, algorithm, source, weights, destination, strides_, dilation_,
-                                              padding_begin_, padding_end_);
+            ? dnnl::convolution_forward::desc(kind, algorithm, source, weights, bias_desc(), destination,
+                                              strides_, dilation_, padding_begin_, padding_end_)
+            : dnnl::convolution_forward::desc(kind, algorithm, source, weights, destination, strides_,
+                                              dilation_, padding_begin_, padding_end_);
     dnnl::primitive_attr attributes;
     attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     return dnnl::convolution_forward::primitive_desc(description, attributes, onednn_engine());
@@ -162,8 +168,9 @@ class OnednnConv final : public ConvKernel {
   const Tensor& pack_weights(memory source, const memory::desc& desc) {
     Tensor packed = bytes_scratch(desc.get_size());
     memory target(desc, onednn_engine(), packed.raw_data());
-    onednn_build("conv", "the weight reorder", [&] { return dnnl::reorder(source, target); })
-        .execute(onednn_stream(), source, target);
+    onednn_build("conv", "the weight reorder", [&] {
+      return dnnl::reorder(source, target);
+    }).execute(onednn_stream(), source, target);
     onednn_stream().wait();
     packed_weights_.emplace_back(desc, std::move(packed));
     return packed_weights_.back().second;
@@ -184,8 +191,8 @@ class OnednnConv final : public ConvKernel {
     if (found != compiled_.end()) return found->second;
     if (compiled_.size() >= kMaxCachedShapes) compiled_.clear();
     const memory::dims destination_dims = output_dims(source_dims);
-    const std::string what = concat("a convolution of input ", shape_to_string(Shape(source_dims.begin(),
-                                                                                     source_dims.end())));
+    const std::string what =
+        concat("a convolution of input ", shape_to_string(Shape(source_dims.begin(), source_dims.end())));
     return onednn_build("conv", what, [&]() -> Compiled {
       const auto descriptor = make_descriptor(source_dims, destination_dims);
       const int rank = static_cast<int>(source_dims.size());
@@ -201,8 +208,8 @@ class OnednnConv final : public ConvKernel {
                         nullptr};
       const dnnl::engine& engine = onednn_engine();
       if (compiled.user_source_desc != compiled.source_desc)
-        compiled.source_reorder.emplace(dnnl::reorder::primitive_desc(engine, compiled.user_source_desc, engine,
-                                                                      compiled.source_desc));
+        compiled.source_reorder.emplace(
+            dnnl::reorder::primitive_desc(engine, compiled.user_source_desc, engine, compiled.source_desc));
       if (compiled.user_destination_desc != compiled.destination_desc)
         compiled.destination_reorder.emplace(dnnl::reorder::primitive_desc(
             engine, compiled.destination_desc, engine, compiled.user_destination_desc));

@@ -10,8 +10,8 @@
 // and there is no slow reference fallback either. So the weight stays in its 2-byte dtype and each call
 // widens all of it into an f32 scratch buffer (a shift per element, memory-bound, parallel) and runs the
 // f32 matmul, which is the fastest matmul oneDNN has here. Measured on 2 Zen3 cores at the Wan2.1 DiT
-// shapes: ~0.93-0.98 of the f32 matmul itself. Alternatives measured and rejected: widening column
-// panels that stay in cache (0.7-0.9: gemm:jit then repacks x for every panel), and widening to f32 at
+// shapes: 0.90-1.0 of the f32 matmul itself. Alternatives measured and rejected: widening column
+// panels that stay in cache (0.7-0.95: gemm:jit then repacks x for every panel), and widening to f32 at
 // load (1.0, but twice the weight memory: the 5.7B-parameter T5 encoder would take 23 GB instead of 11.4).
 //
 // Activations of any dtype are converted to/from f32 around the primitive; primitives are cached per
@@ -46,7 +46,8 @@ class OnednnMatmul final : public MatmulKernel {
  public:
   void load(const Tensor& weight, const Tensor& bias) override {
     check_weights(weight, bias);
-    if (!weight.is_host_accessible()) throw Error("mm", concat("weight ", weight.describe(), " is not in host memory"));
+    if (!weight.is_host_accessible())
+      throw Error("mm", concat("weight ", weight.describe(), " is not in host memory"));
     if (weight.dtype() != DType::f32 && weight.dtype() != DType::bf16 && weight.dtype() != DType::f16)
       throw Error("mm", concat("onednn_mm takes f32, bf16 or f16 weights, not ", weight.describe(),
                                "; pick a quantized mm kernel (dit_quant_scheme) for quantized weights"));
@@ -65,9 +66,10 @@ class OnednnMatmul final : public MatmulKernel {
       weights_desc_ = plain_f32;
       weight_ = contiguous;
       log_once(LogLevel::info, "mm",
-               concat("oneDNN has ", onednn_matmul_is_native(weight.dtype()) ? "" : "no ", dtype_name(weight.dtype()),
-                      " matmul on this CPU (isa ", onednn_isa_name(), "); ", dtype_name(weight.dtype()),
-                      " weights stay ", dtype_name(weight.dtype()), " in memory and run through the f32 matmul"));
+               concat("oneDNN has ", onednn_matmul_is_native(weight.dtype()) ? "" : "no ",
+                      dtype_name(weight.dtype()), " matmul on this CPU (isa ", onednn_isa_name(), "); ",
+                      dtype_name(weight.dtype()), " weights stay ", dtype_name(weight.dtype()),
+                      " in memory and run through the f32 matmul"));
       return;
     }
     weights_desc_ = onednn_build("mm", "the weight layout query", [&] {
@@ -84,8 +86,9 @@ class OnednnMatmul final : public MatmulKernel {
     weight_ = empty({static_cast<int64_t>(weights_desc_.get_size())}, DType::u8, cpu_device());
     memory user(plain_f32, onednn_engine(), contiguous.raw_data());
     memory packed(weights_desc_, onednn_engine(), weight_.raw_data());
-    onednn_build("mm", "the weight reorder", [&] { return dnnl::reorder(user, packed); })
-        .execute(onednn_stream(), user, packed);
+    onednn_build("mm", "the weight reorder", [&] {
+      return dnnl::reorder(user, packed);
+    }).execute(onednn_stream(), user, packed);
     onednn_stream().wait();
   }
 
@@ -103,7 +106,8 @@ class OnednnMatmul final : public MatmulKernel {
     void* weight_data = weight_.raw_data();
     if (weight_.dtype() == DType::bf16 || weight_.dtype() == DType::f16) {
       weight_scratch = f32_scratch(in_features_ * out_features_);
-      convert_to_f32(weight_.raw_data(), weight_.dtype(), weight_scratch.data<float>(), in_features_ * out_features_);
+      convert_to_f32(weight_.raw_data(), weight_.dtype(), weight_scratch.data<float>(),
+                     in_features_ * out_features_);
       weight_data = weight_scratch.raw_data();
     }
     Tensor source_scratch, destination_scratch;
@@ -118,7 +122,8 @@ class OnednnMatmul final : public MatmulKernel {
       destination_scratch = f32_scratch(y.numel());
       destination_data = destination_scratch.raw_data();
     }
-    const Tensor scratchpad = empty({std::max<int64_t>(compiled.scratchpad_bytes, 1)}, DType::u8, cpu_device());
+    const Tensor scratchpad =
+        empty({std::max<int64_t>(compiled.scratchpad_bytes, 1)}, DType::u8, cpu_device());
 
     const dnnl::engine& engine = onednn_engine();
     std::unordered_map<int, memory> arguments{
@@ -161,10 +166,12 @@ class OnednnMatmul final : public MatmulKernel {
     auto found = primitives_.find(rows);
     if (found != primitives_.end()) return found->second;
     if (primitives_.size() >= kMaxCachedRowCounts) primitives_.clear();
-    const auto descriptor = onednn_build("mm", concat("a ", rows, "x", in_features_, "x", out_features_, " matmul"),
-                                         [&] { return make_descriptor(rows, weights_desc_); });
+    const auto descriptor =
+        onednn_build("mm", concat("a ", rows, "x", in_features_, "x", out_features_, " matmul"),
+                     [&] { return make_descriptor(rows, weights_desc_); });
     Compiled compiled{dnnl::matmul(descriptor), descriptor.src_desc(), descriptor.dst_desc(),
-                      descriptor.scratchpad_desc(), static_cast<int64_t>(descriptor.scratchpad_desc().get_size())};
+                      descriptor.scratchpad_desc(),
+                      static_cast<int64_t>(descriptor.scratchpad_desc().get_size())};
     return primitives_.emplace(rows, std::move(compiled)).first->second;
   }
 

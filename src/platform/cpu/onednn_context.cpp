@@ -50,7 +50,8 @@ void f16_to_f32_range(const uint16_t* source, float* target, int64_t begin, int6
   int64_t i = begin;
 #if defined(__F16C__) && defined(__AVX__)
   for (; i + 8 <= end; i += 8)
-    _mm256_storeu_ps(target + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source + i))));
+    _mm256_storeu_ps(target + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source + i))));
 #endif
   for (; i < end; ++i) target[i] = f16_to_float(source[i]);
 }
@@ -59,8 +60,9 @@ void f32_to_f16_range(const float* source, uint16_t* target, int64_t begin, int6
   int64_t i = begin;
 #if defined(__F16C__) && defined(__AVX__)
   for (; i + 8 <= end; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(target + i),
-                     _mm256_cvtps_ph(_mm256_loadu_ps(source + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i*>(target + i),
+        _mm256_cvtps_ph(_mm256_loadu_ps(source + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #endif
   for (; i < end; ++i) target[i] = float_to_f16(source[i]);
 }
@@ -79,10 +81,14 @@ dnnl::stream& onednn_stream() {
 
 dnnl::memory::data_type onednn_data_type(DType dtype) {
   switch (dtype) {
-    case DType::f32: return dnnl::memory::data_type::f32;
-    case DType::bf16: return dnnl::memory::data_type::bf16;
-    case DType::f16: return dnnl::memory::data_type::f16;
-    default: throw InternalError("onednn", concat("no oneDNN data type for ", dtype_name(dtype)));
+    case DType::f32:
+      return dnnl::memory::data_type::f32;
+    case DType::bf16:
+      return dnnl::memory::data_type::bf16;
+    case DType::f16:
+      return dnnl::memory::data_type::f16;
+    default:
+      throw InternalError("onednn", concat("no oneDNN data type for ", dtype_name(dtype)));
   }
 }
 
@@ -111,17 +117,28 @@ bool onednn_matmul_is_native(DType dtype) {
 
 std::string onednn_isa_name() {
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::sse41: return "sse41";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
-    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "unknown";
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic:
+      return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops:
+      return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "unknown";
   }
 }
 
@@ -144,7 +161,8 @@ void convert_to_f32(const void* source, DType source_dtype, float* target, int64
       for_chunks(count, [&](int64_t begin, int64_t end) { f16_to_f32_range(bits, target, begin, end); });
       return;
     }
-    default: throw InternalError("onednn", concat("convert_to_f32 from ", dtype_name(source_dtype)));
+    default:
+      throw InternalError("onednn", concat("convert_to_f32 from ", dtype_name(source_dtype)));
   }
 }
 
@@ -167,10 +185,13 @@ void convert_from_f32(const float* source, void* target, DType target_dtype, int
       for_chunks(count, [&](int64_t begin, int64_t end) { f32_to_f16_range(source, bits, begin, end); });
       return;
     }
-    default: throw InternalError("onednn", concat("convert_from_f32 to ", dtype_name(target_dtype)));
+    default:
+      throw InternalError("onednn", concat("convert_from_f32 to ", dtype_name(target_dtype)));
   }
 }
 
-Tensor f32_scratch(int64_t count) { return empty({std::max<int64_t>(count, 1)}, DType::f32, cpu_device()); }
+Tensor f32_scratch(int64_t count) {
+  return empty({std::max<int64_t>(count, 1)}, DType::f32, cpu_device());
+}
 
 }  // namespace x2v
