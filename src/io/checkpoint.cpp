@@ -76,6 +76,17 @@ std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path) {
                              kAccepted));
 }
 
+void check_loadable(const char* place, const std::string& path, const TensorInfo& info,
+                    const std::string& loadable, const std::string& fix) {
+  if (!info.dtype)
+    throw Error(place, concat(path, ": tensor '", info.name, "' has dtype ", info.file_dtype,
+                              ", which x2v cannot load ; x2v loads ", loadable, " - ", fix));
+  if (info.shape.size() > static_cast<size_t>(kMaxTensorDims))
+    throw Error(place,
+                concat(path, ": tensor '", info.name, "' has ", info.shape.size(),
+                       " dims; x2v tensors have at most ", kMaxTensorDims, " ; reshape it before saving"));
+}
+
 std::string human_bytes(uint64_t bytes) {
   static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double value = static_cast<double>(bytes);

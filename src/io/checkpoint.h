@@ -53,6 +53,11 @@ class Checkpoint {
 // else its *.safetensors files. Throws Error naming the path and what is accepted.
 std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path);
 
+// Throws Error (tagged `place`) unless the tensor `info` describes can become an x2v Tensor: its dtype is
+// one x2v loads (`loadable` lists the format's names for those) and it has at most kMaxTensorDims dims.
+void check_loadable(const char* place, const std::string& path, const TensorInfo& info,
+                    const std::string& loadable, const std::string& fix);
+
 // "1.5 KiB", "3.2 GiB"
 std::string human_bytes(uint64_t bytes);
 

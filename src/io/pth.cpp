@@ -351,14 +351,8 @@ TensorInfo PthFile::info(const std::string& name) const {
 Tensor PthFile::load(const std::string& name, std::optional<DType> dtype) const {
   const Record& found = record(name);
   const TensorInfo& info = found.info;
-  if (!info.dtype)
-    throw Error(kPlace, concat(path(), ": tensor '", name, "' has dtype ", info.file_dtype,
-                               ", which x2v cannot load ; x2v loads ", loadable_dtype_list(),
-                               " - convert it in PyTorch first, e.g. tensor.float()"));
-  if (info.shape.size() > static_cast<size_t>(kMaxTensorDims))
-    throw Error(kPlace,
-                concat(path(), ": tensor '", name, "' has ", info.shape.size(),
-                       " dims; x2v tensors have at most ", kMaxTensorDims, " ; reshape it before saving"));
+  check_loadable(kPlace, path(), info, loadable_dtype_list(),
+                 "convert it in PyTorch first, e.g. tensor.float()");
   const DType source = *info.dtype;
   const DType target = dtype.value_or(source);
   if (info.bytes == 0) return Tensor::host(info.shape, target);

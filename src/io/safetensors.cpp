@@ -185,14 +185,8 @@ TensorInfo SafetensorsFile::info(const std::string& name) const {
 Tensor SafetensorsFile::load(const std::string& name, std::optional<DType> dtype) const {
   const Entry& found = entry(name);
   const TensorInfo& info = found.info;
-  if (!info.dtype)
-    throw Error(kPlace, concat(path(), ": tensor '", name, "' has dtype ", info.file_dtype,
-                               ", which x2v cannot load ; x2v loads ", supported_dtype_list(),
-                               " - convert the checkpoint, e.g. with tensor.float() in PyTorch"));
-  if (info.shape.size() > static_cast<size_t>(kMaxTensorDims))
-    throw Error(kPlace,
-                concat(path(), ": tensor '", name, "' has ", info.shape.size(),
-                       " dims; x2v tensors have at most ", kMaxTensorDims, " ; reshape it before saving"));
+  check_loadable(kPlace, path(), info, supported_dtype_list(),
+                 "convert the checkpoint, e.g. with tensor.float() in PyTorch");
   const DType source = *info.dtype;
   const DType target = dtype.value_or(source);
   const uint8_t* data = file_->data() + found.begin;
