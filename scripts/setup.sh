@@ -13,6 +13,9 @@ packages=(
   libcli11-dev           # command line
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev       # bench/
+  libsentencepiece-dev   # umT5 tokenizer
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # MP4 (H.264), PNG and JPEG
+  ffmpeg                 # ffprobe, used by the tests to check the videos x2v writes
 )
 
 missing=()
