@@ -14,18 +14,6 @@ struct SampleArguments : StageArguments {
   int64_t seed = -1;
 };
 
-// The latent shape for the configured video: [16, 1 + (frames - 1) / 4, height / 8, width / 8].
-Shape latent_shape(const io::Config& config) {
-  const int64_t frames = config.get_int("target_video_length"), height = config.get_int("target_height"),
-                width = config.get_int("target_width");
-  if (frames < 1 || (frames - 1) % 4 != 0)
-    throw Error("config", concat("target_video_length ", frames, " is not 4n+1 (e.g. 81)"));
-  if (height <= 0 || width <= 0 || height % 16 || width % 16)
-    throw Error("config",
-                concat("target size ", height, "x", width, " is not a multiple of 16 (e.g. 480x832)"));
-  return {16, 1 + (frames - 1) / 4, height / 8, width / 8};
-}
-
 void run_sample(const SampleArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
@@ -39,7 +27,7 @@ void run_sample(const SampleArguments& arguments) {
     sampling.noise = inputs.get("noise");
   } else {
     const int64_t seed = arguments.seed >= 0 ? arguments.seed : config.get_int("seed");
-    const Shape shape = latent_shape(config);
+    const Shape shape = WanVideoShape::from_config(config).latent_shape();
     sampling.noise = Tensor::host_from(torch_randn(static_cast<uint64_t>(seed), shape_numel(shape)), shape);
   }
   const WanSamplingOptions options = WanSamplingOptions::from_config(config);

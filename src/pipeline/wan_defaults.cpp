@@ -27,4 +27,30 @@ io::Config load_wan_config(const std::string& config_path, const std::string& ta
   return io::Config(io::merge_config(defaults.json(), user.json()), config_path);
 }
 
+const std::string& wan_default_negative_prompt() {
+  static const std::string prompt =
+      "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，"
+      "JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，"
+      "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走";
+  return prompt;
+}
+
+WanVideoShape WanVideoShape::from_config(const io::Config& config) {
+  WanVideoShape shape;
+  shape.frames = config.get_int("target_video_length");
+  shape.height = config.get_int("target_height");
+  shape.width = config.get_int("target_width");
+  if (shape.frames < 1 || (shape.frames - 1) % 4 != 0)
+    throw Error("config", concat("target_video_length ", shape.frames,
+                                 " is not 4n+1; use e.g. 81, 33 or 17 (", config.source(), ")"));
+  if (shape.height <= 0 || shape.width <= 0 || shape.height % 16 || shape.width % 16)
+    throw Error("config", concat("target_height x target_width ", shape.height, "x", shape.width,
+                                 " is not a multiple of 16; use e.g. 480x832 (", config.source(), ")"));
+  return shape;
+}
+
+Shape WanVideoShape::latent_shape() const {
+  return {16, 1 + (frames - 1) / 4, height / 8, width / 8};
+}
+
 }  // namespace x2v

@@ -1,0 +1,94 @@
+#include "pipeline/wan_model_files.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace x2v {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool path_exists(const fs::path& path) {
+  std::error_code error;
+  return fs::exists(path, error);
+}
+
+bool has_dit_weights(const fs::path& folder) {
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) return false;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("diffusion_pytorch_model", 0) == 0 &&
+        (name.ends_with(".safetensors") || name.ends_with(".safetensors.index.json")))
+      return true;
+  }
+  return false;
+}
+
+// A file named by a config key must exist; the message names the key so the user knows what to fix.
+std::string from_key(const io::Config& config, const std::string& key) {
+  const std::string path = config.get_string(key);
+  if (!path_exists(path))
+    throw Error("model", concat(key, " '", path, "' does not exist; fix the path in ", config.source()));
+  return path;
+}
+
+}  // namespace
+
+WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Config& config) {
+  const fs::path root(model_path);
+  std::error_code error;
+  if (!fs::is_directory(root, error))
+    throw Error("model", concat("--model_path '", model_path,
+                                "' is not a directory; give the Wan2.1 model folder (e.g. Wan2.1-T2V-1.3B)"));
+  const bool diffusers = path_exists(root / "transformer") && path_exists(root / "vae");
+  WanModelFiles files;
+  const auto missing = [&](const std::string& expected, const std::string& key) {
+    return Error("model", concat("model directory ", model_path, " has no ", expected,
+                                 "; download the complete model, or set ", key, " in the config"));
+  };
+
+  if (config.has("dit_original_ckpt")) {
+    files.dit = from_key(config, "dit_original_ckpt");
+  } else if (diffusers) {
+    files.dit = (root / "transformer").string();
+  } else if (has_dit_weights(root)) {
+    files.dit = model_path;
+  } else {
+    throw missing(concat(kWanDitFile, " (or its shards and index.json)"), "dit_original_ckpt");
+  }
+
+  if (config.has("t5_original_ckpt")) {
+    files.t5 = from_key(config, "t5_original_ckpt");
+  } else if (diffusers && path_exists(root / "text_encoder")) {
+    files.t5 = (root / "text_encoder").string();
+  } else if (path_exists(root / kWanT5File)) {
+    files.t5 = (root / kWanT5File).string();
+  } else {
+    throw missing(kWanT5File, "t5_original_ckpt");
+  }
+
+  if (config.has("t5_tokenizer_path")) {
+    files.tokenizer = from_key(config, "t5_tokenizer_path");
+  } else if (diffusers && path_exists(root / "tokenizer" / "spiece.model")) {
+    files.tokenizer = (root / "tokenizer" / "spiece.model").string();
+  } else if (path_exists(root / kWanTokenizerFile)) {
+    files.tokenizer = (root / kWanTokenizerFile).string();
+  } else {
+    throw missing(kWanTokenizerFile, "t5_tokenizer_path");
+  }
+
+  if (config.has("vae_path")) {
+    files.vae = from_key(config, "vae_path");
+  } else if (diffusers) {
+    files.vae = (root / "vae").string();
+  } else if (path_exists(root / kWanVaeFile)) {
+    files.vae = (root / kWanVaeFile).string();
+  } else {
+    throw missing(kWanVaeFile, "vae_path");
+  }
+  return files;
+}
+
+}  // namespace x2v

@@ -1,0 +1,28 @@
+#pragma once
+// Where each part of a Wan2.1 model lives: the published layout (DiT safetensors + config.json,
+// models_t5_umt5-xxl-enc-bf16.pth, Wan2.1_VAE.pth, google/umt5-xxl/) or the diffusers one (transformer/,
+// text_encoder/, tokenizer/, vae/), with LightX2V's config keys overriding single files. Every file is
+// checked before any work starts, so a missing one is reported at once, by name.
+#include <string>
+
+#include "io/config.h"
+
+namespace x2v {
+
+struct WanModelFiles {
+  std::string dit;        // DiT checkpoint: the model directory, a transformer/ folder, or a file
+  std::string t5;         // umT5 encoder weights (.pth, safetensors, or a text_encoder/ folder)
+  std::string tokenizer;  // sentencepiece model (spiece.model)
+  std::string vae;        // VAE weights (Wan2.1_VAE.pth or a vae/ folder)
+
+  // Overrides: dit_original_ckpt, t5_original_ckpt, t5_tokenizer_path, vae_path (files or folders).
+  static WanModelFiles locate(const std::string& model_path, const io::Config& config);
+};
+
+// The published file names, for messages and for `x2v make-tiny-model`.
+inline constexpr const char* kWanT5File = "models_t5_umt5-xxl-enc-bf16.pth";
+inline constexpr const char* kWanVaeFile = "Wan2.1_VAE.pth";
+inline constexpr const char* kWanTokenizerFile = "google/umt5-xxl/spiece.model";
+inline constexpr const char* kWanDitFile = "diffusion_pytorch_model.safetensors";
+
+}  // namespace x2v
