@@ -1,0 +1,344 @@
+// PNG/JPEG through libavcodec (single-image codecs need no container) and swscale for pixel formats.
+#include "io/image.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/error.h>
+#include <libavutil/frame.h>
+#include <libavutil/log.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+}
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace x2v::io {
+namespace {
+
+constexpr const char* kPlace = "image";
+
+struct CodecContextDeleter {
+  void operator()(AVCodecContext* context) const { avcodec_free_context(&context); }
+};
+struct FrameDeleter {
+  void operator()(AVFrame* frame) const { av_frame_free(&frame); }
+};
+struct PacketDeleter {
+  void operator()(AVPacket* packet) const { av_packet_free(&packet); }
+};
+struct SwsDeleter {
+  void operator()(SwsContext* context) const { sws_freeContext(context); }
+};
+using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsDeleter>;
+
+template <class T>
+T* checked_alloc(T* pointer, const char* what) {
+  if (!pointer) throw Error(kPlace, concat("out of memory allocating ", what));
+  return pointer;
+}
+
+// A PNG of `rgb` (interleaved RGB24, width * 3 bytes a row).
+std::vector<uint8_t> encode_png(const std::string& path, const uint8_t* rgb, int width, int height) {
+  configure_libav_logging();
+  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
+  if (!codec)
+    throw Error(kPlace, concat(path, ": this FFmpeg build has no PNG encoder ; install a full libavcodec"));
+  CodecContextPtr context(checked_alloc(avcodec_alloc_context3(codec), "a PNG encoder"));
+  context->width = width;
+  context->height = height;
+  context->pix_fmt = AV_PIX_FMT_RGB24;
+  context->time_base = AVRational{1, 1};
+  context->thread_count = 1;  // one frame in, its packet out, no frame-threading delay
+  if (const int code = avcodec_open2(context.get(), codec, nullptr); code < 0)
+    throw Error(kPlace, concat(path, ": cannot open the PNG encoder for ", width, "x", height, " (",
+                               libav_error_text(code), ")"));
+  FramePtr frame(checked_alloc(av_frame_alloc(), "a frame"));
+  frame->format = AV_PIX_FMT_RGB24;
+  frame->width = width;
+  frame->height = height;
+  if (const int code = av_frame_get_buffer(frame.get(), 0); code < 0)
+    throw Error(kPlace, concat(path, ": cannot allocate a ", width, "x", height, " frame (",
+                               libav_error_text(code), ")"));
+  for (int y = 0; y < height; ++y)
+    std::memcpy(frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0],
+                rgb + static_cast<size_t>(y) * width * 3, static_cast<size_t>(width) * 3);
+  PacketPtr packet(checked_alloc(av_packet_alloc(), "a packet"));
+  int code = avcodec_send_frame(context.get(), frame.get());
+  if (code >= 0) code = avcodec_receive_packet(context.get(), packet.get());
+  if (code < 0) throw Error(kPlace, concat(path, ": PNG encoding failed (", libav_error_text(code), ")"));
+  return std::vector<uint8_t>(packet->data, packet->data + packet->size);
+}
+
+std::vector<uint8_t> read_whole_file(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error))
+    throw Error(kPlace, concat(path, ": no such image file ; check the path"));
+  std::ifstream stream(path, std::ios::binary | std::ios::ate);
+  const std::streamsize size = stream.tellg();
+  std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamsize>(size, 0)));
+  stream.seekg(0);
+  if (!stream.good() || !stream.read(reinterpret_cast<char*>(bytes.data()), size))
+    throw Error(kPlace, concat(path, ": cannot read the file ; check its permissions"));
+  return bytes;
+}
+
+// The decoder for the file's signature: PNG and JPEG only, whatever the file name says.
+AVCodecID codec_from_signature(const std::string& path, const std::vector<uint8_t>& bytes) {
+  static const uint8_t kPng[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+  if (bytes.size() >= sizeof(kPng) && std::memcmp(bytes.data(), kPng, sizeof(kPng)) == 0)
+    return AV_CODEC_ID_PNG;
+  if (bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) return AV_CODEC_ID_MJPEG;
+  throw Error(kPlace, concat(path, ": not a PNG or JPEG file ; convert the image to PNG or JPEG"));
+}
+
+FramePtr decode_image(const std::string& path, const std::vector<uint8_t>& bytes) {
+  const AVCodecID id = codec_from_signature(path, bytes);
+  const AVCodec* codec = avcodec_find_decoder(id);
+  if (!codec)
+    throw Error(kPlace, concat(path, ": this FFmpeg build has no ", avcodec_get_name(id),
+                               " decoder ; install a full libavcodec"));
+  CodecContextPtr context(checked_alloc(avcodec_alloc_context3(codec), "a decoder"));
+  context->thread_count = 1;
+  if (const int code = avcodec_open2(context.get(), codec, nullptr); code < 0)
+    throw Error(kPlace,
+                concat(path, ": cannot open the ", codec->name, " decoder (", libav_error_text(code), ")"));
+  PacketPtr packet(checked_alloc(av_packet_alloc(), "a packet"));
+  if (bytes.size() > static_cast<size_t>(INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE))
+    throw Error(kPlace, concat(path, ": the file is too large for an image"));
+  // av_new_packet adds the zeroed padding decoders may read past the end.
+  if (av_new_packet(packet.get(), static_cast<int>(bytes.size())) < 0)
+    throw Error(kPlace, concat("out of memory reading ", path));
+  std::memcpy(packet->data, bytes.data(), bytes.size());
+  FramePtr frame(checked_alloc(av_frame_alloc(), "a frame"));
+  int code = avcodec_send_packet(context.get(), packet.get());
+  if (code >= 0) code = avcodec_send_packet(context.get(), nullptr);  // end of stream: flush the frame out
+  if (code >= 0) code = avcodec_receive_frame(context.get(), frame.get());
+  if (code < 0)
+    throw Error(kPlace, concat(path, ": cannot decode the ", codec->name, " image (", libav_error_text(code),
+                               ") ; the file is damaged or not a supported image"));
+  if (frame->width <= 0 || frame->height <= 0) throw Error(kPlace, concat(path, ": the image has no pixels"));
+  return frame;
+}
+
+// The JPEG ("yuvj") formats are full-range YUV; swscale wants the plain format plus a range flag.
+AVPixelFormat without_jpeg_range(AVPixelFormat format, bool* full_range) {
+  switch (format) {
+    case AV_PIX_FMT_YUVJ420P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV411P;
+    default:
+      return format;
+  }
+}
+
+// Interleaved RGB24 of a decoded frame in any pixel format.
+std::vector<uint8_t> frame_to_rgb24(const std::string& path, const AVFrame& frame) {
+  const int width = frame.width, height = frame.height;
+  bool full_range = frame.color_range == AVCOL_RANGE_JPEG;
+  const AVPixelFormat source = without_jpeg_range(static_cast<AVPixelFormat>(frame.format), &full_range);
+  SwsPtr scaler(sws_getContext(width, height, source, width, height, AV_PIX_FMT_RGB24,
+                               SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
+                               nullptr));
+  if (!scaler)
+    throw Error(kPlace, concat(path, ": cannot convert its pixel format ", av_get_pix_fmt_name(source),
+                               " to RGB ; convert the image to 8-bit RGB"));
+  const int colorspace = frame.colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
+  sws_setColorspaceDetails(scaler.get(), sws_getCoefficients(colorspace), full_range ? 1 : 0,
+                           sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+  std::vector<uint8_t> rgb(static_cast<size_t>(width) * height * 3);
+  uint8_t* target[4] = {rgb.data(), nullptr, nullptr, nullptr};
+  const int target_stride[4] = {width * 3, 0, 0, 0};
+  if (sws_scale(scaler.get(), frame.data, frame.linesize, 0, height, target, target_stride) != height)
+    throw Error(kPlace, concat(path, ": converting its pixels to RGB failed"));
+  return rgb;
+}
+
+}  // namespace
+
+uint8_t pixel_from_unit(float value) {
+  if (std::isnan(value)) {
+    log_once(LogLevel::warn, kPlace, "frames hold NaN values; they are written as 0 (black)");
+    return 0;
+  }
+  const float clamped = std::min(std::max(value, -1.0f), 1.0f);
+  // The same float operations as torchvision's normalize ((x - low) / (high - low)) then `* 255`.
+  return static_cast<uint8_t>((clamped + 1.0f) / 2.0f * 255.0f);
+}
+
+Tensor checked_frames(const char* place, const std::string& what, const Tensor& frames) {
+  if (!frames.defined() || frames.ndim() != 4 || frames.size(0) != 3)
+    throw Error(place, concat(what, ": frames must be [3, n, H, W] (RGB), got ",
+                              frames.defined() ? frames.describe() : "an undefined tensor"));
+  if (!frames.is_host_accessible())
+    throw Error(
+        place, concat(what, ": frames ", frames.describe(), " are in device memory ; copy them to the host"));
+  if (!is_floating(frames.dtype()))
+    throw Error(place, concat(what, ": frames must be floating point in [-1, 1], got ", frames.describe()));
+  if (frames.dtype() == DType::f32 && frames.is_contiguous()) return frames;
+  return frames.to_host(DType::f32);
+}
+
+void pack_rgb24(const Tensor& frames, int64_t index, uint8_t* rgb) {
+  X2V_ASSERT(frames.dtype() == DType::f32 && frames.is_contiguous() && frames.ndim() == 4, kPlace,
+             frames.describe());
+  const int64_t count = frames.size(1), pixels = frames.size(2) * frames.size(3);
+  X2V_ASSERT(index >= 0 && index < count, kPlace, "frame ", index, " of ", count);
+  const float* data = frames.data<float>();
+  for (int64_t channel = 0; channel < 3; ++channel) {
+    const float* plane = data + (channel * count + index) * pixels;
+    for (int64_t pixel = 0; pixel < pixels; ++pixel) rgb[pixel * 3 + channel] = pixel_from_unit(plane[pixel]);
+  }
+}
+
+void configure_libav_logging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // libav's debug level floods stderr with per-packet lines; its info level is detail enough.
+    av_log_set_level(log_level() <= LogLevel::debug ? AV_LOG_INFO : AV_LOG_QUIET);
+  });
+}
+
+std::string libav_error_text(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  if (av_strerror(code, text, sizeof(text)) < 0) return concat("libav error ", code);
+  return text;
+}
+
+void write_file_atomically(const char* place, const std::string& path, const std::vector<uint8_t>& bytes) {
+  static std::atomic<unsigned> counter{0};
+  const std::filesystem::path target(path);
+  const std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : ".";
+  const std::string temporary =
+      (directory / concat(".", target.filename().string(), ".tmp-", ::getpid(), "-", counter++)).string();
+  const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (descriptor < 0)
+    throw Error(place, concat(path, ": cannot create a file in ", directory.string(), " (",
+                              std::strerror(errno), ") ; check that the folder exists and is writable"));
+  size_t done = 0;
+  bool ok = true;
+  while (ok && done < bytes.size()) {
+    const ssize_t written = ::write(descriptor, bytes.data() + done, bytes.size() - done);
+    if (written < 0 && errno == EINTR) continue;
+    ok = written > 0;
+    if (ok) done += static_cast<size_t>(written);
+  }
+  ok = ok && ::fsync(descriptor) == 0;
+  const int saved_errno = errno;
+  ok = (::close(descriptor) == 0) && ok;
+  if (ok && ::rename(temporary.c_str(), path.c_str()) == 0) return;
+  const std::string reason = std::strerror(ok ? errno : saved_errno);
+  ::unlink(temporary.c_str());
+  throw Error(place,
+              concat(path, ": cannot write it (", reason, ") ; check free disk space and permissions"));
+}
+
+void write_png(const std::string& path, const Tensor& image) {
+  if (!image.defined() || image.ndim() != 3)
+    throw Error(kPlace, concat(path, ": an image must be [3, H, W], got ",
+                               image.defined() ? image.describe() : "an undefined tensor"));
+  const Tensor frames = checked_frames(kPlace, path, image.unsqueeze(1));
+  const int64_t height = frames.size(2), width = frames.size(3);
+  if (height <= 0 || width <= 0 || height > 65535 || width > 65535)
+    throw Error(kPlace, concat(path, ": cannot write a ", width, "x", height, " PNG"));
+  std::vector<uint8_t> rgb(static_cast<size_t>(width * height * 3));
+  pack_rgb24(frames, 0, rgb.data());
+  write_file_atomically(kPlace, path,
+                        encode_png(path, rgb.data(), static_cast<int>(width), static_cast<int>(height)));
+}
+
+PngFrameWriter::PngFrameWriter(const std::string& directory) : directory_(directory) {
+  if (directory.empty()) throw Error(kPlace, "the frames folder is an empty path ; name a folder");
+  std::error_code error;
+  if (!std::filesystem::exists(directory, error)) {
+    created_directory_ = std::filesystem::create_directories(directory, error);
+    if (error)
+      throw Error(kPlace, concat(directory, ": cannot create the frames folder (", error.message(),
+                                 ") ; check the path and its permissions"));
+  } else if (!std::filesystem::is_directory(directory, error)) {
+    throw Error(kPlace, concat(directory, ": exists and is not a folder ; name a folder for the frames"));
+  }
+  if (::access(directory.c_str(), W_OK | X_OK) != 0)
+    throw Error(kPlace, concat(directory, ": the frames folder is not writable (", std::strerror(errno),
+                               ") ; check its permissions"));
+}
+
+PngFrameWriter::~PngFrameWriter() {
+  if (finished_) return;
+  std::error_code ignored;
+  for (const std::string& path : written_) std::filesystem::remove(path, ignored);
+  if (created_directory_) std::filesystem::remove(directory_, ignored);  // only when empty
+}
+
+std::string PngFrameWriter::frame_path(int64_t index) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "frame_%05lld.png", static_cast<long long>(index));
+  return (std::filesystem::path(directory_) / name).string();
+}
+
+void PngFrameWriter::write(const Tensor& frames) {
+  X2V_ASSERT(!finished_, kPlace, "write() after finish() on ", directory_);
+  const Tensor checked = checked_frames(kPlace, directory_, frames);
+  const int64_t height = checked.size(2), width = checked.size(3);
+  if (height <= 0 || width <= 0 || height > 65535 || width > 65535)
+    throw Error(kPlace, concat(directory_, ": cannot write ", width, "x", height, " PNG frames"));
+  std::vector<uint8_t> rgb(static_cast<size_t>(width * height * 3));
+  for (int64_t index = 0; index < checked.size(1); ++index) {
+    pack_rgb24(checked, index, rgb.data());
+    const std::string path = frame_path(frames_written());
+    write_file_atomically(kPlace, path,
+                          encode_png(path, rgb.data(), static_cast<int>(width), static_cast<int>(height)));
+    written_.push_back(path);
+  }
+}
+
+void PngFrameWriter::finish() {
+  finished_ = true;
+}
+
+Tensor read_image(const std::string& path) {
+  configure_libav_logging();
+  const std::vector<uint8_t> bytes = read_whole_file(path);
+  const FramePtr frame = decode_image(path, bytes);
+  const std::vector<uint8_t> rgb = frame_to_rgb24(path, *frame);
+  const int64_t height = frame->height, width = frame->width, pixels = height * width;
+  Tensor image = Tensor::host({3, height, width}, DType::f32);
+  float* data = image.data<float>();
+  for (int64_t channel = 0; channel < 3; ++channel)
+    for (int64_t pixel = 0; pixel < pixels; ++pixel) {
+      const float unit = static_cast<float>(rgb[pixel * 3 + channel]) / 255.0f;
+      data[channel * pixels + pixel] = (unit - 0.5f) / 0.5f;
+    }
+  return image;
+}
+
+}  // namespace x2v::io
