@@ -8,5 +8,9 @@ void add_inspect_command(CLI::App& app);
 void add_platforms_command(CLI::App& app);
 void add_dit_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
+void add_infer_command(CLI::App& app);
+void add_encode_text_command(CLI::App& app);
+void add_decode_command(CLI::App& app);
+void add_make_tiny_model_command(CLI::App& app);
 
 }  // namespace x2v::cli

@@ -10,6 +10,10 @@ int main(int argc, char** argv) {
   CLI::App app{"x2v: video generation inference engine (Wan2.1, LightX2V-compatible)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "x2v 0.1.0");
+  x2v::cli::add_infer_command(app);
+  x2v::cli::add_encode_text_command(app);
+  x2v::cli::add_decode_command(app);
+  x2v::cli::add_make_tiny_model_command(app);
   x2v::cli::add_inspect_command(app);
   x2v::cli::add_platforms_command(app);
   x2v::cli::add_dit_command(app);

@@ -86,4 +86,12 @@ void fill(Tensor& out, float value) {
   run("fill", {}, out, {value});
 }
 
+void channel_rms_norm(const Tensor& x, const Tensor& gamma, Tensor& out, bool silu, float eps) {
+  run("channel_rms_norm", {x, gamma}, out, {eps, silu ? 1.0f : 0.0f});
+}
+
+void clamp(const Tensor& x, float low, float high, Tensor& out) {
+  run("clamp", {x}, out, {low, high});
+}
+
 }  // namespace x2v::ops

@@ -49,6 +49,12 @@ class TimedMatmul : public MatmulKernel {
     in_features_ = inner_->in_features();
     out_features_ = inner_->out_features();
   }
+  void load_quantized(const QuantizedWeight& weight, const Tensor& bias) override {
+    inner_->load_quantized(weight, bias);
+    in_features_ = inner_->in_features();
+    out_features_ = inner_->out_features();
+  }
+  QuantFormat quantized_format() const override { return inner_->quantized_format(); }
   void apply(const Tensor& x, Tensor& y) override {
     ScopedTimer timer(category_);
     inner_->apply(x, y);

@@ -44,3 +44,36 @@ x2v_cli_output(sample_output_readable "[16, 2, 4, 6]" inspect ${X2V_CLI_OUT}/sam
 set_tests_properties(cli.dit_runs cli.sample_runs_from_seed PROPERTIES LABELS cli)
 set_tests_properties(cli.dit_output_readable PROPERTIES DEPENDS cli.dit_runs)
 set_tests_properties(cli.sample_output_readable PROPERTIES DEPENDS cli.sample_runs_from_seed)
+
+# The whole text-to-video path on a freshly made tiny model: an MP4 that ffprobe reads with the asked-for
+# frame count, size and fps; then the bad inputs, each one clear line and no file left behind.
+set(X2V_TINY_MODEL ${X2V_CLI_OUT}/tiny-wan)
+set(X2V_TINY_CONFIG ${CMAKE_SOURCE_DIR}/configs/wan/tiny_t2v.json)
+add_test(NAME cli.make_tiny_model COMMAND bash -c "rm -rf '${X2V_TINY_MODEL}' && '$<TARGET_FILE:x2v>' make-tiny-model '${X2V_TINY_MODEL}'")
+set_tests_properties(cli.make_tiny_model PROPERTIES LABELS cli FIXTURES_SETUP tiny_model)
+add_test(NAME cli.infer_tiny COMMAND bash -c "rm -f '${X2V_CLI_OUT}/tiny.mp4' && '$<TARGET_FILE:x2v>' infer --model_cls wan2.1 --task t2v --model_path '${X2V_TINY_MODEL}' --config_json '${X2V_TINY_CONFIG}' --prompt 'a cat walking on the beach at sunset' --seed 3 --save_result_path '${X2V_CLI_OUT}/tiny.mp4' --save_frames '${X2V_CLI_OUT}/tiny_frames'")
+set_tests_properties(cli.infer_tiny PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model FIXTURES_SETUP tiny_video)
+add_test(NAME cli.infer_tiny_video_probe COMMAND bash ${X2V_CLI_DIR}/check_video.sh ${X2V_CLI_OUT}/tiny.mp4 17 192 128 16)
+set_tests_properties(cli.infer_tiny_video_probe PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_video)
+add_test(NAME cli.infer_tiny_png_frames COMMAND bash -c "test $(ls '${X2V_CLI_OUT}/tiny_frames' | grep -c '\\.png$') -eq 17")
+set_tests_properties(cli.infer_tiny_png_frames PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_video)
+
+# The stage commands chained: encode-text -> sample -> decode give a video too.
+add_test(NAME cli.stages_chain COMMAND bash -c "set -e; x='$<TARGET_FILE:x2v>'; o='${X2V_CLI_OUT}'; rm -f $o/stage_*; $x encode-text --model_path '${X2V_TINY_MODEL}' --config_json '${X2V_TINY_CONFIG}' --prompt 'a red car' --output $o/stage_text.safetensors; $x sample --model_path '${X2V_TINY_MODEL}' --config_json '${X2V_TINY_CONFIG}' --inputs $o/stage_text.safetensors --seed 1 --output $o/stage_latents.safetensors; $x decode --model_path '${X2V_TINY_MODEL}' --config_json '${X2V_TINY_CONFIG}' --inputs $o/stage_latents.safetensors --output $o/stage_video.mp4; bash '${X2V_CLI_DIR}/check_video.sh' $o/stage_video.mp4 17 192 128 16")
+set_tests_properties(cli.stages_chain PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
+
+function(x2v_infer_error name text)
+  x2v_cli_error(${name} ${text} infer --task t2v --save_result_path ${X2V_CLI_OUT}/${name}.mp4 ${ARGN})
+  set_tests_properties(cli.${name} PROPERTIES FIXTURES_REQUIRED tiny_model)
+endfunction()
+x2v_infer_error(infer_bad_frames "not 4n+1" --model_path ${X2V_TINY_MODEL} --config_json ${X2V_CLI_DIR}/bad_frames.json --prompt cat)
+x2v_infer_error(infer_bad_size "not a multiple of 16" --model_path ${X2V_TINY_MODEL} --config_json ${X2V_CLI_DIR}/bad_size.json --prompt cat)
+x2v_infer_error(infer_empty_prompt "the prompt is empty" --model_path ${X2V_TINY_MODEL} --config_json ${X2V_TINY_CONFIG} --prompt "  ")
+x2v_infer_error(infer_unknown_model_cls "supported: wan2.1, wan2.1_distill" --model_path ${X2V_TINY_MODEL} --prompt cat --model_cls wan9)
+x2v_infer_error(infer_missing_model_dir "is not a directory" --model_path /nonexistent/Wan2.1-T2V-1.3B --prompt cat)
+x2v_cli_error(infer_unwritable_output "does not exist" infer --model_path ${X2V_TINY_MODEL} --config_json ${X2V_TINY_CONFIG}
+              --prompt cat --save_result_path /nonexistent/folder/out.mp4)
+set_tests_properties(cli.infer_unwritable_output PROPERTIES FIXTURES_REQUIRED tiny_model)
+# A model directory without its VAE: the error names the file expected.
+add_test(NAME cli.infer_missing_vae COMMAND bash -c "set -e; d='${X2V_CLI_OUT}/tiny-no-vae'; rm -rf $d; mkdir -p $d; for f in '${X2V_TINY_MODEL}'/*; do case $f in *Wan2.1_VAE.pth) ;; *) ln -s $f $d/ ;; esac; done; X2V_EXPECT_NO_FILE='${X2V_CLI_OUT}/infer_missing_vae' bash '${X2V_CLI_DIR}/expect_error.sh' 'has no Wan2.1_VAE.pth' '$<TARGET_FILE:x2v>' infer --model_path $d --prompt cat --save_result_path '${X2V_CLI_OUT}/infer_missing_vae.mp4'")
+set_tests_properties(cli.infer_missing_vae PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)

@@ -1,6 +1,7 @@
 // Every attention kernel of the cpu platform against a naive fp64 attention computed here from the
 // (dtype-rounded) inputs: many shapes, token-major strided views, a batch with key lengths, large
-// logits, and a long sequence whose working memory must stay linear in its length.
+// logits, an additive logit bias (T5), and a long sequence whose working memory must stay linear in its
+// length.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -76,13 +77,14 @@ struct Problem {
   float scale = 0.0f;
   float magnitude = 1.0f;
   std::vector<int64_t> key_lengths;
+  bool bias = false;  // an additive f32 [heads, q_len, kv_len] logit bias
   uint32_t seed = 1;
 };
 
 std::string describe(const Problem& p) {
   return concat("batch ", p.batch, " heads ", p.heads, " q_len ", p.query_len, " kv_len ", p.key_len, " dim ",
                 p.dim, " scale ", p.scale, " magnitude ", p.magnitude,
-                p.key_lengths.empty() ? "" : " key_lengths");
+                p.key_lengths.empty() ? "" : " key_lengths", p.bias ? " bias" : "");
 }
 
 // Dot product in double with four independent sums (not bound by the latency of one chain of adds).
@@ -95,9 +97,11 @@ double dot(const float* a, const float* b, int64_t count) {
   return (partial[0] + partial[1]) + (partial[2] + partial[3]);
 }
 
-// Naive attention in double over logical [batch, heads, len, dim] values.
+// Naive attention in double over logical [batch, heads, len, dim] values; `bias` [heads, q_len, kv_len]
+// (may be empty) is added to the scaled logits of every batch entry.
 std::vector<double> reference_attention(const Problem& p, const std::vector<float>& q,
-                                        const std::vector<float>& k, const std::vector<float>& v) {
+                                        const std::vector<float>& k, const std::vector<float>& v,
+                                        const std::vector<float>& bias = {}) {
   const double scale = p.scale != 0.0f ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.dim));
   std::vector<double> out(p.batch * p.heads * p.query_len * p.dim);
   std::vector<double> weights(p.key_len);
@@ -111,6 +115,7 @@ std::vector<double> reference_attention(const Problem& p, const std::vector<floa
         double max_score = -INFINITY;
         for (int64_t j = 0; j < keys; ++j) {
           weights[j] = dot(query, &k_head[j * p.dim], p.dim) * scale;
+          if (!bias.empty()) weights[j] += bias[(h * p.query_len + i) * p.key_len + j];
           max_score = std::max(max_score, weights[j]);
         }
         double total = 0;
@@ -127,6 +132,7 @@ std::vector<double> reference_attention(const Problem& p, const std::vector<floa
 // The inputs of one problem in one dtype, the expected output and a gapped token-major output view.
 struct Case {
   Tensor q, k, v, out;
+  Tensor bias;  // undefined unless the problem has one
   std::vector<double> expected;
   Tensor out_storage_view;  // the whole output buffer, gaps included
 };
@@ -150,8 +156,15 @@ Case make_case(const Problem& p, DType dtype, DType out_dtype) {
   result.q = token_major(q, p.batched, p.batch, p.heads, p.query_len, p.dim, dtype);
   result.k = token_major(k, p.batched, p.batch, p.heads, p.key_len, p.dim, dtype);
   result.v = token_major(v, p.batched, p.batch, p.heads, p.key_len, p.dim, dtype);
+  // A bias of a few units moves the softmax a lot (the batch entries share it).
+  std::vector<float> bias;
+  if (p.bias) {
+    bias = random_values(p.heads * p.query_len * p.key_len, p.seed + 3, 3.0f);
+    result.bias = Tensor::host_from(bias, {p.heads, p.query_len, p.key_len});
+  }
   // The reference sees exactly the values the kernel sees (after rounding to dtype).
-  result.expected = reference_attention(p, result.q.to_floats(), result.k.to_floats(), result.v.to_floats());
+  result.expected =
+      reference_attention(p, result.q.to_floats(), result.k.to_floats(), result.v.to_floats(), bias);
   result.out = token_major(std::vector<float>(q_count, 0.0f), p.batched, p.batch, p.heads, p.query_len, p.dim,
                            out_dtype, /*gap=*/3, kOutputSentinel);
   const int64_t out_buffer_elements =
@@ -189,6 +202,7 @@ void run_kernel(const std::string& name, const Problem& p, Case& c) {
   AttentionOptions options;
   options.scale = p.scale;
   options.key_lengths = p.key_lengths;
+  options.bias = c.bias;
   kernel->load(options);
   kernel->apply(c.q, c.k, c.v, c.out);
 }
@@ -279,6 +293,105 @@ TEST(AttentionConformance, ManyKeysFewQueries) {
   Case c = make_case(p, DType::bf16, DType::bf16);
   run_kernel("cpu_flash_attn", p, c);
   expect_matches(c, DType::bf16, concat("cpu_flash_attn bf16 ", describe(p)));
+}
+
+// T5's attention: unit scale (no 1/sqrt(d)), a position bias on the logits and padded keys masked; odd
+// lengths and several key tiles. Also without the bias, and at a head dim off the fast paths.
+TEST(AttentionConformance, BiasWithKeyLengthsAndUnitScale) {
+  for (DType dtype : kDTypes)
+    for (bool bias : {true, false})
+      for (int64_t dim : {64, 40}) {
+        Problem p;
+        p.batched = true;
+        p.batch = 2;
+        p.heads = 3;
+        p.query_len = 37;
+        p.key_len = 301;
+        p.dim = dim;
+        p.scale = 1.0f;
+        p.magnitude = 0.4f;
+        p.key_lengths = {301, 129};
+        p.bias = bias;
+        check_problem(p, dtype);
+      }
+}
+
+TEST(AttentionConformance, BiasWithoutBatchDim) {
+  for (DType dtype : kDTypes) {
+    Problem p;
+    p.heads = 2;
+    p.query_len = 55;
+    p.key_len = 55;
+    p.dim = 64;
+    p.scale = 1.0f;
+    p.magnitude = 0.4f;
+    p.bias = true;
+    check_problem(p, dtype);
+  }
+}
+
+// The bias must change the result (else the tests above could not fail on a kernel that ignores it).
+TEST(AttentionConformance, BiasChangesTheExpectedResult) {
+  Problem p;
+  p.heads = 2;
+  p.query_len = 9;
+  p.key_len = 33;
+  p.bias = true;
+  const Case with_bias = make_case(p, DType::f32, DType::f32);
+  p.bias = false;
+  const Case without_bias = make_case(p, DType::f32, DType::f32);
+  double largest_change = 0;
+  for (size_t i = 0; i < with_bias.expected.size(); ++i)
+    largest_change = std::max(largest_change, std::fabs(with_bias.expected[i] - without_bias.expected[i]));
+  EXPECT_GT(largest_change, 0.1);
+}
+
+// cpu_flash_attn's grouped query tiles (past 8 MiB of packed keys per head) with a bias.
+TEST(AttentionConformance, BiasOnGroupedQueryTiles) {
+  Problem p;
+  p.query_len = 200;
+  p.key_len = 8500;
+  p.dim = 128;
+  p.scale = 1.0f;
+  p.magnitude = 0.3f;
+  p.bias = true;
+  Case c = make_case(p, DType::bf16, DType::bf16);
+  run_kernel("cpu_flash_attn", p, c);
+  expect_matches(c, DType::bf16, concat("cpu_flash_attn bf16 ", describe(p)));
+}
+
+TEST(AttentionConformance, RejectsBadBias) {
+  for (const std::string& name : attention_kernels()) {
+    auto kernel = cpu_device().kernels().attention.create(name);
+    const Tensor q = Tensor::host({2, 4, 64}, DType::f32), k = Tensor::host({2, 5, 64}, DType::f32);
+    Tensor out = Tensor::host({2, 4, 64}, DType::f32);
+    AttentionOptions options;
+    options.bias = Tensor::host({2, 5, 4}, DType::f32);  // q_len and kv_len swapped
+    kernel->load(options);
+    EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": misshaped bias";
+    options.bias = Tensor::host({2, 4, 5}, DType::bf16);
+    kernel->load(options);
+    EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": bf16 bias";
+    options.bias = Tensor::host({2, 5, 4}, DType::f32).transpose(1, 2);
+    kernel->load(options);
+    EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": non-contiguous bias";
+    options.bias = Tensor::host({2, 4, 5}, DType::f32);
+    kernel->load(options);
+    EXPECT_NO_THROW(kernel->apply(q, k, k, out)) << name;
+  }
+}
+
+// A kernel that cannot add a bias refuses one at load instead of ignoring it.
+TEST(AttentionConformance, KernelWithoutBiasSupportRefusesABias) {
+  class NoBiasKernel : public AttentionKernel {
+   public:
+    void apply(const Tensor&, const Tensor&, const Tensor&, Tensor&) override {}
+  };
+  NoBiasKernel kernel;
+  AttentionOptions options;
+  EXPECT_NO_THROW(kernel.load(options));
+  options.bias = Tensor::host({1, 1, 1}, DType::f32);
+  EXPECT_THROW(kernel.load(options), Error);
 }
 
 TEST(AttentionConformance, MixedInputAndOutputDtypes) {

@@ -1,4 +1,6 @@
 // Every elementwise op of the cpu platform against the reference, through the ops:: entry points too.
+#include <functional>
+
 #include "conformance.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
@@ -33,6 +35,7 @@ TEST(Conformance, ElementwiseOps) {
       {"softmax", {}, {}},
       {"scale", {}, {0.5f, -2.0f}},
       {"fill", {}, {1.25f}},
+      {"clamp", {}, {-1.0f, 0.75f}},
   };
   for (const std::string& op : elementwise_op_names()) {
     bool covered = false;
@@ -72,6 +75,86 @@ TEST(Conformance, CopyGathersStridesAndConverts) {
   EXPECT_EQ(target_view.to_floats(), x.to_floats());
 }
 
+TEST(Conformance, CopyOfBroadcastAndTransposedViews) {
+  // Nearest 2x upsampling as a stride-0 view ([C, T, H, W] -> [C, T, 2H, 2W]), the VAE's frame shuffle
+  // and a token-major transpose, in every dtype pair the models use.
+  struct ViewCase {
+    Shape base_shape;
+    std::function<Tensor(const Tensor&)> view;
+    bool writable;
+  };
+  const std::vector<ViewCase> cases = {
+      {{3, 2, 5, 7},
+       [](const Tensor& t) {
+         return t.as_strided({3, 2, 5, 2, 7, 2}, {70, 35, 7, 0, 1, 0}, 0);
+       },
+       false},
+      {{2, 3, 4, 5, 6},
+       [](const Tensor& t) {
+         return t.permute({1, 2, 0, 3, 4});
+       },
+       true},
+      {{40, 300}, [](const Tensor& t) { return t.transpose(0, 1); }, true},
+  };
+  uint32_t seed = 33;
+  for (const ViewCase& view_case : cases)
+    for (DType source : {DType::f32, DType::bf16})
+      for (DType target : {DType::f32, DType::bf16}) {
+        const Tensor input = view_case.view(random_tensor(view_case.base_shape, source, seed++));
+        SCOPED_TRACE(concat(input.describe(), " -> ", dtype_name(target)));
+        Tensor out = empty(input.shape(), target, cpu_device());
+        ops::copy(input, out);
+        Tensor expected = Tensor::host(input.shape(), DType::f32);
+        reference::elementwise("copy", {input}, {}, expected);
+        EXPECT_LE(relative_error(out, expected), tolerance(target));
+        if (!view_case.writable) continue;
+        // Into the same strided layout on the target side.
+        Tensor strided_target = view_case.view(Tensor::host(view_case.base_shape, target));
+        ops::copy(input, strided_target);
+        EXPECT_LE(relative_error(strided_target, expected), tolerance(target));
+      }
+}
+
+TEST(Conformance, ChannelRmsNorm) {
+  // Channels first, positions not a multiple of the block; a zero column checks the eps guard; with and
+  // without the fused SiLU; into a contiguous out and into a time slice of a larger window.
+  for (const Shape& shape : {Shape{16, 3, 5, 7}, Shape{384, 2, 9, 13}, Shape{2, 1000}}) {
+    for (DType dtype : conformance::kActivationDTypes) {
+      for (const bool silu : {false, true}) {
+        SCOPED_TRACE(concat(shape_to_string(shape), " ", dtype_name(dtype), silu ? " silu" : ""));
+        Tensor x = random_tensor(shape, dtype, 61, 3.0f);
+        Tensor column = x.reshape({shape[0], -1}).slice(1, 0, 1);
+        ops::fill(column, 0.0f);
+        const Tensor gamma = random_tensor({shape[0], 1, 1}, DType::f32, 62);
+        Tensor expected = Tensor::host(shape, DType::f32), actual = Tensor::host(shape, dtype);
+        reference::elementwise("channel_rms_norm", {x, gamma}, {1e-12f, silu ? 1.0f : 0.0f}, expected);
+        ops::channel_rms_norm(x, gamma, actual, silu);
+        EXPECT_LE(relative_error(actual, expected), tolerance(dtype));
+        Shape window_shape = shape;
+        window_shape[1] += 2;
+        Tensor window = Tensor::host(window_shape, dtype);
+        Tensor slot = window.slice(1, 2, window_shape[1]);
+        ops::channel_rms_norm(x, gamma, slot, silu);
+        EXPECT_LE(relative_error(slot, expected), tolerance(dtype));
+      }
+    }
+  }
+  // Against the definition on a case small enough to write down: x = [3, 4] over 2 channels.
+  const Tensor x = Tensor::host_from({3.0f, 4.0f}, {2, 1});
+  const Tensor gamma = Tensor::host_from({1.0f, 2.0f}, {2});
+  Tensor out = Tensor::host({2, 1}, DType::f32);
+  ops::channel_rms_norm(x, gamma, out);
+  const std::vector<float> values = out.to_floats();
+  EXPECT_NEAR(values[0], 3.0 / 5.0 * std::sqrt(2.0), 1e-6);
+  EXPECT_NEAR(values[1], 4.0 / 5.0 * std::sqrt(2.0) * 2.0, 1e-6);
+  Tensor wrong_gamma = Tensor::host({3}, DType::f32);
+  EXPECT_THROW(ops::channel_rms_norm(x, wrong_gamma, out), Error);
+  Tensor transposed = Tensor::host({1, 2}, DType::f32).transpose(0, 1);
+  EXPECT_NO_THROW(ops::channel_rms_norm(x, gamma, transposed));  // one position: any channel stride
+  Tensor gathered = Tensor::host({3, 2}, DType::f32).transpose(0, 1);
+  EXPECT_THROW(ops::channel_rms_norm(Tensor::host({2, 3}, DType::f32), gamma, gathered), Error);
+}
+
 TEST(Conformance, OpsEntryPointsDispatchToTheDevice) {
   const Tensor x = random_tensor({8, 16}, DType::f32, 41);
   const Tensor shift = random_tensor({16}, DType::f32, 42), scale = random_tensor({16}, DType::f32, 43);
@@ -81,6 +164,9 @@ TEST(Conformance, OpsEntryPointsDispatchToTheDevice) {
   EXPECT_LE(relative_error(out, expected), tolerance(DType::f32));
   ops::scale(x, 3.0f, 1.0f, out);
   reference::elementwise("scale", {x}, {3.0f, 1.0f}, expected);
+  EXPECT_LE(relative_error(out, expected), tolerance(DType::f32));
+  ops::clamp(x, -0.5f, 0.25f, out);
+  reference::elementwise("clamp", {x}, {-0.5f, 0.25f}, expected);
   EXPECT_LE(relative_error(out, expected), tolerance(DType::f32));
   const Tensor half = ops::cast(x, DType::f16);
   EXPECT_EQ(half.dtype(), DType::f16);

@@ -8,6 +8,13 @@ void Linear::load(Device& device, const std::string& kernel_name, const Tensor& 
   kernel_->load(weight, bias);
 }
 
+void Linear::load_quantized(Device& device, const std::string& kernel_name, const QuantizedWeight& weight,
+                            const Tensor& bias) {
+  device_ = &device;
+  kernel_ = device.kernels().mm.create(kernel_name);
+  kernel_->load_quantized(weight, bias);
+}
+
 Tensor Linear::forward(const Tensor& x, DType dtype) const {
   Shape shape = x.shape();
   shape.back() = out_features();

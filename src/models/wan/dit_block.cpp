@@ -1,12 +1,12 @@
 #include "models/wan/dit_block.h"
 
 #include "platform/ops.h"
+#include "quant/quant_kernels.h"
 
 namespace x2v {
 
-void WanBlock::load(const WanDitCheckpoint& checkpoint, int index, const WanDitKernels& kernels,
-                    Precision precision, Device& device) {
-  const WanDitConfig& config = checkpoint.config();
+void WanBlock::load(const WanDitConfig& config, const WanDitCheckpoint& checkpoint, int index,
+                    const WanDitKernels& kernels, Precision precision, Device& device) {
   device_ = &device;
   precision_ = precision;
   dim_ = config.dim;
@@ -17,9 +17,19 @@ void WanBlock::load(const WanDitCheckpoint& checkpoint, int index, const WanDitK
   auto weight = [&](const std::string& name, const Shape& shape, DType dtype) {
     return checkpoint.load(prefix + name, shape, dtype, device);
   };
+  // The attention and FFN linears: dit_quant_scheme's kernel, with quantized weights when it takes them.
+  const std::string& block_mm = kernels.block_mm.empty() ? kernels.mm : kernels.block_mm;
+  const QuantFormat format = mm_kernel_format(device, block_mm, "dit_quant_scheme");
   auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in) {
-    layer.load(device, kernels.mm, weight(name + ".weight", {out, in}, compute),
-               weight(name + ".bias", {out}, compute));
+    if (format == QuantFormat::none) {
+      layer.load(device, block_mm, weight(name + ".weight", {out, in}, compute),
+                 weight(name + ".bias", {out}, compute));
+      return;
+    }
+    layer.load_quantized(device, block_mm,
+                         checkpoint.load_quantized(prefix + name, {out, in}, format, block_mm,
+                                                   kernels.weight_auto_quant, device),
+                         weight(name + ".bias", {out}, DType::f32));
   };
   auto rms_norm = [&](const std::string& name) {
     std::unique_ptr<RmsNormKernel> norm = device.kernels().rms_norm.create(kernels.rms_norm);

@@ -12,8 +12,10 @@ namespace x2v {
 
 class WanBlock {
  public:
-  void load(const WanDitCheckpoint& checkpoint, int index, const WanDitKernels& kernels, Precision precision,
-            Device& device);
+  // Block `index` of a `config` model, its weights read from `checkpoint` (which may be a quantized export
+  // holding no config.json: the architecture comes from `config`).
+  void load(const WanDitConfig& config, const WanDitCheckpoint& checkpoint, int index,
+            const WanDitKernels& kernels, Precision precision, Device& device);
   // x [tokens, dim] (residual, precision.sensitive) is updated in place. e0 [6, dim] f32; context
   // [text_len, dim] and image_context [257, dim] (i2v only, else undefined) in precision.compute.
   void forward(Tensor& x, const Tensor& e0, const Tensor& context, const Tensor& image_context,

@@ -1,5 +1,7 @@
 #include "models/wan/dit_kernels.h"
 
+#include "core/error.h"
+
 namespace x2v {
 
 WanDitKernels WanDitKernels::from_config(const io::Config& config) {
@@ -10,7 +12,15 @@ WanDitKernels WanDitKernels::from_config(const io::Config& config) {
   kernels.rms_norm = config.get_string("rms_norm_type", "");
   kernels.layer_norm = config.get_string("layer_norm_type", "");
   kernels.rope = config.get_string("rope_type", "");
-  kernels.mm = config.get_string("dit_quant_scheme", "");
+  kernels.block_mm = config.get_string("dit_quant_scheme", "");
+  kernels.weight_auto_quant = config.get_bool("weight_auto_quant", false);
+  if (config.get_bool("dit_quantized", false)) {
+    if (kernels.block_mm.empty() || kernels.block_mm == "Default")
+      throw Error("config",
+                  concat("dit_quantized is true but dit_quant_scheme is '", kernels.block_mm,
+                         "'; name the checkpoint's scheme (int8-vllm, int8-torchao, fp8-sgl, ...)"));
+    kernels.quantized_checkpoint = config.get_string("dit_quantized_ckpt", "");
+  }
   return kernels;
 }
 

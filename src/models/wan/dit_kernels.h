@@ -1,5 +1,6 @@
 #pragma once
-// Which kernel runs each op of the DiT, by name as in LightX2V configs ("" = the platform's default).
+// Which kernel runs each op of the DiT, by name as in LightX2V configs ("" = the platform's default), and
+// how the quantized linears get their weights.
 #include <string>
 
 #include "io/config.h"
@@ -13,9 +14,21 @@ struct WanDitKernels {
   std::string rms_norm;               // rms_norm_type
   std::string layer_norm;             // layer_norm_type
   std::string rope;                   // rope_type
-  std::string mm;                     // dit_quant_scheme ("Default": unquantized)
+  // Linears outside the blocks' attention and FFN (embeddings, time projection, head): never quantized.
+  std::string mm;
+  // The blocks' attention and FFN linears, the ones LightX2V quantizes: dit_quant_scheme ("" = `mm`,
+  // "Default" = unquantized). A quantized scheme ("int8-vllm", "fp8-sgl", ...) reads `<name>.weight`
+  // int8/float8_e4m3fn + `<name>.weight_scale` from the checkpoint.
+  std::string block_mm;
+  // weight_auto_quant: a quantized block_mm quantizes float block weights at load (as LightX2V's
+  // converter would) instead of requiring a quantized checkpoint.
+  bool weight_auto_quant = false;
+  // dit_quantized_ckpt (read when dit_quantized is true): the file, index.json or folder every DiT
+  // weight is read from instead of the model's checkpoint; "" = the model's checkpoint.
+  std::string quantized_checkpoint;
   std::string conv;
 
+  // Throws Error for dit_quantized with an unquantized dit_quant_scheme.
   static WanDitKernels from_config(const io::Config& config);
 };
 

@@ -1,15 +1,38 @@
 #include "models/wan/dit_model.h"
 
 #include <cmath>
+#include <optional>
 
 #include "platform/ops.h"
 #include "platform/platform.h"
 
 namespace x2v {
 
-WanDit::WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision,
+namespace {
+
+// dit_quantized_ckpt, checked to hold the model the model's checkpoint describes.
+WanDitCheckpoint open_quantized_checkpoint(const std::string& path, const WanDitConfig& expected) {
+  WanDitCheckpoint checkpoint = WanDitCheckpoint::open(path);
+  const WanDitConfig& c = checkpoint.config();
+  if (c.dim != expected.dim || c.ffn_dim != expected.ffn_dim || c.num_layers != expected.num_layers ||
+      c.in_dim != expected.in_dim || c.out_dim != expected.out_dim || c.text_dim != expected.text_dim ||
+      c.model_type != expected.model_type)
+    throw Error("wan dit", concat("dit_quantized_ckpt ", path, " holds a ", c.describe(), " model, not the ",
+                                  expected.describe(), " model of the model path"));
+  return checkpoint;
+}
+
+}  // namespace
+
+WanDit::WanDit(const WanDitCheckpoint& model_checkpoint, const WanDitKernels& kernels, Precision precision,
                Device& device)
-    : config_(checkpoint.config()), precision_(precision), device_(&device) {
+    : config_(model_checkpoint.config()), precision_(precision), device_(&device) {
+  // With dit_quantized_ckpt every weight comes from there (LightX2V's quantized exports are complete);
+  // the model's checkpoint gave the architecture.
+  std::optional<WanDitCheckpoint> quantized;
+  if (!kernels.quantized_checkpoint.empty())
+    quantized = open_quantized_checkpoint(kernels.quantized_checkpoint, config_);
+  const WanDitCheckpoint& checkpoint = quantized ? *quantized : model_checkpoint;
   const WanDitConfig& c = config_;
   const DType compute = precision.compute;
   auto weight = [&](const std::string& name, const Shape& shape, DType dtype) {
@@ -44,7 +67,7 @@ WanDit::WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels,
   }
   blocks_.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i)
-    blocks_[i].load(checkpoint, static_cast<int>(i), kernels, precision, device);
+    blocks_[i].load(c, checkpoint, static_cast<int>(i), kernels, precision, device);
   head_modulation_ = weight("head.modulation", {2, c.dim}, DType::f32);
   head_norm_ = device.kernels().layer_norm.create(kernels.layer_norm);
   head_norm_->load(Tensor(), Tensor(), static_cast<float>(c.eps));

@@ -6,6 +6,7 @@
 
 #include "platform/ops.h"
 #include "platform/platform.h"
+#include "quant/quantize.h"
 
 namespace x2v {
 namespace {
@@ -224,22 +225,77 @@ std::string WanDitCheckpoint::file_name(const std::string& original_name) const 
          (naming_ == WanWeightNaming::diffusers ? wan_diffusers_name(original_name) : original_name);
 }
 
-Tensor WanDitCheckpoint::load(const std::string& original_name, const Shape& expected, DType dtype,
-                              Device& device) const {
-  const std::string name = file_name(original_name);
+io::TensorInfo WanDitCheckpoint::require(const std::string& name) const {
   if (!checkpoint_->contains(name))
     throw Error("wan dit", concat(checkpoint_->path(), " has no tensor '", name, "' (a ", config_.describe(),
                                   " model needs it); the checkpoint is incomplete or of another model"));
-  const io::TensorInfo info = checkpoint_->info(name);
+  return checkpoint_->info(name);
+}
+
+Tensor WanDitCheckpoint::load(const std::string& original_name, const Shape& expected, DType dtype,
+                              Device& device) const {
+  const std::string name = file_name(original_name);
+  const io::TensorInfo info = require(name);
   // Parameters stored with extra unit dims ([1, 6, dim] modulation) load into their squeezed shape.
   if (shape_numel(info.shape) != shape_numel(expected) ||
       (info.shape != expected && info.shape.size() == expected.size()))
     throw Error("wan dit",
                 concat("tensor '", name, "' has shape ", shape_to_string(info.shape), ", expected ",
                        shape_to_string(expected), " for a ", config_.describe(), " model"));
+  const QuantFormat stored = info.dtype ? quant_format_of(*info.dtype) : QuantFormat::none;
+  if (stored != QuantFormat::none && quant_format_of(dtype) == QuantFormat::none)
+    throw Error("wan dit",
+                concat("tensor '", name, "' is stored ", quant_format_name(stored), " (", checkpoint_->path(),
+                       " is a quantized checkpoint); set dit_quantized and dit_quant_scheme (",
+                       quant_format_name(stored), "-...) to run it"));
   Tensor host = checkpoint_->load(name).reshape(expected);
   if (host.dtype() != dtype) host = host.to_host(dtype);
   return ops::to_device(host, device);
+}
+
+QuantizedWeight WanDitCheckpoint::load_quantized(const std::string& linear, const Shape& expected,
+                                                 QuantFormat format, const std::string& scheme,
+                                                 bool auto_quant, Device& device) const {
+  const std::string weight_name = file_name(linear + ".weight"),
+                    scale_name = file_name(linear + ".weight_scale");
+  const io::TensorInfo info = require(weight_name);
+  if (info.shape != expected)
+    throw Error("wan dit",
+                concat("tensor '", weight_name, "' has shape ", shape_to_string(info.shape), ", expected ",
+                       shape_to_string(expected), " for a ", config_.describe(), " model"));
+  const QuantFormat stored = info.dtype ? quant_format_of(*info.dtype) : QuantFormat::none;
+  const char* wanted = format == QuantFormat::int8 ? "int8" : "fp8 (float8_e4m3fn)";
+  if (stored == QuantFormat::none) {
+    if (!auto_quant)
+      throw Error("wan dit",
+                  concat("tensor '", weight_name, "' is ", info.dtype_label(), ", not ", wanted, ": ",
+                         checkpoint_->path(), " is not a quantized checkpoint for dit_quant_scheme '", scheme,
+                         "'; set weight_auto_quant to quantize at load, or dit_quantized_ckpt to an ",
+                         quant_format_name(format), " export"));
+    Tensor weight = checkpoint_->load(weight_name);
+    if (weight.dtype() != DType::f32 && weight.dtype() != DType::bf16 && weight.dtype() != DType::f16)
+      weight = weight.to_host(DType::f32);
+    const QuantizedWeight quantized = quantize_weight(weight, format);
+    return {ops::to_device(quantized.weight, device), ops::to_device(quantized.scale, device)};
+  }
+  if (stored != format)
+    throw Error("wan dit",
+                concat("tensor '", weight_name, "' is ", quant_format_name(stored), " but dit_quant_scheme '",
+                       scheme, "' takes ", wanted, " weights; use an ", quant_format_name(stored),
+                       " scheme (", quant_format_name(stored), "-vllm, ...) for ", checkpoint_->path()));
+  if (!checkpoint_->contains(scale_name))
+    throw Error("wan dit",
+                concat("tensor '", scale_name, "' is missing: the quantized weight '", weight_name,
+                       "' needs its per-channel scale [", expected[0], ", 1] (LightX2V's layout)"));
+  const io::TensorInfo scale_info = checkpoint_->info(scale_name);
+  const Shape& scale_shape = scale_info.shape;
+  const bool scale_fits = scale_shape == Shape{expected[0], 1} || scale_shape == Shape{expected[0]};
+  if (!scale_fits || !scale_info.dtype || !is_floating(*scale_info.dtype))
+    throw Error("wan dit", concat("tensor '", scale_name, "' is ", scale_info.dtype_label(),
+                                  shape_to_string(scale_shape), "; expected a float [", expected[0],
+                                  ", 1] (one scale per output channel of '", weight_name, "')"));
+  Tensor scale = checkpoint_->load(scale_name, DType::f32).reshape({expected[0], 1});
+  return {ops::to_device(checkpoint_->load(weight_name), device), ops::to_device(scale, device)};
 }
 
 }  // namespace x2v

@@ -45,8 +45,17 @@ class WanDitCheckpoint {
   WanWeightNaming naming() const { return naming_; }
   const io::Checkpoint& checkpoint() const { return *checkpoint_; }
   // The tensor `original_name` (original Wan naming) checked against `expected` shape, converted to `dtype`
-  // on `device`. Throws Error naming the tensor when it is missing or misshaped.
+  // on `device`.
+  // Throws Error naming the tensor when it is missing or misshaped, and when it is stored quantized (int8,
+  // float8) while `dtype` is a float: such a weight needs its scale (load_quantized).
   Tensor load(const std::string& original_name, const Shape& expected, DType dtype, Device& device) const;
+  // The quantized linear `linear` (original naming, e.g. "blocks.0.self_attn.q") for the kernel of
+  // `scheme` taking `format` weights, in LightX2V's layout: `<linear>.weight` int8/float8_e4m3fn of
+  // `expected` [out, in] shape and `<linear>.weight_scale` [out, 1] (or [out], any float dtype, loaded as
+  // f32). A float weight is quantized here when `auto_quant` (weight_auto_quant) and is an Error otherwise;
+  // a missing or misshaped scale and a weight of the other format are Errors naming the tensor.
+  QuantizedWeight load_quantized(const std::string& linear, const Shape& expected, QuantFormat format,
+                                 const std::string& scheme, bool auto_quant, Device& device) const;
   // The name of `original_name` in this checkpoint.
   std::string file_name(const std::string& original_name) const;
 
@@ -55,6 +64,9 @@ class WanDitCheckpoint {
   WanDitConfig config_;
   WanWeightNaming naming_ = WanWeightNaming::original;
   std::string prefix_;  // e.g. "model.diffusion_model." in some exports
+
+  // info() of `name` (a file name), or an Error naming it and what the model needs it for.
+  io::TensorInfo require(const std::string& name) const;
 };
 
 // Every tensor of a DiT of `config`, original names, with its shape (modulations as stored: [1, 6, dim]).

@@ -3,7 +3,8 @@
 // softmax (running max and sum, accumulator rescaled when the max grows), so no q_len x kv_len matrix
 // exists and the working memory is linear in the sequence length: the packed keys/values of the heads
 // in flight plus a few hundred KiB per thread. OpenMP threads share (head, query group) work items.
-// The tile math is in attention_tiles.
+// An optional logit bias (T5) is added to each score tile before the running max sees it. The tile math
+// is in attention_tiles.
 #include <omp.h>
 
 #include <algorithm>
@@ -100,10 +101,13 @@ struct Plan {
 
 class CpuFlashAttention final : public AttentionKernel {
  public:
+  bool supports_bias() const override { return true; }
+
   void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     check_attention_arguments(q, k, v, out, options_);
-    for (const Tensor* tensor : {&q, &k, &v, static_cast<const Tensor*>(&out)})
-      if (!tensor->is_host_accessible())
+    for (const Tensor* tensor :
+         {&q, &k, &v, static_cast<const Tensor*>(&out), static_cast<const Tensor*>(&options_.bias)})
+      if (tensor->defined() && !tensor->is_host_accessible())
         throw Error("attention", concat("cpu_flash_attn needs host memory; ", tensor->describe(),
                                         " is on a device the cpu cannot read"));
     const Plan plan(q, k);
@@ -181,11 +185,20 @@ class CpuFlashAttention final : public AttentionKernel {
       }
       start_tile(shapes[tile], buffers[tile]);
     }
+    ScoreBias biases[kTilesPerGroup];
+    if (options_.bias.defined()) {
+      const float* head_bias = options_.bias.data<float>() + head_index * plan.query_len * plan.key_len;
+      for (int tile = 0; tile < tiles; ++tile) {
+        const int64_t tile_first = first_query + tile * kQueryTile;
+        biases[tile] = ScoreBias{head_bias + tile_first * plan.key_len, plan.key_len,
+                                 std::min<int64_t>(kQueryTile, plan.query_len - tile_first)};
+      }
+    }
     const int64_t length = key_length(plan, batch_index);
     for (int64_t first_key = 0; first_key < length; first_key += kKeyTile)
       for (int tile = 0; tile < tiles; ++tile)
         attend_key_tile(shapes[tile], head_pack, head_pack + plan.key_floats, first_key,
-                        std::min<int64_t>(kKeyTile, length - first_key), buffers[tile]);
+                        std::min<int64_t>(kKeyTile, length - first_key), buffers[tile], biases[tile]);
     for (int tile = 0; tile < tiles; ++tile) {
       const int64_t tile_first = first_query + tile * kQueryTile;
       const int64_t rows = std::min<int64_t>(kQueryTile, plan.query_len - tile_first);

@@ -168,9 +168,25 @@ inline float softmax_row(float* scores, int64_t count, int64_t padded, float& ro
   return factor;
 }
 
+// scores[r][j] += bias[r][first + j] * log2(e) for the bias rows and the tile's `count` keys (the scores
+// are in the log2 domain).
+inline void add_score_bias(const ScoreBias& bias, int64_t first, int64_t count, float* scores) {
+  constexpr float kLog2E = 1.4426950408889634f;
+  const __m256 factor = _mm256_set1_ps(kLog2E);
+  for (int64_t row = 0; row < bias.rows; ++row) {
+    const float* source = bias.values + row * bias.row_stride + first;
+    float* target = scores + row * kKeyTile;
+    int64_t j = 0;
+    for (; j + 8 <= count; j += 8)
+      _mm256_store_ps(target + j,
+                      _mm256_fmadd_ps(_mm256_loadu_ps(source + j), factor, _mm256_load_ps(target + j)));
+    for (; j < count; ++j) target[j] += source[j] * kLog2E;
+  }
+}
+
 template <int kDim>
 void attend_key_tile_impl(const TileShape& shape, const float* key_panels, const float* value_panels,
-                          int64_t first, int64_t count, TileBuffers& tile) {
+                          int64_t first, int64_t count, TileBuffers& tile, const ScoreBias& bias) {
   const int64_t dim = kDim ? kDim : shape.head_dim;
   const int64_t padded_keys = round_up(count, kPanelWidth);
   const float* tile_keys = key_panels + first * dim;  // `first` is a multiple of kPanelWidth
@@ -178,6 +194,7 @@ void attend_key_tile_impl(const TileShape& shape, const float* key_panels, const
     for (int64_t row = 0; row < shape.rows; row += kRowBlock)
       score_block<kDim>(tile.queries + row * dim, dim, tile_keys + key * dim,
                         tile.scores + row * kKeyTile + key);
+  if (bias.values) add_score_bias(bias, first, count, tile.scores);
   for (int64_t row = 0; row < shape.rows; ++row)
     tile.rescale[row] =
         softmax_row(tile.scores + row * kKeyTile, count, padded_keys, tile.row_max[row], tile.row_sum[row]);
@@ -269,18 +286,19 @@ void start_tile(const TileShape& shape, TileBuffers& tile) {
 }
 
 void attend_key_tile(const TileShape& shape, const float* key_panels, const float* value_panels,
-                     int64_t first, int64_t count, TileBuffers& tile) {
-  X2V_ASSERT(count > 0 && count <= kKeyTile && first % kKeyTile == 0 && shape.rows % kRowBlock == 0,
+                     int64_t first, int64_t count, TileBuffers& tile, const ScoreBias& bias) {
+  X2V_ASSERT(count > 0 && count <= kKeyTile && first % kKeyTile == 0 && shape.rows % kRowBlock == 0 &&
+                 bias.rows <= shape.rows,
              "attention", "bad key tile ", first, "+", count, " for ", shape.rows, " rows");
   switch (shape.head_dim) {
     case 64:
-      attend_key_tile_impl<64>(shape, key_panels, value_panels, first, count, tile);
+      attend_key_tile_impl<64>(shape, key_panels, value_panels, first, count, tile, bias);
       break;
     case 128:
-      attend_key_tile_impl<128>(shape, key_panels, value_panels, first, count, tile);
+      attend_key_tile_impl<128>(shape, key_panels, value_panels, first, count, tile, bias);
       break;
     default:
-      attend_key_tile_impl<0>(shape, key_panels, value_panels, first, count, tile);
+      attend_key_tile_impl<0>(shape, key_panels, value_panels, first, count, tile, bias);
   }
 }
 

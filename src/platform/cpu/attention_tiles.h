@@ -54,11 +54,20 @@ struct TileShape {
   int64_t key_count;   // rows of each value panel (kv_len rounded up to kPanelWidth)
 };
 
+// An additive bias on a tile's scores (natural-log units, as the caller's logits): query row r and key j
+// add values[r * row_stride + j]. Only the tile's first `rows` rows have one (the rest are padding).
+struct ScoreBias {
+  const float* values = nullptr;  // nullptr: no bias
+  int64_t row_stride = 0;
+  int64_t rows = 0;
+};
+
 // Resets the running max, sum and accumulator of a tile.
 void start_tile(const TileShape& shape, TileBuffers& tile);
-// Consumes keys [first, first + count) (count <= kKeyTile, first a multiple of kKeyTile): scores,
-// online softmax update, and accumulator += P V with the accumulator rescaled by exp2(old max - new max).
+// Consumes keys [first, first + count) (count <= kKeyTile, first a multiple of kKeyTile): scores (plus
+// the bias, before the running max sees them), online softmax update, and accumulator += P V with the
+// accumulator rescaled by exp2(old max - new max).
 void attend_key_tile(const TileShape& shape, const float* key_panels, const float* value_panels,
-                     int64_t first, int64_t count, TileBuffers& tile);
+                     int64_t first, int64_t count, TileBuffers& tile, const ScoreBias& bias = {});
 
 }  // namespace x2v::cpu_attention

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "platform/cpu/cpu_streams.h"
+#include "platform/cpu/mm_quant.h"
 
 namespace x2v {
 namespace {
@@ -21,6 +22,8 @@ class CpuDevice : public Device {
     register_reference_kernels(kernels());
     register_cpu_attention(kernels());
     register_cpu_mm(kernels());
+    register_cpu_int8_mm(kernels());
+    register_cpu_fp8_mm(kernels());
     register_cpu_norm(kernels());
     register_cpu_rope(kernels());
     register_cpu_conv(kernels());

@@ -1,5 +1,6 @@
 // cpu elementwise ops: chunks of contiguous elements processed in parallel in f32. Broadcast operands
 // (shift, scale, gate of shape [dim]) are indexed modulo their size.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -15,6 +16,72 @@ namespace {
 constexpr int64_t kChunk = 4096;
 
 // Strided gather with dtype conversion: the "copy" op, and the way other ops make inputs contiguous.
+// Broadcast views (stride 0, as in nearest upsampling) and transposes are common: dims are coalesced
+// first, rows are addressed on the fly (no per-row tables, which for tiny rows cost more than the data),
+// and when the last dim is short the last two dims form the inner block so each row carries real work.
+struct CopyLayout {
+  Shape shape, source_strides, target_strides;
+};
+
+CopyLayout coalesce(const Tensor& x, const Tensor& out) {
+  CopyLayout layout;
+  for (int dim = 0; dim < x.ndim(); ++dim) {
+    if (x.size(dim) == 1) continue;
+    if (!layout.shape.empty() && layout.source_strides.back() == x.stride(dim) * x.size(dim) &&
+        layout.target_strides.back() == out.stride(dim) * x.size(dim)) {
+      layout.shape.back() *= x.size(dim);
+      layout.source_strides.back() = x.stride(dim);
+      layout.target_strides.back() = out.stride(dim);
+      continue;
+    }
+    layout.shape.push_back(x.size(dim));
+    layout.source_strides.push_back(x.stride(dim));
+    layout.target_strides.push_back(out.stride(dim));
+  }
+  if (layout.shape.empty()) layout = CopyLayout{{1}, {1}, {1}};
+  return layout;
+}
+
+template <class Element>
+void copy_elements(const char* source, int64_t source_step, char* target, int64_t target_step,
+                   int64_t count) {
+  const Element* from = reinterpret_cast<const Element*>(source);
+  Element* to = reinterpret_cast<Element*>(target);
+  for (int64_t i = 0; i < count; ++i) to[i * target_step] = from[i * source_step];
+}
+
+// One strided row of `count` elements (steps in elements); `scratch` holds two rows of staging.
+void copy_row(const char* source, DType source_dtype, int64_t source_step, char* target, DType target_dtype,
+              int64_t target_step, int64_t count, std::vector<char>& scratch) {
+  const int64_t source_size = static_cast<int64_t>(dtype_size(source_dtype)),
+                target_size = static_cast<int64_t>(dtype_size(target_dtype));
+  if (source_step == 1 && target_step == 1) {
+    convert_elements(source, source_dtype, target, target_dtype, static_cast<size_t>(count));
+    return;
+  }
+  if (source_dtype == target_dtype) {
+    switch (source_size) {
+      case 4:
+        return copy_elements<uint32_t>(source, source_step, target, target_step, count);
+      case 2:
+        return copy_elements<uint16_t>(source, source_step, target, target_step, count);
+      case 1:
+        return copy_elements<uint8_t>(source, source_step, target, target_step, count);
+      default:
+        break;
+    }
+  }
+  // Different dtypes: gather, convert in one call, scatter.
+  scratch.resize(static_cast<size_t>(count * (source_size + target_size)));
+  char* gathered = scratch.data();
+  char* converted = scratch.data() + count * source_size;
+  for (int64_t i = 0; i < count; ++i)
+    std::memcpy(gathered + i * source_size, source + i * source_step * source_size, source_size);
+  convert_elements(gathered, source_dtype, converted, target_dtype, static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i)
+    std::memcpy(target + i * target_step * target_size, converted + i * target_size, target_size);
+}
+
 void strided_copy(const Tensor& x, Tensor& out) {
   if (x.shape() != out.shape())
     throw Error("copy", concat("cannot copy ", x.describe(), " into ", out.describe(), ": shapes differ"));
@@ -23,6 +90,7 @@ void strided_copy(const Tensor& x, Tensor& out) {
   const int64_t source_size = static_cast<int64_t>(x.element_size()),
                 target_size = static_cast<int64_t>(out.element_size());
   const int64_t count = x.numel();
+  if (count == 0) return;
   if (x.is_contiguous() && out.is_contiguous()) {
 #pragma omp parallel for schedule(static)
     for (int64_t start = 0; start < count; start += kChunk) {
@@ -32,28 +100,42 @@ void strided_copy(const Tensor& x, Tensor& out) {
     }
     return;
   }
-  if (count == 0) return;
-  const int rank = x.ndim();
-  const int64_t width = rank ? x.size(-1) : 1;
-  const int64_t source_step = rank ? x.stride(-1) : 1, target_step = rank ? out.stride(-1) : 1;
-  const Shape row_shape = rank ? Shape(x.shape().begin(), x.shape().end() - 1) : Shape();
-  std::vector<int64_t> source_rows, target_rows;
-  for_each_offset(row_shape, rank ? Shape(x.strides().begin(), x.strides().end() - 1) : Shape(),
-                  [&](int64_t offset) { source_rows.push_back(offset); });
-  for_each_offset(row_shape, rank ? Shape(out.strides().begin(), out.strides().end() - 1) : Shape(),
-                  [&](int64_t offset) { target_rows.push_back(offset); });
-  const int64_t rows = static_cast<int64_t>(source_rows.size());
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < rows; ++row) {
-    const char* source_row = source + source_rows[row] * source_size;
-    char* target_row = target + target_rows[row] * target_size;
-    if (source_step == 1 && target_step == 1) {
-      convert_elements(source_row, x.dtype(), target_row, out.dtype(), static_cast<size_t>(width));
-      continue;
+  const CopyLayout layout = coalesce(x, out);
+  const int rank = static_cast<int>(layout.shape.size());
+  // Inner block: the last dim, or the last two when the last is short (then walked column by column).
+  const int inner_dims = rank >= 2 && layout.shape.back() < 32 ? 2 : 1;
+  const int outer_rank = rank - inner_dims;
+  int64_t outer_count = 1;
+  for (int dim = 0; dim < outer_rank; ++dim) outer_count *= layout.shape[dim];
+  const int64_t width = layout.shape.back();
+  const int64_t rows = inner_dims == 2 ? layout.shape[rank - 2] : 1;
+  const int64_t source_step = layout.source_strides.back(), target_step = layout.target_strides.back();
+  const int64_t source_row = inner_dims == 2 ? layout.source_strides[rank - 2] : 0;
+  const int64_t target_row = inner_dims == 2 ? layout.target_strides[rank - 2] : 0;
+#pragma omp parallel
+  {
+    std::vector<char> scratch;
+#pragma omp for schedule(static)
+    for (int64_t outer = 0; outer < outer_count; ++outer) {
+      int64_t source_offset = 0, target_offset = 0, rest = outer;
+      for (int dim = outer_rank - 1; dim >= 0; --dim) {
+        const int64_t index = rest % layout.shape[dim];
+        rest /= layout.shape[dim];
+        source_offset += index * layout.source_strides[dim];
+        target_offset += index * layout.target_strides[dim];
+      }
+      const char* source_block = source + source_offset * source_size;
+      char* target_block = target + target_offset * target_size;
+      if (inner_dims == 1) {
+        copy_row(source_block, x.dtype(), source_step, target_block, out.dtype(), target_step, width,
+                 scratch);
+        continue;
+      }
+      // The short last dim outside, the longer one as the row: one call per column of the block.
+      for (int64_t column = 0; column < width; ++column)
+        copy_row(source_block + column * source_step * source_size, x.dtype(), source_row,
+                 target_block + column * target_step * target_size, out.dtype(), target_row, rows, scratch);
     }
-    for (int64_t i = 0; i < width; ++i)
-      convert_elements(source_row + i * source_step * source_size, x.dtype(),
-                       target_row + i * target_step * target_size, out.dtype(), 1);
   }
 }
 
@@ -198,6 +280,66 @@ class FillKernel : public ElementwiseKernel {
   }
 };
 
+// channel_rms_norm: x [C, ...] normalized over dim 0 at every position, SiLU fused when asked. Positions
+// are taken in blocks small enough that the block's C rows stay in cache between the sum of squares and
+// the scaling pass. `out` may be a slice of a larger buffer along dim 1 (any channel stride).
+bool channels_are_contiguous(const Tensor& tensor) {
+  const Shape strides = contiguous_strides(tensor.shape());
+  for (int dim = 1; dim < tensor.ndim(); ++dim)
+    if (tensor.size(dim) > 1 && tensor.stride(dim) != strides[dim]) return false;
+  return true;
+}
+
+class ChannelRmsNormKernel : public ElementwiseKernel {
+ public:
+  void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
+    if (inputs.size() != 2) throw Error("channel_rms_norm", "expects 2 inputs (x, gamma)");
+    const Tensor x = contiguous_input(inputs[0]);
+    const std::vector<float> gamma = inputs[1].to_floats();
+    if (x.ndim() < 1 || x.shape() != out.shape() || !channels_are_contiguous(out) ||
+        static_cast<int64_t>(gamma.size()) != x.size(0))
+      throw Error(
+          "channel_rms_norm",
+          concat("x ", x.describe(), ", gamma ", inputs[1].describe(), ", out ", out.describe(),
+                 ": expected x [C, ...], gamma of C elements and an out like x, contiguous per channel"));
+    const float eps = params_.empty() ? 1e-12f : params_[0];
+    const bool silu = params_.size() > 1 && params_[1] != 0.0f;
+    const int64_t channels = x.size(0), positions = x.numel() / std::max<int64_t>(channels, 1);
+    const int64_t out_channel_stride = channels > 1 ? out.stride(0) : positions;
+    const float root_channels = std::sqrt(static_cast<float>(channels));
+    const int64_t block = std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(channels, 1), 16, 1024);
+    const char* source = static_cast<const char*>(x.raw_data());
+    char* target = static_cast<char*>(out.raw_data());
+    const int64_t source_size = static_cast<int64_t>(x.element_size()),
+                  target_size = static_cast<int64_t>(out.element_size());
+#pragma omp parallel
+    {
+      std::vector<float> rows(static_cast<size_t>(channels * block)), factors(static_cast<size_t>(block));
+#pragma omp for schedule(static)
+      for (int64_t start = 0; start < positions; start += block) {
+        const int64_t n = std::min(block, positions - start);
+        std::fill(factors.begin(), factors.begin() + n, 0.0f);
+        for (int64_t c = 0; c < channels; ++c) {
+          float* row = rows.data() + c * block;
+          cpu::load_row(source + (c * positions + start) * source_size, x.dtype(), n, row);
+          for (int64_t i = 0; i < n; ++i) factors[i] += row[i] * row[i];
+        }
+        for (int64_t i = 0; i < n; ++i) factors[i] = root_channels / std::max(std::sqrt(factors[i]), eps);
+        for (int64_t c = 0; c < channels; ++c) {
+          float* row = rows.data() + c * block;
+          const float scale = gamma[c];
+          for (int64_t i = 0; i < n; ++i) row[i] *= factors[i] * scale;
+          if (silu) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; ++i) row[i] = cpu::silu(row[i]);
+          }
+          cpu::store_row(row, n, target + (c * out_channel_stride + start) * target_size, out.dtype());
+        }
+      }
+    }
+  }
+};
+
 float gelu_erf(float x) {
   return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
 }
@@ -241,6 +383,14 @@ void register_cpu_elementwise(KernelRegistries& kernels) {
     const float multiplier = params[0], offset = params[1];
     return [=](float* x, const std::vector<float*>&, int64_t n) {
       for (int64_t i = 0; i < n; ++i) x[i] = x[i] * multiplier + offset;
+    };
+  });
+  registry.add("channel_rms_norm", [] { return std::make_unique<ChannelRmsNormKernel>(); });
+  add("clamp", 1, [](const std::vector<float>& params) -> ChunkFunction {
+    if (params.size() != 2) throw Error("clamp", "expects 2 parameters (low, high)");
+    const float low = params[0], high = params[1];
+    return [=](float* x, const std::vector<float*>&, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], low), high);
     };
   });
   add("add", 2, [](const std::vector<float>&) -> ChunkFunction {

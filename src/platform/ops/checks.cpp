@@ -58,6 +58,14 @@ void check_attention_arguments(const Tensor& q, const Tensor& k, const Tensor& v
       if (length < 1 || length > k.size(-2))
         throw Error(place, concat("key length ", length, " is outside 1..", k.size(-2)));
   }
+  if (options.bias.defined()) {
+    const Tensor& bias = options.bias;
+    const Shape expected = {q.size(-3), q.size(-2), k.size(-2)};
+    if (bias.dtype() != DType::f32 || bias.shape() != expected)
+      throw Error(place, concat("bias is ", bias.describe(), "; expected f32", shape_to_string(expected),
+                                " ([heads, q_len, kv_len])"));
+    if (!bias.is_contiguous()) throw Error(place, concat("bias ", bias.describe(), " must be contiguous"));
+  }
 }
 
 void MatmulKernel::check_weights(const Tensor& weight, const Tensor& bias) {

@@ -1,4 +1,5 @@
 // Reference math of the elementwise ops (fp64, logical indexing, broadcast operands by suffix).
+#include <algorithm>
 #include <cmath>
 
 #include "platform/reference/host_values.h"
@@ -53,6 +54,33 @@ void elementwise(const std::string& op, const std::vector<Tensor>& inputs, const
   } else if (op == "fill") {
     if (!inputs.empty() || params.size() != 1) throw Error(op, "expects no inputs and one parameter");
     result.assign(static_cast<size_t>(out.numel()), params[0]);
+  } else if (op == "clamp") {
+    require_inputs(1);
+    result = operand(0);
+    for (double& value : result)
+      value = std::min<double>(std::max<double>(value, params.at(0)), params.at(1));
+  } else if (op == "channel_rms_norm") {
+    // F.normalize over dim 0 (the channels) times sqrt(C) times gamma[c]; params: eps, silu flag.
+    if (inputs.size() != 2) throw Error(op, concat("expects 2 inputs (x, gamma), got ", inputs.size()));
+    const Tensor& x = inputs[0];
+    if (x.ndim() < 1 || x.shape() != out.shape() || inputs[1].numel() != x.size(0))
+      throw Error(op, concat("x ", x.describe(), ", gamma ", inputs[1].describe(), ", out ", out.describe(),
+                             ": expected x [C, ...], gamma of C elements and out like x"));
+    result = operand(0);
+    const std::vector<double> gamma = operand(1);
+    const int64_t channels = x.size(0), positions = x.numel() / std::max<int64_t>(channels, 1);
+    const double eps = params.empty() ? 1e-12 : params[0];
+    const bool silu = params.size() > 1 && params[1] != 0.0f;
+    for (int64_t i = 0; i < positions; ++i) {
+      double sum = 0;
+      for (int64_t c = 0; c < channels; ++c) sum += result[c * positions + i] * result[c * positions + i];
+      const double factor = std::sqrt(static_cast<double>(channels)) / std::max(std::sqrt(sum), eps);
+      for (int64_t c = 0; c < channels; ++c) {
+        double& value = result[c * positions + i];
+        value *= factor * gamma[c];
+        if (silu) value = value / (1.0 + std::exp(-value));
+      }
+    }
   } else if (op == "softmax") {
     require_inputs(1);
     result = operand(0);

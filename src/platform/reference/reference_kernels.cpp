@@ -13,6 +13,7 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
                 d = q.size(-1);
   const double scale = options.scale != 0.0f ? options.scale : 1.0 / std::sqrt(static_cast<double>(d));
   const std::vector<double> qv = read_values(q), kv = read_values(k), vv = read_values(v);
+  const std::vector<double> bias = options.bias.defined() ? read_values(options.bias) : std::vector<double>();
   std::vector<double> result(qv.size());
   std::vector<double> scores(kv_len);
   for (int64_t b = 0; b < batch; ++b) {
@@ -20,11 +21,12 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
     for (int64_t h = 0; h < heads; ++h) {
       const int64_t q_base = (b * heads + h) * q_len * d, k_base = (b * heads + h) * kv_len * d;
       for (int64_t i = 0; i < q_len; ++i) {
+        const double* row_bias = bias.empty() ? nullptr : &bias[(h * q_len + i) * kv_len];
         double max_score = -INFINITY;
         for (int64_t j = 0; j < valid; ++j) {
           double dot = 0;
           for (int64_t c = 0; c < d; ++c) dot += qv[q_base + i * d + c] * kv[k_base + j * d + c];
-          scores[j] = dot * scale;
+          scores[j] = dot * scale + (row_bias ? row_bias[j] : 0.0);
           max_score = std::max(max_score, scores[j]);
         }
         double total = 0;

@@ -1,12 +1,14 @@
 // Registers the reference math as the "torch" kernel of each category on cpu.
 #include "platform/cpu/cpu_device.h"
 #include "platform/reference/reference.h"
+#include "platform/reference/reference_mm_quant.h"
 
 namespace x2v {
 namespace {
 
 class ReferenceAttention : public AttentionKernel {
  public:
+  bool supports_bias() const override { return true; }
   void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     reference::attention(q, k, v, out, options_);
   }
@@ -66,6 +68,7 @@ void register_reference_kernels(KernelRegistries& kernels) {
       "torch", [] { return std::make_unique<ReferenceAttention>(); }, description);
   kernels.mm.add(
       "torch", [] { return std::make_unique<ReferenceMatmul>(); }, description);
+  register_reference_quant_kernels(kernels);
   kernels.rms_norm.add(
       "torch", [] { return std::make_unique<ReferenceRmsNorm>(); }, description);
   kernels.layer_norm.add(

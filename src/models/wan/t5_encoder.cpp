@@ -1,0 +1,187 @@
+#include "models/wan/t5_encoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "platform/ops.h"
+#include "platform/platform.h"
+
+namespace x2v {
+namespace {
+
+constexpr float kNormEps = 1e-6f;
+constexpr const char* kWanT5File = "models_t5_umt5-xxl-enc-bf16.pth";
+
+// A T5 RMSNorm kernel over the last dim with `weight` (f32 copy of the stored one). The platform's
+// rms_norm computes x * rsqrt(mean(x^2) + eps) * w in f32 and rounds once; the reference rounds
+// x * rsqrt(...) to the weight's dtype before the multiply, which differs only in bf16 runs, by at most
+// one bf16 rounding.
+std::unique_ptr<RmsNormKernel> make_norm(Device& device, const Tensor& weight) {
+  std::unique_ptr<RmsNormKernel> norm = device.kernels().rms_norm.create("");
+  norm->load(ops::to_device(weight.to_host(DType::f32), device), kNormEps);
+  return norm;
+}
+
+}  // namespace
+
+int64_t t5_relative_position_bucket(int64_t relative_position, int64_t num_buckets, int64_t max_distance) {
+  const int64_t half = num_buckets / 2;
+  int64_t bucket = relative_position > 0 ? half : 0;
+  const int64_t distance = std::abs(relative_position);
+  const int64_t exact = half / 2;
+  if (distance < exact) return bucket + distance;
+  // The reference truncates log(distance / exact) / log(max_distance / exact) * (half - exact) towards 0;
+  // float32 and float64 give the same buckets (checked against torch's float32 for distances to 5000).
+  const double scaled = std::log(static_cast<double>(distance) / static_cast<double>(exact)) /
+                        std::log(static_cast<double>(max_distance) / static_cast<double>(exact)) *
+                        static_cast<double>(half - exact);
+  bucket += std::min<int64_t>(exact + static_cast<int64_t>(scaled), half - 1);
+  return bucket;
+}
+
+T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device)
+    : precision_(precision), device_(&device) {
+  const T5Weights weights(checkpoint);
+  config_ = weights.config();
+  const T5Config& c = config_;
+  const auto load = [&](const std::string& name, const Shape& shape) {
+    return ops::to_device(weights.load(name, shape), device);
+  };
+  const auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in) {
+    layer.load(device, "", load(name, {out, in}), Tensor());
+  };
+  token_embedding_ = load("token_embedding.weight", {c.vocab_size, c.dim});
+  blocks_.resize(c.num_layers);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string prefix = concat("blocks.", i, ".");
+    Block& block = blocks_[i];
+    block.norm1 = make_norm(device, weights.load(prefix + "norm1.weight", {c.dim}));
+    block.norm2 = make_norm(device, weights.load(prefix + "norm2.weight", {c.dim}));
+    linear(block.q, prefix + "attn.q.weight", c.dim_attn, c.dim);
+    linear(block.k, prefix + "attn.k.weight", c.dim_attn, c.dim);
+    linear(block.v, prefix + "attn.v.weight", c.dim_attn, c.dim);
+    linear(block.o, prefix + "attn.o.weight", c.dim, c.dim_attn);
+    linear(block.gate, prefix + "ffn.gate.0.weight", c.dim_ffn, c.dim);
+    linear(block.fc1, prefix + "ffn.fc1.weight", c.dim_ffn, c.dim);
+    linear(block.fc2, prefix + "ffn.fc2.weight", c.dim, c.dim_ffn);
+    const Tensor table = weights.load(prefix + "pos_embedding.embedding.weight", {c.num_buckets, c.num_heads})
+                             .to_host(DType::f32);
+    block.position_table.assign(table.data<float>(), table.data<float>() + table.numel());
+    block.attention = device.kernels().attention.create("");
+  }
+  final_norm_ = make_norm(device, weights.load("norm.weight", {c.dim}));
+}
+
+std::unique_ptr<T5Encoder> T5Encoder::open(const std::string& path, Precision precision, Device& device) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path target(path);
+  if (!fs::exists(target, error))
+    throw Error("t5", concat("'", path, "' does not exist; give ", kWanT5File,
+                             ", a text_encoder/ folder or the Wan model folder holding one of them"));
+  if (fs::is_directory(target, error)) {
+    if (fs::exists(target / kWanT5File, error)) {
+      target /= kWanT5File;
+    } else if (fs::is_directory(target / "text_encoder", error)) {
+      target /= "text_encoder";
+    } else {
+      bool has_weights = false;
+      for (const auto& entry : fs::directory_iterator(target, error))
+        has_weights = has_weights || entry.path().extension() == ".safetensors";
+      if (!has_weights)
+        throw Error("t5", concat("folder '", path, "' has no ", kWanT5File,
+                                 ", no text_encoder/ folder and no .safetensors files; give the umT5 encoder "
+                                 "weights (the Wan model folder, its ",
+                                 kWanT5File, ", or a diffusers text_encoder/ folder)"));
+    }
+  }
+  const std::unique_ptr<io::Checkpoint> checkpoint = io::open_checkpoint(target.string());
+  return std::make_unique<T5Encoder>(*checkpoint, precision, device);
+}
+
+Tensor T5Encoder::heads_view(const Tensor& tokens) const {
+  return tokens.reshape({tokens.size(0), config_.num_heads, config_.head_dim()}).permute({1, 0, 2});
+}
+
+Tensor T5Encoder::position_bias(const Block& block, const std::vector<int32_t>& buckets,
+                                Tensor& host_bias) const {
+  const int64_t heads = config_.num_heads, pairs = host_bias.numel() / heads;
+  float* values = host_bias.data<float>();
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t pair = 0; pair < pairs; ++pair)
+      values[h * pairs + pair] = block.position_table[buckets[pair] * heads + h];
+  return ops::to_device(host_bias, *device_);
+}
+
+void T5Encoder::run_block(const Block& block, Tensor& x, const std::vector<int32_t>& buckets,
+                          Tensor& host_bias) const {
+  Device& device = *device_;
+  const int64_t tokens = x.size(0);
+  const DType compute = precision_.compute;
+  Tensor normed = empty({tokens, config_.dim}, compute, device);
+
+  // Self-attention: logits q k^T (no scaling) + the block's position bias.
+  block.norm1->apply(x, normed);
+  {
+    const Tensor q = block.q.forward(normed, compute);
+    const Tensor k = block.k.forward(normed, compute);
+    const Tensor v = block.v.forward(normed, compute);
+    Tensor attended = empty({tokens, config_.dim_attn}, compute, device);
+    Tensor attended_heads = heads_view(attended);
+    AttentionOptions options;
+    options.scale = 1.0f;
+    options.bias = position_bias(block, buckets, host_bias);
+    block.attention->load(options);
+    block.attention->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
+    const Tensor y = block.o.forward(attended, compute);
+    ops::add(x, y, x);
+  }
+
+  // Feed-forward: fc2(fc1(h) * gelu_tanh(gate(h))).
+  block.norm2->apply(x, normed);
+  {
+    Tensor gate = block.gate.forward(normed, compute);
+    ops::gelu(gate, gate, /*tanh_approximation=*/true);
+    Tensor hidden = block.fc1.forward(normed, compute);
+    ops::mul(hidden, gate, hidden);
+    const Tensor y = block.fc2.forward(hidden, compute);
+    ops::add(x, y, x);
+  }
+}
+
+Tensor T5Encoder::encode(const TokenizedText& tokens) const {
+  const int64_t length = tokens.length;
+  if (length < 1 || length > static_cast<int64_t>(tokens.ids.size()))
+    throw Error("t5", concat("tokenized text has length ", length, " for ", tokens.ids.size(),
+                             " ids; expected 1..ids (the tokenizer appends EOS, so at least 1)"));
+  Device& device = *device_;
+  Tensor x = empty({length, config_.dim}, precision_.sensitive, device);
+  for (int64_t i = 0; i < length; ++i) {
+    const int64_t id = tokens.ids[i];
+    if (id < 0 || id >= config_.vocab_size)
+      throw Error("t5", concat("token id ", id, " at position ", i, " is outside the vocabulary of ",
+                               config_.vocab_size, "; the tokenizer does not belong to this encoder"));
+    Tensor row = x.select(0, i);
+    ops::copy(token_embedding_.select(0, id), row);
+  }
+
+  // Buckets depend only on key - query, the same in every block; each block has its own table.
+  std::vector<int32_t> buckets(length * length);
+  std::vector<int32_t> by_offset(2 * length - 1);
+  for (int64_t offset = -(length - 1); offset < length; ++offset)
+    by_offset[offset + length - 1] =
+        static_cast<int32_t>(t5_relative_position_bucket(offset, config_.num_buckets, config_.max_distance));
+  for (int64_t i = 0; i < length; ++i)
+    for (int64_t j = 0; j < length; ++j) buckets[i * length + j] = by_offset[j - i + length - 1];
+
+  // One host buffer for every block's bias (64 MiB at 512 tokens and 64 heads): apply() has finished with
+  // it when the next block refills it.
+  Tensor host_bias = Tensor::host({config_.num_heads, length, length}, DType::f32);
+  for (const Block& block : blocks_) run_block(block, x, buckets, host_bias);
+  Tensor out = empty({length, config_.dim}, DType::f32, device);
+  final_norm_->apply(x, out);
+  return ops::to_device(out, cpu_device());
+}
+
+}  // namespace x2v

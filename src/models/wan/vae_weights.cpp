@@ -1,0 +1,239 @@
+#include "models/wan/vae_weights.h"
+
+#include "platform/ops.h"
+
+namespace x2v {
+namespace {
+
+constexpr int64_t kDimMult[] = {1, 2, 4, 4};
+constexpr int kResidualBlocks = 2;
+constexpr bool kTemporalDownsample[] = {false, true, true};  // per stage boundary, encoder order
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+// Replaces a leading `from` (if present) by `to`.
+bool rename_prefix(std::string& name, const std::string& from, const std::string& to) {
+  if (!starts_with(name, from)) return false;
+  name = to + name.substr(from.size());
+  return true;
+}
+
+// Names inside a residual block or the head, after the block prefix.
+std::string diffusers_block_part(const std::string& part) {
+  std::string name = part;
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"residual.0.", "norm1."},
+                                                        {"residual.2.", "conv1."},
+                                                        {"residual.3.", "norm2."},
+                                                        {"residual.6.", "conv2."},
+                                                        {"shortcut.", "conv_shortcut."}})
+    if (rename_prefix(name, from, to)) break;
+  return name;
+}
+
+// "3.time_conv.weight" -> {3, "time_conv.weight"}
+std::pair<int64_t, std::string> split_index(const std::string& text) {
+  const size_t dot = text.find('.');
+  return {std::stoll(text.substr(0, dot)), text.substr(dot + 1)};
+}
+
+void add_residual(std::vector<std::pair<std::string, Shape>>& shapes, const std::string& prefix, int64_t in,
+                  int64_t out) {
+  shapes.push_back({prefix + "residual.0.gamma", {in, 1, 1, 1}});
+  shapes.push_back({prefix + "residual.2.weight", {out, in, 3, 3, 3}});
+  shapes.push_back({prefix + "residual.2.bias", {out}});
+  shapes.push_back({prefix + "residual.3.gamma", {out, 1, 1, 1}});
+  shapes.push_back({prefix + "residual.6.weight", {out, out, 3, 3, 3}});
+  shapes.push_back({prefix + "residual.6.bias", {out}});
+  if (in != out) {
+    shapes.push_back({prefix + "shortcut.weight", {out, in, 1, 1, 1}});
+    shapes.push_back({prefix + "shortcut.bias", {out}});
+  }
+}
+
+void add_middle(std::vector<std::pair<std::string, Shape>>& shapes, const std::string& prefix, int64_t c) {
+  add_residual(shapes, prefix + "middle.0.", c, c);
+  shapes.push_back({prefix + "middle.1.norm.gamma", {c, 1, 1}});
+  shapes.push_back({prefix + "middle.1.to_qkv.weight", {3 * c, c, 1, 1}});
+  shapes.push_back({prefix + "middle.1.to_qkv.bias", {3 * c}});
+  shapes.push_back({prefix + "middle.1.proj.weight", {c, c, 1, 1}});
+  shapes.push_back({prefix + "middle.1.proj.bias", {c}});
+  add_residual(shapes, prefix + "middle.2.", c, c);
+}
+
+void add_plan(std::vector<std::pair<std::string, Shape>>& shapes, const std::string& prefix,
+              const std::vector<VaeLayerPlan>& plan) {
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const VaeLayerPlan& layer = plan[i];
+    const std::string name = concat(prefix, i, ".");
+    const int64_t c = layer.in_channels;
+    switch (layer.kind) {
+      case VaeLayerKind::residual:
+        add_residual(shapes, name, layer.in_channels, layer.out_channels);
+        break;
+      case VaeLayerKind::upsample3d:
+        shapes.push_back({name + "time_conv.weight", {2 * c, c, 3, 1, 1}});
+        shapes.push_back({name + "time_conv.bias", {2 * c}});
+        [[fallthrough]];
+      case VaeLayerKind::upsample2d:
+        shapes.push_back({name + "resample.1.weight", {c / 2, c, 3, 3}});
+        shapes.push_back({name + "resample.1.bias", {c / 2}});
+        break;
+      case VaeLayerKind::downsample2d:
+      case VaeLayerKind::downsample3d:
+        shapes.push_back({name + "resample.1.weight", {c, c, 3, 3}});
+        shapes.push_back({name + "resample.1.bias", {c}});
+        if (layer.kind == VaeLayerKind::downsample3d) {
+          shapes.push_back({name + "time_conv.weight", {c, c, 3, 1, 1}});
+          shapes.push_back({name + "time_conv.bias", {c}});
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string WanVaeConfig::describe() const {
+  return concat("Wan2.1 VAE dim ", dim, ", z_dim ", z_dim);
+}
+
+std::vector<VaeLayerPlan> wan_vae_encoder_plan(int64_t dim) {
+  std::vector<VaeLayerPlan> plan;
+  int64_t in = dim;
+  for (int stage = 0; stage < 4; ++stage) {
+    const int64_t out = dim * kDimMult[stage];
+    for (int block = 0; block < kResidualBlocks; ++block) {
+      plan.push_back({VaeLayerKind::residual, in, out});
+      in = out;
+    }
+    if (stage != 3) {
+      const VaeLayerKind kind =
+          kTemporalDownsample[stage] ? VaeLayerKind::downsample3d : VaeLayerKind::downsample2d;
+      plan.push_back({kind, out, out});
+    }
+  }
+  return plan;
+}
+
+std::vector<VaeLayerPlan> wan_vae_decoder_plan(int64_t dim) {
+  // Stages run from the deepest width back to dim; each upsample halves the width it hands on.
+  const int64_t widths[] = {dim * kDimMult[3], dim * kDimMult[3], dim * kDimMult[2], dim * kDimMult[1],
+                            dim * kDimMult[0]};
+  std::vector<VaeLayerPlan> plan;
+  for (int stage = 0; stage < 4; ++stage) {
+    int64_t in = stage == 0 ? widths[0] : widths[stage] / 2;
+    const int64_t out = widths[stage + 1];
+    for (int block = 0; block < kResidualBlocks + 1; ++block) {
+      plan.push_back({VaeLayerKind::residual, in, out});
+      in = out;
+    }
+    if (stage != 3) {
+      const VaeLayerKind kind =
+          kTemporalDownsample[2 - stage] ? VaeLayerKind::upsample3d : VaeLayerKind::upsample2d;
+      plan.push_back({kind, out, out / 2});
+    }
+  }
+  return plan;
+}
+
+std::vector<std::pair<std::string, Shape>> wan_vae_tensor_shapes(int64_t dim, int64_t z_dim) {
+  const int64_t deepest = dim * kDimMult[3];
+  std::vector<std::pair<std::string, Shape>> shapes = {{"encoder.conv1.weight", {dim, 3, 3, 3, 3}},
+                                                       {"encoder.conv1.bias", {dim}}};
+  add_plan(shapes, "encoder.downsamples.", wan_vae_encoder_plan(dim));
+  add_middle(shapes, "encoder.", deepest);
+  shapes.insert(shapes.end(), {{"encoder.head.0.gamma", {deepest, 1, 1, 1}},
+                               {"encoder.head.2.weight", {2 * z_dim, deepest, 3, 3, 3}},
+                               {"encoder.head.2.bias", {2 * z_dim}},
+                               {"conv1.weight", {2 * z_dim, 2 * z_dim, 1, 1, 1}},
+                               {"conv1.bias", {2 * z_dim}},
+                               {"conv2.weight", {z_dim, z_dim, 1, 1, 1}},
+                               {"conv2.bias", {z_dim}},
+                               {"decoder.conv1.weight", {deepest, z_dim, 3, 3, 3}},
+                               {"decoder.conv1.bias", {deepest}}});
+  add_middle(shapes, "decoder.", deepest);
+  add_plan(shapes, "decoder.upsamples.", wan_vae_decoder_plan(dim));
+  shapes.insert(shapes.end(), {{"decoder.head.0.gamma", {dim, 1, 1, 1}},
+                               {"decoder.head.2.weight", {3, dim, 3, 3, 3}},
+                               {"decoder.head.2.bias", {3}}});
+  return shapes;
+}
+
+std::string wan_vae_diffusers_name(const std::string& original_name) {
+  std::string name = original_name;
+  if (rename_prefix(name, "conv1.", "quant_conv.") || rename_prefix(name, "conv2.", "post_quant_conv."))
+    return name;
+  for (const std::string part : {"encoder.", "decoder."}) {
+    if (!starts_with(name, part)) continue;
+    std::string rest = name.substr(part.size());
+    if (rename_prefix(rest, "conv1.", "conv_in.") || rename_prefix(rest, "head.0.", "norm_out.") ||
+        rename_prefix(rest, "head.2.", "conv_out."))
+      return part + rest;
+    if (rename_prefix(rest, "middle.", "")) {
+      const auto [index, inner] = split_index(rest);
+      if (index == 1) return part + "mid_block.attentions.0." + inner;
+      return concat(part, "mid_block.resnets.", index / 2, ".", diffusers_block_part(inner));
+    }
+    if (rename_prefix(rest, "downsamples.", "")) {
+      const auto [index, inner] = split_index(rest);
+      return concat(part, "down_blocks.", index, ".", diffusers_block_part(inner));
+    }
+    if (rename_prefix(rest, "upsamples.", "")) {
+      // Groups of (residual blocks + 1) resnets followed by one upsampler.
+      const auto [index, inner] = split_index(rest);
+      const int64_t group = kResidualBlocks + 2, block = index / group, position = index % group;
+      if (position == kResidualBlocks + 1) return concat(part, "up_blocks.", block, ".upsamplers.0.", inner);
+      return concat(part, "up_blocks.", block, ".resnets.", position, ".", diffusers_block_part(inner));
+    }
+  }
+  return name;
+}
+
+WanVaeCheckpoint::WanVaeCheckpoint(const io::Checkpoint& checkpoint) : checkpoint_(&checkpoint) {
+  if (checkpoint.contains("encoder.conv1.weight") || checkpoint.contains("decoder.conv1.weight")) {
+    naming_ = WanWeightNaming::original;
+  } else if (checkpoint.contains("encoder.conv_in.weight") || checkpoint.contains("decoder.conv_in.weight")) {
+    naming_ = WanWeightNaming::diffusers;
+  } else {
+    throw Error("wan vae",
+                concat(checkpoint.path(), " has neither 'encoder.conv1.weight' (Wan2.1_VAE.pth names) ",
+                       "nor 'encoder.conv_in.weight' (diffusers AutoencoderKLWan names): not a Wan2.1 VAE"));
+  }
+  auto shape_of = [&](const std::string& original, size_t rank) {
+    const std::string name = file_name(original);
+    if (!checkpoint.contains(name))
+      throw Error("wan vae", concat(checkpoint.path(), " has no tensor '", name,
+                                    "'; the VAE checkpoint is incomplete or of another model"));
+    const Shape shape = checkpoint.info(name).shape;
+    if (shape.size() != rank || shape[0] < 1)
+      throw Error("wan vae", concat("tensor '", name, "' has shape ", shape_to_string(shape), "; expected ",
+                                    rank, " dims"));
+    return shape;
+  };
+  config_.dim = shape_of("encoder.conv1.weight", 5)[0];
+  config_.z_dim = shape_of("conv2.weight", 5)[0];
+}
+
+std::string WanVaeCheckpoint::file_name(const std::string& original_name) const {
+  return naming_ == WanWeightNaming::diffusers ? wan_vae_diffusers_name(original_name) : original_name;
+}
+
+Tensor WanVaeCheckpoint::load(const std::string& original_name, const Shape& expected, DType dtype,
+                              Device& device) const {
+  const std::string name = file_name(original_name);
+  if (!checkpoint_->contains(name))
+    throw Error("wan vae", concat(checkpoint_->path(), " has no tensor '", name, "' (a ", config_.describe(),
+                                  " needs it); the checkpoint is incomplete or of another model"));
+  const io::TensorInfo info = checkpoint_->info(name);
+  if (info.shape != expected)
+    throw Error("wan vae", concat("tensor '", name, "' has shape ", shape_to_string(info.shape),
+                                  ", expected ", shape_to_string(expected), " for a ", config_.describe()));
+  Tensor host = checkpoint_->load(name);
+  if (host.dtype() != dtype) host = host.to_host(dtype);
+  return ops::to_device(host, device);
+}
+
+}  // namespace x2v

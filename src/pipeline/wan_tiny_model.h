@@ -1,0 +1,22 @@
+#pragma once
+// A complete Wan2.1 T2V model directory at toy widths, in the published layout and file formats: the DiT
+// as diffusion_pytorch_model.safetensors + config.json, umT5 as models_t5_umt5-xxl-enc-bf16.pth, the VAE
+// as Wan2.1_VAE.pth and a sentencepiece tokenizer (trained on the spot) as google/umt5-xxl/spiece.model.
+// Random weights: the video is noise, but every stage of the real path runs on it in seconds.
+#include <cstdint>
+#include <string>
+
+namespace x2v {
+
+struct TinyWanModelOptions {
+  uint64_t seed = 0;
+  int64_t dit_dim = 128, dit_heads = 2, dit_layers = 2, dit_ffn = 256;
+  int64_t t5_dim = 64, t5_heads = 4, t5_layers = 2, t5_ffn = 128;
+  int64_t vae_dim = 16;
+  int64_t vocab_size = 800;
+};
+
+// Writes the model into `directory`, which must not exist yet; it appears only when complete.
+void write_tiny_wan_model(const std::string& directory, const TinyWanModelOptions& options = {});
+
+}  // namespace x2v
