@@ -1,6 +1,8 @@
 // PNG/JPEG through libavcodec (single-image codecs need no container) and swscale for pixel formats.
 #include "io/image.h"
 
+#include "io/atomic_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -232,34 +234,6 @@ std::string libav_error_text(int code) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
   if (av_strerror(code, text, sizeof(text)) < 0) return concat("libav error ", code);
   return text;
-}
-
-void write_file_atomically(const char* place, const std::string& path, const std::vector<uint8_t>& bytes) {
-  static std::atomic<unsigned> counter{0};
-  const std::filesystem::path target(path);
-  const std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : ".";
-  const std::string temporary =
-      (directory / concat(".", target.filename().string(), ".tmp-", ::getpid(), "-", counter++)).string();
-  const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (descriptor < 0)
-    throw Error(place, concat(path, ": cannot create a file in ", directory.string(), " (",
-                              std::strerror(errno), ") ; check that the folder exists and is writable"));
-  size_t done = 0;
-  bool ok = true;
-  while (ok && done < bytes.size()) {
-    const ssize_t written = ::write(descriptor, bytes.data() + done, bytes.size() - done);
-    if (written < 0 && errno == EINTR) continue;
-    ok = written > 0;
-    if (ok) done += static_cast<size_t>(written);
-  }
-  ok = ok && ::fsync(descriptor) == 0;
-  const int saved_errno = errno;
-  ok = (::close(descriptor) == 0) && ok;
-  if (ok && ::rename(temporary.c_str(), path.c_str()) == 0) return;
-  const std::string reason = std::strerror(ok ? errno : saved_errno);
-  ::unlink(temporary.c_str());
-  throw Error(place,
-              concat(path, ": cannot write it (", reason, ") ; check free disk space and permissions"));
 }
 
 void write_png(const std::string& path, const Tensor& image) {

@@ -27,9 +27,6 @@ void configure_libav_logging();
 // libav's text for an AVERROR code.
 std::string libav_error_text(int code);
 
-// Writes `bytes` to `path` through a temporary file in the same folder, renamed when complete.
-void write_file_atomically(const char* place, const std::string& path, const std::vector<uint8_t>& bytes);
-
 // Writes one [3, H, W] image with values in [-1, 1] as an RGB8 PNG (atomically).
 void write_png(const std::string& path, const Tensor& image);
 

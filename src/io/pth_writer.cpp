@@ -22,6 +22,7 @@ extern "C" {
 #include <unordered_set>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 namespace x2v::io {
 namespace {
@@ -158,27 +159,12 @@ uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t size) {
 // onto the target; the destructor removes it otherwise.
 class ZipWriter {
  public:
-  ZipWriter(const std::string& target, uint64_t zip64_from) : target_(target), zip64_from_(zip64_from) {
-    static std::atomic<unsigned> counter{0};
-    const std::filesystem::path path(target);
-    const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
-    temporary_ =
-        (directory / concat(".", path.filename().string(), ".tmp-", ::getpid(), "-", counter++)).string();
-    descriptor_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (descriptor_ < 0)
-      throw Error(kPlace, concat(target, ": cannot create a file in ", directory.string(), " (",
-                                 std::strerror(errno), ") ; check that the folder exists and is writable"));
-  }
-  ZipWriter(const ZipWriter&) = delete;
-  ZipWriter& operator=(const ZipWriter&) = delete;
-  ~ZipWriter() {
-    if (descriptor_ >= 0) ::close(descriptor_);
-    if (!committed_) ::unlink(temporary_.c_str());
-  }
+  ZipWriter(const std::string& target, uint64_t zip64_from)
+      : file_(kPlace, target), zip64_from_(zip64_from) {}
 
   // Adds one entry whose data starts on a kAlignment boundary; returns its CRC-32.
   uint32_t add(const std::string& name, const uint8_t* data, uint64_t size) {
-    Entry entry{name, position_, size, 0};
+    Entry entry{name, file_.position(), size, 0};
     const bool zip64 = size >= zip64_from_;
     std::string header;
     put(header, 0x04034b50, 4);
@@ -198,7 +184,7 @@ class ZipWriter {
       put(extra, size, 8);
     }
     // torch's padding field ("FB", filled with 'Z') puts the data on the alignment boundary.
-    const uint64_t unpadded = position_ + header.size() + 4 + name.size() + extra.size() + 4;
+    const uint64_t unpadded = file_.position() + header.size() + 4 + name.size() + extra.size() + 4;
     const uint64_t padding = (kAlignment - unpadded % kAlignment) % kAlignment;
     put(extra, 0x4246, 2);
     put(extra, padding, 2);
@@ -219,15 +205,14 @@ class ZipWriter {
     entry.crc32 = crc ^ 0xffffffffu;
     std::string crc_bytes;
     put(crc_bytes, entry.crc32, 4);
-    if (::pwrite(descriptor_, crc_bytes.data(), 4, static_cast<off_t>(entry.local_offset + 14)) != 4)
-      fail("cannot write");
+    file_.write_at(entry.local_offset + 14, crc_bytes.data(), 4);
     entries_.push_back(std::move(entry));
     return entries_.back().crc32;
   }
 
   // Central directory and end records (zip64 ones always, as torch writes them), then the rename.
   void finish() {
-    const uint64_t directory_offset = position_;
+    const uint64_t directory_offset = file_.position();
     std::string directory;
     for (const Entry& entry : entries_) {
       const bool zip64_size = entry.size >= zip64_from_, zip64_offset = entry.local_offset >= zip64_from_;
@@ -287,12 +272,7 @@ class ZipWriter {
     put(directory, 0, 2);
     write(directory.data(), directory.size());
 
-    if (::fsync(descriptor_) != 0) fail("cannot flush");
-    const int descriptor = descriptor_;
-    descriptor_ = -1;
-    if (::close(descriptor) != 0) fail("cannot close");
-    if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("cannot rename the finished file onto");
-    committed_ = true;
+    file_.commit();
   }
 
  private:
@@ -309,28 +289,11 @@ class ZipWriter {
     for (int i = 0; i < count; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
   }
 
-  void write(const void* data, size_t bytes) {
-    const char* cursor = static_cast<const char*>(data);
-    while (bytes > 0) {
-      const ssize_t written = ::write(descriptor_, cursor, std::min<size_t>(bytes, size_t{1} << 30));
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) fail("cannot write");
-      cursor += written;
-      bytes -= static_cast<size_t>(written);
-      position_ += static_cast<uint64_t>(written);
-    }
-  }
+  void write(const void* data, size_t bytes) { file_.write(data, bytes); }
 
-  [[noreturn]] void fail(const char* what) {
-    throw Error(kPlace, concat(target_, ": ", what, " it (", std::strerror(errno),
-                               ") ; check free disk space and permissions"));
-  }
-
-  std::string target_, temporary_;
+  AtomicFile file_;
   uint64_t zip64_from_;
-  int descriptor_ = -1;
-  bool committed_ = false;
-  uint64_t position_ = 0;
+
   std::vector<Entry> entries_;
 };
 

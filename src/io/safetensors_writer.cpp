@@ -1,76 +1,17 @@
 // Writes safetensors files atomically: a temporary file in the target directory, renamed when complete.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 
 namespace x2v::io {
 namespace {
 
 constexpr const char* kPlace = "safetensors";
-
-// An O_EXCL file next to the target; removed by the destructor unless committed by rename.
-class TemporaryFile {
- public:
-  explicit TemporaryFile(const std::string& target) : target_(target) {
-    static std::atomic<unsigned> counter{0};
-    const std::filesystem::path target_path(target);
-    const std::filesystem::path directory = target_path.has_parent_path() ? target_path.parent_path() : ".";
-    path_ = (directory / concat(".", target_path.filename().string(), ".tmp-", ::getpid(), "-", counter++))
-                .string();
-    descriptor_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (descriptor_ < 0)
-      throw Error(kPlace,
-                  concat(target, ": cannot create a temporary file in ", directory.string(), " (",
-                         std::strerror(errno), ") ; check that the directory exists and is writable"));
-  }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-  ~TemporaryFile() {
-    if (descriptor_ >= 0) ::close(descriptor_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-
-  void write(const void* data, size_t bytes) {
-    const char* cursor = static_cast<const char*>(data);
-    while (bytes > 0) {
-      const ssize_t written = ::write(descriptor_, cursor, std::min<size_t>(bytes, 1u << 30));
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) fail("cannot write");
-      cursor += written;
-      bytes -= static_cast<size_t>(written);
-    }
-  }
-
-  void commit() {
-    if (::fsync(descriptor_) != 0) fail("cannot flush");
-    const int descriptor = descriptor_;
-    descriptor_ = -1;
-    if (::close(descriptor) != 0) fail("cannot close");
-    if (::rename(path_.c_str(), target_.c_str()) != 0) fail("cannot rename the temporary file over");
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) {
-    throw Error(kPlace, concat(target_, ": ", what, " it (", std::strerror(errno),
-                               ") ; check free disk space and permissions"));
-  }
-
-  std::string target_;
-  std::string path_;
-  int descriptor_ = -1;
-  bool committed_ = false;
-};
 
 void check_tensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
   std::unordered_set<std::string> seen;
@@ -120,7 +61,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
 
-  TemporaryFile file(path);
+  AtomicFile file(kPlace, path);
   uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
   file.write(length, sizeof(length));

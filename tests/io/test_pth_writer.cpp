@@ -168,7 +168,7 @@ TEST(PthWriter, RejectsBadInputBeforeCreatingAnything) {
       [&] {
         write_pth(scratch.file("no/such/dir/x.pth"), {{"a", tensor}});
       },
-      {"no/such/dir/x.pth", "cannot create a file", "folder exists"});
+      {"no/such/dir/x.pth", "cannot create a temporary file", "folder exists"});
   expect_error([&] { write_pth("", {{"a", tensor}}); }, {"empty"});
   EXPECT_TRUE(scratch.listing().empty());
 }
