@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   x2v::cli::add_encode_text_command(app);
   x2v::cli::add_decode_command(app);
   x2v::cli::add_make_tiny_model_command(app);
+  x2v::cli::add_convert_command(app);
   x2v::cli::add_inspect_command(app);
   x2v::cli::add_platforms_command(app);
   x2v::cli::add_dit_command(app);

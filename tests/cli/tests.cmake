@@ -77,3 +77,29 @@ set_tests_properties(cli.infer_unwritable_output PROPERTIES FIXTURES_REQUIRED ti
 # A model directory without its VAE: the error names the file expected.
 add_test(NAME cli.infer_missing_vae COMMAND bash -c "set -e; d='${X2V_CLI_OUT}/tiny-no-vae'; rm -rf $d; mkdir -p $d; for f in '${X2V_TINY_MODEL}'/*; do case $f in *Wan2.1_VAE.pth) ;; *) ln -s $f $d/ ;; esac; done; X2V_EXPECT_NO_FILE='${X2V_CLI_OUT}/infer_missing_vae' bash '${X2V_CLI_DIR}/expect_error.sh' 'has no Wan2.1_VAE.pth' '$<TARGET_FILE:x2v>' infer --model_path $d --prompt cat --save_result_path '${X2V_CLI_OUT}/infer_missing_vae.mp4'")
 set_tests_properties(cli.infer_missing_vae PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
+
+# ---- x2v convert (LightX2V's converter): quantize, rename, merge LoRAs; then run what it wrote ----
+set(X2V_LORA_FIXTURES ${CMAKE_SOURCE_DIR}/tests/fixtures/lora)
+set(X2V_CONVERT_OUT ${X2V_CLI_OUT}/convert)
+add_test(NAME cli.convert_int8_by_block COMMAND bash -c "rm -rf '${X2V_CONVERT_OUT}/int8' && '$<TARGET_FILE:x2v>' convert -s '${X2V_DIT_FIXTURES}/model_original' -o '${X2V_CONVERT_OUT}/int8' --quantized --linear_type int8 --save_by_block && test -f '${X2V_CONVERT_OUT}/int8/block_1.safetensors' && test -f '${X2V_CONVERT_OUT}/int8/non_block.safetensors' && test -f '${X2V_CONVERT_OUT}/int8/diffusion_pytorch_model.safetensors.index.json'")
+set_tests_properties(cli.convert_int8_by_block PROPERTIES LABELS cli FIXTURES_SETUP convert_int8)
+# The converted checkpoint through dit_quantized_ckpt gives, to the byte, what weight_auto_quant gives.
+add_test(NAME cli.convert_int8_dit_runs COMMAND bash -c "set -e; x='$<TARGET_FILE:x2v>'; o='${X2V_CONVERT_OUT}'; rm -f $o/int8_*.json $o/int8_out_*; echo '{\"dit_quantized\": true, \"dit_quant_scheme\": \"int8-vllm\", \"dit_quantized_ckpt\": \"'$o/int8'\"}' > $o/int8_ckpt.json; echo '{\"dit_quant_scheme\": \"int8-vllm\", \"weight_auto_quant\": true}' > $o/int8_auto.json; for c in ckpt auto; do $x dit --model_path '${X2V_DIT_FIXTURES}/model_original' --config_json $o/int8_$c.json --inputs '${X2V_DIT_FIXTURES}/forward_inputs.safetensors' --output $o/int8_out_$c.safetensors; done; cmp $o/int8_out_ckpt.safetensors $o/int8_out_auto.safetensors")
+set_tests_properties(cli.convert_int8_dit_runs PROPERTIES LABELS cli FIXTURES_REQUIRED convert_int8)
+# Two LoRAs (original and diffusers names) merged into diffusers-named weights renamed back, quantized to fp8,
+# written as a model folder (config.json copied) that `x2v dit` runs as its model.
+add_test(NAME cli.convert_lora_fp8_model_runs COMMAND bash -c "set -e; x='$<TARGET_FILE:x2v>'; o='${X2V_CONVERT_OUT}'; rm -rf $o/lora_fp8 $o/lora_fp8.json $o/lora_fp8_out.safetensors; $x convert -s '${X2V_DIT_FIXTURES}/model_diffusers' -o $o/lora_fp8 -d backward --lora_path '${X2V_LORA_FIXTURES}/lora_wan_up_down.safetensors' '${X2V_LORA_FIXTURES}/lora_diffusers_a_b.safetensors' --lora_strength 0.8 0.5 --quantized --linear_type fp8 --non_linear_dtype torch.bfloat16 --single_file --copy_no_weight_files | grep -q '20 quantized, 7 changed by LoRA'; test -f $o/lora_fp8/converted.safetensors -a -f $o/lora_fp8/config.json; echo '{\"dit_quantized\": true, \"dit_quant_scheme\": \"fp8-sgl\"}' > $o/lora_fp8.json; $x dit --model_path $o/lora_fp8 --config_json $o/lora_fp8.json --inputs '${X2V_DIT_FIXTURES}/forward_inputs.safetensors' --output $o/lora_fp8_out.safetensors; $x inspect $o/lora_fp8_out.safetensors | grep -q '^out '")
+set_tests_properties(cli.convert_lora_fp8_model_runs PROPERTIES LABELS cli)
+function(x2v_convert_error name text)
+  x2v_cli_error(${name} ${text} convert -o ${X2V_CLI_OUT}/${name} ${ARGN})
+endfunction()
+x2v_convert_error(convert_unknown_model_type "use wan_dit" -s ${X2V_DIT_FIXTURES}/model_original -t wan_vae)
+x2v_convert_error(convert_not_a_dit "not a Wan DiT checkpoint" -s ${CMAKE_SOURCE_DIR}/tests/fixtures/t5/text_encoder)
+x2v_convert_error(convert_lora_shape_mismatch "does not fit 'blocks.0.self_attn.k.weight'"
+                  -s ${X2V_DIT_FIXTURES}/model_original --lora_path ${X2V_LORA_FIXTURES}/lora_bad_shape.safetensors)
+x2v_convert_error(convert_lora_unmatched "changes 'blocks.7.self_attn.q.weight', which"
+                  -s ${X2V_DIT_FIXTURES}/model_original --lora_path ${X2V_LORA_FIXTURES}/lora_unmatched.safetensors)
+x2v_convert_error(convert_quantized_without_type "--quantized needs --linear_type" -s ${X2V_DIT_FIXTURES}/model_original --quantized)
+x2v_cli_error(convert_into_source "is the folder of the source" convert -s ${X2V_DIT_FIXTURES}/model_original
+              -o ${X2V_DIT_FIXTURES}/model_original)
+# ---- end of x2v convert ----

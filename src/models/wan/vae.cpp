@@ -149,10 +149,12 @@ Tensor WanVae::encode(const Tensor& video) const {
   if (video.ndim() != 4 || video.size(0) != 3)
     throw Error("wan vae", concat("video is ", video.describe(), "; expected [3, frames, height, width]"));
   const int64_t frames = video.size(1), height = video.size(2), width = video.size(3);
-  if (frames < 1 || (frames - 1) % kTemporalFactor != 0)
-    throw Error("wan vae", concat("the video has ", frames,
-                                  " frames; the VAE encodes 4n+1 frames (1, 5, 9, ...): ", "drop or add ",
-                                  (frames - 1) % kTemporalFactor, " frame(s)"));
+  if (frames < 1)
+    throw Error("wan vae", "the video has no frames; the VAE encodes 4n+1 frames (1, 5, 9, ...)");
+  if (const int64_t extra = (frames - 1) % kTemporalFactor; extra != 0)
+    throw Error("wan vae",
+                concat("the video has ", frames, " frames; the VAE encodes 4n+1 frames (1, 5, 9, ...): drop ",
+                       extra, " or add ", kTemporalFactor - extra));
   if (height < kSpatialFactor || width < kSpatialFactor || height % kSpatialFactor || width % kSpatialFactor)
     throw Error("wan vae", concat("the video is ", width, "x", height,
                                   "; width and height must be multiples of 8 (resize or crop it)"));
