@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "models/wan/dit_model.h"
 #include "pipeline/wan_defaults.h"
+#include "pipeline/wan_sampling.h"
 #include "platform/platform.h"
 #include "stage_io.h"
 
@@ -12,9 +13,10 @@ void run_dit(const StageArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
   Device& device = selected_device();
-  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
+  WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
   const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
   const io::Config config = load_wan_config(arguments.config_json, task);
+  checkpoint.merge_loras(lora_configs_from(config));
   const WanDit model(checkpoint, WanDitKernels::from_config(config), Precision::from_environment(), device);
   const StageInputs inputs(arguments.inputs);
   WanDitInputs dit_inputs;

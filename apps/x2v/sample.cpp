@@ -18,9 +18,10 @@ void run_sample(const SampleArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
   Device& device = selected_device();
-  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
+  WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
   const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
   const io::Config config = load_wan_config(arguments.config_json, task);
+  checkpoint.merge_loras(lora_configs_from(config));
   const StageInputs inputs(arguments.inputs);
   WanSamplingInputs sampling;
   if (inputs.has("noise")) {

@@ -121,7 +121,7 @@ WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::
 
 Tensor WanT2VRunner::sample(const WanTextContexts& contexts, int64_t seed) {
   if (seed < 0) seed = config_.get_int("seed", 42);
-  const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(files_.dit);
+  const WanDitCheckpoint checkpoint = open_wan_dit_checkpoint(files_.dit, config_);
   const WanDit model(checkpoint, WanDitKernels::from_config(config_), Precision::from_environment(),
                      *device_);
   WanSamplingInputs inputs;

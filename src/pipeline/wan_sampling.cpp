@@ -23,6 +23,12 @@ WanSamplingOptions WanSamplingOptions::from_config(const io::Config& config) {
   return options;
 }
 
+WanDitCheckpoint open_wan_dit_checkpoint(const std::string& path, const io::Config& config) {
+  WanDitCheckpoint checkpoint = WanDitCheckpoint::open(path);
+  checkpoint.merge_loras(lora_configs_from(config));
+  return checkpoint;
+}
+
 namespace {
 
 // cond + guidance: v = v_uncond + g * (v_cond - v_uncond), in place on `cond`.

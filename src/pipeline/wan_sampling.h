@@ -25,6 +25,9 @@ struct WanSamplingInputs {
   Tensor y;              // i2v
 };
 
+// The DiT checkpoint at `path` with the config's lora_configs merged into it as it loads.
+WanDitCheckpoint open_wan_dit_checkpoint(const std::string& path, const io::Config& config);
+
 // Returns the final latents [16, F, H, W] f32 (host). Progress per step on stderr.
 Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
                           const WanSamplingOptions& options);

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
 #include "quant/quantize.h"
@@ -248,9 +249,22 @@ Tensor WanDitCheckpoint::load(const std::string& original_name, const Shape& exp
                 concat("tensor '", name, "' is stored ", quant_format_name(stored), " (", checkpoint_->path(),
                        " is a quantized checkpoint); set dit_quantized and dit_quant_scheme (",
                        quant_format_name(stored), "-...) to run it"));
-  Tensor host = checkpoint_->load(name).reshape(expected);
+  Tensor host = checkpoint_->load(name);
+  if (lora_ && lora_->changes(name)) host = lora_->apply(name, host);
+  host = host.reshape(expected);
   if (host.dtype() != dtype) host = host.to_host(dtype);
   return ops::to_device(host, device);
+}
+
+void WanDitCheckpoint::merge_loras(const std::vector<LoraConfig>& loras) {
+  if (loras.empty()) return;
+  lora_ = std::make_shared<LoraMerge>(loras, *checkpoint_, [this](const std::string& target) -> std::string {
+    if (checkpoint_->contains(prefix_ + target)) return prefix_ + target;
+    const std::string name = file_name(target);
+    return checkpoint_->contains(name) ? name : std::string();
+  });
+  log_info("wan dit", "LoRA: ", lora_->delta_count(), " changes to ", lora_->changed_tensor_count(),
+           " tensors from ", loras.size(), " file(s)");
 }
 
 QuantizedWeight WanDitCheckpoint::load_quantized(const std::string& linear, const Shape& expected,
@@ -273,6 +287,7 @@ QuantizedWeight WanDitCheckpoint::load_quantized(const std::string& linear, cons
                          "'; set weight_auto_quant to quantize at load, or dit_quantized_ckpt to an ",
                          quant_format_name(format), " export"));
     Tensor weight = checkpoint_->load(weight_name);
+    if (lora_ && lora_->changes(weight_name)) weight = lora_->apply(weight_name, weight);
     if (weight.dtype() != DType::f32 && weight.dtype() != DType::bf16 && weight.dtype() != DType::f16)
       weight = weight.to_host(DType::f32);
     const QuantizedWeight quantized = quantize_weight(weight, format);

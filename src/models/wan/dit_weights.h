@@ -8,6 +8,7 @@
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "platform/device.h"
+#include "quant/lora.h"
 
 namespace x2v {
 
@@ -59,11 +60,16 @@ class WanDitCheckpoint {
   // The name of `original_name` in this checkpoint.
   std::string file_name(const std::string& original_name) const;
 
+  // lora_configs: every LoRA is added to its weights as they load (before weight_auto_quant). LoRA keys
+  // use the original Wan names or this checkpoint's own names. Errors name a key that changes no tensor.
+  void merge_loras(const std::vector<LoraConfig>& loras);
+
  private:
   std::unique_ptr<io::Checkpoint> checkpoint_;
   WanDitConfig config_;
   WanWeightNaming naming_ = WanWeightNaming::original;
-  std::string prefix_;  // e.g. "model.diffusion_model." in some exports
+  std::string prefix_;                     // e.g. "model.diffusion_model." in some exports
+  std::shared_ptr<const LoraMerge> lora_;  // added to the float weights as they load
 
   // info() of `name` (a file name), or an Error naming it and what the model needs it for.
   io::TensorInfo require(const std::string& name) const;
