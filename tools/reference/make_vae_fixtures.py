@@ -83,6 +83,8 @@ def randomize(module: torch.nn.Module, seed: int) -> None:
         else:
             fan_in = parameter[0].numel()
             values = torch.randn(shape, generator=generator) / fan_in ** 0.5
+            if name == "decoder.head.2.weight":
+                values *= 1.6  # some outputs past [-1, 1], so the clamp is exercised
         parameter.data = values.to(torch.bfloat16).to(torch.float32)
 
 
@@ -168,7 +170,7 @@ def main() -> None:
         inside = float(((decoded > -1) & (decoded < 1)).float().mean())
         print(f"decode: {tuple(decoded.shape)}, {inside:.0%} of values inside (-1, 1) (the rest clamped)")
         print(f"encode: {tuple(encoded.shape)}, |mu| max {encoded.abs().max():.3f}")
-        assert inside > 0.5, "rescale the random weights: the output is mostly clamped"
+        assert 0.5 < inside < 0.98, "rescale decoder.head.2.weight: the clamp should act on a few values"
 
         # diffusers from the renamed weights must agree with the official model.
         from diffusers import AutoencoderKLWan

@@ -14,6 +14,9 @@ namespace x2v {
 namespace {
 
 constexpr int64_t kChunk = 4096;
+// Below this many elements an op runs on one thread: waking the OpenMP team costs more than it saves
+// (milliseconds when the other core is busy), and the T5 embedding lookup copies hundreds of single rows.
+constexpr int64_t kParallelElements = int64_t{1} << 15;
 
 // Strided gather with dtype conversion: the "copy" op, and the way other ops make inputs contiguous.
 // Broadcast views (stride 0, as in nearest upsampling) and transposes are common: dims are coalesced
@@ -92,7 +95,7 @@ void strided_copy(const Tensor& x, Tensor& out) {
   const int64_t count = x.numel();
   if (count == 0) return;
   if (x.is_contiguous() && out.is_contiguous()) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
     for (int64_t start = 0; start < count; start += kChunk) {
       const int64_t n = std::min(kChunk, count - start);
       convert_elements(source + start * source_size, x.dtype(), target + start * target_size, out.dtype(),
@@ -112,7 +115,7 @@ void strided_copy(const Tensor& x, Tensor& out) {
   const int64_t source_step = layout.source_strides.back(), target_step = layout.target_strides.back();
   const int64_t source_row = inner_dims == 2 ? layout.source_strides[rank - 2] : 0;
   const int64_t target_row = inner_dims == 2 ? layout.target_strides[rank - 2] : 0;
-#pragma omp parallel
+#pragma omp parallel if (count >= kParallelElements)
   {
     std::vector<char> scratch;
 #pragma omp for schedule(static)
@@ -193,7 +196,7 @@ void run_chunks(const char* op, const std::vector<Tensor>& inputs, size_t expect
   for (size_t i = 1; i < inputs.size(); ++i) operands.emplace_back(inputs[i], count);
   char* target = static_cast<char*>(out.raw_data());
   const int64_t target_size = static_cast<int64_t>(out.element_size());
-#pragma omp parallel
+#pragma omp parallel if (count >= kParallelElements)
   {
     std::vector<float> buffer(kChunk);
     std::vector<std::vector<float>> operand_buffers(operands.size(), std::vector<float>(kChunk));
@@ -242,7 +245,7 @@ class SoftmaxKernel : public ElementwiseKernel {
     const int64_t width = x.size(-1), rows = x.numel() / width;
     const char* source = static_cast<const char*>(x.raw_data());
     char* target = static_cast<char*>(out.raw_data());
-#pragma omp parallel
+#pragma omp parallel if (x.numel() >= kParallelElements)
     {
       std::vector<float> row(width);
 #pragma omp for schedule(static)
@@ -271,7 +274,7 @@ class FillKernel : public ElementwiseKernel {
       const size_t size = out.element_size();
       char* target = static_cast<char*>(out.raw_data());
       const char* pattern = static_cast<const char*>(value.raw_data());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (out.numel() >= kParallelElements)
       for (int64_t i = 0; i < out.numel(); ++i) std::memcpy(target + i * size, pattern, size);
       return;
     }
@@ -312,7 +315,7 @@ class ChannelRmsNormKernel : public ElementwiseKernel {
     char* target = static_cast<char*>(out.raw_data());
     const int64_t source_size = static_cast<int64_t>(x.element_size()),
                   target_size = static_cast<int64_t>(out.element_size());
-#pragma omp parallel
+#pragma omp parallel if (x.numel() >= kParallelElements)
     {
       std::vector<float> rows(static_cast<size_t>(channels * block)), factors(static_cast<size_t>(block));
 #pragma omp for schedule(static)
