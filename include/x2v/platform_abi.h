@@ -147,7 +147,8 @@ typedef struct x2v_device_desc {
  *          defaults filled in: 1 + 4*s entries)
  *   apply: inputs [x [(N,) C_in, (D,) H, W]]; outputs [out]
  * X2V_KERNEL_ELEMENTWISE  one op, named by the kernel name (copy, add, mul, gelu_tanh, gelu_erf, silu,
- *          modulate, gated_residual, softmax, scale; see src/platform/ops/elementwise.h).
+ *          modulate, gated_residual, softmax, scale, channel_rms_norm, clamp; see
+ *          src/platform/ops/elementwise.h).
  *   load:  params: the op's parameters (scale: [multiplier, offset]; others none)
  *   apply: inputs: the op's inputs in the order of elementwise.h; outputs [out]; params as at load
  */

@@ -36,6 +36,7 @@ TEST(Conformance, ElementwiseOps) {
       {"scale", {}, {0.5f, -2.0f}},
       {"fill", {}, {1.25f}},
       {"clamp", {}, {-1.0f, 0.75f}},
+      {"channel_rms_norm", {{37}}, {1e-12f, 0.0f}},  // layouts and the fused silu: ChannelRmsNorm below
   };
   for (const std::string& op : elementwise_op_names()) {
     bool covered = false;
