@@ -15,8 +15,15 @@
 #endif
 #include <immintrin.h>
 
+#include "platform/cpu/avx2_lanes.h"
+
 namespace x2v::cpu_attention {
 namespace {
+
+using cpu::horizontal_max;
+using cpu::horizontal_sum;
+using cpu::load1_as_f32;
+using cpu::load8_as_f32;
 
 constexpr float kNegativeInfinity = -std::numeric_limits<float>::infinity();
 
@@ -38,46 +45,6 @@ inline __m256 exp2_nonpositive(__m256 x) {
   const __m256i exponent =
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(whole), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(poly, _mm256_castsi256_ps(exponent));
-}
-
-inline float horizontal_max(__m256 value) {
-  __m128 half = _mm_max_ps(_mm256_castps256_ps128(value), _mm256_extractf128_ps(value, 1));
-  half = _mm_max_ps(half, _mm_movehl_ps(half, half));
-  half = _mm_max_ss(half, _mm_movehdup_ps(half));
-  return _mm_cvtss_f32(half);
-}
-
-inline float horizontal_sum(__m256 value) {
-  __m128 half = _mm_add_ps(_mm256_castps256_ps128(value), _mm256_extractf128_ps(value, 1));
-  half = _mm_add_ps(half, _mm_movehl_ps(half, half));
-  half = _mm_add_ss(half, _mm_movehdup_ps(half));
-  return _mm_cvtss_f32(half);
-}
-
-inline __m256 load8(const void* source, DType dtype, int64_t index) {
-  switch (dtype) {
-    case DType::bf16: {
-      const __m128i bits =
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(source) + index));
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
-    }
-    case DType::f16:
-      return _mm256_cvtph_ps(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(source) + index)));
-    default:
-      return _mm256_loadu_ps(static_cast<const float*>(source) + index);
-  }
-}
-
-inline float load1(const void* source, DType dtype, int64_t index) {
-  switch (dtype) {
-    case DType::bf16:
-      return bf16_to_float(static_cast<const uint16_t*>(source)[index]);
-    case DType::f16:
-      return _cvtsh_ss(static_cast<const uint16_t*>(source)[index]);
-    default:
-      return static_cast<const float*>(source)[index];
-  }
 }
 
 // f32 -> bf16 bits, nearest even, NaN kept quiet (as float_to_bf16 does).
@@ -214,8 +181,9 @@ void attend_key_tile_impl(const TileShape& shape, const float* key_panels, const
 void load_row(const void* source, DType dtype, int64_t count, float scale, float* target) {
   const __m256 factor = _mm256_set1_ps(scale);
   int64_t i = 0;
-  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(target + i, _mm256_mul_ps(load8(source, dtype, i), factor));
-  for (; i < count; ++i) target[i] = load1(source, dtype, i) * scale;
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(target + i, _mm256_mul_ps(load8_as_f32(source, dtype, i), factor));
+  for (; i < count; ++i) target[i] = load1_as_f32(source, dtype, i) * scale;
 }
 
 void store_row(const float* source, float scale, int64_t count, DType dtype, void* target) {

@@ -13,8 +13,14 @@
 #endif
 #include <immintrin.h>
 
+#include "platform/cpu/avx2_lanes.h"
+
 namespace x2v::cpu_int8 {
 namespace {
+
+using cpu::horizontal_max;
+using cpu::load1_as_f32;
+using cpu::load8_as_f32;
 
 // Blocking: a weight block of 128 columns x 1536 k (192 KiB of int8) stays in L2 while each activation
 // panel (6 rows x 1536 k as int16 pairs, 18 KiB) streams through L1 against it; the best of the few
@@ -25,39 +31,6 @@ constexpr int64_t kColumnBlock = 128;  // a multiple of kPanelColumns
 constexpr int64_t kPairBlock = 768;
 // Below this many multiply-adds one thread does it all (waking the team costs more).
 constexpr int64_t kParallelWork = int64_t{1} << 21;
-
-inline __m256 load_as_f32(const void* source, DType dtype, int64_t index) {
-  switch (dtype) {
-    case DType::bf16: {
-      const __m128i bits =
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(source) + index));
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
-    }
-    case DType::f16:
-      return _mm256_cvtph_ps(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(source) + index)));
-    default:
-      return _mm256_loadu_ps(static_cast<const float*>(source) + index);
-  }
-}
-
-inline float scalar_as_f32(const void* source, DType dtype, int64_t index) {
-  switch (dtype) {
-    case DType::bf16:
-      return bf16_to_float(static_cast<const uint16_t*>(source)[index]);
-    case DType::f16:
-      return f16_to_float(static_cast<const uint16_t*>(source)[index]);
-    default:
-      return static_cast<const float*>(source)[index];
-  }
-}
-
-inline float horizontal_max(__m256 v) {
-  __m128 half = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  half = _mm_max_ps(half, _mm_movehl_ps(half, half));
-  half = _mm_max_ss(half, _mm_shuffle_ps(half, half, 1));
-  return _mm_cvtss_f32(half);
-}
 
 inline int32_t pair_word(int32_t low, int32_t high) {
   return static_cast<int32_t>((static_cast<uint32_t>(low) & 0xffffu) | (static_cast<uint32_t>(high) << 16));
@@ -71,14 +44,14 @@ void quantize_row(const void* x, DType dtype, int64_t row, int64_t k, int32_t* t
   __m256 amax = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= k; i += 8) {
-    const __m256 magnitude = _mm256_and_ps(load_as_f32(x, dtype, base + i), sign_mask);
+    const __m256 magnitude = _mm256_and_ps(load8_as_f32(x, dtype, base + i), sign_mask);
     amax = _mm256_max_ps(amax, magnitude);
     bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, largest, _CMP_NLE_UQ));  // NaN or infinite
   }
   float row_amax = horizontal_max(amax);
   bool finite = _mm256_movemask_ps(bad) == 0;
   for (; i < k; ++i) {
-    const float value = scalar_as_f32(x, dtype, base + i);
+    const float value = load1_as_f32(x, dtype, base + i);
     row_amax = std::max(row_amax, std::fabs(value));
     finite = finite && std::isfinite(value);
   }
@@ -95,7 +68,7 @@ void quantize_row(const void* x, DType dtype, int64_t row, int64_t k, int32_t* t
   auto quantize8 = [&](int64_t index) {
     // Division (not a reciprocal product) and round-to-nearest-even conversion: the exact q of the
     // scalar definition.
-    const __m256i q = _mm256_cvtps_epi32(_mm256_div_ps(load_as_f32(x, dtype, base + index), divisor));
+    const __m256i q = _mm256_cvtps_epi32(_mm256_div_ps(load8_as_f32(x, dtype, base + index), divisor));
     return _mm256_min_epi32(_mm256_max_epi32(q, low), high);
   };
   int64_t p = 0;
@@ -107,7 +80,7 @@ void quantize_row(const void* x, DType dtype, int64_t row, int64_t k, int32_t* t
   }
   auto scalar_q = [&](int64_t index) -> int32_t {
     if (index >= k) return 0;
-    const float rounded = std::nearbyint(scalar_as_f32(x, dtype, base + index) / row_scale);
+    const float rounded = std::nearbyint(load1_as_f32(x, dtype, base + index) / row_scale);
     return static_cast<int32_t>(std::min(127.0f, std::max(-128.0f, rounded)));
   };
   for (; p < pairs; ++p) target[p * kPanelRows] = pair_word(scalar_q(2 * p), scalar_q(2 * p + 1));
