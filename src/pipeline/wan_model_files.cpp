@@ -34,7 +34,18 @@ std::string from_key(const io::Config& config, const std::string& key) {
   return path;
 }
 
+// LightX2V's find_torch_model_path: the subfolders first, then the model folder itself.
+std::string find_in_model_folder(const fs::path& root, const std::string& file) {
+  for (const char* folder : {"original", "fp8", "int8", "distill_models", "distill_fp8", "distill_int8"})
+    if (path_exists(root / folder / file)) return (root / folder / file).string();
+  return path_exists(root / file) ? (root / file).string() : std::string();
+}
+
 }  // namespace
+
+std::string wan_quantized_t5_file(const std::string& scheme) {
+  return concat("models_t5_umt5-xxl-enc-", scheme.substr(0, scheme.find('-')), ".pth");
+}
 
 WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Config& config) {
   const fs::path root(model_path);
@@ -59,7 +70,25 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     throw missing(concat(kWanDitFile, " (or its shards and index.json)"), "dit_original_ckpt");
   }
 
-  if (config.has("t5_original_ckpt")) {
+  if (config.get_bool("t5_quantized", false)) {
+    files.t5_quant_scheme = config.get_string("t5_quant_scheme", "");
+    const std::string& scheme = files.t5_quant_scheme;
+    if (scheme.empty() || scheme == "Default")
+      throw Error("config", concat("t5_quantized is true but t5_quant_scheme is '", scheme,
+                                   "'; name the umT5 checkpoint's scheme (int8-vllm, fp8-sgl, ...) in ",
+                                   config.source()));
+    if (config.has("t5_quantized_ckpt")) files.t5 = from_key(config, "t5_quantized_ckpt");
+    else files.t5 = find_in_model_folder(root, wan_quantized_t5_file(scheme));
+    files.t5_auto_quant = config.get_bool("weight_auto_quant", false);
+    if (files.t5.empty() && !files.t5_auto_quant)
+      throw Error("model", concat("t5_quantized: model directory ", model_path, " has no ",
+                                  wan_quantized_t5_file(scheme), " (nor in its int8/, fp8/, original/ folders); ",
+                                  "set t5_quantized_ckpt, or weight_auto_quant to quantize ", kWanT5File,
+                                  " at load"));
+  }
+  if (!files.t5.empty()) {
+    // The quantized umT5 found above.
+  } else if (config.has("t5_original_ckpt")) {
     files.t5 = from_key(config, "t5_original_ckpt");
   } else if (diffusers && path_exists(root / "text_encoder")) {
     files.t5 = (root / "text_encoder").string();

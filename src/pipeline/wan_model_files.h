@@ -12,15 +12,23 @@ namespace x2v {
 struct WanModelFiles {
   std::string dit;        // DiT checkpoint: the model directory, a transformer/ folder, or a file
   std::string t5;         // umT5 encoder weights (.pth, safetensors, or a text_encoder/ folder)
+  // t5_quantized: t5_quant_scheme, the kernel of the umT5's attention and FFN linears ("" = unquantized),
+  // and whether `t5` is a float file to quantize at load (weight_auto_quant, no quantized file found).
+  std::string t5_quant_scheme;
+  bool t5_auto_quant = false;
   std::string tokenizer;  // sentencepiece model (spiece.model)
   std::string vae;        // VAE weights (Wan2.1_VAE.pth or a vae/ folder)
 
   // Overrides: dit_original_ckpt, t5_original_ckpt, t5_tokenizer_path, vae_path (files or folders).
+  // With t5_quantized the umT5 is t5_quantized_ckpt, else LightX2V's models_t5_umt5-xxl-enc-<int8|fp8>.pth
+  // in the model folder or its original/, int8/, fp8/, distill_* subfolders.
   static WanModelFiles locate(const std::string& model_path, const io::Config& config);
 };
 
 // The published file names, for messages and for `x2v make-tiny-model`.
 inline constexpr const char* kWanT5File = "models_t5_umt5-xxl-enc-bf16.pth";
+// LightX2V's quantized umT5 file for a t5_quant_scheme: the scheme's format ("int8-vllm" -> int8).
+std::string wan_quantized_t5_file(const std::string& scheme);
 inline constexpr const char* kWanVaeFile = "Wan2.1_VAE.pth";
 inline constexpr const char* kWanTokenizerFile = "google/umt5-xxl/spiece.model";
 inline constexpr const char* kWanDitFile = "diffusion_pytorch_model.safetensors";

@@ -104,7 +104,8 @@ WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::
   const int64_t text_len = config_.get_int("text_len", 512);
   // The encoder lives only inside this function: it is freed before the DiT is loaded.
   const std::unique_ptr<T5Encoder> encoder =
-      T5Encoder::open(files_.t5, Precision::from_environment(), device);
+      T5Encoder::open(files_.t5, Precision::from_environment(), device,
+                      T5LinearOptions{files_.t5_quant_scheme, files_.t5_auto_quant});
   const bool cfg = cfg_enabled();
   Progress progress("text encoder", cfg ? 2 : 1);
   WanTextContexts contexts;

@@ -167,7 +167,7 @@ TEST(WanQuant, Fp8CheckpointMatchesTheFakeQuantizedReference) {
 }
 
 // weight_auto_quant on the bf16 model, a quantized model directory (no dit_quantized_ckpt) and diffusers
-// names all load the same weights, so they give the same output to the bit.
+// names, and the reference script's folder all load the same weights, so they give the same output to the bit.
 TEST(WanQuant, AutoQuantAndEveryLayoutGiveTheSameModel) {
   const WanDitCheckpoint model = original_model();
   const Precision precision{DType::f32, DType::f32};
@@ -187,6 +187,15 @@ TEST(WanQuant, AutoQuantAndEveryLayoutGiveTheSameModel) {
     const WanDitCheckpoint quantized_directory = WanDitCheckpoint::open(original_names.path.string());
     EXPECT_TRUE(
         same_bytes(run_model(quantized_directory, quantized_kernels(format, ""), precision), expected))
+        << quant_format_name(format);
+
+    // The reference script's own layout: its linears file and the unquantized rest in one folder, which
+    // x2v (like LightX2V) reads as one checkpoint.
+    TemporaryDirectory reference(std::string("folder_") + quant_format_name(format));
+    fs::copy_file(linears_file(format), reference.path / "linears.safetensors");
+    fs::copy_file(fixture_path("wan_quant/t2v_unquantized_rest.safetensors"), reference.path / "rest.safetensors");
+    EXPECT_TRUE(
+        same_bytes(run_model(model, quantized_kernels(format, reference.path.string()), precision), expected))
         << quant_format_name(format);
 
     TemporaryDirectory diffusers(std::string("diffusers_") + quant_format_name(format));

@@ -10,13 +10,21 @@ its forward_inputs):
     int8: scale = amax / 127, q = round(w / scale) (ties to even) clamped to [-128, 127];
     fp8:  scale = amax / 448, q = float8_e4m3fn(clamp(w / scale, -448, 448)) (round to nearest even).
   LightX2V's layout: `<name>.weight` int8 / float8_e4m3fn [out, in] and `<name>.weight_scale` float32 [out, 1].
-  Only the quantized linears are stored; the tests complete each file with model_original's other tensors into a
-  full checkpoint, which keeps the fixture small.
+  Only the quantized linears are stored, once per format;
+* t2v_unquantized_rest.safetensors: every other tensor of model_original (norms, biases, modulation, embeddings,
+  head), float32 as stored. A folder holding it and one of the linears files is a complete LightX2V quantized DiT
+  (LightX2V, like x2v, reads every .safetensors of a dit_quantized_ckpt folder), which keeps the fixture small.
 * forward_outputs.safetensors: the official WanModel's forward output with those weights fake-quantized (every
   quantized weight replaced by q * scale in float32): `int8_out` also quantizes each quantized linear's input per
   token (scale = amax / 127, q = round(x / scale) clamped to [-128, 127], then q * scale: LightX2V's W8A8
   activation quantization), `fp8_out` is weight-only (CPUs have no fp8 arithmetic; x2v's cpu fp8 kernel dequantizes
   the weights).
+
+* t5_int8_linears.safetensors, t5_fp8_linears.safetensors, t5_outputs.safetensors: the same for the umT5 fixture
+  of make_t5_fixtures.py (tests/fixtures/t5/wan): its attention q/k/v/o and FFN gate/fc1/fc2 linears (the ones
+  LightX2V's T5 quantizes), quantized from the stored bf16 weights, and the official T5Encoder's float32 output on
+  the fixture's four token cases with those weights fake-quantized (`int8_out_<case>` with per-token activation
+  quantization, `fp8_out_<case>` weight-only).
 
 One LightX2V detail is deliberately not copied: its converter (and weight_auto_quant) rounds fp8 through
 qtorch.float_quantize(x, 4, 3, "nearest"), which rounds ties away from zero, before the cast to float8_e4m3fn; here
@@ -36,10 +44,13 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import make_dit_fixtures as dit  # noqa: E402  (the official-model loader and forward of the DiT fixtures)
+import make_t5_fixtures as t5_fixtures  # noqa: E402  (the official T5 loader)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "tests" / "fixtures" / "wan_dit" / "t2v"
 OUT = ROOT / "tests" / "fixtures" / "wan_quant"
+T5_SOURCE = ROOT / "tests" / "fixtures" / "t5"
+T5_QUANTIZED = ["attn.q", "attn.k", "attn.v", "attn.o", "ffn.gate.0", "ffn.fc1", "ffn.fc2"]
 QUANTIZED = ["self_attn.q", "self_attn.k", "self_attn.v", "self_attn.o",
              "cross_attn.q", "cross_attn.k", "cross_attn.v", "cross_attn.o", "ffn.0", "ffn.2"]
 
@@ -77,6 +88,59 @@ def load_model(wan_model, state: dict):
 
 def linear_names(num_layers: int):
     return [f"blocks.{i}.{name}" for i in range(num_layers) for name in QUANTIZED]
+
+
+def t5_fixture(wan_repo: pathlib.Path) -> None:
+    import json
+    _, t5_module = t5_fixtures.load_official(wan_repo)
+    state = {name: value.float() for name, value in
+             torch.load(T5_SOURCE / "wan" / "models_t5_umt5-xxl-enc-bf16.pth", weights_only=True).items()}
+    document = json.loads((T5_SOURCE / "encoder_cases.json").read_text())
+    config = {k: v for k, v in document["config"].items() if k not in ("vocab_size", "max_distance")}
+    cases = document["cases"]
+    expected = load_file(str(T5_SOURCE / "encoder_outputs.safetensors"))
+    ids = torch.zeros(len(cases), t5_fixtures.TEXT_LEN, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, case in enumerate(cases):
+        ids[row, :case["length"]] = torch.tensor(case["ids"])
+        mask[row, :case["length"]] = 1
+
+    def model_with(weights: dict):
+        model = t5_module.T5Encoder(vocab=document["config"]["vocab_size"], shared_pos=False, dropout=0.0,
+                                    **config).eval()
+        model.load_state_dict(weights)
+        return model
+
+    names = [f"blocks.{i}.{name}" for i in range(config["num_layers"]) for name in T5_QUANTIZED]
+    outputs = {}
+    with torch.no_grad():
+        plain = model_with(state)(ids, mask)
+        for row, case in enumerate(cases):
+            reference = expected[f"out_{row}"]
+            error = (plain[row, :case["length"]] - reference).abs().max() / reference.abs().max()
+            assert error < 1e-5, f"the official T5 does not reproduce the T5 fixture ({error:.2e})"
+        for fmt in ["int8", "fp8"]:
+            tensors, fake = {}, dict(state)
+            for name in names:
+                q, scale = quantize(state[name + ".weight"], fmt)
+                tensors[name + ".weight"] = q.contiguous()
+                tensors[name + ".weight_scale"] = scale.contiguous()
+                fake[name + ".weight"] = q.float() * scale
+            save_file(tensors, str(OUT / f"t5_{fmt}_linears.safetensors"))
+            model = model_with(fake)
+            if fmt == "int8":
+                for name in names:
+                    model.get_submodule(name).register_forward_pre_hook(
+                        lambda _module, args: (fake_quantize_tokens(args[0]),))
+            out = model(ids, mask)
+            for row, case in enumerate(cases):
+                length = case["length"]
+                outputs[f"{fmt}_out_{row}"] = out[row, :length].contiguous()
+                cosine = torch.nn.functional.cosine_similarity(
+                    out[row, :length].flatten(), plain[row, :length].flatten(), dim=0)
+                print(f"t5 {fmt} case {row} ({length} tokens): fake-quantized vs unquantized cosine {cosine:.6f}")
+                assert 0.99 < cosine < 1.0, "quantization had no effect, or too much"
+    save_file(outputs, str(OUT / "t5_outputs.safetensors"))
 
 
 def main() -> None:
@@ -118,6 +182,10 @@ def main() -> None:
             print(f"{fmt}: fake-quantized vs unquantized output cosine {cosine:.6f}")
             assert 0.99 < cosine < 1.0, "quantization had no effect, or too much"
         dit.save_tensors(OUT / "forward_outputs.safetensors", outputs)
+    quantized = {name + ".weight" for name in names}
+    save_file({name: value.contiguous() for name, value in state.items() if name not in quantized},
+              str(OUT / "t2v_unquantized_rest.safetensors"))
+    t5_fixture(arguments.wan_repo.resolve())
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {OUT} ({total / 1e6:.2f} MB)")
 

@@ -7,7 +7,7 @@
 #include "core/log.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
-#include "quant/quantize.h"
+#include "quant/quantized_linear.h"
 
 namespace x2v {
 namespace {
@@ -270,47 +270,27 @@ void WanDitCheckpoint::merge_loras(const std::vector<LoraConfig>& loras) {
 QuantizedWeight WanDitCheckpoint::load_quantized(const std::string& linear, const Shape& expected,
                                                  QuantFormat format, const std::string& scheme,
                                                  bool auto_quant, Device& device) const {
-  const std::string weight_name = file_name(linear + ".weight"),
-                    scale_name = file_name(linear + ".weight_scale");
-  const io::TensorInfo info = require(weight_name);
+  QuantizedLinearRequest request;
+  request.weight_name = file_name(linear + ".weight");
+  request.scale_name = file_name(linear + ".weight_scale");
+  request.shape = expected;
+  request.format = format;
+  request.scheme = scheme;
+  request.scheme_key = "dit_quant_scheme";
+  request.checkpoint_key = "dit_quantized_ckpt";
+  request.place = "wan dit";
+  request.auto_quant = auto_quant;
+  const io::TensorInfo info = require(request.weight_name);
   if (info.shape != expected)
     throw Error("wan dit",
-                concat("tensor '", weight_name, "' has shape ", shape_to_string(info.shape), ", expected ",
+                concat("tensor '", request.weight_name, "' has shape ", shape_to_string(info.shape), ", expected ",
                        shape_to_string(expected), " for a ", config_.describe(), " model"));
-  const QuantFormat stored = info.dtype ? quant_format_of(*info.dtype) : QuantFormat::none;
-  const char* wanted = format == QuantFormat::int8 ? "int8" : "fp8 (float8_e4m3fn)";
-  if (stored == QuantFormat::none) {
-    if (!auto_quant)
-      throw Error("wan dit",
-                  concat("tensor '", weight_name, "' is ", info.dtype_label(), ", not ", wanted, ": ",
-                         checkpoint_->path(), " is not a quantized checkpoint for dit_quant_scheme '", scheme,
-                         "'; set weight_auto_quant to quantize at load, or dit_quantized_ckpt to an ",
-                         quant_format_name(format), " export"));
-    Tensor weight = checkpoint_->load(weight_name);
-    if (lora_ && lora_->changes(weight_name)) weight = lora_->apply(weight_name, weight);
-    if (weight.dtype() != DType::f32 && weight.dtype() != DType::bf16 && weight.dtype() != DType::f16)
-      weight = weight.to_host(DType::f32);
-    const QuantizedWeight quantized = quantize_weight(weight, format);
-    return {ops::to_device(quantized.weight, device), ops::to_device(quantized.scale, device)};
+  if (lora_ && lora_->changes(request.weight_name)) {
+    const std::shared_ptr<const LoraMerge> lora = lora_;
+    const std::string name = request.weight_name;
+    request.adjust_float = [lora, name](const Tensor& weight) { return lora->apply(name, weight); };
   }
-  if (stored != format)
-    throw Error("wan dit",
-                concat("tensor '", weight_name, "' is ", quant_format_name(stored), " but dit_quant_scheme '",
-                       scheme, "' takes ", wanted, " weights; use an ", quant_format_name(stored),
-                       " scheme (", quant_format_name(stored), "-vllm, ...) for ", checkpoint_->path()));
-  if (!checkpoint_->contains(scale_name))
-    throw Error("wan dit",
-                concat("tensor '", scale_name, "' is missing: the quantized weight '", weight_name,
-                       "' needs its per-channel scale [", expected[0], ", 1] (LightX2V's layout)"));
-  const io::TensorInfo scale_info = checkpoint_->info(scale_name);
-  const Shape& scale_shape = scale_info.shape;
-  const bool scale_fits = scale_shape == Shape{expected[0], 1} || scale_shape == Shape{expected[0]};
-  if (!scale_fits || !scale_info.dtype || !is_floating(*scale_info.dtype))
-    throw Error("wan dit", concat("tensor '", scale_name, "' is ", scale_info.dtype_label(),
-                                  shape_to_string(scale_shape), "; expected a float [", expected[0],
-                                  ", 1] (one scale per output channel of '", weight_name, "')"));
-  Tensor scale = checkpoint_->load(scale_name, DType::f32).reshape({expected[0], 1});
-  return {ops::to_device(checkpoint_->load(weight_name), device), ops::to_device(scale, device)};
+  return read_quantized_linear(*checkpoint_, request, device);
 }
 
 }  // namespace x2v

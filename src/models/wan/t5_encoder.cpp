@@ -6,6 +6,8 @@
 
 #include "platform/ops.h"
 #include "platform/platform.h"
+#include "quant/quant_kernels.h"
+#include "quant/quantized_linear.h"
 
 namespace x2v {
 namespace {
@@ -40,7 +42,8 @@ int64_t t5_relative_position_bucket(int64_t relative_position, int64_t num_bucke
   return bucket;
 }
 
-T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device)
+T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
+                     const T5LinearOptions& linears)
     : precision_(precision), device_(&device) {
   const T5Weights weights(checkpoint);
   config_ = weights.config();
@@ -48,8 +51,29 @@ T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Devi
   const auto load = [&](const std::string& name, const Shape& shape) {
     return ops::to_device(weights.load(name, shape), device);
   };
+  const QuantFormat format = mm_kernel_format(device, linears.scheme, "t5_quant_scheme");
   const auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in) {
-    layer.load(device, "", load(name, {out, in}), Tensor());
+    const io::TensorInfo info = weights.info(name, {out, in});
+    if (format == QuantFormat::none) {
+      if (info.dtype && quant_format_of(*info.dtype) != QuantFormat::none)
+        throw Error("t5", concat("tensor '", weights.file_name(name), "' is ",
+                                 quant_format_name(quant_format_of(*info.dtype)), ": ", checkpoint.path(),
+                                 " is a quantized umT5; set t5_quantized true and t5_quant_scheme (",
+                                 quant_format_name(quant_format_of(*info.dtype)), "-vllm, ...)"));
+      layer.load(device, linears.scheme, load(name, {out, in}), Tensor());
+      return;
+    }
+    QuantizedLinearRequest request;
+    request.weight_name = weights.file_name(name);
+    request.scale_name = request.weight_name + "_scale";
+    request.shape = {out, in};
+    request.format = format;
+    request.scheme = linears.scheme;
+    request.scheme_key = "t5_quant_scheme";
+    request.checkpoint_key = "t5_quantized_ckpt";
+    request.place = "t5";
+    request.auto_quant = linears.auto_quant;
+    layer.load_quantized(device, linears.scheme, read_quantized_linear(checkpoint, request, device), Tensor());
   };
   token_embedding_ = load("token_embedding.weight", {c.vocab_size, c.dim});
   blocks_.resize(c.num_layers);
@@ -73,7 +97,8 @@ T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Devi
   final_norm_ = make_norm(device, weights.load("norm.weight", {c.dim}));
 }
 
-std::unique_ptr<T5Encoder> T5Encoder::open(const std::string& path, Precision precision, Device& device) {
+std::unique_ptr<T5Encoder> T5Encoder::open(const std::string& path, Precision precision, Device& device,
+                                           const T5LinearOptions& linears) {
   namespace fs = std::filesystem;
   std::error_code error;
   fs::path target(path);
@@ -97,7 +122,7 @@ std::unique_ptr<T5Encoder> T5Encoder::open(const std::string& path, Precision pr
     }
   }
   const std::unique_ptr<io::Checkpoint> checkpoint = io::open_checkpoint(target.string());
-  return std::make_unique<T5Encoder>(*checkpoint, precision, device);
+  return std::make_unique<T5Encoder>(*checkpoint, precision, device, linears);
 }
 
 Tensor T5Encoder::heads_view(const Tensor& tokens) const {

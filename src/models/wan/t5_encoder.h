@@ -19,15 +19,28 @@ namespace x2v {
 // and larger ones share logarithmically wider buckets up to max_distance (the last bucket beyond it).
 int64_t t5_relative_position_bucket(int64_t relative_position, int64_t num_buckets, int64_t max_distance);
 
+// How the blocks' attention and FFN linears run: the ones LightX2V quantizes in the T5 (t5_quantized,
+// t5_quant_scheme). Everything else (embedding, norms, position tables) is never quantized.
+struct T5LinearOptions {
+  // An mm kernel name or LightX2V scheme ("" = the platform's default). A quantized scheme ("int8-vllm",
+  // "fp8-sgl", ...) reads `<name>.weight` int8/float8_e4m3fn + `<name>.weight_scale` from the checkpoint.
+  std::string scheme;
+  // weight_auto_quant: a quantized scheme quantizes float weights at load instead of requiring them stored
+  // quantized.
+  bool auto_quant = false;
+};
+
 class T5Encoder {
  public:
   // Loads every tensor of a umT5 encoder checkpoint (either naming) onto `device`, as stored (bf16 stays
   // bf16; the norm weights and position tables become f32). Residual stream and norms run in
   // precision.sensitive, matmuls and attention in precision.compute. The checkpoint may be closed after.
-  T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device);
+  T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
+            const T5LinearOptions& linears = {});
   // `path`: a checkpoint file (.pth, .safetensors, index.json), a diffusers text_encoder/ folder, or a Wan
   // model folder holding models_t5_umt5-xxl-enc-bf16.pth (or text_encoder/). Error naming what was expected.
-  static std::unique_ptr<T5Encoder> open(const std::string& path, Precision precision, Device& device);
+  static std::unique_ptr<T5Encoder> open(const std::string& path, Precision precision, Device& device,
+                                         const T5LinearOptions& linears = {});
 
   const T5Config& config() const { return config_; }
   const Precision& precision() const { return precision_; }

@@ -164,16 +164,21 @@ Shape T5Weights::shape_of(const std::string& wan_name) const {
   return checkpoint_.info(name).shape;
 }
 
-Tensor T5Weights::load(const std::string& wan_name, const Shape& expected) const {
+io::TensorInfo T5Weights::info(const std::string& wan_name, const Shape& expected) const {
   const std::string name = file_name(wan_name);
   if (!checkpoint_.contains(name))
     throw Error("t5", concat(checkpoint_.path(), " has no tensor '", name, "' (a ", config_.describe(),
                              " needs it); the checkpoint is incomplete or of another model"));
-  const io::TensorInfo info = checkpoint_.info(name);
-  if (info.shape != expected)
-    throw Error("t5", concat("tensor '", name, "' has shape ", shape_to_string(info.shape), ", expected ",
+  io::TensorInfo found = checkpoint_.info(name);
+  if (found.shape != expected)
+    throw Error("t5", concat("tensor '", name, "' has shape ", shape_to_string(found.shape), ", expected ",
                              shape_to_string(expected), " for a ", config_.describe()));
-  return checkpoint_.load(name);
+  return found;
+}
+
+Tensor T5Weights::load(const std::string& wan_name, const Shape& expected) const {
+  info(wan_name, expected);
+  return checkpoint_.load(file_name(wan_name));
 }
 
 }  // namespace x2v

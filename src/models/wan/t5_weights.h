@@ -33,6 +33,8 @@ class T5Weights {
   // The tensor `wan_name` as stored (dtype unchanged, zero-copy where the format allows), its shape checked
   // against `expected`. Throws Error naming the file's tensor when it is missing or misshaped.
   Tensor load(const std::string& wan_name, const Shape& expected) const;
+  // The stored dtype and shape of `wan_name`, with the same checks as load().
+  io::TensorInfo info(const std::string& wan_name, const Shape& expected) const;
 
  private:
   Shape shape_of(const std::string& wan_name) const;
