@@ -110,3 +110,17 @@ set_tests_properties(cli.lora_configs_equal_convert_merge PROPERTIES LABELS cli)
 # A tiny model's DiT converted to int8 runs through `x2v infer` (dit_quantized_ckpt).
 add_test(NAME cli.infer_tiny_int8 COMMAND bash -c "set -e; x='$<TARGET_FILE:x2v>'; o='${X2V_CLI_OUT}/tiny_int8'; rm -rf $o; mkdir -p $o; $x convert -s '${X2V_TINY_MODEL}' -o $o/dit --quantized --linear_type int8 >/dev/null; echo '{\"infer_steps\": 4, \"target_video_length\": 17, \"target_height\": 128, \"target_width\": 192, \"dit_quantized\": true, \"dit_quant_scheme\": \"int8-vllm\", \"dit_quantized_ckpt\": \"'$o/dit'\"}' > $o/config.json; $x infer --model_path '${X2V_TINY_MODEL}' --config_json $o/config.json --prompt 'a red car' --save_result_path $o/int8.mp4; bash '${X2V_CLI_DIR}/check_video.sh' $o/int8.mp4 17 192 128 16")
 set_tests_properties(cli.infer_tiny_int8 PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
+# LightX2V-format int8 and fp8 checkpoints from the reference script (DiT) and from `x2v convert` (umT5)
+# through `x2v dit` and `x2v infer`.
+foreach(format int8 fp8)
+  add_test(NAME cli.infer_quantized_${format} COMMAND bash ${X2V_CLI_DIR}/infer_quantized.sh $<TARGET_FILE:x2v> ${X2V_CLI_OUT} ${format})
+  set_tests_properties(cli.infer_quantized_${format} PROPERTIES LABELS cli)
+endforeach()
+# t5_quantized without a quantized umT5 in the model folder, or without a quantized scheme: one line each.
+x2v_infer_error(infer_t5_quantized_missing "has no models_t5_umt5-xxl-enc-int8.pth" --model_path ${X2V_TINY_MODEL}
+                --config_json ${X2V_CLI_DIR}/t5_quantized.json --prompt cat)
+x2v_infer_error(infer_t5_quantized_default "t5_quantized is true but t5_quant_scheme is 'Default'"
+                --model_path ${X2V_TINY_MODEL} --config_json ${X2V_CLI_DIR}/t5_quantized_default.json --prompt cat)
+# ... and with weight_auto_quant the float umT5 is quantized at load.
+add_test(NAME cli.encode_text_t5_auto_quant COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/t5_auto'; rm -rf $o; mkdir -p $o; echo '{\"t5_quantized\": true, \"t5_quant_scheme\": \"fp8-sgl\", \"weight_auto_quant\": true}' > $o/config.json; '$<TARGET_FILE:x2v>' encode-text --model_path '${X2V_TINY_MODEL}' --config_json $o/config.json --prompt 'a red car' --output $o/text.safetensors 2>&1 | grep -F 'models_t5_umt5-xxl-enc-bf16.pth (t5_quant_scheme fp8-sgl, weight_auto_quant)' >/dev/null; test -f $o/text.safetensors")
+set_tests_properties(cli.encode_text_t5_auto_quant PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
