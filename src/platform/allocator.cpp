@@ -1,6 +1,5 @@
 #include "platform/allocator.h"
 
-#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -73,41 +72,25 @@ size_t CachingAllocator::rounded_size(size_t bytes) {
   return (bytes + granule - 1) / granule * granule;
 }
 
-void CachingAllocator::trim_cache_for(size_t needed) {
-  const size_t bound = std::max(high_water_bytes_, stats_.current_bytes + needed);
-  while (!free_blocks_.empty() && stats_.current_bytes + stats_.cached_bytes + needed > bound) {
-    auto oldest = free_blocks_.begin();
-    for (auto it = free_blocks_.begin(); it != free_blocks_.end(); ++it)
-      if (it->second.freed_at < oldest->second.freed_at) oldest = it;
-    raw_free_(oldest->second.pointer, oldest->first);
-    stats_.cached_bytes -= oldest->first;
-    free_blocks_.erase(oldest);
-  }
-}
-
 void* CachingAllocator::allocate(size_t bytes) {
   const size_t size = rounded_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  // The best fit, if it wastes at most 1/8 of the request.
-  auto found = free_blocks_.lower_bound(size);
-  if (found != free_blocks_.end() && found->first > size + size / 8) found = free_blocks_.end();
-  const size_t block_size = found != free_blocks_.end() ? found->first : size;
-  if (stats_.limit_bytes && stats_.current_bytes + block_size > stats_.limit_bytes) {
+  if (stats_.limit_bytes && stats_.current_bytes + size > stats_.limit_bytes) {
     throw Error("allocator", concat(device_name_, ": allocating ", format_bytes(bytes), " with ",
                                     format_bytes(stats_.current_bytes), " in use would pass the limit of ",
                                     format_bytes(stats_.limit_bytes),
                                     "; raise X2V_MEMORY_LIMIT or reduce the work (smaller size, offload)"));
   }
   void* pointer = nullptr;
+  auto found = free_blocks_.find(size);
   if (found != free_blocks_.end()) {
-    pointer = found->second.pointer;
+    pointer = found->second;
     free_blocks_.erase(found);
-    stats_.cached_bytes -= block_size;
+    stats_.cached_bytes -= size;
   } else {
-    trim_cache_for(size);
     pointer = raw_allocate_(size);
     if (pointer == nullptr && !free_blocks_.empty()) {
-      for (auto& [cached_size, block] : free_blocks_) raw_free_(block.pointer, cached_size);
+      for (auto& [block_size, block] : free_blocks_) raw_free_(block, block_size);
       free_blocks_.clear();
       stats_.cached_bytes = 0;
       pointer = raw_allocate_(size);
@@ -118,27 +101,17 @@ void* CachingAllocator::allocate(size_t bytes) {
                          format_bytes(stats_.current_bytes), " in use; reduce the work or enable offload"));
     }
   }
-  live_blocks_[pointer] = block_size;
-  stats_.current_bytes += block_size;
-  stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.current_bytes);
-  high_water_bytes_ = std::max(high_water_bytes_, stats_.current_bytes);
+  stats_.current_bytes += size;
+  if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
   return pointer;
 }
 
 void CachingAllocator::deallocate(void* pointer, size_t bytes) {
   if (pointer == nullptr) return;
+  const size_t size = rounded_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto live = live_blocks_.find(pointer);
-  if (live == live_blocks_.end()) {
-    // A bug elsewhere, reported rather than thrown: this runs in tensor destructors.
-    log_warn("allocator", device_name_, ": a block of ", format_bytes(bytes),
-              " that this allocator did not hand out was freed; it is left alone");
-    return;
-  }
-  const size_t size = live->second;
-  live_blocks_.erase(live);
   stats_.current_bytes -= size;
-  free_blocks_.emplace(size, CachedBlock{pointer, ++deallocations_});
+  free_blocks_.emplace(size, pointer);
   stats_.cached_bytes += size;
 }
 
@@ -159,7 +132,7 @@ void CachingAllocator::reset_peak() {
 
 void CachingAllocator::release_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, block] : free_blocks_) raw_free_(block.pointer, size);
+  for (auto& [size, block] : free_blocks_) raw_free_(block, size);
   free_blocks_.clear();
   stats_.cached_bytes = 0;
 }

@@ -1,16 +1,12 @@
 #pragma once
-// Caching allocator shared by every backend: freed blocks are kept and reused (the best fit within 1/8 of
-// the request), so activation buffers cost nothing after the first step. The cache never makes the memory
-// held (live + cached) exceed the highest live total seen so far: a request the cache cannot serve first
-// returns the longest-unused cached blocks. Statistics (current, peak) count the bytes of the blocks
-// handed out; an optional limit turns an allocation past it into a clear error.
+// Caching allocator shared by every backend: freed blocks are kept in size buckets and reused, so
+// activation buffers cost nothing after the first step. Statistics (current, peak) count the bytes
+// handed out to tensors; an optional limit turns an allocation past it into a clear error.
 #include <cstddef>
 #include <functional>
-#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
 namespace x2v {
 
@@ -50,27 +46,15 @@ class CachingAllocator : public Allocator {
   void reset_peak() override;
   void release_cache() override;
 
-  // Block size reserved for a request (requests are rounded to reduce fragmentation); a reused block may
-  // be up to 1/8 larger.
+  // Block size actually reserved for a request (requests are rounded to reduce fragmentation).
   static size_t rounded_size(size_t bytes);
 
  private:
-  struct CachedBlock {
-    void* pointer;
-    uint64_t freed_at;  // order of deallocation: the oldest goes first
-  };
-
-  // Returns the longest-unused cached blocks until `needed` more bytes fit under the high-water mark.
-  void trim_cache_for(size_t needed);
-
   std::string device_name_;
   RawAllocate raw_allocate_;
   RawFree raw_free_;
   mutable std::mutex mutex_;
-  std::multimap<size_t, CachedBlock> free_blocks_;  // block size -> block
-  std::unordered_map<void*, size_t> live_blocks_;   // block -> its size (may exceed the request)
-  uint64_t deallocations_ = 0;
-  size_t high_water_bytes_ = 0;  // the highest current_bytes ever (not reset by reset_peak)
+  std::multimap<size_t, void*> free_blocks_;  // rounded size -> block
   AllocatorStats stats_;
 };
 

@@ -103,34 +103,6 @@ TEST(Allocator, TracksCurrentAndPeakAndReuses) {
   EXPECT_EQ(allocator.stats().cached_bytes, 0u);
 }
 
-// Sizes that change from step to step (the VAE's chunks, a new video shape) must not pile up in the cache:
-// live + cached stays within the highest live total, and a near fit (within 1/8) is reused.
-TEST(Allocator, CacheStaysWithinTheLiveHighWaterMark) {
-  CachingAllocator allocator(
-      "test", [](size_t bytes) { return std::malloc(bytes); },
-      [](void* pointer, size_t) { std::free(pointer); });
-  size_t high_water = 0;
-  for (size_t megabytes = 2; megabytes <= 40; megabytes += 2) {
-    void* keep = allocator.allocate(1 << 20);
-    void* block = allocator.allocate(megabytes << 20);
-    high_water = std::max(high_water, allocator.stats().current_bytes);
-    allocator.deallocate(block, megabytes << 20);
-    allocator.deallocate(keep, 1 << 20);
-    const AllocatorStats stats = allocator.stats();
-    EXPECT_LE(stats.current_bytes + stats.cached_bytes, high_water) << megabytes << " MiB";
-  }
-  void* twenty = allocator.allocate(20 << 20);
-  allocator.deallocate(twenty, 20 << 20);
-  void* near_fit = allocator.allocate(18 << 20);
-  EXPECT_EQ(near_fit, twenty) << "a 20 MiB block serves an 18 MiB request";
-  EXPECT_EQ(allocator.stats().current_bytes, size_t{20} << 20) << "the block counts at its own size";
-  void* far = allocator.allocate(10 << 20);
-  EXPECT_NE(far, twenty);
-  allocator.deallocate(near_fit, 18 << 20);
-  allocator.deallocate(far, 10 << 20);
-  EXPECT_EQ(allocator.stats().current_bytes, 0u);
-}
-
 TEST(Allocator, LimitIsAClearError) {
   CachingAllocator allocator(
       "cpu", [](size_t bytes) { return std::malloc(bytes); },

@@ -1,7 +1,6 @@
 #include "platform/cpu/cpu_device.h"
 
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -13,32 +12,13 @@
 namespace x2v {
 namespace {
 
-// Blocks from 1 MiB up are mapped pages of their own, so a freed one goes back to the system at once
-// (glibc keeps freed heap chunks below its dynamic mmap threshold, up to 32 MiB, as resident memory).
-constexpr size_t kMappedBlockBytes = size_t{1} << 20;
-
-size_t page_rounded(size_t bytes) {
-  const size_t page = 4096;
-  return (bytes + page - 1) / page * page;
-}
-
-void* allocate_host_block(size_t bytes) {
-  if (bytes < kMappedBlockBytes) return std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  void* pointer = mmap(nullptr, page_rounded(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return pointer == MAP_FAILED ? nullptr : pointer;
-}
-
-void free_host_block(void* pointer, size_t bytes) {
-  if (bytes < kMappedBlockBytes)
-    std::free(pointer);
-  else
-    munmap(pointer, page_rounded(bytes));
-}
-
 class CpuDevice : public Device {
  public:
   CpuDevice()
-      : Device("cpu"), allocator_("cpu", allocate_host_block, free_host_block) {
+      : Device("cpu"),
+        allocator_(
+            "cpu", [](size_t bytes) -> void* { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); },
+            [](void* pointer, size_t) { std::free(pointer); }) {
     register_reference_kernels(kernels());
     register_cpu_attention(kernels());
     register_cpu_mm(kernels());
