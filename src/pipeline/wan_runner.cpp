@@ -93,6 +93,10 @@ void WanT2VRunner::timed_stage(const std::string& name, const std::function<void
   log_info("infer", "stage ", name, ": started");
   body();
   WanStageReport report{name, seconds_since(start), device_->allocator().stats().peak_bytes};
+  // The stage's model and activations are gone; their cached blocks would only sit beside the next
+  // stage's (different) sizes, so they go back to the system.
+  device_->allocator().release_cache();
+  cpu_device().allocator().release_cache();
   log_info("infer", "stage ", name, ": ", report.seconds, " s, allocator peak ",
            format_bytes(report.allocator_peak_bytes));
   reports_.push_back(report);
