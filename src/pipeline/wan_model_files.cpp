@@ -77,14 +77,16 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
       throw Error("config", concat("t5_quantized is true but t5_quant_scheme is '", scheme,
                                    "'; name the umT5 checkpoint's scheme (int8-vllm, fp8-sgl, ...) in ",
                                    config.source()));
-    if (config.has("t5_quantized_ckpt")) files.t5 = from_key(config, "t5_quantized_ckpt");
-    else files.t5 = find_in_model_folder(root, wan_quantized_t5_file(scheme));
+    if (config.has("t5_quantized_ckpt"))
+      files.t5 = from_key(config, "t5_quantized_ckpt");
+    else
+      files.t5 = find_in_model_folder(root, wan_quantized_t5_file(scheme));
     files.t5_auto_quant = config.get_bool("weight_auto_quant", false);
     if (files.t5.empty() && !files.t5_auto_quant)
-      throw Error("model", concat("t5_quantized: model directory ", model_path, " has no ",
-                                  wan_quantized_t5_file(scheme), " (nor in its int8/, fp8/, original/ folders); ",
-                                  "set t5_quantized_ckpt, or weight_auto_quant to quantize ", kWanT5File,
-                                  " at load"));
+      throw Error("model",
+                  concat("t5_quantized: model directory ", model_path, " has no ",
+                         wan_quantized_t5_file(scheme), " (nor in its int8/, fp8/, original/ folders); ",
+                         "set t5_quantized_ckpt, or weight_auto_quant to quantize ", kWanT5File, " at load"));
   }
   if (!files.t5.empty()) {
     // The quantized umT5 found above.

@@ -108,10 +108,9 @@ WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::
   const int64_t text_len = config_.get_int("text_len", 512);
   // The encoder lives only inside this function: it is freed before the DiT is loaded.
   log_info("infer", "text encoder ", files_.t5,
-           files_.t5_quant_scheme.empty()
-               ? std::string()
-               : concat(" (t5_quant_scheme ", files_.t5_quant_scheme,
-                        files_.t5_auto_quant ? ", weight_auto_quant" : "", ")"));
+           files_.t5_quant_scheme.empty() ? std::string()
+                                          : concat(" (t5_quant_scheme ", files_.t5_quant_scheme,
+                                                   files_.t5_auto_quant ? ", weight_auto_quant" : "", ")"));
   const std::unique_ptr<T5Encoder> encoder =
       T5Encoder::open(files_.t5, Precision::from_environment(), device,
                       T5LinearOptions{files_.t5_quant_scheme, files_.t5_auto_quant});

@@ -21,8 +21,8 @@ QuantizedWeight read_quantized_linear(const io::Checkpoint& checkpoint, const Qu
       throw Error(request.place,
                   concat("tensor '", weight_name, "' is ", info.dtype_label(), ", not ", wanted, ": ",
                          checkpoint.path(), " is not a quantized checkpoint for ", request.scheme_key, " '",
-                         request.scheme, "'; set weight_auto_quant to quantize at load, or ", request.checkpoint_key, " to an ",
-                         quant_format_name(request.format), " export"));
+                         request.scheme, "'; set weight_auto_quant to quantize at load, or ",
+                         request.checkpoint_key, " to an ", quant_format_name(request.format), " export"));
     Tensor weight = checkpoint.load(weight_name);
     if (request.adjust_float) weight = request.adjust_float(weight);
     if (weight.dtype() != DType::f32 && weight.dtype() != DType::bf16 && weight.dtype() != DType::f16)
@@ -31,10 +31,10 @@ QuantizedWeight read_quantized_linear(const io::Checkpoint& checkpoint, const Qu
     return {ops::to_device(quantized.weight, device), ops::to_device(quantized.scale, device)};
   }
   if (stored != request.format)
-    throw Error(request.place,
-                concat("tensor '", weight_name, "' is ", quant_format_name(stored), " but ", request.scheme_key,
-                       " '", request.scheme, "' takes ", wanted, " weights; use an ", quant_format_name(stored),
-                       " scheme (", quant_format_name(stored), "-vllm, ...) for ", checkpoint.path()));
+    throw Error(request.place, concat("tensor '", weight_name, "' is ", quant_format_name(stored), " but ",
+                                      request.scheme_key, " '", request.scheme, "' takes ", wanted,
+                                      " weights; use an ", quant_format_name(stored), " scheme (",
+                                      quant_format_name(stored), "-vllm, ...) for ", checkpoint.path()));
   if (!checkpoint.contains(scale_name))
     throw Error(request.place,
                 concat("tensor '", scale_name, "' is missing: the quantized weight '", weight_name,

@@ -14,11 +14,11 @@ namespace x2v {
 struct QuantizedLinearRequest {
   std::string weight_name;  // the names in the file
   std::string scale_name;
-  Shape shape;              // [out, in] the model expects
+  Shape shape;  // [out, in] the model expects
   QuantFormat format = QuantFormat::int8;
-  std::string scheme;       // the config's scheme value, for messages ("int8-vllm")
-  std::string scheme_key;   // the config key that chose it ("dit_quant_scheme", "t5_quant_scheme")
-  std::string place;        // where errors come from ("wan dit", "t5")
+  std::string scheme;          // the config's scheme value, for messages ("int8-vllm")
+  std::string scheme_key;      // the config key that chose it ("dit_quant_scheme", "t5_quant_scheme")
+  std::string place;           // where errors come from ("wan dit", "t5")
   std::string checkpoint_key;  // the config key naming a quantized file ("dit_quantized_ckpt")
   // weight_auto_quant: a float weight is quantized here; otherwise it is an Error.
   bool auto_quant = false;

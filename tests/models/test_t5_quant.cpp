@@ -88,8 +88,8 @@ void expect_matches_fake_quantized_reference(QuantFormat format) {
   const size_t cases = encoder_cases()["cases"].size();
   ASSERT_EQ(cases, 4u);
   for (size_t i = 0; i < cases; ++i) {
-    const Tensor fake = load_fixture("wan_quant/t5_outputs.safetensors",
-                                     concat(quant_format_name(format), "_out_", i));
+    const Tensor fake =
+        load_fixture("wan_quant/t5_outputs.safetensors", concat(quant_format_name(format), "_out_", i));
     const Tensor plain = load_fixture("t5/encoder_outputs.safetensors", concat("out_", i));
     const Tensor out = f32.encode(case_tokens(i));
     const double quantization_effect = relative_error(fake, plain);
@@ -118,14 +118,16 @@ TEST(T5Quant, AutoQuantAndTransformersNamesGiveTheSameEncoder) {
   const Precision precision{DType::f32, DType::f32};
   for (const QuantFormat format : {QuantFormat::int8, QuantFormat::fp8_e4m3}) {
     const Tensor expected =
-        T5Encoder(quantized_t5(format), precision, cpu_device(), {scheme_of(format), false}).encode(case_tokens(3));
+        T5Encoder(quantized_t5(format), precision, cpu_device(), {scheme_of(format), false})
+            .encode(case_tokens(3));
     const auto encoder =
         T5Encoder::open(fixture_path(kT5File), precision, cpu_device(), {scheme_of(format), true});
     EXPECT_EQ(relative_error(encoder->encode(case_tokens(3)), expected), 0.0) << quant_format_name(format);
     const io::MemoryCheckpoint renamed = quantized_t5(format, transformers_name);
     ASSERT_TRUE(renamed.contains("encoder.block.1.layer.1.DenseReluDense.wi_0.weight_scale"));
     const T5Encoder transformers(renamed, precision, cpu_device(), {scheme_of(format), false});
-    EXPECT_EQ(relative_error(transformers.encode(case_tokens(3)), expected), 0.0) << quant_format_name(format);
+    EXPECT_EQ(relative_error(transformers.encode(case_tokens(3)), expected), 0.0)
+        << quant_format_name(format);
   }
 }
 
@@ -138,9 +140,11 @@ TEST(T5Quant, BadCheckpointsAndSchemesAreNamedErrors) {
     EXPECT_NE(message.find(text), std::string::npos) << message;
   };
   const io::MemoryCheckpoint int8 = quantized_t5(QuantFormat::int8);
-  expect_contains(load(int8, "fp8-sgl"), "tensor 'blocks.0.attn.q.weight' is int8 but t5_quant_scheme 'fp8-sgl'");
+  expect_contains(load(int8, "fp8-sgl"),
+                  "tensor 'blocks.0.attn.q.weight' is int8 but t5_quant_scheme 'fp8-sgl'");
   expect_contains(load(int8, ""), "is a quantized umT5; set t5_quantized true and t5_quant_scheme");
-  expect_contains(load(quantized_t5(QuantFormat::fp8_e4m3), "int8-vllm"), "is fp8 but t5_quant_scheme 'int8-vllm'");
+  expect_contains(load(quantized_t5(QuantFormat::fp8_e4m3), "int8-vllm"),
+                  "is fp8 but t5_quant_scheme 'int8-vllm'");
 
   const io::MemoryCheckpoint no_scale =
       quantized_t5(QuantFormat::int8, nullptr, [](io::MemoryCheckpoint& checkpoint) {
@@ -150,13 +154,15 @@ TEST(T5Quant, BadCheckpointsAndSchemesAreNamedErrors) {
         checkpoint = copy;
       });
   expect_contains(load(no_scale, "int8-vllm"), "tensor 'blocks.1.ffn.fc2.weight_scale' is missing");
-  const io::MemoryCheckpoint bad_scale = quantized_t5(QuantFormat::int8, nullptr, [](io::MemoryCheckpoint& c) {
-    c.add("blocks.0.attn.k.weight_scale", Tensor::host({64, 2}, DType::f32));
-  });
+  const io::MemoryCheckpoint bad_scale =
+      quantized_t5(QuantFormat::int8, nullptr, [](io::MemoryCheckpoint& c) {
+        c.add("blocks.0.attn.k.weight_scale", Tensor::host({64, 2}, DType::f32));
+      });
   expect_contains(load(bad_scale, "int8-vllm"), "tensor 'blocks.0.attn.k.weight_scale' is f32[64, 2]");
 
   const auto original = io::open_checkpoint(fixture_path(kT5File));
-  expect_contains(load(*original, "int8-vllm"), "set weight_auto_quant to quantize at load, or t5_quantized_ckpt");
+  expect_contains(load(*original, "int8-vllm"),
+                  "set weight_auto_quant to quantize at load, or t5_quantized_ckpt");
   expect_contains(load(*original, "nvfp4"), "t5_quant_scheme 'nvfp4' is not supported on platform 'cpu'");
 }
 

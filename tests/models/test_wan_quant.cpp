@@ -167,7 +167,8 @@ TEST(WanQuant, Fp8CheckpointMatchesTheFakeQuantizedReference) {
 }
 
 // weight_auto_quant on the bf16 model, a quantized model directory (no dit_quantized_ckpt) and diffusers
-// names, and the reference script's folder all load the same weights, so they give the same output to the bit.
+// names, and the reference script's folder all load the same weights, so they give the same output to the
+// bit.
 TEST(WanQuant, AutoQuantAndEveryLayoutGiveTheSameModel) {
   const WanDitCheckpoint model = original_model();
   const Precision precision{DType::f32, DType::f32};
@@ -193,7 +194,8 @@ TEST(WanQuant, AutoQuantAndEveryLayoutGiveTheSameModel) {
     // x2v (like LightX2V) reads as one checkpoint.
     TemporaryDirectory reference(std::string("folder_") + quant_format_name(format));
     fs::copy_file(linears_file(format), reference.path / "linears.safetensors");
-    fs::copy_file(fixture_path("wan_quant/t2v_unquantized_rest.safetensors"), reference.path / "rest.safetensors");
+    fs::copy_file(fixture_path("wan_quant/t2v_unquantized_rest.safetensors"),
+                  reference.path / "rest.safetensors");
     EXPECT_TRUE(
         same_bytes(run_model(model, quantized_kernels(format, reference.path.string()), precision), expected))
         << quant_format_name(format);

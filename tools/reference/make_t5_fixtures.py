@@ -5,8 +5,9 @@ settings (pad 0, eos 1, unk 2, no bos, byte_fallback) is trained on a built-in E
 and committed as spiece.model. The reference ids come from the official HuggingfaceTokenizer
 (wan/modules/tokenizers.py: clean='whitespace', padding='max_length', truncation, max_length 512) over
 transformers' tokenizer built from that spiece.model (the converted, tokenizers-backed T5 tokenizer, as
-AutoTokenizer gives for google/umt5-xxl). ftfy is stubbed out (identity): x2v does not reproduce
-ftfy.fix_text, so the fixtures leave it out too. SentencePiece's own ids are recorded beside them: they
+AutoTokenizer gives for google/umt5-xxl), with the real ftfy.fix_text in Wan's cleaning (ftfy 6.3). The
+prompts avoid what x2v does not reproduce of ftfy: mojibake repair and NFC normalization (the tokenizer's
+NFKC makes the latter moot for the ids). SentencePiece's own ids are recorded beside them: they
 differ where a character is outside the vocabulary (SentencePiece spells its UTF-8 bytes, transformers'
 conversion has no byte fallback and gives one <unk> per run).
 
@@ -17,7 +18,7 @@ from that folder and must agree with the official model, which checks the name m
 x2v. Outputs are the official model run in float32 (and in bfloat16, for scale) on tokenizer ids with the
 padding mask, cut to each prompt's length.
 
-Dev only:  pip install torch transformers sentencepiece protobuf safetensors regex numpy
+Dev only:  pip install torch transformers sentencepiece protobuf safetensors regex numpy ftfy==6.3.1
            python3 tools/reference/make_t5_fixtures.py --wan-repo PATH_TO_Wan2.1_CHECKOUT
 """
 import argparse
@@ -87,8 +88,6 @@ def train_tokenizer(directory: pathlib.Path) -> pathlib.Path:
 
 def load_official(wan_repo: pathlib.Path):
     """Imports wan.modules.tokenizers and wan.modules.t5 without running wan/__init__.py."""
-    # ftfy is not reproduced by x2v; the stub keeps the rest of Wan's cleaning as it is.
-    sys.modules["ftfy"] = types.SimpleNamespace(fix_text=lambda text: text)
     # t5.py evaluates torch.cuda.current_device() as a default argument at import; no GPU here.
     torch.cuda.current_device = lambda: "cpu"
     for name, sub in [("wan", ""), ("wan.modules", "modules")]:
@@ -139,6 +138,12 @@ CLEAN_ONLY = [
     "&amp;amp;amp;", "&#x26;lt; &#x3C; &#60", "&ampé &lté &#233; &#xE9;", "&#127; &#x9F; &#x81; &#xFDD0; &#x1FFFF;",
     "&hellip; &mdash;&ndash; &euro; &trade; &hearts;&alpha;&Omega;", "&notit; &not; &noti", "x &#\n1 &\t;",
     "  \u3000\u00a0 ", "a\u200bb \u180e c\u2060d \ufeff e", "tab\t\t\tx\r\n\r\ny",
+    # ftfy.fix_text: curly quotes (also produced by references and C1 controls), all-caps references,
+    # ligatures, width, terminal escapes, control characters, and its line-wise "stop decoding after '<'".
+    "他说“你好”，‘再见’。", "it\u02bcs ‚low‛ „double‟ &#x2019;s &ldquo;x&rdquo; \u0093c1\u0094",
+    "P&EACUTE;REZ STRA&SZLIG;E &OMEGA; &NTILDE; &nTILDE; &AMP;", "ﬃ ﬄ ﬅ Ĳ ǅ ǈ ŉ", "ｶﾀｶﾅ ｱ｡ ￣ ￥ ｟ｘ｠ ＡＢ！",
+    "\x1b[31mred\x1b[0m \x1b[1;2Hpos \x1b[ no", "\u206ax\ufff9y\u007fz\x00w\x08v", "\x80 \x81 \x9f",
+    "a &amp;amp;amp; b\nc &lt;b&gt;\nd <i> &amp;amp;amp;\ne &amp;amp;amp;",
 ]
 
 

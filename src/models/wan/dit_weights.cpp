@@ -283,8 +283,8 @@ QuantizedWeight WanDitCheckpoint::load_quantized(const std::string& linear, cons
   const io::TensorInfo info = require(request.weight_name);
   if (info.shape != expected)
     throw Error("wan dit",
-                concat("tensor '", request.weight_name, "' has shape ", shape_to_string(info.shape), ", expected ",
-                       shape_to_string(expected), " for a ", config_.describe(), " model"));
+                concat("tensor '", request.weight_name, "' has shape ", shape_to_string(info.shape),
+                       ", expected ", shape_to_string(expected), " for a ", config_.describe(), " model"));
   if (lora_ && lora_->changes(request.weight_name)) {
     const std::shared_ptr<const LoraMerge> lora = lora_;
     const std::string name = request.weight_name;

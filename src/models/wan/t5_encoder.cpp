@@ -73,7 +73,8 @@ T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Devi
     request.checkpoint_key = "t5_quantized_ckpt";
     request.place = "t5";
     request.auto_quant = linears.auto_quant;
-    layer.load_quantized(device, linears.scheme, read_quantized_linear(checkpoint, request, device), Tensor());
+    layer.load_quantized(device, linears.scheme, read_quantized_linear(checkpoint, request, device),
+                         Tensor());
   };
   token_embedding_ = load("token_embedding.weight", {c.vocab_size, c.dim});
   blocks_.resize(c.num_layers);

@@ -13,15 +13,17 @@ class SentencePieceProcessor;
 
 namespace x2v {
 
-// Wan's prompt cleaning (wan/modules/tokenizers.py, clean='whitespace'): HTML-unescape twice, strip,
-// collapse each run of Unicode whitespace (White_Space, what the `regex` module's \s matches) to one
-// space, strip (Python's str.strip(), which also drops U+001C..U+001F). The unescaping is Python's
+// Wan's prompt cleaning (wan/modules/tokenizers.py, clean='whitespace'): ftfy.fix_text, HTML-unescape
+// twice, strip, collapse each run of Unicode whitespace (White_Space, what the `regex` module's \s matches)
+// to one space, strip (Python's str.strip(), which also drops U+001C..U+001F). The unescaping is Python's
 // html.unescape for numeric references (decimal and hex, ';' optional, with its replacements of invalid
 // code points) and for the named references in t5_html_entities.cpp (those of HTML 4 plus &apos;, and
 // the legacy names accepted without ';'); other HTML5 names stay as written.
-// Not reproduced: the reference first runs ftfy.fix_text, which repairs mojibake, straightens curly quotes
-// (“ ” ‘ ’ to " and ') and drops or remaps control characters, so prompts containing such text can get
-// different ids (its folding of fullwidth forms and ligatures is redundant with the tokenizer's NFKC).
+// Of ftfy.fix_text (ftfy 6, default settings) everything is reproduced but its mojibake repair and its NFC
+// normalization (the tokenizer's NFKC makes the latter moot for the ids): line by line, until nothing
+// changes, its HTML decoding (';'-terminated references, all-caps names; stopped from the first line
+// holding '<'), C1 controls read as windows-1252, Latin ligatures, fullwidth and halfwidth forms, curly
+// quotes straightened, line breaks, terminal escapes and control characters removed.
 // Throws Error when `text` is not valid UTF-8.
 std::string clean_prompt(const std::string& text);
 
