@@ -263,12 +263,16 @@ std::u32string ftfy_unescape_html(const std::u32string& text) {
   std::u32string result;
   size_t i = 0;
   while (i < text.size()) {
+    if (text[i] != '&') {
+      result.push_back(text[i++]);
+      continue;
+    }
     size_t end = i + 1;
     const bool numeric = end < text.size() && text[end] == '#';
     if (numeric) ++end;
     const size_t name_start = end;
     while (end < text.size() && end - name_start < 24 && is_ascii_alphanumeric(text[end])) ++end;
-    if (text[i] != '&' || end == name_start || end >= text.size() || text[end] != ';') {
+    if (end == name_start || end >= text.size() || text[end] != ';') {
       result.push_back(text[i++]);
       continue;
     }
