@@ -117,6 +117,8 @@ class TimedConv : public ConvKernel {
   void load(const Tensor& weight, const Tensor& bias, const ConvOptions& options) override {
     inner_->load(weight, bias, options);
     check_and_store(weight, bias, options);  // so output_shape works on the wrapper
+    weight_ = Tensor();                      // the shape is enough; the inner kernel decides what it keeps
+    bias_ = Tensor();
   }
   void apply(const Tensor& x, Tensor& out) override {
     ScopedTimer timer(category_);

@@ -67,8 +67,14 @@ class OnednnConv final : public ConvKernel {
     }
     const auto descriptor = onednn_build("conv", "the weight layout query",
                                          [&] { return make_descriptor(nominal, output_dims(nominal)); });
-    const Tensor plain = weight.to_host(DType::f32);
-    pack_weights(memory(plain_weights_desc(), onednn_engine(), plain.raw_data()), descriptor.weights_desc());
+    {
+      const Tensor plain = weight.to_host(DType::f32);
+      pack_weights(memory(plain_weights_desc(), onednn_engine(), plain.raw_data()),
+                   descriptor.weights_desc());
+    }
+    // The packed f32 copy is all apply() reads: the caller's weight (and bias) need not stay alive here.
+    weight_ = Tensor();
+    bias_ = Tensor();
   }
 
   void apply(const Tensor& x, Tensor& out) override {
@@ -134,7 +140,9 @@ class OnednnConv final : public ConvKernel {
     return empty({std::max<int64_t>(static_cast<int64_t>(bytes), 1)}, DType::u8, cpu_device());
   }
 
-  memory::desc bias_desc() const { return memory::desc({weight_.size(0)}, memory::data_type::f32, tag::a); }
+  memory::desc bias_desc() const {
+    return memory::desc({weight_shape_.at(0)}, memory::data_type::f32, tag::a);
+  }
 
   memory::dims output_dims(const memory::dims& source_dims) const {
     Shape output = output_shape(Shape(source_dims.begin(), source_dims.end()));
@@ -159,9 +167,10 @@ class OnednnConv final : public ConvKernel {
     return dnnl::convolution_forward::primitive_desc(description, attributes, onednn_engine());
   }
 
-  memory::dims weight_dims() const { return memory::dims(weight_.shape().begin(), weight_.shape().end()); }
+  memory::dims weight_dims() const { return memory::dims(weight_shape_.begin(), weight_shape_.end()); }
   memory::desc plain_weights_desc() const {
-    return memory::desc(weight_dims(), memory::data_type::f32, plain_tag(weight_.ndim()));
+    return memory::desc(weight_dims(), memory::data_type::f32,
+                        plain_tag(static_cast<int>(weight_shape_.size())));
   }
 
   // Reorders `source` into a new packed copy in `desc` and keeps it.

@@ -150,6 +150,7 @@ void ConvKernel::check_and_store(const Tensor& weight, const Tensor& bias, const
   fill(filled.pad_end, 0, "pad_end");
   fill(filled.dilation, 1, "dilation");
   weight_ = weight;
+  weight_shape_ = weight.shape();
   bias_ = bias;
   options_ = filled;
 }
@@ -161,14 +162,14 @@ Shape ConvKernel::output_shape(const Shape& input_shape) const {
     throw Error("conv", concat("input ", shape_to_string(input_shape), " must have ", dims + 1, " or ",
                                dims + 2, " dims"));
   const int channel_dim = rank - dims - 1;
-  if (input_shape[channel_dim] != weight_.size(1))
+  if (input_shape[channel_dim] != weight_shape_.at(1))
     throw Error("conv", concat("input ", shape_to_string(input_shape), " has ", input_shape[channel_dim],
-                               " channels; the weight expects ", weight_.size(1)));
+                               " channels; the weight expects ", weight_shape_.at(1)));
   Shape output = input_shape;
-  output[channel_dim] = weight_.size(0);
+  output[channel_dim] = weight_shape_.at(0);
   for (int i = 0; i < dims; ++i) {
     const int64_t extent = input_shape[channel_dim + 1 + i] + options_.pad_begin[i] + options_.pad_end[i];
-    const int64_t kernel = (weight_.size(2 + i) - 1) * options_.dilation[i] + 1;
+    const int64_t kernel = (weight_shape_.at(2 + i) - 1) * options_.dilation[i] + 1;
     if (extent < kernel)
       throw Error("conv", concat("input ", shape_to_string(input_shape), " is smaller than the kernel"));
     output[channel_dim + 1 + i] = (extent - kernel) / options_.stride[i] + 1;

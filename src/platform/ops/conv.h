@@ -27,8 +27,10 @@ class ConvKernel {
   // Validates and records weight, bias and options (fills defaults).
   void check_and_store(const Tensor& weight, const Tensor& bias, const ConvOptions& options);
 
+  // A backend that keeps its own packed copy may release weight_ and bias_; the shape stays.
   Tensor weight_;
   Tensor bias_;
+  Shape weight_shape_;
   ConvOptions options_;
 };
 
