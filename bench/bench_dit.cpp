@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <random>
 
-#include "io/memory_checkpoint.h"
+#include "bench_common.h"
 #include "models/wan/dit_model.h"
 #include "platform/platform.h"
 #include "platform/profiler.h"
@@ -17,37 +17,14 @@
 namespace x2v {
 namespace {
 
-int64_t environment_int(const char* name, int64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::atoll(value) : fallback;
-}
-
-// Random weights at the scales of a trained model (unit-variance activations), stored in bf16.
-std::unique_ptr<io::MemoryCheckpoint> random_dit(const WanDitConfig& config) {
-  auto checkpoint = std::make_unique<io::MemoryCheckpoint>("random Wan2.1-1.3B-width DiT");
-  uint64_t state = 12345;
-  for (const auto& [name, shape] : wan_dit_tensor_shapes(config)) {
-    Tensor tensor = Tensor::host(shape, DType::bf16);
-    uint16_t* bits = tensor.data_u16();
-    const bool is_norm_weight = shape.size() == 1 && name.find("norm") != std::string::npos;
-    const float scale = shape.size() >= 2 ? 1.0f / std::sqrt(static_cast<float>(shape.back())) : 0.05f;
-    for (int64_t i = 0; i < tensor.numel(); ++i) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;  // a fast LCG is plenty here
-      const float uniform = static_cast<float>(state >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f;
-      bits[i] = float_to_bf16(is_norm_weight ? 1.0f + 0.1f * uniform : 1.7f * scale * uniform);
-    }
-    checkpoint->add(name, tensor);
-  }
-  return checkpoint;
-}
-
 void DitStep(benchmark::State& state) {
   WanDitConfig config;  // the 1.3B architecture
-  config.num_layers = environment_int("X2V_BENCH_DIT_LAYERS", 30);
-  const int64_t frames = environment_int("X2V_BENCH_DIT_FRAMES", 9);
+  config.num_layers = bench::environment_int("X2V_BENCH_DIT_LAYERS", 30);
+  const int64_t frames = bench::environment_int("X2V_BENCH_DIT_FRAMES", 9);
   Device& device = selected_device();
   OpProfiler::instance().set_enabled(true);
-  const WanDitCheckpoint checkpoint = WanDitCheckpoint::from_checkpoint(random_dit(config), nullptr);
+  const WanDitCheckpoint checkpoint =
+      WanDitCheckpoint::from_checkpoint(bench::random_wan_dit(config), nullptr);
   const WanDit model(checkpoint, WanDitKernels{}, Precision::from_environment(), device);
   std::mt19937 generator(1);
   std::normal_distribution<float> normal;

@@ -25,18 +25,13 @@
 #include <string>
 #include <vector>
 
-#include "io/memory_checkpoint.h"
+#include "bench_common.h"
 #include "models/wan/dit_model.h"
 #include "platform/platform.h"
 #include "quant/quantize.h"
 
 namespace x2v {
 namespace {
-
-int64_t environment_int(const char* name, int64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::atoll(value) : fallback;
-}
 
 // CPU seconds of the whole process. With OMP_NUM_THREADS=1 this is the time the work itself took, which
 // other processes on a shared machine cannot stretch the way they stretch wall time.
@@ -121,25 +116,6 @@ void run_mm(benchmark::State& state, MmShape shape, MmCase mm_case) {
 
 // ------------------------------------------------------------------------------------------ DiT step
 
-// Random weights at the scales of a trained model (unit-variance activations), stored in bf16.
-std::unique_ptr<io::MemoryCheckpoint> random_dit(const WanDitConfig& config) {
-  auto checkpoint = std::make_unique<io::MemoryCheckpoint>("random Wan2.1-1.3B-width DiT");
-  uint64_t state = 12345;
-  for (const auto& [name, shape] : wan_dit_tensor_shapes(config)) {
-    Tensor tensor = Tensor::host(shape, DType::bf16);
-    uint16_t* bits = tensor.data_u16();
-    const bool is_norm_weight = shape.size() == 1 && name.find("norm") != std::string::npos;
-    const float scale = shape.size() >= 2 ? 1.0f / std::sqrt(static_cast<float>(shape.back())) : 0.05f;
-    for (int64_t i = 0; i < tensor.numel(); ++i) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      const float uniform = static_cast<float>(state >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f;
-      bits[i] = float_to_bf16(is_norm_weight ? 1.0f + 0.1f * uniform : 1.7f * scale * uniform);
-    }
-    checkpoint->add(name, tensor);
-  }
-  return checkpoint;
-}
-
 // Resident set size now (not the peak): /proc/self/statm's second field, in pages. Freed heap memory is
 // handed back first, so that the load's temporaries (f32 copies quantize_weight makes) do not count.
 double resident_gib() {
@@ -152,8 +128,8 @@ double resident_gib() {
 
 void run_dit(benchmark::State& state, const char* scheme) {
   WanDitConfig config;  // the 1.3B architecture
-  config.num_layers = environment_int("X2V_BENCH_DIT_LAYERS", 30);
-  const int64_t frames = environment_int("X2V_BENCH_DIT_FRAMES", 9);
+  config.num_layers = bench::environment_int("X2V_BENCH_DIT_LAYERS", 30);
+  const int64_t frames = bench::environment_int("X2V_BENCH_DIT_FRAMES", 9);
   Device& device = selected_device();
   WanDitKernels kernels;
   kernels.block_mm = scheme;
@@ -162,7 +138,8 @@ void run_dit(benchmark::State& state, const char* scheme) {
   std::unique_ptr<WanDit> model;
   {
     // The checkpoint (bf16 source weights) is freed after the load: what stays is what the model holds.
-    const WanDitCheckpoint checkpoint = WanDitCheckpoint::from_checkpoint(random_dit(config), nullptr);
+    const WanDitCheckpoint checkpoint =
+        WanDitCheckpoint::from_checkpoint(bench::random_wan_dit(config), nullptr);
     model = std::make_unique<WanDit>(checkpoint, kernels, Precision::from_environment(), device);
   }
   const double model_gib = resident_gib() - resident_before;
@@ -201,7 +178,7 @@ const bool kRegistered = [] {
   for (const char* scheme : {"Default", "int8-vllm", "fp8-vllm"})
     benchmark::RegisterBenchmark((std::string("quant_dit/") + scheme).c_str(), run_dit, scheme)
         ->Unit(benchmark::kSecond)
-        ->Iterations(environment_int("X2V_BENCH_DIT_STEPS", 2))
+        ->Iterations(bench::environment_int("X2V_BENCH_DIT_STEPS", 2))
         ->UseRealTime();
   return true;
 }();

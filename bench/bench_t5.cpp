@@ -12,7 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "io/memory_checkpoint.h"
+#include "bench_common.h"
 #include "models/wan/t5_encoder.h"
 #include "peak.h"
 #include "platform/platform.h"
@@ -22,11 +22,6 @@ namespace x2v {
 namespace {
 
 constexpr int64_t kTokens = 512;
-
-int64_t environment_int(const char* name, int64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::atoll(value) : fallback;
-}
 
 // A uniform value in [-1, 1) from (tensor seed, element index): a counter-based hash, so the 5.7 billion
 // weights fill in parallel in a few seconds.
@@ -62,7 +57,8 @@ std::unique_ptr<io::MemoryCheckpoint> random_t5(const T5Config& config) {
 }
 
 void T5Encode(benchmark::State& state) {
-  const T5Config config{256384, 4096, 4096, 10240, 64, environment_int("X2V_BENCH_T5_LAYERS", 24), 32, 128};
+  const T5Config config{256384, 4096, 4096, 10240, 64, bench::environment_int("X2V_BENCH_T5_LAYERS", 24),
+                        32,     128};
   const Precision precision = Precision::from_environment();
   const double peak = onednn_matmul_peak_gflops(precision.compute);  // before the weights take the memory
   Device& device = selected_device();

@@ -88,16 +88,15 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
                          wan_quantized_t5_file(scheme), " (nor in its int8/, fp8/, original/ folders); ",
                          "set t5_quantized_ckpt, or weight_auto_quant to quantize ", kWanT5File, " at load"));
   }
-  if (!files.t5.empty()) {
-    // The quantized umT5 found above.
-  } else if (config.has("t5_original_ckpt")) {
-    files.t5 = from_key(config, "t5_original_ckpt");
-  } else if (diffusers && path_exists(root / "text_encoder")) {
-    files.t5 = (root / "text_encoder").string();
-  } else if (path_exists(root / kWanT5File)) {
-    files.t5 = (root / kWanT5File).string();
-  } else {
-    throw missing(kWanT5File, "t5_original_ckpt");
+  if (files.t5.empty()) {  // the float umT5 (also what weight_auto_quant quantizes)
+    if (config.has("t5_original_ckpt"))
+      files.t5 = from_key(config, "t5_original_ckpt");
+    else if (diffusers && path_exists(root / "text_encoder"))
+      files.t5 = (root / "text_encoder").string();
+    else if (path_exists(root / kWanT5File))
+      files.t5 = (root / kWanT5File).string();
+    else
+      throw missing(kWanT5File, "t5_original_ckpt");
   }
 
   if (config.has("t5_tokenizer_path")) {

@@ -13,7 +13,7 @@ struct WanModelFiles {
   std::string dit;        // DiT checkpoint: the model directory, a transformer/ folder, or a file
   std::string t5;         // umT5 encoder weights (.pth, safetensors, or a text_encoder/ folder)
   // t5_quantized: t5_quant_scheme, the kernel of the umT5's attention and FFN linears ("" = unquantized),
-  // and whether `t5` is a float file to quantize at load (weight_auto_quant, no quantized file found).
+  // and weight_auto_quant (float weights in `t5`, e.g. no quantized file was found, are quantized at load).
   std::string t5_quant_scheme;
   bool t5_auto_quant = false;
   std::string tokenizer;  // sentencepiece model (spiece.model)

@@ -11,9 +11,6 @@ QuantizedWeight read_quantized_linear(const io::Checkpoint& checkpoint, const Qu
   const std::string& scale_name = request.scale_name;
   const Shape& expected = request.shape;
   const io::TensorInfo info = checkpoint.info(weight_name);
-  if (info.shape != expected)
-    throw Error(request.place, concat("tensor '", weight_name, "' has shape ", shape_to_string(info.shape),
-                                      ", expected ", shape_to_string(expected)));
   const QuantFormat stored = info.dtype ? quant_format_of(*info.dtype) : QuantFormat::none;
   const char* wanted = request.format == QuantFormat::int8 ? "int8" : "fp8 (float8_e4m3fn)";
   if (stored == QuantFormat::none) {

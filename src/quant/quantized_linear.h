@@ -27,7 +27,7 @@ struct QuantizedLinearRequest {
 };
 
 // The weight and its f32 [out, 1] scale on `device`. Errors name the tensor, the file and the fix.
-// The weight's presence is the caller's to check (it knows what the model needs it for).
+// The weight's presence and shape are the caller's to check (it knows what the model needs it for).
 QuantizedWeight read_quantized_linear(const io::Checkpoint& checkpoint, const QuantizedLinearRequest& request,
                                       Device& device);
 

@@ -13,6 +13,7 @@
 #include "io/memory_checkpoint.h"
 #include "models/wan/t5_encoder.h"
 #include "platform/platform.h"
+#include "t5_cases.h"
 
 namespace x2v {
 namespace {
@@ -30,29 +31,14 @@ constexpr double kBf16Cosine = 0.9999;
 constexpr int64_t kTextLen = 512;
 
 const nlohmann::json& encoder_cases() {
-  static const nlohmann::json cases = [] {
-    std::ifstream file(fixture_path("t5/encoder_cases.json"));
-    return nlohmann::json::parse(file);
-  }();
-  return cases;
+  return testing::t5_encoder_cases();
 }
 
 TokenizedText case_tokens(const nlohmann::json& entry) {
-  TokenizedText tokens;
-  tokens.ids = entry["ids"].get<std::vector<int32_t>>();
-  tokens.length = entry["length"];
-  tokens.ids.resize(kTextLen, 0);
-  return tokens;
+  return testing::t5_case_tokens(entry, kTextLen);
 }
 
-std::string error_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using testing::error_message;
 
 void expect_matches_reference(const T5Encoder& encoder) {
   const nlohmann::json& cases = encoder_cases()["cases"];

@@ -4,14 +4,13 @@
 // both namings; the loader's errors name the tensor and the setting.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <functional>
-#include <nlohmann/json.hpp>
 
 #include "fixtures.h"
 #include "io/memory_checkpoint.h"
 #include "models/wan/t5_encoder.h"
 #include "platform/platform.h"
+#include "t5_cases.h"
 
 namespace x2v {
 namespace {
@@ -24,21 +23,8 @@ using testing::relative_error;
 constexpr int64_t kTextLen = 512;
 const char* const kT5File = "t5/wan/models_t5_umt5-xxl-enc-bf16.pth";
 
-const nlohmann::json& encoder_cases() {
-  static const nlohmann::json cases = [] {
-    std::ifstream file(fixture_path("t5/encoder_cases.json"));
-    return nlohmann::json::parse(file);
-  }();
-  return cases;
-}
-
 TokenizedText case_tokens(size_t index) {
-  const nlohmann::json& entry = encoder_cases()["cases"][index];
-  TokenizedText tokens;
-  tokens.ids = entry["ids"].get<std::vector<int32_t>>();
-  tokens.length = entry["length"];
-  tokens.ids.resize(kTextLen, 0);
-  return tokens;
+  return testing::t5_case_tokens(testing::t5_encoder_cases()["cases"][index], kTextLen);
 }
 
 std::string scheme_of(QuantFormat format) {
@@ -63,14 +49,7 @@ io::MemoryCheckpoint quantized_t5(QuantFormat format,
   return checkpoint;
 }
 
-std::string error_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using testing::error_message;
 
 // transformers' name of a Wan name, the scale following its weight.
 std::string transformers_name(const std::string& name) {
@@ -85,7 +64,7 @@ void expect_matches_fake_quantized_reference(QuantFormat format) {
   const T5LinearOptions linears{scheme_of(format), false};
   const T5Encoder f32(checkpoint, Precision{DType::f32, DType::f32}, cpu_device(), linears);
   const T5Encoder bf16(checkpoint, Precision{DType::bf16, DType::f32}, cpu_device(), linears);
-  const size_t cases = encoder_cases()["cases"].size();
+  const size_t cases = testing::t5_encoder_cases()["cases"].size();
   ASSERT_EQ(cases, 4u);
   for (size_t i = 0; i < cases; ++i) {
     const Tensor fake =

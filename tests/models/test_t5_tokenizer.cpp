@@ -11,6 +11,7 @@
 
 #include "fixtures.h"
 #include "models/wan/t5_tokenizer.h"
+#include "t5_cases.h"
 
 namespace x2v {
 namespace {
@@ -30,14 +31,7 @@ const T5Tokenizer& fixture_tokenizer() {
   return tokenizer;
 }
 
-std::string error_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using testing::error_message;
 
 TEST(T5Tokenizer, CleanPromptMatchesWanCleaning) {
   int checked = 0;

@@ -75,6 +75,23 @@ def fake_quantize_tokens(x: torch.Tensor) -> torch.Tensor:
     return torch.where(amax > 0, q * scale, torch.zeros_like(x))
 
 
+def quantized_linears(state: dict, names: list, fmt: str):
+    """The linears `names` quantized in LightX2V's layout, and `state` with them fake-quantized (q * scale)."""
+    tensors, fake = {}, dict(state)
+    for name in names:
+        q, scale = quantize(state[name + ".weight"], fmt)
+        tensors[name + ".weight"] = q.contiguous()
+        tensors[name + ".weight_scale"] = scale.contiguous()
+        fake[name + ".weight"] = q.float() * scale
+    return tensors, fake
+
+
+def quantize_inputs_per_token(model, names: list) -> None:
+    """W8A8: each of the linears `names` sees its input fake-quantized per token."""
+    for name in names:
+        model.get_submodule(name).register_forward_pre_hook(lambda _module, args: (fake_quantize_tokens(args[0]),))
+
+
 def load_model(wan_model, state: dict):
     config = dit.official_config("t2v", 16)
     arguments = {k: v for k, v in config.items() if not k.startswith("_")}
@@ -120,18 +137,11 @@ def t5_fixture(wan_repo: pathlib.Path) -> None:
             error = (plain[row, :case["length"]] - reference).abs().max() / reference.abs().max()
             assert error < 1e-5, f"the official T5 does not reproduce the T5 fixture ({error:.2e})"
         for fmt in ["int8", "fp8"]:
-            tensors, fake = {}, dict(state)
-            for name in names:
-                q, scale = quantize(state[name + ".weight"], fmt)
-                tensors[name + ".weight"] = q.contiguous()
-                tensors[name + ".weight_scale"] = scale.contiguous()
-                fake[name + ".weight"] = q.float() * scale
+            tensors, fake = quantized_linears(state, names, fmt)
             save_file(tensors, str(OUT / f"t5_{fmt}_linears.safetensors"))
             model = model_with(fake)
             if fmt == "int8":
-                for name in names:
-                    model.get_submodule(name).register_forward_pre_hook(
-                        lambda _module, args: (fake_quantize_tokens(args[0]),))
+                quantize_inputs_per_token(model, names)
             out = model(ids, mask)
             for row, case in enumerate(cases):
                 length = case["length"]
@@ -164,18 +174,11 @@ def main() -> None:
 
         outputs = {}
         for fmt in ["int8", "fp8"]:
-            tensors, fake = {}, dict(state)
-            for name in names:
-                q, scale = quantize(state[name + ".weight"], fmt)
-                tensors[name + ".weight"] = q.contiguous()
-                tensors[name + ".weight_scale"] = scale.contiguous()
-                fake[name + ".weight"] = q.float() * scale
+            tensors, fake = quantized_linears(state, names, fmt)
             save_file(tensors, str(OUT / f"t2v_{fmt}_linears.safetensors"))
             model = load_model(wan_model, fake)
             if fmt == "int8":
-                for name in names:
-                    model.get_submodule(name).register_forward_pre_hook(
-                        lambda _module, args: (fake_quantize_tokens(args[0]),))
+                quantize_inputs_per_token(model, names)
             captured = dit.capture_forward(model, inputs)
             out = outputs[f"{fmt}_out"] = captured["out"]
             cosine = torch.nn.functional.cosine_similarity(out.flatten(), plain.flatten(), dim=0)

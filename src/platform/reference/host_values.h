@@ -24,4 +24,19 @@ inline void write_values(const std::vector<double>& values, Tensor& out) {
   });
 }
 
+// y = x w^T (+ bias) in fp64: x [rows, in] and w [out_features, in] as logical values, written into `y`.
+inline void matmul_values(const std::vector<double>& x, const std::vector<double>& w, const Tensor& bias,
+                          int64_t in, int64_t out_features, Tensor& y) {
+  const int64_t rows = static_cast<int64_t>(x.size()) / in;
+  const std::vector<double> b = bias.defined() ? read_values(bias) : std::vector<double>();
+  std::vector<double> result(rows * out_features);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out_features; ++o) {
+      double sum = b.empty() ? 0.0 : b[o];
+      for (int64_t i = 0; i < in; ++i) sum += x[r * in + i] * w[o * in + i];
+      result[r * out_features + o] = sum;
+    }
+  write_values(result, y);
+}
+
 }  // namespace x2v::reference

@@ -48,17 +48,7 @@ void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
   if (x.size(-1) != in || y.size(-1) != out_features || x.numel() / in != y.numel() / out_features)
     throw Error("reference",
                 concat("mm shapes x ", x.describe(), " w ", weight.describe(), " y ", y.describe()));
-  const int64_t rows = x.numel() / in;
-  const std::vector<double> xv = read_values(x), wv = read_values(weight),
-                            bv = bias.defined() ? read_values(bias) : std::vector<double>();
-  std::vector<double> result(rows * out_features);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t o = 0; o < out_features; ++o) {
-      double sum = bv.empty() ? 0.0 : bv[o];
-      for (int64_t i = 0; i < in; ++i) sum += xv[r * in + i] * wv[o * in + i];
-      result[r * out_features + o] = sum;
-    }
-  write_values(result, y);
+  matmul_values(read_values(x), read_values(weight), bias, in, out_features, y);
 }
 
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {

@@ -15,20 +15,6 @@ std::vector<double> dequantized(const QuantizedWeight& weight) {
   return result;
 }
 
-void matmul(const std::vector<double>& xv, const std::vector<double>& wv, const Tensor& bias, int64_t in,
-            int64_t out_features, Tensor& y) {
-  const int64_t rows = static_cast<int64_t>(xv.size()) / in;
-  const std::vector<double> bv = bias.defined() ? read_values(bias) : std::vector<double>();
-  std::vector<double> result(rows * out_features);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t o = 0; o < out_features; ++o) {
-      double sum = bv.empty() ? 0.0 : bv[o];
-      for (int64_t i = 0; i < in; ++i) sum += xv[r * in + i] * wv[o * in + i];
-      result[r * out_features + o] = sum;
-    }
-  write_values(result, y);
-}
-
 }  // namespace
 
 void mm_int8(const Tensor& x, const QuantizedWeight& weight, const Tensor& bias, Tensor& y) {
@@ -41,11 +27,11 @@ void mm_int8(const Tensor& x, const QuantizedWeight& weight, const Tensor& bias,
     const float scale = quantize_row_int8(values.data() + r * in, in, q.data());
     for (int64_t i = 0; i < in; ++i) xv[r * in + i] = static_cast<float>(q[i] * scale);
   }
-  matmul(xv, dequantized(weight), bias, in, weight.weight.size(0), y);
+  matmul_values(xv, dequantized(weight), bias, in, weight.weight.size(0), y);
 }
 
 void mm_weight_only(const Tensor& x, const QuantizedWeight& weight, const Tensor& bias, Tensor& y) {
-  matmul(read_values(x), dequantized(weight), bias, weight.weight.size(1), weight.weight.size(0), y);
+  matmul_values(read_values(x), dequantized(weight), bias, weight.weight.size(1), weight.weight.size(0), y);
 }
 
 }  // namespace reference

@@ -1,0 +1,31 @@
+#include "bench_common.h"
+
+#include <cmath>
+#include <cstdlib>
+
+namespace x2v::bench {
+
+int64_t environment_int(const char* name, int64_t fallback) {
+  const char* value = std::getenv(name);
+  return value ? std::atoll(value) : fallback;
+}
+
+std::unique_ptr<io::MemoryCheckpoint> random_wan_dit(const WanDitConfig& config) {
+  auto checkpoint = std::make_unique<io::MemoryCheckpoint>("random Wan2.1-1.3B-width DiT");
+  uint64_t state = 12345;
+  for (const auto& [name, shape] : wan_dit_tensor_shapes(config)) {
+    Tensor tensor = Tensor::host(shape, DType::bf16);
+    uint16_t* bits = tensor.data_u16();
+    const bool is_norm_weight = shape.size() == 1 && name.find("norm") != std::string::npos;
+    const float scale = shape.size() >= 2 ? 1.0f / std::sqrt(static_cast<float>(shape.back())) : 0.05f;
+    for (int64_t i = 0; i < tensor.numel(); ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;  // a fast LCG is plenty here
+      const float uniform = static_cast<float>(state >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f;
+      bits[i] = float_to_bf16(is_norm_weight ? 1.0f + 0.1f * uniform : 1.7f * scale * uniform);
+    }
+    checkpoint->add(name, tensor);
+  }
+  return checkpoint;
+}
+
+}  // namespace x2v::bench

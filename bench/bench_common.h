@@ -1,0 +1,18 @@
+#pragma once
+// What several benchmarks share: integer settings from the environment and a random Wan2.1 DiT.
+#include <cstdint>
+#include <memory>
+
+#include "io/memory_checkpoint.h"
+#include "models/wan/dit_weights.h"
+
+namespace x2v::bench {
+
+// The integer in environment variable `name`, or `fallback` when it is not set.
+int64_t environment_int(const char* name, int64_t fallback);
+
+// Every tensor of a DiT of `config` with random bf16 values at the scales of a trained model
+// (unit-variance activations through the linears, norm weights near 1); the same values on every call.
+std::unique_ptr<io::MemoryCheckpoint> random_wan_dit(const WanDitConfig& config);
+
+}  // namespace x2v::bench
