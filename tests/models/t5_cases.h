@@ -1,13 +1,12 @@
 #pragma once
-// The umT5 encoder fixture's token cases (tests/fixtures/t5/encoder_cases.json) and an error catcher,
-// shared by the T5 tests.
+// The umT5 encoder fixture's token cases (tests/fixtures/t5/encoder_cases.json), shared by the T5 tests.
 #include <fstream>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "fixtures.h"
 #include "models/wan/t5_tokenizer.h"
+#include "support/test_helpers.h"
 
 namespace x2v::testing {
 
@@ -26,16 +25,6 @@ inline TokenizedText t5_case_tokens(const nlohmann::json& entry, int64_t text_le
   tokens.length = entry["length"];
   tokens.ids.resize(text_len, 0);
   return tokens;
-}
-
-// The message of the x2v::Error `action` throws, or "(no error)".
-inline std::string error_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace x2v::testing

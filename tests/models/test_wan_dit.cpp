@@ -11,9 +11,12 @@
 #include "io/safetensors.h"
 #include "models/wan/dit_model.h"
 #include "platform/platform.h"
+#include "support/test_helpers.h"
 
 namespace x2v {
 namespace {
+
+using testing::expect_error_mentioning;
 
 using testing::cosine_similarity;
 using testing::fixture_path;
@@ -126,15 +129,6 @@ TEST(WanDit, DiffusersNamesSwapNorm2AndNorm3) {
   EXPECT_EQ(wan_diffusers_name("blocks.0.cross_attn.k_img.bias"), "blocks.0.attn2.add_k_proj.bias");
   EXPECT_EQ(wan_diffusers_name("head.modulation"), "scale_shift_table");
   EXPECT_EQ(wan_diffusers_name("blocks.1.modulation"), "blocks.1.scale_shift_table");
-}
-
-void expect_error_mentioning(const std::function<void()>& action, const std::string& text) {
-  try {
-    action();
-    ADD_FAILURE() << "expected an error mentioning '" << text << "'";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
-  }
 }
 
 TEST(WanDit, BadInputsAreClearErrors) {

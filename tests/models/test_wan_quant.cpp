@@ -15,9 +15,13 @@
 #include "models/wan/dit_model.h"
 #include "platform/platform.h"
 #include "quant/quantize.h"
+#include "support/test_helpers.h"
 
 namespace x2v {
 namespace {
+
+using testing::expect_error_mentioning;
+using testing::same_bytes;
 
 namespace fs = std::filesystem;
 using testing::cosine_similarity;
@@ -92,21 +96,6 @@ WanDitKernels quantized_kernels(QuantFormat format, const std::string& checkpoin
   kernels.block_mm = scheme_of(format);
   kernels.quantized_checkpoint = checkpoint;
   return kernels;
-}
-
-void expect_error_mentioning(const std::function<void()>& action, const std::string& text) {
-  try {
-    action();
-    ADD_FAILURE() << "expected an error mentioning '" << text << "'";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
-  }
-}
-
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  const Tensor x = a.to_host(a.dtype()), y = b.to_host(b.dtype());
-  return x.dtype() == y.dtype() && x.nbytes() == y.nbytes() &&
-         std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0;
 }
 
 TEST(WanQuant, OurQuantizedWeightsMatchTheReferenceBitForBit) {

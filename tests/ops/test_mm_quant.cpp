@@ -12,9 +12,12 @@
 
 #include "platform/platform.h"
 #include "quant/quantize.h"
+#include "support/test_helpers.h"
 
 namespace x2v {
 namespace {
+
+using testing::expect_error_mentioning;
 
 // Kernel vs reference of the same format on the same quantized inputs: the q are identical by
 // definition, so an f32 output differs only by f32 accumulation order; a 2-byte output by its rounding.
@@ -62,15 +65,6 @@ Tensor run(const std::string& name, const QuantizedWeight& weight, const Tensor&
   Tensor y = Tensor::host(shape, y_dtype);
   kernel->apply(x, y);
   return y;
-}
-
-void expect_error_mentioning(const std::function<void()>& action, const std::string& text) {
-  try {
-    action();
-    ADD_FAILURE() << "expected an error mentioning '" << text << "'";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
-  }
 }
 
 TEST(MmQuantConformance, LightX2VSchemesSelectTheCpuKernels) {

@@ -15,9 +15,13 @@
 #include "models/wan/dit_weights.h"
 #include "models/wan/t5_weights.h"
 #include "pipeline/convert.h"
+#include "support/test_helpers.h"
 
 namespace x2v {
 namespace {
+
+using testing::expect_error_mentioning;
+using testing::same_bytes;
 
 namespace fs = std::filesystem;
 
@@ -43,11 +47,6 @@ struct Scratch {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
-         std::memcmp(a.to_host(a.dtype()).raw_data(), b.to_host(b.dtype()).raw_data(), a.nbytes()) == 0;
-}
-
 // Every tensor of `expected` is in `actual` under `rename(name)` with the same bytes, and nothing else is.
 void expect_same_checkpoint(const std::string& actual_path, const std::string& expected_path,
                             const std::function<std::string(const std::string&)>& rename) {
@@ -66,15 +65,6 @@ ConvertOptions options_for(const std::string& source, const std::string& output)
   options.source = source;
   options.output = output;
   return options;
-}
-
-void expect_error(const std::function<void()>& action, const std::string& text) {
-  try {
-    action();
-    ADD_FAILURE() << "expected an error mentioning '" << text << "'";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
-  }
 }
 
 std::string identity(const std::string& name) {
@@ -227,17 +217,17 @@ TEST(Convert, LayoutsAreLightX2Vs) {
 TEST(Convert, BadInputsAreErrorsThatLeaveNothing) {
   Scratch scratch;
   const std::string output = scratch / "out";
-  expect_error([&] { convert_checkpoint(options_for(kDitOriginal, kDitOriginal)); },
-               "is the folder of the source");
+  expect_error_mentioning([&] { convert_checkpoint(options_for(kDitOriginal, kDitOriginal)); },
+                          "is the folder of the source");
   ConvertOptions t5_as_dit = options_for(kT5Transformers, output);
-  expect_error([&] { convert_checkpoint(t5_as_dit); }, "not a Wan DiT checkpoint");
+  expect_error_mentioning([&] { convert_checkpoint(t5_as_dit); }, "not a Wan DiT checkpoint");
   ConvertOptions dit_as_t5 = options_for(kDitOriginal, output);
   dit_as_t5.model_type = ConvertModelType::wan_t5;
-  expect_error([&] { convert_checkpoint(dit_as_t5); }, "not a umT5 encoder checkpoint");
-  expect_error([] { parse_convert_model_type("wan_vae"); }, "use wan_dit");
-  expect_error([] { parse_name_direction("sideways"); }, "neither forward");
-  expect_error([&] { convert_checkpoint(options_for(kDitOriginal, scratch / "x.safetensors")); },
-               "looks like a file name");
+  expect_error_mentioning([&] { convert_checkpoint(dit_as_t5); }, "not a umT5 encoder checkpoint");
+  expect_error_mentioning([] { parse_convert_model_type("wan_vae"); }, "use wan_dit");
+  expect_error_mentioning([] { parse_name_direction("sideways"); }, "neither forward");
+  expect_error_mentioning([&] { convert_checkpoint(options_for(kDitOriginal, scratch / "x.safetensors")); },
+                          "looks like a file name");
 
   // A quantized checkpoint cannot be quantized again; the error comes before anything is written.
   ConvertOptions quantize = options_for(kDitOriginal, scratch / "int8");
@@ -246,16 +236,16 @@ TEST(Convert, BadInputsAreErrorsThatLeaveNothing) {
   convert_checkpoint(quantize);
   ConvertOptions twice = options_for(scratch / "int8/converted.safetensors", output);
   twice.linear_type = QuantFormat::fp8_e4m3;
-  expect_error([&] { convert_checkpoint(twice); }, "is already quantized");
+  expect_error_mentioning([&] { convert_checkpoint(twice); }, "is already quantized");
 
   // A bad LoRA fails before the first file; an existing output folder keeps exactly what it had.
   ConvertOptions lora = options_for(kDitOriginal, output);
   lora.loras = {{fixture("lora/lora_bad_shape.safetensors"), 1.0, std::nullopt}};
-  expect_error([&] { convert_checkpoint(lora); }, "does not fit");
+  expect_error_mentioning([&] { convert_checkpoint(lora); }, "does not fit");
   fs::create_directories(output);
   std::ofstream(output + "/keep.txt") << "mine";
   lora.loras = {{fixture("lora/lora_unmatched.safetensors"), 1.0, std::nullopt}};
-  expect_error([&] { convert_checkpoint(lora); }, "does not have");
+  expect_error_mentioning([&] { convert_checkpoint(lora); }, "does not have");
   std::vector<std::string> left;
   for (const auto& entry : fs::directory_iterator(scratch.path))
     left.push_back(entry.path().filename().string());
