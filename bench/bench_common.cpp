@@ -1,5 +1,7 @@
 #include "bench_common.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 
@@ -26,6 +28,19 @@ std::unique_ptr<io::MemoryCheckpoint> random_wan_dit(const WanDitConfig& config)
     checkpoint->add(name, tensor);
   }
   return checkpoint;
+}
+
+IterationTimes time_iterations(benchmark::State& state, const std::function<void()>& body) {
+  IterationTimes times;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    body();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    times.total_seconds += elapsed;
+    times.best_seconds = std::min(times.best_seconds, elapsed);
+  }
+  return times;
 }
 
 }  // namespace x2v::bench

@@ -1,6 +1,9 @@
 #pragma once
 // What several benchmarks share: integer settings from the environment and a random Wan2.1 DiT.
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "io/memory_checkpoint.h"
@@ -14,5 +17,13 @@ int64_t environment_int(const char* name, int64_t fallback);
 // Every tensor of a DiT of `config` with random bf16 values at the scales of a trained model
 // (unit-variance activations through the linears, norm weights near 1); the same values on every call.
 std::unique_ptr<io::MemoryCheckpoint> random_wan_dit(const WanDitConfig& config);
+
+struct IterationTimes {
+  double total_seconds = 0.0;
+  double best_seconds = 1e30;  // on a shared machine the best carries the fewest foreign bursts
+};
+// Runs `body` once per benchmark iteration and reports each run's wall time as the iteration's (manual)
+// time.
+IterationTimes time_iterations(benchmark::State& state, const std::function<void()>& body);
 
 }  // namespace x2v::bench

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "peak.h"
 #include "platform/platform.h"
 
@@ -61,15 +62,8 @@ void run_mm(benchmark::State& state, MmShape shape, DTypeCase dtypes) {
   x2v::Tensor y = x2v::Tensor::host({shape.rows, shape.out_features}, dtypes.activation);
   kernel->load(weight, bias);
   kernel->apply(x, y);  // warm-up: primitive creation, scratch buffers
-  double seconds = 0.0, best_seconds = 1e30;
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    kernel->apply(x, y);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-    best_seconds = std::min(best_seconds, elapsed);
-  }
+  const x2v::bench::IterationTimes times = x2v::bench::time_iterations(state, [&] { kernel->apply(x, y); });
+  const double seconds = times.total_seconds, best_seconds = times.best_seconds;
   const double gflop = 2e-9 * shape.rows * shape.in_features * shape.out_features;
   // GFLOP/s over all iterations; the ratio compares like with like: the best iteration against the
   // peak, which is itself the best of several runs (both then shrug off other processes' bursts).

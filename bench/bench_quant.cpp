@@ -96,19 +96,11 @@ void run_mm(benchmark::State& state, MmShape shape, MmCase mm_case) {
   const Tensor x = random_tensor({shape.rows, shape.in_features}, mm_case.activation, 3, 2.0f);
   Tensor y = Tensor::host({shape.rows, shape.out_features}, mm_case.activation);
   kernel->apply(x, y);  // warm-up: primitives, scratch buffers
-  double seconds = 0.0, best_seconds = 1e30;
   const double cpu_start = process_cpu_seconds();
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    kernel->apply(x, y);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-    best_seconds = std::min(best_seconds, elapsed);
-  }
+  const bench::IterationTimes times = bench::time_iterations(state, [&] { kernel->apply(x, y); });
   const double gop = 2e-9 * shape.rows * shape.in_features * shape.out_features;
-  state.counters["GOP/s"] = gop * static_cast<double>(state.iterations()) / seconds;
-  state.counters["best_GOP/s"] = gop / best_seconds;
+  state.counters["GOP/s"] = gop * static_cast<double>(state.iterations()) / times.total_seconds;
+  state.counters["best_GOP/s"] = gop / times.best_seconds;
   state.counters["cpu_GOP/s"] =
       gop * static_cast<double>(state.iterations()) / (process_cpu_seconds() - cpu_start);
   state.SetLabel(cpu_device().kernels().mm.resolve(mm_case.kernel));
