@@ -22,6 +22,7 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 void run_decode(const DecodeArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
+  if (!arguments.save_frames.empty()) io::check_frames_folder(arguments.save_frames);
   Device& device = selected_device();
   const StageInputs inputs(arguments.inputs);
   const Tensor latents = inputs.get("latents");
@@ -32,14 +33,14 @@ void run_decode(const DecodeArguments& arguments) {
   nlohmann::json size = {{"target_video_length", 1 + 4 * (latents.shape()[1] - 1)},
                          {"target_height", latents.shape()[2] * 8},
                          {"target_width", latents.shape()[3] * 8}};
-  const io::Config base = load_wan_run_config("wan2.1", "t2v", arguments.config_json);
+  const io::Config base = load_wan_run_config("wan2.1", "t2v", arguments.config_json, arguments.strict);
   WanT2VRunner runner(arguments.model_path, base.merged_with(size), device);
   const WanVideoShape& shape = runner.video_shape();
   std::unique_ptr<io::PngFrameWriter> frames;
   if (!arguments.save_frames.empty()) frames = std::make_unique<io::PngFrameWriter>(arguments.save_frames);
   if (ends_with(arguments.output, ".mp4")) {
     io::VideoOptions options;
-    options.fps = static_cast<int>(runner.config().get_int("fps", 16));
+    options.fps = static_cast<int>(runner.fps());
     io::Mp4Writer video(arguments.output, shape.width, shape.height, options);
     runner.decode(latents, [&](const Tensor& chunk) {
       video.write(chunk);
@@ -68,7 +69,10 @@ void add_decode_command(CLI::App& app) {
   auto arguments = std::make_shared<DecodeArguments>();
   CLI::App* command =
       app.add_subcommand("decode", "Decode latents with the Wan VAE (to .mp4 or safetensors)");
-  add_stage_options(command, *arguments, "safetensors with latents [16, F, H/8, W/8]",
+  add_stage_options(command, *arguments,
+                    "Wan model directory (published or diffusers layout; the VAE is read from it, or from "
+                    "the config's vae_path)",
+                    "safetensors with latents [16, F, H/8, W/8]",
                     "an .mp4, or a safetensors file to hold video [3, frames, H, W] in [-1, 1]");
   command->add_option("--save_frames", arguments->save_frames,
                       "also write every frame as PNG into this folder");

@@ -15,9 +15,12 @@ void run_dit(const StageArguments& arguments) {
   Device& device = selected_device();
   WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
   const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
-  const io::Config config = load_wan_config(arguments.config_json, task);
+  const io::Config config = load_wan_run_config("wan2.1", task, arguments.config_json, arguments.strict);
+  const WanDitKernels kernels = WanDitKernels::from_config(config);
+  kernels.check(device);
+  const Precision precision = Precision::from_environment();
   checkpoint.merge_loras(lora_configs_from(config));
-  const WanDit model(checkpoint, WanDitKernels::from_config(config), Precision::from_environment(), device);
+  const WanDit model(checkpoint, kernels, precision, device);
   const StageInputs inputs(arguments.inputs);
   WanDitInputs dit_inputs;
   dit_inputs.x = inputs.get("x");
@@ -36,7 +39,8 @@ void add_dit_command(CLI::App& app) {
   auto arguments = std::make_shared<StageArguments>();
   CLI::App* command =
       app.add_subcommand("dit", "Run one Wan DiT forward pass (inputs and outputs as safetensors)");
-  add_stage_options(command, *arguments, "safetensors with x, t, context (and clip_fea, y for i2v)",
+  add_stage_options(command, *arguments, "Wan model directory, DiT checkpoint file or index.json",
+                    "safetensors with x, t, context (and clip_fea, y for i2v)",
                     "safetensors to write, holding out");
   command->callback([arguments] { run_dit(*arguments); });
 }

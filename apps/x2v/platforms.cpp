@@ -40,7 +40,10 @@ void print_platforms() {
 }  // namespace
 
 void add_platforms_command(CLI::App& app) {
-  CLI::App* command = app.add_subcommand("platforms", "List the registered platforms and their kernels");
+  CLI::App* command = app.add_subcommand("platforms",
+                                         "List the registered platforms (cpu, plugins; the one PLATFORM "
+                                         "selects is marked) and, per op category, "
+                                         "their kernels and the LightX2V names they accept (alias = kernel)");
   command->callback([] { print_platforms(); });
 }
 

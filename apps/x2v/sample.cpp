@@ -1,5 +1,6 @@
 // `x2v sample`: the whole denoising loop from noise (given, or from --seed) to latents.
 #include "commands.h"
+#include "core/log.h"
 #include "models/wan/dit_model.h"
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_sampling.h"
@@ -11,7 +12,7 @@ namespace x2v::cli {
 namespace {
 
 struct SampleArguments : StageArguments {
-  int64_t seed = -1;
+  std::string seed;
 };
 
 void run_sample(const SampleArguments& arguments) {
@@ -20,23 +21,33 @@ void run_sample(const SampleArguments& arguments) {
   Device& device = selected_device();
   WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
   const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
-  const io::Config config = load_wan_config(arguments.config_json, task);
+  const io::Config config = load_wan_run_config("wan2.1", task, arguments.config_json, arguments.strict);
+  const std::optional<uint64_t> seed_flag =
+      arguments.seed.empty() ? std::nullopt : std::optional<uint64_t>(parse_seed_flag(arguments.seed));
+  const uint64_t seed = wan_seed(config, seed_flag);
+  const WanVideoShape shape = WanVideoShape::from_config(config);
+  const WanSamplingOptions options = WanSamplingOptions::from_config(config);
+  const WanDitKernels kernels = WanDitKernels::from_config(config);
+  kernels.check(device);
+  const Precision precision = Precision::from_environment();
   checkpoint.merge_loras(lora_configs_from(config));
   const StageInputs inputs(arguments.inputs);
   WanSamplingInputs sampling;
   if (inputs.has("noise")) {
     sampling.noise = inputs.get("noise");
   } else {
-    const int64_t seed = arguments.seed >= 0 ? arguments.seed : config.get_int("seed");
-    const Shape shape = WanVideoShape::from_config(config).latent_shape();
-    sampling.noise = Tensor::host_from(torch_randn(static_cast<uint64_t>(seed), shape_numel(shape)), shape);
+    const Shape latent = shape.latent_shape();
+    sampling.noise = Tensor::host_from(torch_randn(seed, shape_numel(latent)), latent);
+    log_info("sample", "noise from seed ", seed,
+             seed_flag                    ? " [--seed]"
+             : config.set_by_user("seed") ? " [config]"
+                                          : " [default]");
   }
-  const WanSamplingOptions options = WanSamplingOptions::from_config(config);
   sampling.context = inputs.get("context");
   if (options.enable_cfg) sampling.context_null = inputs.get("context_null");
   sampling.clip_features = inputs.get_optional("clip_fea");
   sampling.y = inputs.get_optional("y");
-  const WanDit model(checkpoint, WanDitKernels::from_config(config), Precision::from_environment(), device);
+  const WanDit model(checkpoint, kernels, precision, device);
   const Tensor latents = sample_wan_latents(model, sampling, options);
   write_outputs(arguments.output, {{"latents", latents}});
   print_summary("sample", start, device);
@@ -48,11 +59,13 @@ void add_sample_command(CLI::App& app) {
   auto arguments = std::make_shared<SampleArguments>();
   CLI::App* command =
       app.add_subcommand("sample", "Run the Wan sampling loop (inputs and outputs as safetensors)");
-  add_stage_options(command, *arguments,
+  add_stage_options(command, *arguments, "Wan model directory, DiT checkpoint file or index.json",
                     "safetensors with context, context_null (CFG), optionally noise, clip_fea, y",
                     "safetensors to write, holding latents");
-  command->add_option("--seed", arguments->seed,
-                      "noise seed when the inputs hold no noise (torch.randn's stream)");
+  command->add_option(
+      "--seed", arguments->seed,
+      "noise seed (0..2^64-1) when the inputs hold no noise (torch.randn's stream; default: the "
+      "config's seed, else 42)");
   command->callback([arguments] { run_sample(*arguments); });
 }
 

@@ -12,13 +12,19 @@
 
 namespace x2v::cli {
 
-void add_stage_options(CLI::App* command, StageArguments& arguments, const std::string& inputs_help,
-                       const std::string& output_help) {
-  command->add_option("--model_path", arguments.model_path, "Wan model directory or DiT checkpoint")
-      ->required();
+void add_stage_options(CLI::App* command, StageArguments& arguments, const std::string& model_path_help,
+                       const std::string& inputs_help, const std::string& output_help) {
+  command->add_option("--model_path", arguments.model_path, model_path_help)->required();
   command->add_option("--config_json", arguments.config_json, "LightX2V-style JSON config");
   command->add_option("--inputs", arguments.inputs, inputs_help)->required();
   command->add_option("--output", arguments.output, output_help)->required();
+  add_strict_flag(command, arguments.strict);
+}
+
+void add_strict_flag(CLI::App* command, bool& strict) {
+  command->add_flag(
+      "--strict", strict,
+      "config keys x2v ignores (unknown, or LightX2V's and not implemented) are errors, not warnings");
 }
 
 StageInputs::StageInputs(const std::string& path) : path_(path) {
@@ -34,9 +40,15 @@ bool StageInputs::has(const std::string& name) const {
 Tensor StageInputs::get(const std::string& name) const {
   auto found = tensors_.find(name);
   if (found == tensors_.end()) {
+    // A few names show what the file is; a long list would bury the message.
+    constexpr size_t kShown = 6;
     std::string names;
-    for (const auto& [present, tensor] : tensors_) names += (names.empty() ? "" : ", ") + present;
-    throw Error("inputs", concat(path_, " has no tensor '", name, "' (it has: ", names, ")"));
+    size_t shown = 0;
+    for (const auto& [present, tensor] : tensors_)
+      if (shown++ < kShown) names += (names.empty() ? "" : ", ") + present;
+    if (tensors_.size() > kShown) names += concat(" and ", tensors_.size() - kShown, " more");
+    throw Error("inputs", concat(path_, " has no tensor '", name, "' (it has: ",
+                                 names.empty() ? "none" : names, "); give the file the earlier stage wrote"));
   }
   return found->second;
 }

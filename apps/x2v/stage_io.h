@@ -16,9 +16,12 @@ namespace x2v::cli {
 // The options every stage command takes.
 struct StageArguments {
   std::string model_path, config_json, inputs, output;
+  bool strict = false;
 };
-void add_stage_options(CLI::App* command, StageArguments& arguments, const std::string& inputs_help,
-                       const std::string& output_help);
+void add_stage_options(CLI::App* command, StageArguments& arguments, const std::string& model_path_help,
+                       const std::string& inputs_help, const std::string& output_help);
+// --strict: config keys that x2v ignores (unknown, or LightX2V's and not implemented) are errors.
+void add_strict_flag(CLI::App* command, bool& strict);
 
 class StageInputs {
  public:

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <set>
 
+#include "core/text.h"
+
 namespace x2v {
 namespace {
 
@@ -56,7 +58,9 @@ void log_message(LogLevel level, const std::string& place, const std::string& me
   if (level < log_level() || level == LogLevel::off) return;
   static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);
-  std::fprintf(stderr, "x2v %s [%s] %s\n", level_name(level), place.c_str(), message.c_str());
+  // Messages carry names read from files (tensor names, paths, keys): escaped so they cannot drive the
+  // terminal.
+  std::fprintf(stderr, "x2v %s [%s] %s\n", level_name(level), place.c_str(), printable(message).c_str());
 }
 
 void log_once(LogLevel level, const std::string& place, const std::string& message) {

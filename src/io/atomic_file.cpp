@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/interrupt_cleanup.h"
 
 namespace x2v::io {
 
@@ -19,15 +20,23 @@ AtomicFile::AtomicFile(const char* place, const std::string& target) : place_(pl
   const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
   temporary_ =
       (directory / concat(".", path.filename().string(), ".tmp-", ::getpid(), "-", counter++)).string();
+  // Registered before it exists: an interrupt between the two would otherwise leave it behind.
+  register_temporary(temporary_);
   descriptor_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (descriptor_ < 0)
+  if (descriptor_ < 0) {
+    const int code = errno;
+    unregister_temporary(temporary_);
     throw Error(place_, concat(target, ": cannot create a temporary file in ", directory.string(), " (",
-                               std::strerror(errno), ") ; check that the folder exists and is writable"));
+                               std::strerror(code), "); check that the folder exists and is writable"));
+  }
 }
 
 AtomicFile::~AtomicFile() {
   if (descriptor_ >= 0) ::close(descriptor_);
-  if (!committed_) ::unlink(temporary_.c_str());
+  if (!committed_) {
+    ::unlink(temporary_.c_str());
+    unregister_temporary(temporary_);
+  }
 }
 
 void AtomicFile::write(const void* data, size_t bytes) {
@@ -54,11 +63,12 @@ void AtomicFile::commit() {
   if (::close(descriptor) != 0) fail("cannot close");
   if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("cannot rename the finished file onto");
   committed_ = true;
+  unregister_temporary(temporary_);
 }
 
 void AtomicFile::fail(const char* what) const {
   throw Error(place_, concat(target_, ": ", what, " it (", std::strerror(errno),
-                             ") ; check free disk space and permissions"));
+                             "); check free disk space and permissions"));
 }
 
 void write_file_atomically(const char* place, const std::string& path, const std::vector<uint8_t>& bytes) {

@@ -1,7 +1,8 @@
 #pragma once
 // Files that appear only when complete: written under a hidden temporary name in the target's folder
 // (so the final rename is atomic) and renamed onto the target by commit(). Destroying an uncommitted
-// AtomicFile removes the temporary, so a failed or interrupted write leaves nothing behind.
+// AtomicFile removes the temporary, so a failed write leaves nothing behind; the temporary is registered
+// with interrupt_cleanup.h while it exists, so SIGINT or SIGTERM removes it too.
 #include <cstdint>
 #include <string>
 #include <vector>

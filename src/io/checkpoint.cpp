@@ -42,7 +42,7 @@ std::unique_ptr<Checkpoint> open_directory(const fs::path& directory) {
     }
   } catch (const fs::filesystem_error& failure) {
     throw Error(kPlace, concat(directory.string(), ": cannot list (", failure.code().message(),
-                               ") ; check the permissions"));
+                               "); check the permissions"));
   }
   std::sort(indexes.begin(), indexes.end());
   std::sort(files.begin(), files.end());
@@ -51,11 +51,11 @@ std::unique_ptr<Checkpoint> open_directory(const fs::path& directory) {
     std::string list;
     for (const std::string& name : indexes) list += concat(list.empty() ? "" : ", ", name);
     throw Error(kPlace,
-                concat(directory.string(), ": holds several indexes (", list, ") ; pass the one to use"));
+                concat(directory.string(), ": holds several indexes (", list, "); pass the one to use"));
   }
   if (files.size() == 1) return std::make_unique<SafetensorsFile>((directory / files[0]).string());
   if (files.size() > 1) return SafetensorsShards::from_files(directory.string(), files);
-  throw Error(kPlace, concat(directory.string(), ": holds no *.safetensors file ; ", kAccepted));
+  throw Error(kPlace, concat(directory.string(), ": holds no *.safetensors file; ", kAccepted));
 }
 
 }  // namespace
@@ -64,7 +64,7 @@ std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path) {
   std::error_code error;
   const fs::file_status status = fs::status(path, error);
   if (error || !fs::exists(status))
-    throw Error(kPlace, concat(path, ": no such file or directory ; ", kAccepted));
+    throw Error(kPlace, concat(path, ": no such file or directory; ", kAccepted));
   if (fs::is_directory(status)) return open_directory(path);
 
   const std::string name = lower(fs::path(path).filename().string());
@@ -72,7 +72,7 @@ std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path) {
   if (ends_with(name, ".safetensors")) return std::make_unique<SafetensorsFile>(path);
   if (ends_with(name, ".pth") || ends_with(name, ".pt") || ends_with(name, ".bin"))
     return std::make_unique<PthFile>(path);
-  throw Error(kPlace, concat(path, ": unknown checkpoint type '", fs::path(path).extension().string(), "' ; ",
+  throw Error(kPlace, concat(path, ": unknown checkpoint type '", fs::path(path).extension().string(), "'; ",
                              kAccepted));
 }
 
@@ -80,11 +80,11 @@ void check_loadable(const char* place, const std::string& path, const TensorInfo
                     const std::string& loadable, const std::string& fix) {
   if (!info.dtype)
     throw Error(place, concat(path, ": tensor '", info.name, "' has dtype ", info.file_dtype,
-                              ", which x2v cannot load ; x2v loads ", loadable, " - ", fix));
+                              ", which x2v cannot load; x2v loads ", loadable, " - ", fix));
   if (info.shape.size() > static_cast<size_t>(kMaxTensorDims))
     throw Error(place,
                 concat(path, ": tensor '", info.name, "' has ", info.shape.size(),
-                       " dims; x2v tensors have at most ", kMaxTensorDims, " ; reshape it before saving"));
+                       " dims; x2v tensors have at most ", kMaxTensorDims, "; reshape it before saving"));
 }
 
 std::string human_bytes(uint64_t bytes) {

@@ -1,8 +1,10 @@
 #include "io/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -65,9 +67,22 @@ bool as_integer(const nlohmann::json& value, int64_t* result) {
 
 }  // namespace
 
-nlohmann::json parse_json_text(const std::string& text, const std::string& source) {
+nlohmann::json parse_json_text(const std::string& text, const std::string& source,
+                               std::vector<std::string>* duplicate_keys) {
+  // Python's json (LightX2V) keeps the last of repeated keys, as nlohmann does; they are collected here so
+  // the caller can say so rather than let an edit silently lose.
+  std::vector<std::set<std::string>> open_objects;
+  const auto watch_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) open_objects.emplace_back();
+    if (event == Event::object_end && !open_objects.empty()) open_objects.pop_back();
+    if (event == Event::key && !open_objects.empty() && parsed.is_string() &&
+        !open_objects.back().insert(parsed.get<std::string>()).second && duplicate_keys != nullptr)
+      duplicate_keys->push_back(parsed.get<std::string>());
+    return true;
+  };
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(text, watch_keys);
   } catch (const nlohmann::json::parse_error& error) {
     // Line and column of the byte where parsing stopped (error.byte counts from 1).
     const size_t stop = std::min<size_t>(error.byte > 0 ? error.byte - 1 : 0, text.size());
@@ -84,19 +99,19 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& sourc
     const size_t colon = reason.find(": ", reason.find("parse error"));
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
     throw Error(kPlace, concat(source, ": invalid JSON at line ", line, ", column ", column, ": ", reason,
-                               " ; fix the syntax (JSON has no comments or trailing commas)"));
+                               "; fix the syntax (JSON has no comments or trailing commas)"));
   }
 }
 
-nlohmann::json load_json_file(const std::string& path) {
+nlohmann::json load_json_file(const std::string& path, std::vector<std::string>* duplicate_keys) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream || std::filesystem::is_directory(path)) {
-    if (!std::filesystem::exists(path)) throw Error(kPlace, concat(path, ": no such file ; check the path"));
-    throw Error(kPlace, concat(path, ": cannot read the file ; check that it is a readable JSON file"));
+    if (!std::filesystem::exists(path)) throw Error(kPlace, concat(path, ": no such file; check the path"));
+    throw Error(kPlace, concat(path, ": cannot read the file; check that it is a readable JSON file"));
   }
   std::ostringstream text;
   text << stream.rdbuf();
-  return parse_json_text(text.str(), path);
+  return parse_json_text(text.str(), path, duplicate_keys);
 }
 
 nlohmann::json merge_config(const nlohmann::json& defaults, const nlohmann::json& user) {
@@ -120,7 +135,10 @@ Config::Config(nlohmann::json values, std::string source, std::string prefix)
 }
 
 Config Config::from_file(const std::string& path) {
-  return Config(load_json_file(path), path);
+  std::vector<std::string> duplicates;
+  Config config(load_json_file(path, &duplicates), path);
+  config.duplicate_keys_ = std::move(duplicates);
+  return config;
 }
 
 bool Config::has(const std::string& key) const {
@@ -132,7 +150,7 @@ const nlohmann::json& Config::require(const std::string& key) const {
   const auto found = values_.find(key);
   if (found == values_.end() || found->is_null())
     throw Error(kPlace, concat("config key '", full_key(key), "' is missing (in ", source_,
-                               ") ; add it to the config"));
+                               "); add it to the config"));
   return *found;
 }
 
@@ -230,7 +248,14 @@ Config Config::section(const std::string& key) const {
 Config Config::merged_with(const nlohmann::json& user) const {
   if (!user.is_object())
     throw Error(kPlace, concat("the user config is ", describe_type(user), "; expected a JSON object"));
-  return Config(merge_config(values_, user), source_, prefix_);
+  Config merged(merge_config(values_, user), source_, prefix_);
+  merged.duplicate_keys_ = duplicate_keys_;
+  merged.user_keys_ = user_keys_;
+  return merged;
+}
+
+bool Config::set_by_user(const std::string& key) const {
+  return std::find(user_keys_.begin(), user_keys_.end(), key) != user_keys_.end();
 }
 
 }  // namespace x2v::io

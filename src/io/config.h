@@ -8,11 +8,13 @@
 
 namespace x2v::io {
 
-// Reads and parses a JSON file. Errors: Error("config", "<file>: no such file ; ...") and
-// "<file>: invalid JSON at line L, column C: <why> ; ...".
-nlohmann::json load_json_file(const std::string& path);
+// Reads and parses a JSON file. Errors: Error("config", "<file>: no such file; ...") and
+// "<file>: invalid JSON at line L, column C: <why>; ...". Keys repeated within one object (the last one
+// wins) are appended to `duplicate_keys` when given.
+nlohmann::json load_json_file(const std::string& path, std::vector<std::string>* duplicate_keys = nullptr);
 // Parses JSON text; `source` names it in messages (a file name, "--config_json", ...).
-nlohmann::json parse_json_text(const std::string& text, const std::string& source);
+nlohmann::json parse_json_text(const std::string& text, const std::string& source,
+                               std::vector<std::string>* duplicate_keys = nullptr);
 // `user` over `defaults`: user keys win; where both hold an object, they are merged recursively.
 nlohmann::json merge_config(const nlohmann::json& defaults, const nlohmann::json& user);
 
@@ -25,6 +27,12 @@ class Config {
 
   const nlohmann::json& json() const { return values_; }
   const std::string& source() const { return source_; }
+  // Keys written more than once in the file (from_file only); the last value is the one kept.
+  const std::vector<std::string>& duplicate_keys() const { return duplicate_keys_; }
+  // The keys the user's file set, as opposed to defaults merged under them (empty: not recorded).
+  const std::vector<std::string>& user_keys() const { return user_keys_; }
+  void set_user_keys(std::vector<std::string> keys) { user_keys_ = std::move(keys); }
+  bool set_by_user(const std::string& key) const;
   // Present and not null.
   bool has(const std::string& key) const;
 
@@ -58,6 +66,8 @@ class Config {
   nlohmann::json values_;
   std::string source_ = "config";
   std::string prefix_;
+  std::vector<std::string> duplicate_keys_;
+  std::vector<std::string> user_keys_;
 };
 
 }  // namespace x2v::io

@@ -2,8 +2,10 @@
 #include "io/image.h"
 
 #include "io/atomic_file.h"
+#include "io/interrupt_cleanup.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern "C" {
@@ -62,7 +64,7 @@ std::vector<uint8_t> encode_png(const std::string& path, const uint8_t* rgb, int
   configure_libav_logging();
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
   if (!codec)
-    throw Error(kPlace, concat(path, ": this FFmpeg build has no PNG encoder ; install a full libavcodec"));
+    throw Error(kPlace, concat(path, ": this FFmpeg build has no PNG encoder; install a full libavcodec"));
   CodecContextPtr context(checked_alloc(avcodec_alloc_context3(codec), "a PNG encoder"));
   context->width = width;
   context->height = height;
@@ -92,13 +94,13 @@ std::vector<uint8_t> encode_png(const std::string& path, const uint8_t* rgb, int
 std::vector<uint8_t> read_whole_file(const std::string& path) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error))
-    throw Error(kPlace, concat(path, ": no such image file ; check the path"));
+    throw Error(kPlace, concat(path, ": no such image file; check the path"));
   std::ifstream stream(path, std::ios::binary | std::ios::ate);
   const std::streamsize size = stream.tellg();
   std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamsize>(size, 0)));
   stream.seekg(0);
   if (!stream.good() || !stream.read(reinterpret_cast<char*>(bytes.data()), size))
-    throw Error(kPlace, concat(path, ": cannot read the file ; check its permissions"));
+    throw Error(kPlace, concat(path, ": cannot read the file; check its permissions"));
   return bytes;
 }
 
@@ -108,7 +110,7 @@ AVCodecID codec_from_signature(const std::string& path, const std::vector<uint8_
   if (bytes.size() >= sizeof(kPng) && std::memcmp(bytes.data(), kPng, sizeof(kPng)) == 0)
     return AV_CODEC_ID_PNG;
   if (bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) return AV_CODEC_ID_MJPEG;
-  throw Error(kPlace, concat(path, ": not a PNG or JPEG file ; convert the image to PNG or JPEG"));
+  throw Error(kPlace, concat(path, ": not a PNG or JPEG file; convert the image to PNG or JPEG"));
 }
 
 FramePtr decode_image(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -116,7 +118,7 @@ FramePtr decode_image(const std::string& path, const std::vector<uint8_t>& bytes
   const AVCodec* codec = avcodec_find_decoder(id);
   if (!codec)
     throw Error(kPlace, concat(path, ": this FFmpeg build has no ", avcodec_get_name(id),
-                               " decoder ; install a full libavcodec"));
+                               " decoder; install a full libavcodec"));
   CodecContextPtr context(checked_alloc(avcodec_alloc_context3(codec), "a decoder"));
   context->thread_count = 1;
   if (const int code = avcodec_open2(context.get(), codec, nullptr); code < 0)
@@ -135,7 +137,7 @@ FramePtr decode_image(const std::string& path, const std::vector<uint8_t>& bytes
   if (code >= 0) code = avcodec_receive_frame(context.get(), frame.get());
   if (code < 0)
     throw Error(kPlace, concat(path, ": cannot decode the ", codec->name, " image (", libav_error_text(code),
-                               ") ; the file is damaged or not a supported image"));
+                               "); the file is damaged or not a supported image"));
   if (frame->width <= 0 || frame->height <= 0) throw Error(kPlace, concat(path, ": the image has no pixels"));
   return frame;
 }
@@ -173,7 +175,7 @@ std::vector<uint8_t> frame_to_rgb24(const std::string& path, const AVFrame& fram
                                nullptr));
   if (!scaler)
     throw Error(kPlace, concat(path, ": cannot convert its pixel format ", av_get_pix_fmt_name(source),
-                               " to RGB ; convert the image to 8-bit RGB"));
+                               " to RGB; convert the image to 8-bit RGB"));
   const int colorspace = frame.colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
   sws_setColorspaceDetails(scaler.get(), sws_getCoefficients(colorspace), full_range ? 1 : 0,
                            sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
@@ -183,6 +185,94 @@ std::vector<uint8_t> frame_to_rgb24(const std::string& path, const AVFrame& fram
   if (sws_scale(scaler.get(), frame.data, frame.linesize, 0, height, target, target_stride) != height)
     throw Error(kPlace, concat(path, ": converting its pixels to RGB failed"));
   return rgb;
+}
+
+// frame_%05d.png
+std::string frame_name(int64_t index) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "frame_%05lld.png", static_cast<long long>(index));
+  return name;
+}
+
+// A name frame_name() gives: what an earlier result holds.
+bool is_frame_name(const std::string& name) {
+  const size_t prefix = 6, suffix = 4;  // "frame_", ".png"
+  if (name.size() < prefix + 5 + suffix || name.compare(0, prefix, "frame_") != 0 ||
+      name.compare(name.size() - suffix, suffix, ".png") != 0)
+    return false;
+  return std::all_of(name.begin() + prefix, name.end() - suffix, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Absolute, without "." or ".." parts or a trailing separator (so "frames/" has the name "frames"), and
+// through a symbolic link to a folder: the folder whose place the finished frames take.
+std::filesystem::path resolved_folder(const std::string& directory) {
+  std::error_code error;
+  std::filesystem::path path = std::filesystem::absolute(directory, error);
+  if (error) path = directory;
+  path = path.lexically_normal();
+  if (!path.has_filename() && path != path.root_path()) path = path.parent_path();
+  if (std::filesystem::is_symlink(path, error) && std::filesystem::is_directory(path, error)) {
+    const std::filesystem::path real = std::filesystem::canonical(path, error);
+    if (!error) return real;
+  }
+  return path;
+}
+
+// Whether `target` exists; Error unless it is missing, an empty folder or a folder of frames only (an
+// earlier result that finish() may replace). `directory` is the path as given, for the messages.
+bool check_frames_target(const std::string& directory, const std::filesystem::path& target) {
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::symlink_status(target, error);
+  if (status.type() == std::filesystem::file_type::not_found) return false;
+  if (status.type() != std::filesystem::file_type::directory)
+    throw Error(kPlace, concat(directory, ": exists and is not a folder; name a folder for the frames"));
+  bool empty = true;
+  std::filesystem::directory_iterator entry(target, error), end;
+  for (; !error && entry != end; entry.increment(error)) {
+    const std::string name = entry->path().filename().string();
+    std::error_code ignored;
+    if (!is_frame_name(name) || entry->symlink_status(ignored).type() != std::filesystem::file_type::regular)
+      throw Error(kPlace, concat(directory, ": holds other files ('", name,
+                                 "'); name a new or empty folder for the frames"));
+    empty = false;
+  }
+  if (error)
+    throw Error(kPlace,
+                concat(directory, ": cannot list the folder (", error.message(), "); check its permissions"));
+  // Replacing an earlier result removes its frames.
+  if (!empty && ::access(target.c_str(), W_OK | X_OK) != 0)
+    throw Error(kPlace, concat(directory, ": holds earlier frames but is not writable (",
+                               std::strerror(errno), "); check its permissions or name a new folder"));
+  return true;
+}
+
+// Puts the finished folder `staging` in the place of the earlier `target` and the earlier one at the
+// staging name: in one step where the file system can exchange names, otherwise in three under a
+// CleanupHold, so that an interrupt never finds the earlier result moved aside and the new one not in.
+void swap_folders(const std::string& directory, const std::string& staging, const std::string& target) {
+  const CleanupHold hold;
+  if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) return;
+  const int code = errno;
+  auto fail = [&](int number) {
+    return Error(kPlace, concat(directory, ": cannot replace the earlier frames (", std::strerror(number),
+                                "); check the permissions of its folder"));
+  };
+  if (code != EINVAL && code != ENOSYS && code != ENOTSUP) throw fail(code);
+  static std::atomic<unsigned> counter{0};
+  const std::filesystem::path path(target);
+  const std::string aside =
+      (path.parent_path() / concat(".", path.filename().string(), ".old-", ::getpid(), "-", counter++))
+          .string();
+  if (::rename(target.c_str(), aside.c_str()) != 0) throw fail(errno);
+  if (::rename(staging.c_str(), target.c_str()) != 0) {
+    const int error = errno;
+    ::rename(aside.c_str(), target.c_str());
+    throw fail(error);
+  }
+  if (::rename(aside.c_str(), staging.c_str()) != 0) {
+    std::error_code ignored;
+    std::filesystem::remove_all(aside, ignored);
+  }
 }
 
 }  // namespace
@@ -202,8 +292,8 @@ Tensor checked_frames(const char* place, const std::string& what, const Tensor& 
     throw Error(place, concat(what, ": frames must be [3, n, H, W] (RGB), got ",
                               frames.defined() ? frames.describe() : "an undefined tensor"));
   if (!frames.is_host_accessible())
-    throw Error(
-        place, concat(what, ": frames ", frames.describe(), " are in device memory ; copy them to the host"));
+    throw Error(place,
+                concat(what, ": frames ", frames.describe(), " are in device memory; copy them to the host"));
   if (!is_floating(frames.dtype()))
     throw Error(place, concat(what, ": frames must be floating point in [-1, 1], got ", frames.describe()));
   if (frames.dtype() == DType::f32 && frames.is_contiguous()) return frames;
@@ -250,33 +340,47 @@ void write_png(const std::string& path, const Tensor& image) {
                         encode_png(path, rgb.data(), static_cast<int>(width), static_cast<int>(height)));
 }
 
-PngFrameWriter::PngFrameWriter(const std::string& directory) : directory_(directory) {
-  if (directory.empty()) throw Error(kPlace, "the frames folder is an empty path ; name a folder");
+void check_frames_folder(const std::string& directory) {
+  if (directory.empty()) throw Error(kPlace, "the frames folder is an empty path; name a folder");
+  const std::filesystem::path target = resolved_folder(directory);
+  const std::filesystem::path parent = target.parent_path();
   std::error_code error;
-  if (!std::filesystem::exists(directory, error)) {
-    created_directory_ = std::filesystem::create_directories(directory, error);
-    if (error)
-      throw Error(kPlace, concat(directory, ": cannot create the frames folder (", error.message(),
-                                 ") ; check the path and its permissions"));
-  } else if (!std::filesystem::is_directory(directory, error)) {
-    throw Error(kPlace, concat(directory, ": exists and is not a folder ; name a folder for the frames"));
+  if (!std::filesystem::is_directory(parent, error))
+    throw Error(kPlace,
+                concat(directory, ": the folder ", parent.string(), " does not exist; create it first"));
+  check_frames_target(directory, target);
+  if (::access(parent.c_str(), W_OK | X_OK) != 0)
+    throw Error(kPlace, concat(directory, ": the folder ", parent.string(), " is not writable (",
+                               std::strerror(errno), "); choose another place for the frames"));
+}
+
+PngFrameWriter::PngFrameWriter(const std::string& directory) : directory_(directory) {
+  check_frames_folder(directory);
+  static std::atomic<unsigned> counter{0};
+  const std::filesystem::path target = resolved_folder(directory);
+  target_ = target.string();
+  staging_ =
+      (target.parent_path() / concat(".", target.filename().string(), ".tmp-", ::getpid(), "-", counter++))
+          .string();
+  // Registered before it exists: an interrupt between the two would otherwise leave it behind.
+  register_temporary(staging_);
+  if (::mkdir(staging_.c_str(), 0777) != 0) {
+    const int code = errno;
+    unregister_temporary(staging_);
+    throw Error(kPlace, concat(directory, ": cannot create the staging folder ", staging_, " (",
+                               std::strerror(code), "); check the permissions of its folder"));
   }
-  if (::access(directory.c_str(), W_OK | X_OK) != 0)
-    throw Error(kPlace, concat(directory, ": the frames folder is not writable (", std::strerror(errno),
-                               ") ; check its permissions"));
 }
 
 PngFrameWriter::~PngFrameWriter() {
   if (finished_) return;
   std::error_code ignored;
-  for (const std::string& path : written_) std::filesystem::remove(path, ignored);
-  if (created_directory_) std::filesystem::remove(directory_, ignored);  // only when empty
+  std::filesystem::remove_all(staging_, ignored);
+  unregister_temporary(staging_);
 }
 
 std::string PngFrameWriter::frame_path(int64_t index) const {
-  char name[32];
-  std::snprintf(name, sizeof(name), "frame_%05lld.png", static_cast<long long>(index));
-  return (std::filesystem::path(directory_) / name).string();
+  return (std::filesystem::path(directory_) / frame_name(index)).string();
 }
 
 void PngFrameWriter::write(const Tensor& frames) {
@@ -288,15 +392,33 @@ void PngFrameWriter::write(const Tensor& frames) {
   std::vector<uint8_t> rgb(static_cast<size_t>(width * height * 3));
   for (int64_t index = 0; index < checked.size(1); ++index) {
     pack_rgb24(checked, index, rgb.data());
-    const std::string path = frame_path(frames_written());
+    const std::string path = (std::filesystem::path(staging_) / frame_name(written_)).string();
     write_file_atomically(kPlace, path,
                           encode_png(path, rgb.data(), static_cast<int>(width), static_cast<int>(height)));
-    written_.push_back(path);
+    ++written_;
   }
 }
 
 void PngFrameWriter::finish() {
+  X2V_ASSERT(!finished_, kPlace, "finish() twice on ", directory_);
+  // Checked again: the folder may have changed during the run.
+  if (!check_frames_target(directory_, target_)) {
+    if (::rename(staging_.c_str(), target_.c_str()) != 0)
+      throw Error(kPlace, concat(directory_, ": cannot move the finished frames into place (",
+                                 std::strerror(errno), "); check the permissions of its folder"));
+    finished_ = true;
+    unregister_temporary(staging_);
+    return;
+  }
+  swap_folders(directory_, staging_, target_);
   finished_ = true;
+  // The earlier result is now at the staging name, still registered.
+  std::error_code error;
+  std::filesystem::remove_all(staging_, error);
+  if (error)
+    log_warn(kPlace, directory_, ": the earlier frames, moved aside to ", staging_,
+             ", could not be removed (", error.message(), "); remove that folder by hand");
+  unregister_temporary(staging_);
 }
 
 Tensor read_image(const std::string& path) {

@@ -30,12 +30,18 @@ std::string libav_error_text(int code);
 // Writes one [3, H, W] image with values in [-1, 1] as an RGB8 PNG (atomically).
 void write_png(const std::string& path, const Tensor& image);
 
-// Writes the frames of a video as DIR/frame_00000.png, DIR/frame_00001.png, ... as chunks arrive.
-// Each file is written atomically. A writer destroyed before finish() (a failed run) removes the frames
-// it wrote, and DIR too if it created it and nothing else is in it.
+// Checks, before any work, that `directory` can take the frames of a video: a new folder in an existing,
+// writable folder, an empty folder, or a folder holding only frame_NNNNN.png files (an earlier result,
+// replaced as a whole). Error naming the problem and the fix otherwise.
+void check_frames_folder(const std::string& directory);
+
+// Writes the frames of a video as DIR/frame_00000.png, DIR/frame_00001.png, ... as chunks arrive. They are
+// staged in a hidden folder beside DIR (.DIR.tmp-<pid>-<n>, registered with interrupt_cleanup.h) that
+// finish() puts in DIR's place, so DIR never holds half a result and an earlier result stays until the
+// new one is complete. A writer destroyed before finish() (a failed run) removes its staging folder.
 class PngFrameWriter {
  public:
-  // Creates `directory` (and its parents) when missing; Error when that is not possible.
+  // Runs check_frames_folder and creates the staging folder; Error when either fails.
   explicit PngFrameWriter(const std::string& directory);
   PngFrameWriter(const PngFrameWriter&) = delete;
   PngFrameWriter& operator=(const PngFrameWriter&) = delete;
@@ -43,17 +49,19 @@ class PngFrameWriter {
 
   // `frames`: [3, n, H, W] floating host tensor in [-1, 1].
   void write(const Tensor& frames);
-  // Keeps the frames written so far.
+  // Publishes the frames as DIR: moved into place when DIR is missing, replacing DIR as a whole when it
+  // is empty or holds an earlier result; Error (the staging folder then goes) when DIR holds anything else.
   void finish();
-  int64_t frames_written() const { return static_cast<int64_t>(written_.size()); }
-  // DIR/frame_%05d.png
+  int64_t frames_written() const { return written_; }
+  // DIR/frame_%05d.png: where frame `index` is once finish() has published the folder.
   std::string frame_path(int64_t index) const;
 
  private:
-  std::string directory_;
-  bool created_directory_ = false;
+  std::string directory_;  // as given, for messages
+  std::string target_;     // absolute, symbolic link resolved: where finish() publishes
+  std::string staging_;
   bool finished_ = false;
-  std::vector<std::string> written_;
+  int64_t written_ = 0;
 };
 
 // Reads a PNG or JPEG (any pixel format; alpha dropped) as f32 [3, H, W] in [-1, 1]: p / 255 then

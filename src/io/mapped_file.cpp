@@ -16,14 +16,14 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, cons
   const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (descriptor < 0) {
     const int code = errno;
-    if (code == ENOENT) throw Error(place, concat(path, ": no such file ; check the path"));
+    if (code == ENOENT) throw Error(place, concat(path, ": no such file; check the path"));
     throw Error(place,
-                concat(path, ": cannot open (", std::strerror(code), ") ; check the path and permissions"));
+                concat(path, ": cannot open (", std::strerror(code), "); check the path and permissions"));
   }
   struct stat status {};
   if (::fstat(descriptor, &status) != 0 || !S_ISREG(status.st_mode)) {
     ::close(descriptor);
-    throw Error(place, concat(path, ": not a regular file ; pass a checkpoint file"));
+    throw Error(place, concat(path, ": not a regular file; pass a checkpoint file"));
   }
   const size_t size = static_cast<size_t>(status.st_size);
   void* mapping = nullptr;
@@ -33,7 +33,7 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, cons
       const int code = errno;
       ::close(descriptor);
       throw Error(place, concat(path, ": cannot map ", size, " bytes (", std::strerror(code),
-                                ") ; check free address space and that the file is on a local disk"));
+                                "); check free address space and that the file is on a local disk"));
     }
   }
   ::close(descriptor);  // the mapping stays valid without the descriptor

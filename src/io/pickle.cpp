@@ -133,7 +133,7 @@ Unpickler::~Unpickler() {
 }
 
 void Unpickler::fail(const std::string& what) const {
-  throw Error(place_, concat(source_, ": pickle ", what, " ; ", kFix));
+  throw Error(place_, concat(source_, ": pickle ", what, "; ", kFix));
 }
 
 const uint8_t* Unpickler::take(size_t bytes) {

@@ -82,7 +82,7 @@ class StateDictHooks final : public PickleHooks {
     if (!allowed)
       throw Error(kPlace,
                   concat(file_, ": refusing pickle global '", global,
-                         "': only state_dict tensors can be loaded ; if you trust the file, re-save its "
+                         "': only state_dict tensors can be loaded; if you trust the file, re-save its "
                          "model.state_dict() (plain tensors) or convert it to safetensors"));
     auto value = PickleValue::make(PickleValue::Kind::global);
     value->text = global;
@@ -104,7 +104,7 @@ class StateDictHooks final : public PickleHooks {
       return items[0];
     }
     throw Error(kPlace, concat(file_, ": refusing to call pickle global '", global,
-                               "': only state_dict tensors can be loaded ; re-save model.state_dict()"));
+                               "': only state_dict tensors can be loaded; re-save model.state_dict()"));
   }
 
   PickleRef persistent_load(const PickleRef& id) override {
@@ -132,7 +132,7 @@ class StateDictHooks final : public PickleHooks {
  private:
   [[noreturn]] void fail(const std::string& what) const {
     throw Error(kPlace,
-                concat(file_, ": the pickle ", what, " ; the file is not a plain torch.save state_dict"));
+                concat(file_, ": the pickle ", what, "; the file is not a plain torch.save state_dict"));
   }
 
   int64_t integer(const PickleValue& value, const char* what) const {
@@ -235,11 +235,11 @@ PthFile::PthFile(const std::string& path) {
   if (file->size() >= 2 && file->data()[0] == 0x80 && file->data()[1] <= 5)
     throw Error(kPlace,
                 concat(path,
-                       ": this is the legacy torch.save format (torch < 1.6), which x2v does not read ; "
+                       ": this is the legacy torch.save format (torch < 1.6), which x2v does not read; "
                        "load it in PyTorch and save it again, or convert it to safetensors"));
   if (file->size() < 4 || read_le32(file->data()) != 0x04034b50)
     throw Error(kPlace, concat(path,
-                               ": not a zip archive, so not a torch.save file ; pass a .pth/.pt/.bin written "
+                               ": not a zip archive, so not a torch.save file; pass a .pth/.pt/.bin written "
                                "by torch.save, or a .safetensors file"));
   archive_ = std::make_unique<ZipArchive>(std::move(file), kPlace);
 
@@ -254,13 +254,13 @@ PthFile::PthFile(const std::string& path) {
   }
   if (!pickle)
     throw Error(kPlace,
-                concat(path, ": the zip has no '<folder>/data.pkl' ; it is not a torch.save archive"));
+                concat(path, ": the zip has no '<folder>/data.pkl'; it is not a torch.save archive"));
   const std::string prefix = pickle->name.substr(0, pickle->name.size() - std::strlen("data.pkl"));
   if (const ZipArchive::Entry* order = archive_->find(prefix + "byteorder")) {
     const std::string text(reinterpret_cast<const char*>(archive_->stored_data(*order)), order->size);
     if (text != "little")
       throw Error(kPlace, concat(path, ": tensors are stored ", text,
-                                 "-endian ; re-save it on a little-endian machine"));
+                                 "-endian; re-save it on a little-endian machine"));
   }
   archive_->verify_crc(*pickle);
 
@@ -292,7 +292,7 @@ PthFile::PthFile(const std::string& path) {
   }
   if (!root->is(PickleValue::Kind::dict))
     throw Error(kPlace, concat(path, ": the pickle holds a ", root->kind_name(),
-                               ", not a dict of tensors ; save model.state_dict() instead"));
+                               ", not a dict of tensors; save model.state_dict() instead"));
   std::vector<NamedTensor> tensors;
   flatten(path, *root, "", 0, tensors, skipped);
   for (const std::string& name : skipped) log_debug(kPlace, path, ": skipping non-tensor entry '", name, "'");
@@ -309,12 +309,12 @@ PthFile::PthFile(const std::string& path) {
     const uint64_t element = tensor.dtype->element_size;
     const ZipArchive::Entry* entry = archive_->find(concat(prefix, "data/", storage.key));
     if (!entry)
-      throw Error(kPlace, concat(where, " uses storage '", storage.key, "', which the archive lacks ; ",
+      throw Error(kPlace, concat(where, " uses storage '", storage.key, "', which the archive lacks; ",
                                  kCorruptFix));
     archive_->stored_data(*entry);  // refuses compressed entries now rather than at load
     if (entry->size < storage.bytes())
       throw Error(kPlace, concat(where, " uses storage '", storage.key, "' of ", storage.bytes(),
-                                 " bytes but the archive holds ", entry->size, " ; ", kCorruptFix));
+                                 " bytes but the archive holds ", entry->size, "; ", kCorruptFix));
     record.storage = entry;
     record.storage_elements = storage.bytes() / element;
     record.offset = tensor.offset;
@@ -325,12 +325,12 @@ PthFile::PthFile(const std::string& path) {
         __builtin_mul_overflow(numel, element, &bytes))
       throw Error(kPlace, concat(where, " (size ", shape_to_string(tensor.shape), ", stride ",
                                  shape_to_string(tensor.strides), ", offset ", tensor.offset,
-                                 ") does not fit its storage of ", record.storage_elements, " elements ; ",
+                                 ") does not fit its storage of ", record.storage_elements, " elements; ",
                                  kCorruptFix));
     record.info = TensorInfo{named.name, tensor.dtype->name, tensor.dtype->dtype, tensor.shape, bytes};
     if (!index_.emplace(named.name, records_.size()).second)
       throw Error(kPlace,
-                  concat(where, " appears twice once nested dicts are flattened ; rename one of them"));
+                  concat(where, " appears twice once nested dicts are flattened; rename one of them"));
     names_.push_back(named.name);
     records_.push_back(std::move(record));
   }
@@ -340,7 +340,7 @@ const PthFile::Record& PthFile::record(const std::string& name) const {
   const auto found = index_.find(name);
   if (found == index_.end())
     throw Error(kPlace, concat(path(), ": no tensor named '", name, "' (the file has ", records_.size(),
-                               " tensors) ; list them with `x2v inspect ", path(), "`"));
+                               " tensors); list them with `x2v inspect ", path(), "`"));
   return records_[found->second];
 }
 

@@ -25,7 +25,7 @@ struct TorchDType {
 
 class PthFile final : public Checkpoint {
  public:
-  // Maps the archive and reads its pickle; throws Error("pth", "<file>: <what> ; <fix>").
+  // Maps the archive and reads its pickle; throws Error("pth", "<file>: <what>; <fix>").
   explicit PthFile(const std::string& path);
 
   const std::string& path() const override { return archive_->file()->path(); }

@@ -301,11 +301,11 @@ void check_tensors(const std::string& path, const std::vector<std::pair<std::str
   std::unordered_set<std::string> seen;
   for (const auto& [name, tensor] : tensors) {
     if (!seen.insert(name).second)
-      throw Error(kPlace, concat(path, ": tensor '", name, "' is given twice ; tensor names must be unique"));
+      throw Error(kPlace, concat(path, ": tensor '", name, "' is given twice; tensor names must be unique"));
     if (!tensor.defined()) throw Error(kPlace, concat(path, ": tensor '", name, "' is undefined"));
     if (!tensor.is_host_accessible())
       throw Error(kPlace,
-                  concat(path, ": tensor '", name, "' is in device memory ; copy it to the host first"));
+                  concat(path, ": tensor '", name, "' is in device memory; copy it to the host first"));
   }
 }
 
@@ -337,7 +337,7 @@ namespace detail {
 
 void write_pth(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                uint64_t zip64_from) {
-  if (path.empty()) throw Error(kPlace, "the output path is empty ; name a .pth file");
+  if (path.empty()) throw Error(kPlace, "the output path is empty; name a .pth file");
   check_tensors(path, tensors);
   const std::string folder = archive_name(path) + "/";
   const std::string pickle = state_dict_pickle(tensors);

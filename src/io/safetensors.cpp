@@ -59,14 +59,14 @@ void SafetensorsFile::parse_header() {
   const uint64_t file_size = file_->size();
   if (file_size < 8)
     throw Error(kPlace, concat(path, ": the file is ", file_size,
-                               " bytes, too short for the 8-byte header length ; ", kCorruptFix));
+                               " bytes, too short for the 8-byte header length; ", kCorruptFix));
   const uint64_t header_bytes = read_le64(file_->data());
   if (header_bytes > file_size - 8)
     throw Error(kPlace, concat(path, ": header length ", header_bytes, " is larger than the file (",
-                               file_size, " bytes) ; ", kCorruptFix, " (or it is not a safetensors file)"));
+                               file_size, " bytes); ", kCorruptFix, " (or it is not a safetensors file)"));
   if (header_bytes > kMaxHeaderBytes)
     throw Error(kPlace, concat(path, ": header length ", header_bytes, " exceeds the ", kMaxHeaderBytes,
-                               "-byte limit of the format ; the file is not a valid safetensors file"));
+                               "-byte limit of the format; the file is not a valid safetensors file"));
   const uint64_t data_start = 8 + header_bytes;
   const char* header_text = reinterpret_cast<const char*>(file_->data() + 8);
 
@@ -74,17 +74,17 @@ void SafetensorsFile::parse_header() {
   try {
     header = nlohmann::ordered_json::parse(header_text, header_text + header_bytes);
   } catch (const nlohmann::json::exception& error) {
-    throw Error(kPlace, concat(path, ": header is not valid JSON (", error.what(), ") ; ", kCorruptFix));
+    throw Error(kPlace, concat(path, ": header is not valid JSON (", error.what(), "); ", kCorruptFix));
   }
   if (!header.is_object())
     throw Error(kPlace,
-                concat(path, ": header is a JSON ", header.type_name(), ", not an object ; ", kCorruptFix));
+                concat(path, ": header is a JSON ", header.type_name(), ", not an object; ", kCorruptFix));
 
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") {
       if (!value.is_object())
         throw Error(kPlace, concat(path, ": \"__metadata__\" is a ", value.type_name(),
-                                   ", expected an object of strings ; ", kCorruptFix));
+                                   ", expected an object of strings; ", kCorruptFix));
       for (const auto& [key, text] : value.items())
         metadata_[key] = text.is_string() ? text.get<std::string>() : text.dump();
       continue;
@@ -92,33 +92,33 @@ void SafetensorsFile::parse_header() {
     const std::string where = concat(path, ": tensor '", name, "'");
     if (!value.is_object())
       throw Error(kPlace,
-                  concat(where, " is described by a ", value.type_name(), ", not an object ; ", kCorruptFix));
+                  concat(where, " is described by a ", value.type_name(), ", not an object; ", kCorruptFix));
     for (const char* field : {"dtype", "shape", "data_offsets"})
       if (!value.contains(field))
-        throw Error(kPlace, concat(where, " has no \"", field, "\" ; ", kCorruptFix));
+        throw Error(kPlace, concat(where, " has no \"", field, "\"; ", kCorruptFix));
 
     const auto& dtype_value = value["dtype"];
     if (!dtype_value.is_string())
-      throw Error(kPlace, concat(where, " has a dtype that is not a string ; ", kCorruptFix));
+      throw Error(kPlace, concat(where, " has a dtype that is not a string; ", kCorruptFix));
     const std::string file_dtype = dtype_value.get<std::string>();
     const FileDType* known = find_file_dtype(file_dtype);
     if (!known)
       throw Error(kPlace, concat(where, " has unknown dtype '", file_dtype,
-                                 "' ; the file may come from a newer safetensors; x2v loads ",
+                                 "'; the file may come from a newer safetensors; x2v loads ",
                                  supported_dtype_list()));
 
     const auto& shape_value = value["shape"];
     if (!shape_value.is_array())
-      throw Error(kPlace, concat(where, " has a shape that is not an array ; ", kCorruptFix));
+      throw Error(kPlace, concat(where, " has a shape that is not an array; ", kCorruptFix));
     Shape shape;
     uint64_t numel = 1;
     for (const auto& size : shape_value) {
       if (!size.is_number_unsigned())
         throw Error(kPlace, concat(where, " has shape ", shape_value.dump(),
-                                   " whose sizes are not all non-negative integers ; ", kCorruptFix));
+                                   " whose sizes are not all non-negative integers; ", kCorruptFix));
       const uint64_t extent = size.get<uint64_t>();
       if (extent > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, extent, &numel))
-        throw Error(kPlace, concat(where, " has shape ", shape_value.dump(), " too large to address ; ",
+        throw Error(kPlace, concat(where, " has shape ", shape_value.dump(), " too large to address; ",
                                    kCorruptFix));
       shape.push_back(static_cast<int64_t>(extent));
     }
@@ -127,22 +127,22 @@ void SafetensorsFile::parse_header() {
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned())
       throw Error(kPlace, concat(where, " has data_offsets ", offsets.dump(),
-                                 ", expected [begin, end] with non-negative integers ; ", kCorruptFix));
+                                 ", expected [begin, end] with non-negative integers; ", kCorruptFix));
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     if (end < begin)
-      throw Error(kPlace, concat(where, " has data_offsets [", begin, ", ", end, "] with end < begin ; ",
+      throw Error(kPlace, concat(where, " has data_offsets [", begin, ", ", end, "] with end < begin; ",
                                  kCorruptFix));
     uint64_t bits = 0;
     if (__builtin_mul_overflow(numel, static_cast<uint64_t>(known->bits), &bits) || bits % 8 != 0)
       throw Error(kPlace, concat(where, " of shape ", shape_to_string(shape), " and dtype ", file_dtype,
-                                 " does not fill whole bytes ; ", kCorruptFix));
+                                 " does not fill whole bytes; ", kCorruptFix));
     const uint64_t bytes = bits / 8;
     if (end - begin != bytes)
       throw Error(kPlace, concat(where, " has ", end - begin, " bytes of data but ", file_dtype,
-                                 shape_to_string(shape), " needs ", bytes, " ; ", kCorruptFix));
+                                 shape_to_string(shape), " needs ", bytes, "; ", kCorruptFix));
     if (end > file_size - data_start)
       throw Error(kPlace, concat(where, " has data [", begin, ", ", end, ") past the end of the file (",
-                                 file_size - data_start, " data bytes) ; ", kCorruptFix));
+                                 file_size - data_start, " data bytes); ", kCorruptFix));
 
     Entry entry;
     entry.info = TensorInfo{name, file_dtype, known->dtype, std::move(shape), bytes};
@@ -165,7 +165,7 @@ void SafetensorsFile::parse_header() {
     if (current.begin < previous.end)
       throw Error(kPlace, concat(path, ": tensors '", previous.info.name, "' [", previous.begin - data_start,
                                  ", ", previous.end - data_start, ") and '", current.info.name, "' [",
-                                 current.begin - data_start, ", ", current.end - data_start, ") overlap ; ",
+                                 current.begin - data_start, ", ", current.end - data_start, ") overlap; ",
                                  kCorruptFix));
   }
 }
@@ -174,7 +174,7 @@ const SafetensorsFile::Entry& SafetensorsFile::entry(const std::string& name) co
   const auto found = index_.find(name);
   if (found == index_.end())
     throw Error(kPlace, concat(path(), ": no tensor named '", name, "' (the file has ", entries_.size(),
-                               " tensors) ; list them with `x2v inspect ", path(), "`"));
+                               " tensors); list them with `x2v inspect ", path(), "`"));
   return entries_[found->second];
 }
 

@@ -19,7 +19,7 @@ namespace x2v::io {
 
 class SafetensorsFile final : public Checkpoint {
  public:
-  // Maps and validates the file; throws Error("safetensors", "<file>: <what> ; <fix>").
+  // Maps and validates the file; throws Error("safetensors", "<file>: <what>; <fix>").
   explicit SafetensorsFile(const std::string& path);
 
   const std::string& path() const override { return file_->path(); }

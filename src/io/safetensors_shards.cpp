@@ -29,18 +29,18 @@ bool is_safe_relative_path(const std::string& text) {
 std::unique_ptr<SafetensorsShards> SafetensorsShards::from_index(const std::string& index_path) {
   std::ifstream stream(index_path, std::ios::binary);
   if (!stream) {
-    if (!fs::exists(index_path)) throw Error(kPlace, concat(index_path, ": no such file ; check the path"));
-    throw Error(kPlace, concat(index_path, ": cannot read ; check permissions"));
+    if (!fs::exists(index_path)) throw Error(kPlace, concat(index_path, ": no such file; check the path"));
+    throw Error(kPlace, concat(index_path, ": cannot read; check permissions"));
   }
   nlohmann::ordered_json index;
   try {
     index = nlohmann::ordered_json::parse(stream);
   } catch (const nlohmann::json::exception& error) {
     throw Error(kPlace, concat(index_path, ": not valid JSON (", error.what(),
-                               ") ; an index is {\"weight_map\": {\"tensor\": \"shard.safetensors\"}}"));
+                               "); an index is {\"weight_map\": {\"tensor\": \"shard.safetensors\"}}"));
   }
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-    throw Error(kPlace, concat(index_path, ": has no \"weight_map\" object ; an index is ",
+    throw Error(kPlace, concat(index_path, ": has no \"weight_map\" object; an index is ",
                                "{\"weight_map\": {\"tensor\": \"shard.safetensors\"}}"));
 
   std::unique_ptr<SafetensorsShards> shards(new SafetensorsShards());
@@ -60,7 +60,7 @@ std::unique_ptr<SafetensorsShards> SafetensorsShards::from_index(const std::stri
     const fs::path shard_path = fs::path(shards->directory_) / file;
     if (!fs::is_regular_file(shard_path))
       throw Error(kPlace, concat(index_path, ": shard '", file, "' is missing (expected at ",
-                                 shard_path.string(), ") ; download every shard the index lists"));
+                                 shard_path.string(), "); download every shard the index lists"));
   }
   if (index.contains("metadata") && index["metadata"].is_object())
     for (const auto& [key, value] : index["metadata"].items())
@@ -81,7 +81,7 @@ std::unique_ptr<SafetensorsShards> SafetensorsShards::from_files(const std::stri
       if (!inserted)
         throw Error(kPlace,
                     concat(directory, ": tensor '", name, "' is in both '", existing->second, "' and '", file,
-                           "' ; remove one of the files or add a *.safetensors.index.json"));
+                           "'; remove one of the files or add a *.safetensors.index.json"));
       shards->names_.push_back(name);
     }
     shards->shards_.emplace(file, std::move(shard));
@@ -98,7 +98,7 @@ const SafetensorsFile& SafetensorsShards::shard_holding(const std::string& name)
   const auto found = shard_of_.find(name);
   if (found == shard_of_.end())
     throw Error(kPlace, concat(path_, ": no tensor named '", name, "' (the checkpoint has ", names_.size(),
-                               " tensors) ; list them with `x2v inspect ", path_, "`"));
+                               " tensors); list them with `x2v inspect ", path_, "`"));
   const SafetensorsFile* shard = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -115,7 +115,7 @@ const SafetensorsFile& SafetensorsShards::shard_holding(const std::string& name)
   }
   if (!shard->contains(name))
     throw Error(kPlace, concat(path_, ": maps tensor '", name, "' to shard '", found->second,
-                               "' but that shard has no such tensor ; the index does not match its shards"));
+                               "' but that shard has no such tensor; the index does not match its shards"));
   return *shard;
 }
 

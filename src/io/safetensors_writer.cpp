@@ -17,13 +17,13 @@ void check_tensors(const std::string& path, const std::vector<std::pair<std::str
   std::unordered_set<std::string> seen;
   for (const auto& [name, tensor] : tensors) {
     if (name.empty() || name == "__metadata__")
-      throw Error(kPlace, concat(path, ": '", name, "' cannot name a tensor ; choose another name"));
+      throw Error(kPlace, concat(path, ": '", name, "' cannot name a tensor; choose another name"));
     if (!seen.insert(name).second)
-      throw Error(kPlace, concat(path, ": tensor '", name, "' is given twice ; tensor names must be unique"));
+      throw Error(kPlace, concat(path, ": tensor '", name, "' is given twice; tensor names must be unique"));
     if (!tensor.defined()) throw Error(kPlace, concat(path, ": tensor '", name, "' is undefined"));
     if (!tensor.is_host_accessible())
       throw Error(kPlace,
-                  concat(path, ": tensor '", name, "' is in device memory ; copy it to the host first"));
+                  concat(path, ": tensor '", name, "' is in device memory; copy it to the host first"));
   }
 }
 

@@ -21,6 +21,7 @@ extern "C" {
 #include "core/error.h"
 #include "core/log.h"
 #include "io/image.h"
+#include "io/interrupt_cleanup.h"
 
 namespace x2v::io {
 namespace {
@@ -38,18 +39,18 @@ std::string temporary_path_for(const std::string& path) {
 }
 
 void check_target(const std::string& path) {
-  if (path.empty()) throw Error(kPlace, "the output video path is empty ; name an .mp4 file");
+  if (path.empty()) throw Error(kPlace, "the output video path is empty; name an .mp4 file");
   const std::filesystem::path target(path);
   const std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : ".";
   std::error_code error;
   if (!std::filesystem::is_directory(directory, error))
     throw Error(kPlace,
-                concat(path, ": the folder ", directory.string(), " does not exist ; create it first"));
+                concat(path, ": the folder ", directory.string(), " does not exist; create it first"));
   if (std::filesystem::is_directory(target, error))
-    throw Error(kPlace, concat(path, ": is a folder ; name an .mp4 file"));
+    throw Error(kPlace, concat(path, ": is a folder; name an .mp4 file"));
   if (::access(directory.c_str(), W_OK | X_OK) != 0)
     throw Error(kPlace, concat(path, ": the folder ", directory.string(), " is not writable (",
-                               std::strerror(errno), ") ; choose another output folder"));
+                               std::strerror(errno), "); choose another output folder"));
 }
 
 }  // namespace
@@ -71,7 +72,10 @@ struct Mp4Writer::State {
 
   ~State() {
     if (format && format->pb) avio_closep(&format->pb);
-    if (!finished && file_created) ::unlink(temporary.c_str());
+    if (!finished && file_created) {
+      ::unlink(temporary.c_str());
+      unregister_temporary(temporary);
+    }
     av_packet_free(&packet);
     av_frame_free(&frame);
     sws_freeContext(scaler);
@@ -87,7 +91,7 @@ struct Mp4Writer::State {
   void open(const VideoOptions& options) {
     const AVCodec* encoder = avcodec_find_encoder_by_name(kEncoder);
     if (!encoder)
-      throw Error(kPlace, concat(path, ": FFmpeg's H.264 encoder libx264 is unavailable ; install an FFmpeg ",
+      throw Error(kPlace, concat(path, ": FFmpeg's H.264 encoder libx264 is unavailable; install an FFmpeg ",
                                  "built with libx264 (Debian: libavcodec-extra or libavcodec59 with x264)"));
     if (const int code = avformat_alloc_output_context2(&format, nullptr, "mp4", temporary.c_str()); code < 0)
       fail("cannot set up the MP4 muxer", code);
@@ -126,9 +130,12 @@ struct Mp4Writer::State {
     if (const int code = av_frame_get_buffer(frame, 0); code < 0) fail("cannot allocate a frame", code);
     rgb.resize(static_cast<size_t>(width) * height * 3);
 
-    if (const int code = avio_open(&format->pb, temporary.c_str(), AVIO_FLAG_WRITE); code < 0)
+    register_temporary(temporary);  // before it exists: an interrupt in between would leave it
+    if (const int code = avio_open(&format->pb, temporary.c_str(), AVIO_FLAG_WRITE); code < 0) {
+      unregister_temporary(temporary);
       throw Error(kPlace, concat(path, ": cannot create a file in its folder (", libav_error_text(code),
-                                 ") ; check that the folder exists and is writable"));
+                                 "); check that the folder exists and is writable"));
+    }
     file_created = true;
     AVDictionary* muxer_options = nullptr;
     av_dict_set(&muxer_options, "movflags", "+faststart", 0);  // index first: playable while downloading
@@ -163,11 +170,11 @@ Mp4Writer::Mp4Writer(const std::string& path, int64_t width, int64_t height, con
   if (width % 2 != 0 || height % 2 != 0)
     throw Error(kPlace,
                 concat(path, ": the video size ", width, "x", height,
-                       " is odd ; yuv420p needs an even width and height (crop or resize by a pixel)"));
+                       " is odd; yuv420p needs an even width and height (crop or resize by a pixel)"));
   if (options.fps <= 0 || options.fps > 1000)
-    throw Error(kPlace, concat(path, ": fps ", options.fps, " is out of range ; use 1..1000 (Wan2.1: 16)"));
+    throw Error(kPlace, concat(path, ": fps ", options.fps, " is out of range; use 1..1000 (Wan2.1: 16)"));
   if (options.crf < 0 || options.crf > 51)
-    throw Error(kPlace, concat(path, ": crf ", options.crf, " is out of range ; use 0 (lossless) .. 51"));
+    throw Error(kPlace, concat(path, ": crf ", options.crf, " is out of range; use 0 (lossless) .. 51"));
   state_->path = path;
   state_->temporary = temporary_path_for(path);
   state_->width = static_cast<int>(width);
@@ -181,8 +188,7 @@ Mp4Writer::~Mp4Writer() = default;
 void Mp4Writer::write(const Tensor& frames) {
   State& state = *state_;
   X2V_ASSERT(!state.finished, kPlace, "write() after finish() on ", state.path);
-  if (state.failed)
-    throw Error(kPlace, concat(state.path, ": the writer failed earlier ; start a new video"));
+  if (state.failed) throw Error(kPlace, concat(state.path, ": the writer failed earlier; start a new video"));
   const Tensor checked = checked_frames(kPlace, state.path, frames);
   if (checked.size(2) != state.height || checked.size(3) != state.width)
     throw Error(kPlace, concat(state.path, ": frames of ", checked.size(3), "x", checked.size(2),
@@ -204,10 +210,9 @@ void Mp4Writer::write(const Tensor& frames) {
 void Mp4Writer::finish() {
   State& state = *state_;
   X2V_ASSERT(!state.finished, kPlace, "finish() called twice on ", state.path);
-  if (state.failed)
-    throw Error(kPlace, concat(state.path, ": the writer failed earlier ; nothing was saved"));
+  if (state.failed) throw Error(kPlace, concat(state.path, ": the writer failed earlier; nothing was saved"));
   if (state.frames_written == 0)
-    throw Error(kPlace, concat(state.path, ": no frames were written ; a video needs at least one frame"));
+    throw Error(kPlace, concat(state.path, ": no frames were written; a video needs at least one frame"));
   state.encode(nullptr);
   if (const int code = av_write_trailer(state.format); code < 0)
     state.fail("cannot finish the MP4 file", code);
@@ -216,9 +221,10 @@ void Mp4Writer::finish() {
   if (::rename(state.temporary.c_str(), state.path.c_str()) != 0) {
     state.failed = true;
     throw Error(kPlace, concat(state.path, ": cannot rename the finished video onto it (",
-                               std::strerror(errno), ") ; check the folder's permissions"));
+                               std::strerror(errno), "); check the folder's permissions"));
   }
   state.finished = true;
+  unregister_temporary(state.temporary);
   log_debug(kPlace, state.path, ": wrote ", state.frames_written, " frames");
 }
 

@@ -42,7 +42,7 @@ ZipArchive::ZipArchive(std::shared_ptr<const MappedFile> file, std::string place
 }
 
 void ZipArchive::fail(const std::string& what) const {
-  throw Error(place_, concat(file_->path(), ": ", what, " ; ", kCorruptFix));
+  throw Error(place_, concat(file_->path(), ": ", what, "; ", kCorruptFix));
 }
 
 void ZipArchive::read_central_directory() {
@@ -149,11 +149,11 @@ const ZipArchive::Entry* ZipArchive::find(const std::string& name) const {
 const uint8_t* ZipArchive::stored_data(const Entry& entry) const {
   if (entry.encrypted)
     throw Error(place_, concat(file_->path(), ": entry '", entry.name,
-                               "' is encrypted ; save it again with torch.save"));
+                               "' is encrypted; save it again with torch.save"));
   if (entry.method != 0 || entry.size != entry.compressed_size)
     throw Error(place_,
                 concat(file_->path(), ": entry '", entry.name, "' is compressed (method ", entry.method,
-                       ") ; torch.save writes uncompressed archives: re-save it with torch.save, or "
+                       "); torch.save writes uncompressed archives: re-save it with torch.save, or "
                        "re-zip it with `zip -0`"));
   return file_->data() + entry.data_offset;
 }

@@ -23,7 +23,7 @@ class ZipArchive {
     bool encrypted = false;
   };
 
-  // Reads the central directory; throws Error(place, "<file>: <what> ; <fix>") for anything malformed.
+  // Reads the central directory; throws Error(place, "<file>: <what>; <fix>") for anything malformed.
   ZipArchive(std::shared_ptr<const MappedFile> file, std::string place);
 
   const std::vector<Entry>& entries() const { return entries_; }

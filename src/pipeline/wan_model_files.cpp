@@ -50,14 +50,20 @@ std::string wan_quantized_t5_file(const std::string& scheme) {
 WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Config& config) {
   const fs::path root(model_path);
   std::error_code error;
+  if (!fs::exists(root, error))
+    throw Error("model",
+                concat("--model_path '", model_path,
+                       "' does not exist; give the Wan2.1 model folder (e.g. models/Wan2.1-T2V-1.3B)"));
   if (!fs::is_directory(root, error))
     throw Error("model", concat("--model_path '", model_path,
                                 "' is not a directory; give the Wan2.1 model folder (e.g. Wan2.1-T2V-1.3B)"));
   const bool diffusers = path_exists(root / "transformer") && path_exists(root / "vae");
   WanModelFiles files;
+  // Every missing part is named at once, so one download fixes them all.
+  std::vector<std::string> missing_files, override_keys;
   const auto missing = [&](const std::string& expected, const std::string& key) {
-    return Error("model", concat("model directory ", model_path, " has no ", expected,
-                                 "; download the complete model, or set ", key, " in the config"));
+    missing_files.push_back(expected);
+    override_keys.push_back(key);
   };
 
   if (config.has("dit_original_ckpt")) {
@@ -67,7 +73,7 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
   } else if (has_dit_weights(root)) {
     files.dit = model_path;
   } else {
-    throw missing(concat(kWanDitFile, " (or its shards and index.json)"), "dit_original_ckpt");
+    missing(concat(kWanDitFile, " (or its shards and index.json)"), "dit_original_ckpt");
   }
 
   if (config.get_bool("t5_quantized", false)) {
@@ -96,7 +102,7 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     else if (path_exists(root / kWanT5File))
       files.t5 = (root / kWanT5File).string();
     else
-      throw missing(kWanT5File, "t5_original_ckpt");
+      missing(kWanT5File, "t5_original_ckpt");
   }
 
   if (config.has("t5_tokenizer_path")) {
@@ -106,7 +112,7 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
   } else if (path_exists(root / kWanTokenizerFile)) {
     files.tokenizer = (root / kWanTokenizerFile).string();
   } else {
-    throw missing(kWanTokenizerFile, "t5_tokenizer_path");
+    missing(kWanTokenizerFile, "t5_tokenizer_path");
   }
 
   if (config.has("vae_path")) {
@@ -116,7 +122,16 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
   } else if (path_exists(root / kWanVaeFile)) {
     files.vae = (root / kWanVaeFile).string();
   } else {
-    throw missing(kWanVaeFile, "vae_path");
+    missing(kWanVaeFile, "vae_path");
+  }
+  if (!missing_files.empty()) {
+    std::string names, keys;
+    for (size_t i = 0; i < missing_files.size(); ++i) {
+      names += (i == 0 ? "" : ", ") + missing_files[i];
+      keys += (i == 0 ? "" : ", ") + override_keys[i];
+    }
+    throw Error("model", concat("model directory ", model_path, " has no ", names,
+                                "; download the complete model, or set ", keys, " in the config"));
   }
   return files;
 }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -17,6 +18,8 @@
 #include "pipeline/wan_sampling.h"
 #include "platform/allocator.h"
 #include "platform/platform.h"
+#include "quant/lora.h"
+#include "quant/quant_kernels.h"
 #include "schedulers/torch_random.h"
 
 namespace x2v {
@@ -39,6 +42,25 @@ void check_writable_folder(const std::string& path, const std::string& what) {
     throw Error("output", concat("cannot write to the folder of ", what, " '", path, "'"));
 }
 
+// The video path: an .mp4 file (any case) that is not a folder, in a writable folder.
+void check_video_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::is_directory(path, error))
+    throw Error("output", concat("--save_result_path '", path, "' is a folder; name an .mp4 file in it"));
+  std::string extension = fs::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (extension != ".mp4")
+    throw Error("output", concat("--save_result_path '", path, "' does not end in .mp4; x2v writes H.264 in",
+                                 " an MP4 container, so name it e.g. out.mp4"));
+  check_writable_folder(path, "--save_result_path");
+}
+
+const char* dtype_setting(DType dtype) {
+  return dtype == DType::bf16 ? "BF16" : dtype == DType::f16 ? "FP16" : "FP32";
+}
+
 }  // namespace
 
 void check_wan_model_class(const std::string& model_cls, const std::string& task) {
@@ -49,30 +71,109 @@ void check_wan_model_class(const std::string& model_cls, const std::string& task
                                 "; supported: t2v (i2v needs the CLIP image encoder, not built yet)"));
 }
 
-io::Config load_wan_run_config(const std::string& model_cls, const std::string& task,
-                               const std::string& config_path) {
-  nlohmann::json defaults = wan_default_config(task);
-  if (model_cls == "wan2.1_distill") {
-    // LightX2V's wan2.1 step-distill configs: 4 steps, no CFG, shift 5.
-    defaults["infer_steps"] = 4;
-    defaults["denoising_step_list"] = {1000, 750, 500, 250};
-    defaults["enable_cfg"] = false;
-    defaults["sample_shift"] = 5.0;
-  }
-  if (config_path.empty()) return io::Config(defaults, "defaults");
-  const io::Config user = io::Config::from_file(config_path);
-  return io::Config(io::merge_config(defaults, user.json()), config_path);
+WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Device& device,
+                           std::string model_cls)
+    : config_(std::move(config)), device_(&device), model_cls_(std::move(model_cls)) {
+  shape_ = WanVideoShape::from_config(config_);
+  const WanSamplingOptions sampling = WanSamplingOptions::from_config(config_);
+  fps_ = config_.get_int("fps", 16);
+  if (fps_ <= 0 || fps_ > 240) throw Error("config", concat("fps ", fps_, " is not in 1..240"));
+  text_len_ = config_.get_int("text_len", 512);
+  if (text_len_ < 1 || text_len_ > 512)
+    throw Error("config",
+                concat("text_len ", text_len_, " is not in 1..512 (umT5 prompt tokens, EOS included;",
+                       " Wan uses 512) (in ", config_.source(), ")"));
+  config_.get_string("sample_neg_prompt", "");
+  wan_seed(config_, std::nullopt);
+  vae_options_.tiling = config_.get_bool("use_tiling_vae", false);
+  const std::string vae_dtype = config_.get_string("vae_dtype", "fp32");
+  if (vae_dtype == "bf16")
+    vae_options_.dtype = DType::bf16;
+  else if (vae_dtype != "fp32")
+    throw Error("config",
+                concat("vae_dtype '", vae_dtype, "' is not fp32 or bf16 (in ", config_.source(), ")"));
+  const bool offload = config_.get_bool("cpu_offload", false);
+  if (offload && device.name() != "cpu")
+    throw Error("config", "cpu_offload is not supported yet on this device; set it to false");
+  if (offload)
+    log_warn("config",
+             "cpu_offload: the models already run on the cpu device, so there is nothing to offload");
+  const Precision precision = Precision::from_environment();
+
+  // Kernels and quant schemes, on the device each stage will run on.
+  const WanDitKernels kernels = WanDitKernels::from_config(config_);
+  kernels.check(device);
+  lora_configs_from(config_);
+  files_ = WanModelFiles::locate(model_path, config_);
+  if (!files_.t5_quant_scheme.empty())
+    mm_kernel_format(stage_device(config_, "t5_cpu_offload", device), files_.t5_quant_scheme,
+                     "t5_quant_scheme");
+
+  // Sizes against memory: the architecture comes from the checkpoint's header and config.json only.
+  dit_config_ = WanDitCheckpoint::open(files_.dit).config();
+  const int64_t evaluations = static_cast<int64_t>(sampling.sampler.denoising_step_list.empty()
+                                                       ? sampling.sampler.steps
+                                                       : sampling.sampler.denoising_step_list.size()) *
+                              (sampling.enable_cfg ? 2 : 1);
+  cost_ = estimate_wan_cost(dit_config_, shape_, evaluations, precision.compute);
+  check_wan_memory(cost_, shape_, device, stage_device(config_, "vae_cpu_offload", device));
 }
 
-WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Device& device)
-    : config_(std::move(config)), device_(&device) {
-  shape_ = WanVideoShape::from_config(config_);
-  WanSamplingOptions::from_config(config_);  // sampler keys are checked now, not after the text encoder
-  const int64_t fps = config_.get_int("fps", 16);
-  if (fps <= 0 || fps > 240) throw Error("config", concat("fps ", fps, " is not in 1..240"));
-  if (config_.get_bool("cpu_offload", false) && device.name() != "cpu")
-    throw Error("config", "cpu_offload is not supported yet on this device; set it to false");
-  files_ = WanModelFiles::locate(model_path, config_);
+std::string WanT2VRunner::origin(const std::string& key) const {
+  return config_.set_by_user(key) ? "[config]" : "[default]";
+}
+
+std::vector<std::string> WanT2VRunner::describe(const WanRequest& request,
+                                                std::vector<std::string>* warnings) const {
+  const WanSamplingOptions sampling = WanSamplingOptions::from_config(config_);
+  const Precision precision = Precision::from_environment();
+  const Shape latent = shape_.latent_shape();
+  std::vector<std::string> lines;
+  lines.push_back(concat(model_cls_, " t2v: ", shape_.frames, " frames of ", shape_.height, "x", shape_.width,
+                         " ", origin("target_video_length"), " at ", fps_, " fps ", origin("fps"),
+                         "; latents ", latent[0], "x", latent[1], "x", latent[2], "x", latent[3], ", ",
+                         cost_.tokens, " DiT tokens"));
+  const bool distill = !sampling.sampler.denoising_step_list.empty();
+  std::string steps = distill ? concat(sampling.sampler.denoising_step_list.size(),
+                                       " steps (denoising_step_list) ", origin("denoising_step_list"))
+                              : concat(sampling.sampler.steps, " steps ", origin("infer_steps"));
+  lines.push_back(
+      concat(steps, ", solver ", sampling.sampler.solver, ", shift ", sampling.sampler.shift, " ",
+             origin("sample_shift"), ", CFG ", sampling.enable_cfg ? "on " : "off ", origin("enable_cfg"),
+             sampling.enable_cfg ? concat(", scale ", sampling.guide_scale, " ", origin("sample_guide_scale"))
+                                 : std::string()));
+  lines.push_back(concat("seed ", wan_seed(config_, request.seed), " ",
+                         request.seed ? "[--seed]" : origin("seed"), ", text_len ", text_len_, " ",
+                         origin("text_len"), ", negative prompt ",
+                         !request.negative_prompt.empty()   ? "[--negative_prompt]"
+                         : config_.has("sample_neg_prompt") ? "[config sample_neg_prompt]"
+                                                            : "[Wan's default]"));
+  const WanDitKernels kernels = WanDitKernels::from_config(config_);
+  KernelRegistries& registries = device_->kernels();
+  const std::string block_mm = kernels.block_mm.empty() ? registries.mm.resolve("") : kernels.block_mm;
+  lines.push_back(concat("precision DTYPE=", dtype_setting(precision.compute),
+                         " SENSITIVE_LAYER_DTYPE=", dtype_setting(precision.sensitive), ", vae_dtype ",
+                         vae_options_.dtype == DType::bf16 ? "bf16" : "fp32",
+                         vae_options_.tiling ? " tiled" : "", "; platform ", device_->device_string(),
+                         config_.get_bool("t5_cpu_offload", false) ? " (umT5 on cpu)" : "",
+                         config_.get_bool("vae_cpu_offload", false) ? " (VAE on cpu)" : ""));
+  lines.push_back(concat("kernels: attention ", registries.attention.resolve(kernels.self_attention), ", mm ",
+                         registries.mm.resolve(kernels.mm), ", block linears ", block_mm, ", rms_norm ",
+                         registries.rms_norm.resolve(kernels.rms_norm), ", layer_norm ",
+                         registries.layer_norm.resolve(kernels.layer_norm), ", rope ",
+                         registries.rope.resolve(kernels.rope)));
+  const double rate = measure_matmul_rate(*device_, precision.compute);
+  const double seconds = cost_.dit_flops / rate;
+  lines.push_back(concat("cost: ", cost_.dit_evaluations, " DiT evaluations of ", cost_.tokens, " tokens (",
+                         dit_config_.num_layers, " layers, dim ", dit_config_.dim, "), ",
+                         format_flops(cost_.dit_flops), "; about ", format_duration(seconds),
+                         " for the DiT at this machine's measured ", format_flops(rate),
+                         "/s matmul rate (plus the text encoder and the VAE decode)"));
+  if (warnings != nullptr && seconds > 3600)
+    warnings->push_back(concat("this run's DiT alone is expected to take about ", format_duration(seconds),
+                               "; for a quicker run lower infer_steps, target_video_length or the size",
+                               " (configs/wan/wan_t2v_cpu.json is sized for a CPU)"));
+  return lines;
 }
 
 bool WanT2VRunner::cfg_enabled() const {
@@ -83,8 +184,8 @@ void WanT2VRunner::check_request(const WanRequest& request) const {
   if (clean_prompt(request.prompt).empty())
     throw Error("infer", "the prompt is empty; give --prompt \"a description of the video\"");
   if (request.save_result_path.empty()) throw Error("infer", "no output; give --save_result_path out.mp4");
-  check_writable_folder(request.save_result_path, "--save_result_path");
-  if (!request.save_frames_dir.empty()) check_writable_folder(request.save_frames_dir, "--save_frames");
+  check_video_path(request.save_result_path);
+  if (!request.save_frames_dir.empty()) io::check_frames_folder(request.save_frames_dir);
 }
 
 void WanT2VRunner::timed_stage(const std::string& name, const std::function<void()>& body) {
@@ -102,10 +203,23 @@ void WanT2VRunner::timed_stage(const std::string& name, const std::function<void
   reports_.push_back(report);
 }
 
+namespace {
+
+// The prompt's ids, with a warning when text_len cuts it (Wan keeps the first text_len - 1 tokens and EOS).
+TokenizedText tokenize_prompt(const T5Tokenizer& tokenizer, const std::string& prompt, const char* what,
+                              int64_t text_len) {
+  TokenizedText tokens = tokenizer.encode(prompt, text_len);
+  if (tokens.untruncated_length > tokens.length)
+    log_warn("text encoder", "the ", what, " is ", tokens.untruncated_length, " tokens; text_len ", text_len,
+             " keeps the first ", text_len - 1, " and EOS, the rest is cut");
+  return tokens;
+}
+
+}  // namespace
+
 WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::string& negative_prompt) {
   Device& device = stage_device(config_, "t5_cpu_offload", *device_);
   const T5Tokenizer tokenizer(files_.tokenizer);
-  const int64_t text_len = config_.get_int("text_len", 512);
   // The encoder lives only inside this function: it is freed before the DiT is loaded.
   log_info("infer", "text encoder ", files_.t5,
            files_.t5_quant_scheme.empty() ? std::string()
@@ -117,25 +231,25 @@ WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::
   const bool cfg = cfg_enabled();
   Progress progress("text encoder", cfg ? 2 : 1);
   WanTextContexts contexts;
-  contexts.context = encoder->encode(tokenizer.encode(prompt, text_len));
+  contexts.context = encoder->encode(tokenize_prompt(tokenizer, prompt, "prompt", text_len_));
   progress.update(1);
   if (cfg) {
     std::string negative = negative_prompt;
     if (negative.empty()) negative = config_.get_string("sample_neg_prompt", wan_default_negative_prompt());
-    contexts.context_null = encoder->encode(tokenizer.encode(negative, text_len));
+    contexts.context_null =
+        encoder->encode(tokenize_prompt(tokenizer, negative, "negative prompt", text_len_));
     progress.update(2);
   }
   return contexts;
 }
 
-Tensor WanT2VRunner::sample(const WanTextContexts& contexts, int64_t seed) {
-  if (seed < 0) seed = config_.get_int("seed", 42);
+Tensor WanT2VRunner::sample(const WanTextContexts& contexts, uint64_t seed) {
   const WanDitCheckpoint checkpoint = open_wan_dit_checkpoint(files_.dit, config_);
   const WanDit model(checkpoint, WanDitKernels::from_config(config_), Precision::from_environment(),
                      *device_);
   WanSamplingInputs inputs;
   const Shape shape = shape_.latent_shape();
-  inputs.noise = Tensor::host_from(torch_randn(static_cast<uint64_t>(seed), shape_numel(shape)), shape);
+  inputs.noise = Tensor::host_from(torch_randn(seed, shape_numel(shape)), shape);
   inputs.context = contexts.context;
   inputs.context_null = contexts.context_null;
   return sample_wan_latents(model, inputs, WanSamplingOptions::from_config(config_));
@@ -143,14 +257,7 @@ Tensor WanT2VRunner::sample(const WanTextContexts& contexts, int64_t seed) {
 
 void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink) {
   Device& device = stage_device(config_, "vae_cpu_offload", *device_);
-  WanVaeOptions options;
-  options.tiling = config_.get_bool("use_tiling_vae", false);
-  const std::string dtype = config_.get_string("vae_dtype", "fp32");
-  if (dtype == "bf16")
-    options.dtype = DType::bf16;
-  else if (dtype != "fp32")
-    throw Error("config", concat("vae_dtype '", dtype, "' is not fp32 or bf16"));
-  const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae, options, device);
+  const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae, vae_options_, device);
   Progress progress("vae decode", static_cast<int>(latents.shape()[1]));
   int64_t decoded = 0;
   vae->decode(latents, [&](const Tensor& frames) {
@@ -164,11 +271,11 @@ void WanT2VRunner::run(const WanRequest& request) {
   WanTextContexts contexts;
   timed_stage("text encoder", [&] { contexts = encode_text(request.prompt, request.negative_prompt); });
   Tensor latents;
-  timed_stage("dit", [&] { latents = sample(contexts, request.seed); });
+  timed_stage("dit", [&] { latents = sample(contexts, wan_seed(config_, request.seed)); });
   contexts = {};
   timed_stage("vae decode", [&] {
     io::VideoOptions video_options;
-    video_options.fps = static_cast<int>(config_.get_int("fps", 16));
+    video_options.fps = static_cast<int>(fps_);
     io::Mp4Writer video(request.save_result_path, shape_.width, shape_.height, video_options);
     std::unique_ptr<io::PngFrameWriter> frames;
     if (!request.save_frames_dir.empty())

@@ -3,10 +3,13 @@
 // at a time so each model is freed before the next is loaded (peak memory = the largest stage, not the
 // sum). The stages are public so the stage commands (encode-text, sample, decode) run them alone.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/config.h"
+#include "models/wan/vae.h"
+#include "pipeline/wan_cost.h"
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_model_files.h"
 #include "platform/device.h"
@@ -15,10 +18,6 @@ namespace x2v {
 
 // The model classes and tasks this runner serves; anything else is an Error listing these.
 void check_wan_model_class(const std::string& model_cls, const std::string& task);
-// LightX2V's defaults for `model_cls`/`task` (wan2.1_distill adds its 4 steps and no CFG) with the user's
-// config file merged over them.
-io::Config load_wan_run_config(const std::string& model_cls, const std::string& task,
-                               const std::string& config_path);
 
 struct WanTextContexts {
   Tensor context;       // [tokens, text_dim] f32 (EOS included, no padding)
@@ -27,8 +26,8 @@ struct WanTextContexts {
 
 struct WanRequest {
   std::string prompt;
-  std::string negative_prompt;  // empty: config sample_neg_prompt, else the official default
-  int64_t seed = -1;            // < 0: the config's seed
+  std::string negative_prompt;   // empty: config sample_neg_prompt, else the official default
+  std::optional<uint64_t> seed;  // --seed; unset: the config's seed (default 42)
   std::string save_result_path;
   std::string save_frames_dir;  // optional: PNG frames as well
 };
@@ -41,20 +40,27 @@ struct WanStageReport {
 
 class WanT2VRunner {
  public:
-  // Checks the config (video shape, keys) and finds every model file before any work starts.
-  WanT2VRunner(const std::string& model_path, io::Config config, Device& device);
+  // Checks every setting (config values, DTYPE, kernel names and quant schemes on the devices that will
+  // run them, sizes against memory) and finds every model file before any work starts.
+  WanT2VRunner(const std::string& model_path, io::Config config, Device& device,
+               std::string model_cls = "wan2.1");
 
   const io::Config& config() const { return config_; }
+  int64_t fps() const { return fps_; }
   const WanModelFiles& files() const { return files_; }
   const WanVideoShape& video_shape() const { return shape_; }
   bool cfg_enabled() const;
 
-  // Throws Error for an empty prompt or an output path that cannot be written, before any work.
+  // Throws Error for an empty prompt, a bad seed or an output path that cannot be written, before any work.
   void check_request(const WanRequest& request) const;
+  // The effective settings, one line each, with where each came from ([default], [config], [--seed]),
+  // then the cost: tokens, DiT evaluations and the expected time at this machine's measured matmul rate.
+  // Also returns, in `warnings`, a line when the run is expected to take more than an hour.
+  std::vector<std::string> describe(const WanRequest& request, std::vector<std::string>* warnings) const;
 
   // Each stage loads its model, runs, and frees it before returning.
   WanTextContexts encode_text(const std::string& prompt, const std::string& negative_prompt);
-  Tensor sample(const WanTextContexts& contexts, int64_t seed);
+  Tensor sample(const WanTextContexts& contexts, uint64_t seed);
   // Streams the decoded frames ([3, n, H, W] f32 in [-1, 1]) to `sink` as they come.
   void decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink);
 
@@ -67,10 +73,19 @@ class WanT2VRunner {
   // Runs `body` as the stage `name`, recording its time and allocator peak.
   void timed_stage(const std::string& name, const std::function<void()>& body);
 
+  // "[config]" when the user's file set `key`, else "[default]".
+  std::string origin(const std::string& key) const;
+
   io::Config config_;
   Device* device_;
+  std::string model_cls_;
   WanModelFiles files_;
   WanVideoShape shape_;
+  WanDitConfig dit_config_;
+  WanCost cost_;
+  WanVaeOptions vae_options_;
+  int64_t text_len_ = 512;
+  int64_t fps_ = 16;
   std::vector<WanStageReport> reports_;
 };
 

@@ -14,6 +14,15 @@ WanSamplingOptions WanSamplingOptions::from_config(const io::Config& config) {
   for (int64_t step : config.get_int_list("denoising_step_list", {}))
     options.sampler.denoising_step_list.push_back(static_cast<int>(step));
   const bool distill_steps = !options.sampler.denoising_step_list.empty();
+  const int64_t listed_steps = static_cast<int64_t>(options.sampler.denoising_step_list.size());
+  if (distill_steps && config.set_by_user("infer_steps") && options.sampler.steps != listed_steps)
+    log_once(
+        LogLevel::warn, "config",
+        concat("infer_steps ", options.sampler.steps, " is replaced by the ", listed_steps,
+               " steps of denoising_step_list (as in LightX2V's distill runner); edit that list instead"));
+  if (options.sampler.steps < 1 && !distill_steps)
+    throw Error("config", concat("infer_steps ", options.sampler.steps, " must be at least 1 (in ",
+                                 config.source(), ")"));
   options.sampler.solver = config.get_string("sample_solver", distill_steps ? "distill" : "unipc");
   const std::string& solver = options.sampler.solver;
   if (solver != "unipc" && solver != "euler" && solver != "distill")

@@ -1,6 +1,7 @@
 #include "platform/platform.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 
@@ -44,11 +45,24 @@ std::string describe_platforms(const DeviceRegistry& registry) {
 
 }  // namespace
 
-Device& DeviceRegistry::get(const std::string& name) const {
+Device& DeviceRegistry::get(const std::string& requested) const {
+  // Device names are lower case; PLATFORM=CPU means cpu, as DTYPE=bf16 means BF16.
+  std::string name = requested;
+  if (find(name) == nullptr)
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   Device* device = find(name);
-  if (device == nullptr)
+  // Platforms LightX2V runs on, for which x2v has no backend in this build.
+  static const std::vector<std::string> kLightx2vPlatforms = {"cuda", "mlu",   "npu",  "ascend", "dcu",
+                                                              "musa", "metax", "rocm", "xpu",    "mps"};
+  if (device == nullptr &&
+      std::find(kLightx2vPlatforms.begin(), kLightx2vPlatforms.end(), name) != kLightx2vPlatforms.end())
     throw Error("platform",
-                concat("unknown PLATFORM '", name, "'; registered platforms: ", describe_platforms(*this)));
+                concat("PLATFORM '", requested, "' is one of LightX2V's platforms, but this build of x2v ",
+                       "has no ", name, " backend (registered: ", describe_platforms(*this),
+                       "); unset PLATFORM to run on the cpu, or load a plugin with X2V_PLUGIN_PATH"));
+  if (device == nullptr)
+    throw Error("platform", concat("unknown PLATFORM '", requested,
+                                   "'; registered platforms: ", describe_platforms(*this)));
   if (!device->is_available())
     throw Error("platform", concat("PLATFORM '", name, "' is registered but not available on this machine (",
                                    "no device found); registered platforms: ", describe_platforms(*this)));

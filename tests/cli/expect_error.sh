@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # expect_error.sh TEXT COMMAND...: COMMAND must exit with status 2, print exactly one line on stderr that
-# contains TEXT, and (when X2V_EXPECT_NO_FILE is set) leave no file at that path.
+# contains TEXT, and (when X2V_EXPECT_NO_FILE is set) leave no file at that path. With
+# X2V_EXPECT_BEFORE_WORK=1 the error must come before any model stage starts (no weights loaded).
 set -u
 text="$1"; shift
 stderr_file=$(mktemp)
@@ -15,6 +16,9 @@ if [ "$count" -ne 1 ]; then echo "expected one error line, got $count"; fail=1; 
 if ! printf '%s' "$error_lines" | grep -qF -- "$text"; then echo "error line lacks '$text'"; fail=1; fi
 if [ -n "${X2V_EXPECT_NO_FILE:-}" ] && ls "${X2V_EXPECT_NO_FILE}"* >/dev/null 2>&1; then
   echo "a file was left at ${X2V_EXPECT_NO_FILE}"; fail=1
+fi
+if [ -n "${X2V_EXPECT_BEFORE_WORK:-}" ] && grep -q 'stage .*: started' "$stderr_file"; then
+  echo "the error came after a model stage started; it must be found before any weights load"; fail=1
 fi
 if [ "$fail" -ne 0 ]; then echo "--- stderr:"; cat "$stderr_file"; fi
 rm -f "$stderr_file"

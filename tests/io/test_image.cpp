@@ -87,7 +87,7 @@ TEST(Image, PngRoundTripsExactly) {
 
 TEST(Image, PngFramesOfAVideo) {
   testing::ScratchDir scratch;
-  const std::string folder = scratch.file("frames/run1");  // created, parents included
+  const std::string folder = scratch.file("frames");  // created by finish()
   const Tensor first = pattern({3, 1, 16, 24}), rest = pattern({3, 2, 16, 24}, 5);
   {
     PngFrameWriter writer(folder);
@@ -120,12 +120,10 @@ TEST(Image, UnfinishedFrameWriterRemovesItsFrames) {
   }
   EXPECT_TRUE(scratch.listing().empty()) << "the folder it created goes too";
 
+  // A folder holding other files is refused before any frame is written, and left as it was.
   std::filesystem::create_directories(scratch.file("kept"));
   testing::write_bytes(scratch.file("kept/notes.txt"), {'x'});
-  {
-    PngFrameWriter writer(scratch.file("kept"));
-    writer.write(pattern({3, 2, 8, 8}));
-  }
+  expect_error([&] { PngFrameWriter writer(scratch.file("kept")); }, {"kept", "holds other files"});
   std::vector<std::string> left;
   for (const auto& entry : std::filesystem::directory_iterator(scratch.file("kept")))
     left.push_back(entry.path().filename());

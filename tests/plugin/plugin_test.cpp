@@ -284,10 +284,23 @@ TEST(PluginDevice, PlatformEnvSelectsToyAndMemoryComesFromThePlugin) {
 
 TEST(PluginDevice, UnknownPlatformListsTheRegisteredOnes) {
   auto registry = registry_with_toy();
-  ScopedEnvironment platform("PLATFORM", "ascend");
+  ScopedEnvironment platform("PLATFORM", "quantum");
   const std::string message = error_message([&] { registry->select(); });
-  EXPECT_NE(message.find("unknown PLATFORM 'ascend'"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown PLATFORM 'quantum'"), std::string::npos) << message;
   EXPECT_NE(message.find("cpu, toy"), std::string::npos) << message;
+}
+
+TEST(PluginDevice, LightX2VPlatformWithoutBackendSaysSoAndCaseIsIgnored) {
+  auto registry = registry_with_toy();
+  {
+    ScopedEnvironment platform("PLATFORM", "ascend");
+    const std::string message = error_message([&] { registry->select(); });
+    EXPECT_NE(message.find("this build of x2v has no ascend backend (registered: cpu, toy)"),
+              std::string::npos)
+        << message;
+  }
+  ScopedEnvironment platform("PLATFORM", "TOY");
+  EXPECT_EQ(registry->select().name(), "toy");
 }
 
 TEST(PluginErrors, WrongAbiVersionIsRefused) {

@@ -15,7 +15,11 @@ DType parse_precision(const char* variable, const char* value) {
   if (text == "BF16" || text == "BFLOAT16") return DType::bf16;
   if (text == "FP16" || text == "F16" || text == "FLOAT16") return DType::f16;
   if (text == "FP32" || text == "F32" || text == "FLOAT32") return DType::f32;
-  throw Error("precision", concat(variable, "='", value, "' is not one of BF16, FP16, FP32"));
+  const bool eight_bit = text.find('8') != std::string::npos;
+  throw Error(
+      "precision",
+      concat(variable, "='", value, "' is not one of BF16, FP16, FP32",
+             eight_bit ? "; for fp8 or int8 weights set dit_quant_scheme (e.g. fp8-sgl) in the config" : ""));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "models/wan/dit_kernels.h"
 
 #include "core/error.h"
+#include "quant/quant_kernels.h"
 
 namespace x2v {
 
@@ -22,6 +23,18 @@ WanDitKernels WanDitKernels::from_config(const io::Config& config) {
     kernels.quantized_checkpoint = config.get_string("dit_quantized_ckpt", "");
   }
   return kernels;
+}
+
+void WanDitKernels::check(Device& device) const {
+  KernelRegistries& table = device.kernels();
+  for (const std::string* name : {&self_attention, &cross_attention, &image_cross_attention})
+    table.attention.resolve(*name);
+  table.rms_norm.resolve(rms_norm);
+  table.layer_norm.resolve(layer_norm);
+  table.rope.resolve(rope);
+  table.mm.resolve(mm);
+  table.conv.resolve(conv);
+  mm_kernel_format(device, block_mm.empty() ? mm : block_mm, "dit_quant_scheme");
 }
 
 }  // namespace x2v

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "io/config.h"
+#include "platform/device.h"
 
 namespace x2v {
 
@@ -30,6 +31,9 @@ struct WanDitKernels {
 
   // Throws Error for dit_quantized with an unquantized dit_quant_scheme.
   static WanDitKernels from_config(const io::Config& config);
+  // Resolves every name against `device`'s registries without building anything, so an unknown kernel or
+  // quant scheme is reported before any weight loads.
+  void check(Device& device) const;
 };
 
 }  // namespace x2v

@@ -54,8 +54,8 @@ int64_t T5Tokenizer::vocab_size() const {
 
 TokenizedText T5Tokenizer::encode(const std::string& prompt, int64_t max_length) const {
   if (max_length < 1)
-    throw Error(kPlace,
-                concat("max_length is ", max_length, "; it must leave room for the EOS token (>= 1)"));
+    throw Error(kPlace, concat("text_len (max_length) is ", max_length,
+                               "; it must leave room for the EOS token (>= 1)"));
   std::vector<int> pieces;
   const auto status = processor_->Encode(clean_prompt(prompt), &pieces);
   if (!status.ok()) throw Error(kPlace, concat("cannot encode the prompt: ", status.ToString()));
@@ -66,13 +66,16 @@ TokenizedText T5Tokenizer::encode(const std::string& prompt, int64_t max_length)
   // the tokenizer Wan uses (transformers' conversion of the same model) has no byte fallback and gives
   // one <unk> per run of such characters. Byte pieces never come from anything else.
   bool in_byte_run = false;
+  int64_t tokens = 0;
   for (const int piece : pieces) {
     const bool is_byte = processor_->IsByte(piece);
     if (is_byte && in_byte_run) continue;
     in_byte_run = is_byte;
-    if (static_cast<int64_t>(result.ids.size()) == max_length - 1) break;
-    result.ids.push_back(is_byte ? unk_id_ : piece);
+    ++tokens;
+    if (static_cast<int64_t>(result.ids.size()) < max_length - 1)
+      result.ids.push_back(is_byte ? unk_id_ : piece);
   }
+  result.untruncated_length = tokens + 1;
   result.ids.push_back(eos_id_);
   result.length = static_cast<int64_t>(result.ids.size());
   result.ids.resize(max_length, pad_id_);

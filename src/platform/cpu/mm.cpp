@@ -65,11 +65,13 @@ class OnednnMatmul final : public MatmulKernel {
       // Widened per call into plain "ba", the layout a streaming conversion writes.
       weights_desc_ = plain_f32;
       weight_ = contiguous;
-      log_once(LogLevel::info, "mm",
-               concat("oneDNN has ", onednn_matmul_is_native(weight.dtype()) ? "" : "no ",
-                      dtype_name(weight.dtype()), " matmul on this CPU (isa ", onednn_isa_name(), "); ",
-                      dtype_name(weight.dtype()), " weights stay ", dtype_name(weight.dtype()),
-                      " in memory and run through the f32 matmul"));
+      log_once(
+          LogLevel::debug, "mm",
+          concat(dtype_name(weight.dtype()), " weights are kept in ", dtype_name(weight.dtype()),
+                 " and widened to f32 for oneDNN's f32 matmul at each call (oneDNN isa ", onednn_isa_name(),
+                 ", native ", dtype_name(weight.dtype()), " matmul ",
+                 onednn_matmul_is_native(weight.dtype()) ? "available but not used yet" : "not available",
+                 ")"));
       return;
     }
     weights_desc_ = onednn_build("mm", "the weight layout query", [&] {

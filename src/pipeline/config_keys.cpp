@@ -1,0 +1,183 @@
+#include "pipeline/config_keys.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "core/text.h"
+
+namespace x2v {
+namespace {
+
+// Keys x2v reads (LightX2V's meaning unless the README says otherwise; sample_solver, weight_auto_quant and
+// strict_config are x2v's own).
+const std::vector<std::string> kUsedKeys = {
+    "infer_steps", "sample_shift", "sample_guide_scale", "enable_cfg", "denoising_step_list", "sample_solver",
+    "target_video_length", "target_height", "target_width", "seed", "fps", "text_len", "sample_neg_prompt",
+    "self_attn_1_type", "cross_attn_1_type", "cross_attn_2_type", "rms_norm_type", "layer_norm_type",
+    "rope_type", "dit_quantized", "dit_quant_scheme", "dit_quantized_ckpt", "weight_auto_quant",
+    "t5_quantized", "t5_quant_scheme", "t5_quantized_ckpt", "dit_original_ckpt", "t5_original_ckpt",
+    "t5_tokenizer_path", "vae_path", "use_tiling_vae", "vae_dtype", "t5_cpu_offload", "vae_cpu_offload",
+    "cpu_offload", "lora_configs", "strict_config",
+    // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
+    "use_stream_vae"};
+
+// LightX2V keys x2v knows but does not implement. `instead` says what happens instead; a value that asks
+// for nothing (false, null, 0, "", [], {} or one of `off_values`) is silent. Keys with no `instead` only
+// matter together with another key (tae_path with use_tae, ...), which is the one warned about.
+struct UnimplementedKey {
+  const char* key;
+  const char* instead;
+  std::vector<nlohmann::json> off_values = {};
+};
+
+const char* const kFullVae = "the video is decoded with the full Wan2.1 VAE";
+const char* const kWholeWeights = "weights are loaded whole, one model at a time";
+const char* const kNoI2V = "it belongs to i2v (the CLIP image encoder), which x2v does not run yet";
+const char* const kFromModel = "x2v reads the architecture from the model's config.json and weights";
+
+const std::vector<UnimplementedKey>& unimplemented_keys() {
+  static const std::vector<UnimplementedKey> keys = {
+      {"use_tae", kFullVae},
+      {"tae_path", nullptr},
+      {"need_scaled", nullptr},
+      {"use_lightvae", kFullVae},
+      {"vae_type", kFullVae, {"wan", "wan2.1"}},
+      {"vae_name", nullptr},
+      {"lightvae_pruning_rate", nullptr},
+      {"vae_weight_dtype", "the VAE weights run in vae_dtype"},
+      {"vae_sensitive_layer_dtype", "the VAE runs in vae_dtype"},
+      {"feature_caching", "every step runs the whole DiT", {"NoCaching"}},
+      {"teacache_thresh", nullptr},
+      {"use_ret_steps", nullptr},
+      {"coefficients", nullptr},
+      {"magcache_calibration", nullptr},
+      {"magcache_K", nullptr},
+      {"magcache_thresh", nullptr},
+      {"magcache_retention_ratio", nullptr},
+      {"magcache_ratios", nullptr},
+      {"residual_diff_threshold", nullptr},
+      {"downsample_factor", nullptr},
+      {"use_taylor_cache", "every step runs the whole DiT"},
+      {"video_frame_interpolation", "the video keeps its fps (no frame interpolation)"},
+      {"target_fps", nullptr},
+      {"video_super_resolution", "the video keeps its size (no super-resolution)"},
+      {"use_prompt_enhancer", "the prompt is used as given"},
+      {"changing_resolution", "every step samples at the target size"},
+      {"resolution_rate", nullptr},
+      {"changing_resolution_steps", nullptr},
+      {"mm_config", "no linear is quantized by it; use dit_quantized and dit_quant_scheme"},
+      {"lazy_load", kWholeWeights},
+      {"t5_lazy_load", kWholeWeights},
+      {"unload_modules", "each model is already loaded just before its stage and freed after it"},
+      {"offload_granularity", nullptr},
+      {"num_disk_workers", nullptr},
+      {"offload_to_disk", kWholeWeights},
+      {"offload_ratio", nullptr},
+      {"max_memory", "set X2V_MEMORY_LIMIT to bound the allocator instead"},
+      {"t5_offload_granularity", nullptr},
+      {"vae_offload_cache", kWholeWeights},
+      {"cpu_offload_activations", kWholeWeights},
+      {"clean_cuda_cache", "cached blocks go back to the system after each stage"},
+      {"parallel", "one process runs every step (no sequence or CFG parallelism)"},
+      {"seq_parallel", "one process runs every step"},
+      {"cfg_parallel", "one process runs both CFG branches"},
+      {"vae_parallel", "one process decodes the whole video"},
+      {"compile", "kernels run as registered (no graph compilation)"},
+      {"use_compile", "kernels run as registered (no graph compilation)"},
+      {"vae_use_compile", "kernels run as registered (no graph compilation)"},
+      {"rotary_chunk", "RoPE is applied in one pass; the result is the same"},
+      {"rotary_chunk_size", nullptr},
+      {"do_mm_calib", "no calibration is run"},
+      {"use_bfloat16", "set DTYPE=FP32 for f32 compute", {true}},
+      {"lora_dynamic_apply", "lora_configs are merged into the weights at load"},
+      {"use_image_encoder", kNoI2V, {true}},
+      {"use_31_block", kNoI2V},
+      {"clip_quantized", kNoI2V},
+      {"clip_quant_scheme", nullptr},
+      {"clip_quantized_ckpt", nullptr},
+      {"clip_original_ckpt", nullptr},
+      {"clip_cpu_offload", kNoI2V},
+      {"clip_attn_type", nullptr},
+      {"image_path", kNoI2V},
+      {"last_frame_path", kNoI2V},
+      {"resize_mode", kNoI2V},
+      {"max_area", kNoI2V},
+      {"aspect_ratio", "set target_height and target_width"},
+      {"video_duration", "set target_video_length"},
+      {"model_cls", "x2v takes it from --model_cls"},
+      {"task", "x2v takes it from --task"},
+      {"model_path", "x2v takes it from --model_path"},
+      {"dim", kFromModel},
+      {"ffn_dim", kFromModel},
+      {"num_heads", kFromModel},
+      {"num_layers", kFromModel},
+      {"freq_dim", kFromModel},
+      {"in_dim", kFromModel},
+      {"out_dim", kFromModel},
+      {"text_dim", kFromModel},
+      {"eps", kFromModel},
+      {"model_type", kFromModel},
+      {"window_size", kFromModel},
+      {"qk_norm", kFromModel},
+      {"cross_attn_norm", kFromModel},
+      {"vae_stride", "Wan2.1's VAE stride is [4, 8, 8]", {nlohmann::json::array({4, 8, 8})}},
+      {"patch_size", "Wan2.1's patch size is [1, 2, 2]", {nlohmann::json::array({1, 2, 2})}},
+  };
+  return keys;
+}
+
+bool asks_for_nothing(const nlohmann::json& value, const UnimplementedKey& key) {
+  if (value.is_null() || (value.is_boolean() && !value.get<bool>())) return true;
+  if (value.is_number() && value.get<double>() == 0) return true;
+  if ((value.is_string() || value.is_array() || value.is_object()) && value.empty()) return true;
+  return std::find(key.off_values.begin(), key.off_values.end(), value) != key.off_values.end();
+}
+
+std::string shortened_value(const nlohmann::json& value) {
+  std::string text = value.dump();
+  if (text.size() > 40) text = text.substr(0, 40) + "...";
+  return printable(text);
+}
+
+}  // namespace
+
+const std::vector<std::string>& used_config_keys() {
+  return kUsedKeys;
+}
+
+std::vector<std::string> config_key_problems(const io::Config& user_config) {
+  std::vector<std::string> problems;
+  const std::string source = printable(user_config.source());
+  for (const std::string& key : user_config.duplicate_keys())
+    problems.push_back(concat("config key '", printable(key), "' is written more than once in ", source,
+                              "; the last one (", shortened_value(user_config.json()[key]),
+                              ") is used; keep one"));
+  std::vector<std::string> known = kUsedKeys;
+  for (const UnimplementedKey& entry : unimplemented_keys()) known.push_back(entry.key);
+  for (const auto& [key, value] : user_config.json().items()) {
+    if (std::find(kUsedKeys.begin(), kUsedKeys.end(), key) != kUsedKeys.end()) continue;
+    const auto& table = unimplemented_keys();
+    const auto entry = std::find_if(table.begin(), table.end(),
+                                    [&](const UnimplementedKey& known_key) { return known_key.key == key; });
+    if (entry != table.end()) {
+      if (entry->instead == nullptr || asks_for_nothing(value, *entry)) continue;
+      problems.push_back(concat("x2v ignores ", key, " = ", shortened_value(value),
+                                " (not implemented): ", entry->instead, " (in ", source, ")"));
+      continue;
+    }
+    const std::string nearest = nearest_name(key, known);
+    problems.push_back(concat("unknown config key '", printable(key), "' in ", source,
+                              nearest.empty() ? std::string("; it is not used (see the README's config keys)")
+                                              : concat("; did you mean '", nearest, "'?")));
+  }
+  return problems;
+}
+
+void report_config_key_problems(const std::vector<std::string>& problems, bool strict) {
+  if (problems.empty()) return;
+  if (strict)
+    throw Error("config", concat(problems.front(), " [strict: fix it, or drop --strict / strict_config]"));
+  for (const std::string& problem : problems) log_warn("config", problem);
+}
+
+}  // namespace x2v

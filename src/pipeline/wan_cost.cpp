@@ -1,0 +1,114 @@
+#include "pipeline/wan_cost.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "core/progress.h"
+#include "platform/ops.h"
+#include "platform/platform.h"
+
+namespace x2v {
+
+WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, int64_t evaluations,
+                          DType compute) {
+  WanCost cost;
+  const double latent_frames = 1.0 + static_cast<double>(shape.frames - 1) / 4.0;
+  const double tokens =
+      latent_frames * (static_cast<double>(shape.height) / 16.0) * (static_cast<double>(shape.width) / 16.0);
+  cost.tokens = static_cast<int64_t>(std::min(tokens, 9.0e18));
+  cost.dit_evaluations = evaluations;
+  const double d = static_cast<double>(dit.dim), ffn = static_cast<double>(dit.ffn_dim);
+  const double text = static_cast<double>(dit.text_len);
+  // Per block: self-attention q,k,v,o; cross-attention q,o (k,v over the text); the FFN; then the two
+  // attentions' score and value products. Each multiply-add is 2 FLOPs.
+  const double linears = 2.0 * tokens * (4 * d * d + 2 * d * d + 2 * d * ffn) + 2.0 * text * 2 * d * d;
+  const double attention = 4.0 * tokens * tokens * d + 4.0 * tokens * text * d;
+  cost.dit_flops =
+      static_cast<double>(evaluations) * static_cast<double>(dit.num_layers) * (linears + attention);
+
+  const double weight_bytes = static_cast<double>(dit.num_layers) * (8 * d * d + 2 * d * ffn) *
+                              static_cast<double>(dtype_size(compute));
+  // The FFN's hidden activations and a handful of [tokens, dim] f32 tensors live at once.
+  const double activations = tokens * (ffn * static_cast<double>(dtype_size(compute)) + 6 * d * 4);
+  const double latents = 4.0 * 16 * latent_frames * (shape.height / 8.0) * (shape.width / 8.0) * 4;
+  cost.dit_bytes = weight_bytes + activations + latents;
+  // The decoder's last stage: 96 channels of up to 4 frames at full resolution, input and output.
+  cost.vae_bytes = 2.0 * 4 * 96 * static_cast<double>(shape.height) * static_cast<double>(shape.width) * 4;
+  return cost;
+}
+
+double measure_matmul_rate(Device& device, DType compute) {
+  constexpr int64_t kTokens = 512, kIn = 1536, kOut = 1536;
+  Tensor x = empty({kTokens, kIn}, compute, device);
+  Tensor weight = empty({kOut, kIn}, compute, device);
+  Tensor y = empty({kTokens, kOut}, compute, device);
+  ops::fill(x, 0.01f);
+  ops::fill(weight, 0.02f);
+  std::unique_ptr<MatmulKernel> kernel = device.kernels().mm.create("");
+  kernel->load(weight, Tensor());
+  kernel->apply(x, y);  // warm-up: packing, thread start
+  device.compute_stream().synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kRepeats = 3;
+  for (int i = 0; i < kRepeats; ++i) kernel->apply(x, y);
+  device.compute_stream().synchronize();
+  const double seconds = std::max(seconds_since(start), 1e-6);
+  return 2.0 * kTokens * kIn * kOut * kRepeats / seconds;
+}
+
+double device_memory_budget(Device& device) {
+  const size_t limit = device.allocator().stats().limit_bytes;
+  if (limit > 0) return static_cast<double>(limit);
+  if (!device.host_accessible()) return 0;
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
+
+namespace {
+
+void check_stage(const char* stage, double need, Device& device, const WanVideoShape& shape, int64_t tokens) {
+  const double budget = device_memory_budget(device);
+  if (budget <= 0 || need <= budget) return;
+  throw Error("memory",
+              concat(shape.frames, " frames of ", shape.height, "x", shape.width, " (", tokens,
+                     " DiT tokens) need at least ", format_bytes(static_cast<size_t>(std::min(need, 1.8e19))),
+                     " in the ", stage, ", more than the ", format_bytes(static_cast<size_t>(budget)), " of ",
+                     device.device_string(), "; lower target_height, target_width or target_video_length"));
+}
+
+}  // namespace
+
+void check_wan_memory(const WanCost& cost, const WanVideoShape& shape, Device& dit_device,
+                      Device& vae_device) {
+  check_stage("DiT", cost.dit_bytes, dit_device, shape, cost.tokens);
+  check_stage("VAE decode", cost.vae_bytes, vae_device, shape, cost.tokens);
+}
+
+std::string format_flops(double flops) {
+  const char* units[] = {"FLOP", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"};
+  int unit = 0;
+  while (flops >= 1000 && unit < 6) {
+    flops /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), flops < 10 ? "%.1f %s" : "%.0f %s", flops, units[unit]);
+  return text;
+}
+
+std::string format_duration(double seconds) {
+  char text[32];
+  if (seconds < 90)
+    std::snprintf(text, sizeof(text), "%.0f s", seconds);
+  else if (seconds < 90 * 60)
+    std::snprintf(text, sizeof(text), "%.0f min", seconds / 60);
+  else if (seconds < 48 * 3600)
+    std::snprintf(text, sizeof(text), "%.1f h", seconds / 3600);
+  else
+    std::snprintf(text, sizeof(text), "%.1f days", seconds / 86400);
+  return text;
+}
+
+}  // namespace x2v

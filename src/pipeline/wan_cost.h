@@ -1,0 +1,42 @@
+#pragma once
+// What a text-to-video run will cost, known before any weight loads: the DiT's tokens, evaluations and
+// FLOPs, a time from this machine's measured matmul rate, and lower bounds of each stage's memory, so an
+// impossible size is a user error at once and a multi-hour run says so at the start.
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.h"
+#include "models/wan/dit_weights.h"
+#include "pipeline/wan_defaults.h"
+#include "platform/device.h"
+
+namespace x2v {
+
+struct WanCost {
+  int64_t tokens = 0;           // DiT sequence length: latent frames x (height/16) x (width/16)
+  int64_t dit_evaluations = 0;  // steps, twice with CFG
+  double dit_flops = 0;         // multiply-adds x 2 over every evaluation (linears and attention)
+  double dit_bytes = 0;         // lower bound of the DiT stage's memory (weights + one block's activations)
+  double vae_bytes = 0;         // lower bound of the VAE decode's memory (one chunk at full resolution)
+};
+
+WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, int64_t evaluations,
+                          DType compute);
+
+// FLOP/s of `device`'s default matmul kernel in `compute` on a DiT-like shape (a few tens of ms).
+double measure_matmul_rate(Device& device, DType compute);
+
+// Bytes `device` can hold: X2V_MEMORY_LIMIT when set, else the machine's memory for host devices; 0 when
+// unknown (no check).
+double device_memory_budget(Device& device);
+
+// Throws Error (a user error) when a stage's lower bound exceeds the budget, naming the size and the need.
+void check_wan_memory(const WanCost& cost, const WanVideoShape& shape, Device& dit_device,
+                      Device& vae_device);
+
+// "142 TFLOP", "3.1 GFLOP".
+std::string format_flops(double flops);
+// "45 s", "17 min", "3.2 h", "2.5 days".
+std::string format_duration(double seconds);
+
+}  // namespace x2v

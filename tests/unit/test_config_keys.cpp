@@ -1,0 +1,99 @@
+// Config key accounting, the text helpers behind its messages, and seed parsing.
+#include <gtest/gtest.h>
+
+#include "core/text.h"
+#include "pipeline/config_keys.h"
+#include "pipeline/wan_defaults.h"
+#include "support/test_helpers.h"
+
+namespace x2v {
+namespace {
+
+using testing::expect_error_mentioning;
+
+std::vector<std::string> problems_of(const std::string& json_text) {
+  std::vector<std::string> duplicates;
+  const nlohmann::json values = io::parse_json_text(json_text, "test.json", &duplicates);
+  return config_key_problems(io::Config(values, "test.json"));
+}
+
+TEST(ConfigKeys, UsedKeysAndOffValuesAreSilent) {
+  EXPECT_TRUE(problems_of(R"({"infer_steps": 4, "target_width": 96, "use_tae": false, "parallel": false,
+                              "feature_caching": "NoCaching", "tae_path": "/x", "vae_stride": [4, 8, 8]})")
+                  .empty());
+}
+
+TEST(ConfigKeys, TyposNameTheNearestKey) {
+  const auto problems = problems_of(R"({"infer_step": 2, "target_widht": 96, "zzzz_qqqq": 1})");
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_NE(problems[0].find("did you mean 'infer_steps'?"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("did you mean 'target_width'?"), std::string::npos) << problems[1];
+  EXPECT_EQ(problems[2].find("did you mean"), std::string::npos) << problems[2];
+}
+
+TEST(ConfigKeys, UnimplementedKeysSayWhatHappensInstead) {
+  const auto problems = problems_of(R"({"use_tae": true, "lazy_load": true, "vae_stride": [4, 16, 16]})");
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_NE(problems[0].find("x2v ignores lazy_load = true (not implemented): weights are loaded whole"),
+            std::string::npos);
+  EXPECT_NE(
+      problems[1].find("x2v ignores use_tae = true (not implemented): the video is decoded with the full"),
+      std::string::npos);
+  EXPECT_NE(problems[2].find("vae_stride"), std::string::npos);
+}
+
+TEST(ConfigKeys, RepeatedKeysAreNamed) {
+  const auto duplicates_config = [] {
+    std::vector<std::string> duplicates;
+    io::parse_json_text(R"({"seed": 1, "nested": {"a": 1, "a": 2}, "seed": 2})", "t.json", &duplicates);
+    return duplicates;
+  }();
+  EXPECT_EQ(duplicates_config, (std::vector<std::string>{"a", "seed"}));
+}
+
+TEST(ConfigKeys, StrictMakesTheFirstProblemAnError) {
+  const std::vector<std::string> problems = {"unknown config key 'a'", "unknown config key 'b'"};
+  expect_error_mentioning([&] { report_config_key_problems(problems, true); }, "unknown config key 'a'");
+  EXPECT_NO_THROW(report_config_key_problems(problems, false));
+}
+
+TEST(Text, PrintableEscapesControlCharacters) {
+  EXPECT_EQ(printable("a\x1b[31mb\n\t"), "a\\x1b[31mb\\n\\t");
+  EXPECT_EQ(printable("x\xc2\x9b"
+                      "2J \xc3\xa9"),
+            "x\\u009b2J \xc3\xa9");  // C1 escaped, é kept
+  EXPECT_EQ(printable("plain"), "plain");
+}
+
+TEST(Text, NearestName) {
+  EXPECT_EQ(nearest_name("infr", {"infer", "inspect", "decode"}), "infer");
+  EXPECT_EQ(nearest_name("--model-path", {"--model_path", "--prompt"}), "--model_path");
+  EXPECT_EQ(nearest_name("banana", {"infer", "decode"}), "");
+}
+
+TEST(Seed, FlagRangeIsUint64) {
+  EXPECT_EQ(parse_seed_flag("0"), 0u);
+  EXPECT_EQ(parse_seed_flag("18446744073709551615"), UINT64_MAX);
+  for (const char* bad : {"-1", "18446744073709551616", "99999999999999999999", "1.5", "abc", ""})
+    expect_error_mentioning([&] { parse_seed_flag(bad); }, "0..18446744073709551615");
+}
+
+TEST(Seed, ConfigSeed) {
+  EXPECT_EQ(wan_seed(io::Config(nlohmann::json{{"seed", 7}}), std::nullopt), 7u);
+  EXPECT_EQ(wan_seed(io::Config(nlohmann::json{{"seed", 7}}), 9u), 9u);
+  EXPECT_EQ(wan_seed(io::Config(nlohmann::json::object()), std::nullopt), 42u);
+  EXPECT_EQ(wan_seed(io::Config(nlohmann::json{{"seed", UINT64_MAX}}), std::nullopt), UINT64_MAX);
+  expect_error_mentioning(
+      [] {
+        wan_seed(io::Config(nlohmann::json{{"seed", -5}}), std::nullopt);
+      },
+      "negative");
+  expect_error_mentioning(
+      [] {
+        wan_seed(io::Config(nlohmann::json{{"seed", "7"}}), std::nullopt);
+      },
+      "not an integer");
+}
+
+}  // namespace
+}  // namespace x2v
