@@ -10,6 +10,7 @@ void add_make_tiny_model_command(CLI::App& app) {
   auto directory = std::make_shared<std::string>();
   auto seed = std::make_shared<uint64_t>(0);
   auto t5_dim = std::make_shared<int64_t>(TinyWanModelOptions{}.t5_dim);
+  auto dit_size = std::make_shared<std::string>("tiny");
   CLI::App* command = app.add_subcommand(
       "make-tiny-model", "Write a small random-weight Wan2.1 T2V model directory (for trying x2v out)");
   command->add_option("directory", *directory, "folder to create (must not exist)")->required();
@@ -18,13 +19,24 @@ void add_make_tiny_model_command(CLI::App& app) {
   command->add_option("--t5_dim", *t5_dim, "umT5 width (a multiple of 4)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{4}, int64_t{4096}));
-  command->callback([directory, seed, t5_dim] {
+  // A DiT of the real 1.3B's shape (random weights, 5.7 GB of f32) times the DiT stage as a real model
+  // would run it, without downloading one; the umT5 and VAE stay tiny.
+  command->add_option("--dit_size", *dit_size, "tiny, or 1.3B: the DiT at Wan2.1-T2V-1.3B's shape")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tiny", "1.3B"}));
+  command->callback([directory, seed, t5_dim, dit_size] {
     TinyWanModelOptions options;
     options.seed = *seed;
     if (*t5_dim % options.t5_heads != 0)
       throw Error("make-tiny-model", concat("--t5_dim ", *t5_dim, " is not a multiple of the ",
                                             options.t5_heads, " umT5 heads; give a multiple of 4"));
     options.t5_dim = *t5_dim;
+    if (*dit_size == "1.3B") {
+      options.dit_dim = 1536;
+      options.dit_heads = 12;
+      options.dit_layers = 30;
+      options.dit_ffn = 8960;
+    }
     write_tiny_wan_model(*directory, options);
   });
 }

@@ -13,7 +13,7 @@
 namespace x2v {
 
 WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, int64_t evaluations,
-                          DType compute) {
+                          DType compute, int64_t vae_tile, DType vae_dtype) {
   WanCost cost;
   const double latent_frames = 1.0 + static_cast<double>(shape.frames - 1) / 4.0;
   const double tokens =
@@ -26,8 +26,9 @@ WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, i
   // attentions' score and value products. Each multiply-add is 2 FLOPs.
   const double linears = 2.0 * tokens * (4 * d * d + 2 * d * d + 2 * d * ffn) + 2.0 * text * 2 * d * d;
   const double attention = 4.0 * tokens * tokens * d + 4.0 * tokens * text * d;
-  cost.dit_flops =
-      static_cast<double>(evaluations) * static_cast<double>(dit.num_layers) * (linears + attention);
+  const double per_layer = static_cast<double>(evaluations) * static_cast<double>(dit.num_layers);
+  cost.dit_flops = per_layer * (linears + attention);
+  cost.dit_attention_flops = per_layer * attention;
 
   const double weight_bytes = static_cast<double>(dit.num_layers) * (8 * d * d + 2 * d * ffn) *
                               static_cast<double>(dtype_size(compute));
@@ -35,10 +36,15 @@ WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, i
   const double activations = tokens * (ffn * static_cast<double>(dtype_size(compute)) + 6 * d * 4);
   const double latents = 4.0 * 16 * latent_frames * (shape.height / 8.0) * (shape.width / 8.0) * 4;
   cost.dit_bytes = weight_bytes + activations + latents;
-  // The decoder's last stage: 96 channels of up to 4 frames at full resolution, input and output.
-  cost.vae_bytes = 2.0 * 4 * 96 * static_cast<double>(shape.height) * static_cast<double>(shape.width) * 4;
+  // The decoder's last stage: 96 channels of up to 4 frames at full resolution (or of one tile), input and
+  // output.
+  const double height = vae_tile > 0 ? std::min<double>(shape.height, vae_tile) : shape.height;
+  const double width = vae_tile > 0 ? std::min<double>(shape.width, vae_tile) : shape.width;
+  cost.vae_bytes = 2.0 * 4 * 96 * height * width * static_cast<double>(dtype_size(vae_dtype));
   return cost;
 }
+
+namespace {
 
 double measure_matmul_rate(Device& device, DType compute) {
   constexpr int64_t kTokens = 512, kIn = 1536, kOut = 1536;
@@ -57,6 +63,37 @@ double measure_matmul_rate(Device& device, DType compute) {
   device.compute_stream().synchronize();
   const double seconds = std::max(seconds_since(start), 1e-6);
   return 2.0 * kTokens * kIn * kOut * kRepeats / seconds;
+}
+
+double measure_attention_rate(Device& device, DType compute, const std::string& kernel_name,
+                              int64_t head_dim) {
+  constexpr int64_t kHeads = 12, kTokens = 1024;
+  Tensor q = empty({kHeads, kTokens, head_dim}, compute, device);
+  Tensor out = empty({kHeads, kTokens, head_dim}, compute, device);
+  ops::fill(q, 0.01f);
+  std::unique_ptr<AttentionKernel> kernel = device.kernels().attention.create(kernel_name);
+  kernel->load(AttentionOptions{});
+  kernel->apply(q, q, q, out);
+  device.compute_stream().synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  kernel->apply(q, q, q, out);
+  device.compute_stream().synchronize();
+  const double seconds = std::max(seconds_since(start), 1e-6);
+  return 4.0 * kHeads * kTokens * kTokens * head_dim / seconds;
+}
+
+}  // namespace
+
+MeasuredRates measure_rates(Device& device, DType compute, const std::string& attention_kernel,
+                            int64_t head_dim) {
+  MeasuredRates rates;
+  rates.matmul = measure_matmul_rate(device, compute);
+  rates.attention = measure_attention_rate(device, compute, attention_kernel, head_dim);
+  return rates;
+}
+
+double MeasuredRates::dit_seconds(const WanCost& cost) const {
+  return (cost.dit_flops - cost.dit_attention_flops) / matmul + cost.dit_attention_flops / attention;
 }
 
 double device_memory_budget(Device& device) {

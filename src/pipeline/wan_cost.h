@@ -13,18 +13,27 @@
 namespace x2v {
 
 struct WanCost {
-  int64_t tokens = 0;           // DiT sequence length: latent frames x (height/16) x (width/16)
-  int64_t dit_evaluations = 0;  // steps, twice with CFG
-  double dit_flops = 0;         // multiply-adds x 2 over every evaluation (linears and attention)
-  double dit_bytes = 0;         // lower bound of the DiT stage's memory (weights + one block's activations)
-  double vae_bytes = 0;         // lower bound of the VAE decode's memory (one chunk at full resolution)
+  int64_t tokens = 0;              // DiT sequence length: latent frames x (height/16) x (width/16)
+  int64_t dit_evaluations = 0;     // steps, twice with CFG
+  double dit_flops = 0;            // multiply-adds x 2 over every evaluation (linears and attention)
+  double dit_attention_flops = 0;  // the part of dit_flops in attention's score and value products
+  double dit_bytes = 0;  // lower bound of the DiT stage's memory (weights + one block's activations)
+  double vae_bytes = 0;  // lower bound of the VAE decode's memory (one chunk at full resolution)
 };
 
+// `vae_tile` is the decode's tile side in pixels (0: untiled), `vae_dtype` its activations' dtype.
 WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, int64_t evaluations,
-                          DType compute);
+                          DType compute, int64_t vae_tile, DType vae_dtype);
 
-// FLOP/s of `device`'s default matmul kernel in `compute` on a DiT-like shape (a few tens of ms).
-double measure_matmul_rate(Device& device, DType compute);
+// FLOP/s of `device`'s default matmul kernel and of its attention kernel `attention_kernel` in `compute`,
+// measured on DiT-like shapes (a few tens of ms in all).
+struct MeasuredRates {
+  double matmul = 0, attention = 0;
+  // Seconds for `cost`'s DiT evaluations at these rates.
+  double dit_seconds(const WanCost& cost) const;
+};
+MeasuredRates measure_rates(Device& device, DType compute, const std::string& attention_kernel,
+                            int64_t head_dim);
 
 // Bytes `device` can hold: X2V_MEMORY_LIMIT when set, else the machine's memory for host devices; 0 when
 // unknown (no check).

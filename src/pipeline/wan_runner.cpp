@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "core/log.h"
@@ -103,7 +104,14 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   // Kernels and quant schemes, on the device each stage will run on.
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   kernels.check(device);
-  lora_configs_from(config_);
+  for (const LoraConfig& lora : lora_configs_from(config_)) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(lora.path, error))
+      throw Error("config", concat("lora_configs: '", lora.path, "' is not a file; check the path (in ",
+                                   config_.source(), ")"));
+    if (!std::isfinite(lora.strength))
+      throw Error("config", concat("lora_configs: the strength of '", lora.path, "' is not a finite number"));
+  }
   files_ = WanModelFiles::locate(model_path, config_);
   if (!files_.t5_quant_scheme.empty())
     mm_kernel_format(stage_device(config_, "t5_cpu_offload", device), files_.t5_quant_scheme,
@@ -115,7 +123,8 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
                                                        ? sampling.sampler.steps
                                                        : sampling.sampler.denoising_step_list.size()) *
                               (sampling.enable_cfg ? 2 : 1);
-  cost_ = estimate_wan_cost(dit_config_, shape_, evaluations, precision.compute);
+  cost_ = estimate_wan_cost(dit_config_, shape_, evaluations, precision.compute,
+                            vae_options_.tiling ? vae_options_.tile_sample_size : 0, vae_options_.dtype);
   check_wan_memory(cost_, shape_, device, stage_device(config_, "vae_cpu_offload", device));
 }
 
@@ -134,9 +143,11 @@ std::vector<std::string> WanT2VRunner::describe(const WanRequest& request,
                          "; latents ", latent[0], "x", latent[1], "x", latent[2], "x", latent[3], ", ",
                          cost_.tokens, " DiT tokens"));
   const bool distill = !sampling.sampler.denoising_step_list.empty();
-  std::string steps = distill ? concat(sampling.sampler.denoising_step_list.size(),
-                                       " steps (denoising_step_list) ", origin("denoising_step_list"))
-                              : concat(sampling.sampler.steps, " steps ", origin("infer_steps"));
+  std::string steps = distill
+                          ? concat(sampling.sampler.denoising_step_list.size(),
+                                   " steps (denoising_step_list) ", origin("denoising_step_list"))
+                          : concat(sampling.sampler.steps, sampling.sampler.steps == 1 ? " step " : " steps ",
+                                   origin("infer_steps"));
   lines.push_back(
       concat(steps, ", solver ", sampling.sampler.solver, ", shift ", sampling.sampler.shift, " ",
              origin("sample_shift"), ", CFG ", sampling.enable_cfg ? "on " : "off ", origin("enable_cfg"),
@@ -162,13 +173,15 @@ std::vector<std::string> WanT2VRunner::describe(const WanRequest& request,
                          registries.rms_norm.resolve(kernels.rms_norm), ", layer_norm ",
                          registries.layer_norm.resolve(kernels.layer_norm), ", rope ",
                          registries.rope.resolve(kernels.rope)));
-  const double rate = measure_matmul_rate(*device_, precision.compute);
-  const double seconds = cost_.dit_flops / rate;
+  const MeasuredRates rates =
+      measure_rates(*device_, precision.compute, kernels.self_attention, dit_config_.head_dim());
+  const double seconds = rates.dit_seconds(cost_);
   lines.push_back(concat("cost: ", cost_.dit_evaluations, " DiT evaluations of ", cost_.tokens, " tokens (",
                          dit_config_.num_layers, " layers, dim ", dit_config_.dim, "), ",
                          format_flops(cost_.dit_flops), "; about ", format_duration(seconds),
-                         " for the DiT at this machine's measured ", format_flops(rate),
-                         "/s matmul rate (plus the text encoder and the VAE decode)"));
+                         " for the DiT at this machine's measured rates (matmul ", format_flops(rates.matmul),
+                         "/s, attention ", format_flops(rates.attention),
+                         "/s; the text encoder and the VAE decode come on top)"));
   if (warnings != nullptr && seconds > 3600)
     warnings->push_back(concat("this run's DiT alone is expected to take about ", format_duration(seconds),
                                "; for a quicker run lower infer_steps, target_video_length or the size",

@@ -108,3 +108,4 @@ x2v_cli_output(help_command "Generate a video" help)
 # 8. Names read from files are printed with control characters escaped.
 add_test(NAME cli.inspect_escapes_names COMMAND bash ${X2V_CLI_DIR}/inspect_escape.sh $<TARGET_FILE:x2v> ${X2V_CLI_OUT})
 set_tests_properties(cli.inspect_escapes_names PROPERTIES LABELS cli)
+x2v_config_error(early_missing_lora "lora_configs: '/nonexistent/lora.safetensors' is not a file" missing_lora.json)
