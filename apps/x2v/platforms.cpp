@@ -26,6 +26,8 @@ void print_platforms() {
   for (Device* device : devices().all()) {
     std::printf("%s%s%s\n", device->name().c_str(), device->is_available() ? "" : " (unavailable)",
                 device == &selected ? " (selected)" : "");
+    if (const std::string hardware = device->hardware(); !hardware.empty())
+      std::printf("  %-12s%s\n", "hardware", hardware.c_str());
     KernelRegistries& kernels = device->kernels();
     print_category(kernels.attention);
     print_category(kernels.mm);

@@ -50,6 +50,8 @@ class Device {
   virtual std::string name() const = 0;  // platform name: "cpu", "cuda", a plugin's name
   virtual bool is_available() const = 0;
   virtual std::string device_string() const = 0;  // "cpu", "cuda:0"
+  // The hardware and the code path it takes, for `x2v platforms` and benchmarks ("" when not known).
+  virtual std::string hardware() const { return ""; }
   // Larger wins when PLATFORM is unset and several platforms are available.
   virtual int priority() const = 0;
   // Per-process set-up (threads, environment); called once when the device is selected.

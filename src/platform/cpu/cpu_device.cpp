@@ -4,13 +4,26 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "core/log.h"
 #include "platform/cpu/cpu_streams.h"
 #include "platform/cpu/mm_quant.h"
+#include "platform/cpu/onednn_context.h"
 
 namespace x2v {
 namespace {
+
+// /proc/cpuinfo's "model name" ("" elsewhere).
+std::string cpu_model_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
 
 class CpuDevice : public Device {
  public:
@@ -19,6 +32,7 @@ class CpuDevice : public Device {
         allocator_(
             "cpu", [](size_t bytes) -> void* { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); },
             [](void* pointer, size_t) { std::free(pointer); }) {
+    onednn_engine();  // applies X2V_CPU_ISA now, so a bad value is reported before any work
     register_reference_kernels(kernels());
     register_cpu_attention(kernels());
     register_cpu_mm(kernels());
@@ -39,6 +53,12 @@ class CpuDevice : public Device {
   std::string name() const override { return "cpu"; }
   bool is_available() const override { return true; }
   std::string device_string() const override { return "cpu"; }
+  std::string hardware() const override {
+    return concat(cpu_model_name(), "; oneDNN isa ", onednn_isa_name(), "; bf16 matmul ",
+                  onednn_matmul_is_native(DType::bf16) ? "native" : "widened to f32", ", f16 matmul ",
+                  onednn_matmul_is_native(DType::f16) ? "native" : "widened to f32",
+                  "; X2V_CPU_ISA caps it (avx2, avx512, avx512_bf16, amx)");
+  }
   int priority() const override { return 0; }
   void init_env() override { log_debug("cpu", "OpenMP threads: ", omp_get_max_threads()); }
   Allocator& allocator() override { return allocator_; }

@@ -5,8 +5,15 @@
 // a blocked (packed) layout, as brgemm picks on AVX-512 machines; here (AVX2, gemm:jit) it asks for plain
 // "ab", a mere transpose that gains nothing, so the caller's tensor is used as it is and nothing is copied.
 //
-// bf16 and f16 weights: oneDNN 2.6 implements bf16/f16 matmul only for AVX-512 (bf16 also for AMX);
-// on this AVX2 machine creating the primitive fails with "unimplemented" (checked with DNNL_VERBOSE=1),
+// bf16 and f16 weights stay as the caller's tensor. Where oneDNN has that matmul natively (bf16: AVX512-bf16
+// and AMX; probed at run time, so X2V_CPU_ISA can turn it off), activations of the weight's dtype run on it
+// directly: brgemm reads the plain "ba" weights as fast as a packed copy (2 Zen4 cores, DiT shapes: 461-483
+// GFLOP/s plain vs 469-481 packed, against 231-253 for f32), so nothing is copied. f32 activations
+// (DTYPE=FP32, the sensitive layers) still get an f32 product, as below, since rounding them to bf16 would
+// lose what the caller asked to keep.
+//
+// Without a native matmul: oneDNN 2.6 implements bf16/f16 matmul only for AVX-512 (bf16 also for AMX);
+// on an AVX2 machine creating the primitive fails with "unimplemented" (checked with DNNL_VERBOSE=1),
 // and there is no slow reference fallback either. So the weight stays in its 2-byte dtype and each call
 // widens all of it into an f32 scratch buffer (a shift per element, memory-bound, parallel) and runs the
 // f32 matmul, which is the fastest matmul oneDNN has here. Measured on 2 Zen3 cores at the Wan2.1 DiT
@@ -61,17 +68,18 @@ class OnednnMatmul final : public MatmulKernel {
     }
     const Tensor contiguous = weight.is_contiguous() ? weight : weight.to_host(weight.dtype());
     const memory::desc plain_f32({in_features_, out_features_}, memory::data_type::f32, tag::ba);
+    native_ = false;
     if (weight.dtype() != DType::f32) {
-      // Widened per call into plain "ba", the layout a streaming conversion writes.
+      // Widened per call into plain "ba", the layout a streaming conversion writes; or, for activations of
+      // the weight's dtype where oneDNN has that matmul, read as they are.
       weights_desc_ = plain_f32;
       weight_ = contiguous;
-      log_once(
-          LogLevel::debug, "mm",
-          concat(dtype_name(weight.dtype()), " weights are kept in ", dtype_name(weight.dtype()),
-                 " and widened to f32 for oneDNN's f32 matmul at each call (oneDNN isa ", onednn_isa_name(),
-                 ", native ", dtype_name(weight.dtype()), " matmul ",
-                 onednn_matmul_is_native(weight.dtype()) ? "available but not used yet" : "not available",
-                 ")"));
+      native_ = onednn_matmul_is_native(weight.dtype());
+      log_once(LogLevel::debug, "mm",
+               concat(dtype_name(weight.dtype()), " weights are kept in ", dtype_name(weight.dtype()),
+                      " and widened to f32 for oneDNN's f32 matmul at each call (oneDNN isa ",
+                      onednn_isa_name(), ", native ", dtype_name(weight.dtype()), " matmul ",
+                      native_ ? "used for activations of that dtype" : "not available", ")"));
       return;
     }
     weights_desc_ = onednn_build("mm", "the weight layout query", [&] {
@@ -101,12 +109,14 @@ class OnednnMatmul final : public MatmulKernel {
       throw Error("mm", "onednn_mm works on host memory; move the tensors to the cpu device first");
     const int64_t rows = x.numel() / in_features_;
     if (rows == 0) return;
-    const Compiled compiled = compiled_for(rows);  // a copy (shared handles): the cache may be pruned
+    const bool native = native_ && x.dtype() == weight_.dtype();
+    // A copy (shared handles): the cache may be pruned.
+    const Compiled compiled = compiled_for(rows, native ? weight_.dtype() : DType::f32);
 
-    // Weights: the packed copy, or the 2-byte weight widened now.
+    // Weights: the packed copy, the 2-byte weight as it is (native), or widened now.
     Tensor weight_scratch;
     void* weight_data = weight_.raw_data();
-    if (weight_.dtype() == DType::bf16 || weight_.dtype() == DType::f16) {
+    if (!native && (weight_.dtype() == DType::bf16 || weight_.dtype() == DType::f16)) {
       weight_scratch = f32_scratch(in_features_ * out_features_);
       convert_to_f32(weight_.raw_data(), weight_.dtype(), weight_scratch.data<float>(),
                      in_features_ * out_features_);
@@ -114,7 +124,7 @@ class OnednnMatmul final : public MatmulKernel {
     }
     Tensor source_scratch, destination_scratch;
     void* source_data = x.raw_data();
-    if (x.dtype() != DType::f32) {
+    if (x.dtype() != DType::f32 && !native) {
       source_scratch = f32_scratch(x.numel());
       convert_to_f32(x.raw_data(), x.dtype(), source_scratch.data<float>(), x.numel());
       source_data = source_scratch.raw_data();
@@ -130,7 +140,7 @@ class OnednnMatmul final : public MatmulKernel {
     const dnnl::engine& engine = onednn_engine();
     std::unordered_map<int, memory> arguments{
         {DNNL_ARG_SRC, memory(compiled.source_desc, engine, source_data)},
-        {DNNL_ARG_WEIGHTS, memory(weights_desc_, engine, weight_data)},
+        {DNNL_ARG_WEIGHTS, memory(native ? native_weights_desc() : weights_desc_, engine, weight_data)},
         {DNNL_ARG_DST, memory(compiled.destination_desc, engine, destination_data)},
         {DNNL_ARG_SCRATCHPAD, memory(compiled.scratchpad_desc, engine, scratchpad.raw_data())}};
     if (!bias_.empty()) arguments.emplace(DNNL_ARG_BIAS, memory(bias_desc(), engine, bias_.data()));
@@ -151,9 +161,15 @@ class OnednnMatmul final : public MatmulKernel {
   };
 
   memory::desc bias_desc() const { return memory::desc({1, out_features_}, memory::data_type::f32, tag::ab); }
+  // The caller's 2-byte weights as they are, for the native matmul.
+  memory::desc native_weights_desc() const {
+    return memory::desc({in_features_, out_features_}, onednn_data_type(weight_.dtype()), tag::ba);
+  }
 
-  dnnl::matmul::primitive_desc make_descriptor(int64_t rows, const memory::desc& weights) const {
-    const memory::desc source({rows, in_features_}, memory::data_type::f32, tag::ab);
+  // `source_dtype`: f32, or the weights' 2-byte dtype for the native matmul.
+  dnnl::matmul::primitive_desc make_descriptor(int64_t rows, const memory::desc& weights,
+                                               DType source_dtype = DType::f32) const {
+    const memory::desc source({rows, in_features_}, onednn_data_type(source_dtype), tag::ab);
     const memory::desc destination({rows, out_features_}, memory::data_type::f32, tag::ab);
     dnnl::primitive_attr attributes;
     // Scratch comes from our caching allocator per call instead of living in every cached primitive.
@@ -163,27 +179,31 @@ class OnednnMatmul final : public MatmulKernel {
     return dnnl::matmul::primitive_desc(description, attributes, onednn_engine());
   }
 
-  Compiled compiled_for(int64_t rows) {
+  Compiled compiled_for(int64_t rows, DType source_dtype) {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto found = primitives_.find(rows);
+    const std::pair<int64_t, DType> key{rows, source_dtype};
+    auto found = primitives_.find(key);
     if (found != primitives_.end()) return found->second;
     if (primitives_.size() >= kMaxCachedRowCounts) primitives_.clear();
-    const auto descriptor =
-        onednn_build("mm", concat("a ", rows, "x", in_features_, "x", out_features_, " matmul"),
-                     [&] { return make_descriptor(rows, weights_desc_); });
+    const bool native = source_dtype != DType::f32;
+    const auto descriptor = onednn_build(
+        "mm",
+        concat("a ", rows, "x", in_features_, "x", out_features_, " ", dtype_name(source_dtype), " matmul"),
+        [&] { return make_descriptor(rows, native ? native_weights_desc() : weights_desc_, source_dtype); });
     Compiled compiled{dnnl::matmul(descriptor), descriptor.src_desc(), descriptor.dst_desc(),
                       descriptor.scratchpad_desc(),
                       static_cast<int64_t>(descriptor.scratchpad_desc().get_size())};
-    return primitives_.emplace(rows, std::move(compiled)).first->second;
+    return primitives_.emplace(key, std::move(compiled)).first->second;
   }
 
   std::mutex mutex_;
   memory::desc weights_desc_;
   // f32: the weights in weights_desc_ (the caller's tensor when that is the layout, else bytes we own);
-  // bf16/f16: the caller's tensor, widened at every call.
+  // bf16/f16: the caller's tensor, read natively or widened at every call.
   Tensor weight_;
-  std::vector<float> bias_;                 // empty: no bias
-  std::map<int64_t, Compiled> primitives_;  // per row count
+  bool native_ = false;      // oneDNN has a native matmul for weight_'s 2-byte dtype on this CPU
+  std::vector<float> bias_;  // empty: no bias
+  std::map<std::pair<int64_t, DType>, Compiled> primitives_;  // per row count and source dtype
 };
 
 }  // namespace
@@ -191,8 +211,8 @@ class OnednnMatmul final : public MatmulKernel {
 void register_cpu_mm(KernelRegistries& kernels) {
   kernels.mm.add(
       "onednn_mm", [] { return std::make_unique<OnednnMatmul>(); },
-      "oneDNN matmul, fp32 accumulation; f32/bf16/f16 weights (2-byte weights computed in f32 on CPUs "
-      "without native bf16 matmul), f32/bf16/f16 activations");
+      "oneDNN matmul, fp32 accumulation; f32/bf16/f16 weights (bf16 activations on bf16 weights run on the "
+      "native bf16 matmul where the CPU has it, the rest in f32), f32/bf16/f16 activations");
   // LightX2V's dit_quant_scheme for unquantized weights.
   kernels.mm.alias("Default", "onednn_mm");
 }

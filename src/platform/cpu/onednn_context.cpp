@@ -1,6 +1,7 @@
 #include "platform/cpu/onednn_context.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -67,10 +68,35 @@ void f32_to_f16_range(const float* source, uint16_t* target, int64_t begin, int6
   for (; i < end; ++i) target[i] = float_to_f16(source[i]);
 }
 
+// X2V_CPU_ISA caps the instruction set oneDNN may use (as ONEDNN_MAX_CPU_ISA does), so one machine can run
+// every lower path; it must be set before oneDNN creates anything, hence here, with the engine.
+void apply_cpu_isa_cap() {
+  const char* value = std::getenv("X2V_CPU_ISA");
+  if (value == nullptr || *value == '\0') return;
+  static const std::map<std::string, dnnl::cpu_isa> kLevels = {
+      {"avx2", dnnl::cpu_isa::avx2},
+      {"avx512", dnnl::cpu_isa::avx512_core},
+      {"avx512_bf16", dnnl::cpu_isa::avx512_core_bf16},
+      {"amx", dnnl::cpu_isa::avx512_core_amx}};
+  const auto level = kLevels.find(value);
+  if (level == kLevels.end())
+    throw Error("platform", concat("X2V_CPU_ISA='", value, "' is not one of avx2, avx512, avx512_bf16, amx; ",
+                                   "unset it to use the best this CPU has"));
+  try {
+    dnnl::set_max_cpu_isa(level->second);
+  } catch (const dnnl::error& error) {
+    throw Error("platform", concat("X2V_CPU_ISA='", value, "' cannot be applied (", error.what(),
+                                   "); set it before anything runs, or unset it"));
+  }
+}
+
 }  // namespace
 
 dnnl::engine& onednn_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine engine = [] {
+    apply_cpu_isa_cap();
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return engine;
 }
 
@@ -116,6 +142,7 @@ bool onednn_matmul_is_native(DType dtype) {
 }
 
 std::string onednn_isa_name() {
+  onednn_engine();  // applies X2V_CPU_ISA first
   switch (dnnl::get_effective_cpu_isa()) {
     case dnnl::cpu_isa::sse41:
       return "sse41";
