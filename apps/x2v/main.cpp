@@ -14,7 +14,8 @@ namespace {
 
 constexpr const char* kFooter =
     "Environment: PLATFORM (cpu, or a plugin's), DTYPE (BF16, FP16, FP32), SENSITIVE_LAYER_DTYPE, "
-    "X2V_LOG_LEVEL (debug, info, warn, error, off), X2V_MEMORY_LIMIT (e.g. 12G), X2V_PLUGIN_PATH.\n"
+    "X2V_LOG_LEVEL (debug, info, warn, error, off), X2V_MEMORY_LIMIT (e.g. 12G), X2V_PLUGIN_PATH, "
+    "X2V_CPU_ISA.\n"
     "Config keys, a CPU-sized config (configs/wan/wan_t2v_cpu.json), times and limits: README.md.";
 
 // LightX2V flags that x2v spells differently or does not have, with what to do instead.

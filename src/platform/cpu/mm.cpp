@@ -5,13 +5,14 @@
 // a blocked (packed) layout, as brgemm picks on AVX-512 machines; here (AVX2, gemm:jit) it asks for plain
 // "ab", a mere transpose that gains nothing, so the caller's tensor is used as it is and nothing is copied.
 //
-// bf16 and f16 weights stay as the caller's tensor. Where oneDNN has that matmul natively (bf16: AVX512-bf16
-// and AMX; probed at run time, so X2V_CPU_ISA can turn it off), activations of the weight's dtype run on it
-// directly: brgemm reads the plain "ba" weights as fast as a packed copy (2 Zen4 cores, DiT shapes: 461-483
-// GFLOP/s plain vs 469-481 packed, against 231-253 for f32), so nothing is copied. f32 activations
-// (DTYPE=FP32, the sensitive layers) still get an f32 product, as below, since rounding them to bf16 would
-// lose what the caller asked to keep.
-//
+// bf16 and f16 weights where oneDNN has that matmul natively (bf16: AVX512-bf16 and AMX; probed at run time,
+// so X2V_CPU_ISA can turn it off): packed once at load into the layout the native matmul prefers, replacing
+// the caller's copy (one 2-byte copy in memory either way), and activations of the weight's dtype run on it.
+// Measured on 2 Zen4 cores at DiT shapes: 939-966 GFLOP/s packed, 856-867 on the plain "ba" weights, against
+// 452-491 for f32. f32 activations (DTYPE=FP32, the sensitive layers) still get an f32 product: the packed
+// weights are reordered back to plain f32 for that call, since rounding the activations to bf16 would lose
+// what the caller asked to keep.
+
 // Without a native matmul: oneDNN 2.6 implements bf16/f16 matmul only for AVX-512 (bf16 also for AMX);
 // on an AVX2 machine creating the primitive fails with "unimplemented" (checked with DNNL_VERBOSE=1),
 // and there is no slow reference fallback either. So the weight stays in its 2-byte dtype and each call
@@ -24,6 +25,7 @@
 // Activations of any dtype are converted to/from f32 around the primitive; primitives are cached per
 // row count M so repeated calls of one shape only execute.
 #include <map>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -68,18 +70,36 @@ class OnednnMatmul final : public MatmulKernel {
     }
     const Tensor contiguous = weight.is_contiguous() ? weight : weight.to_host(weight.dtype());
     const memory::desc plain_f32({in_features_, out_features_}, memory::data_type::f32, tag::ba);
-    native_ = false;
+    weight_dtype_ = weight.dtype();
+    native_ = weight.dtype() != DType::f32 && onednn_matmul_is_native(weight.dtype());
+    widen_.reset();
+    if (native_) {
+      log_once(
+          LogLevel::debug, "mm",
+          concat(dtype_name(weight.dtype()), " weights run on oneDNN's native ", dtype_name(weight.dtype()),
+                 " matmul (isa ", onednn_isa_name(), "), packed once at load"));
+      weights_desc_ = plain_f32;  // for f32 activations, after widening
+      const memory::desc plain({in_features_, out_features_}, onednn_data_type(weight.dtype()), tag::ba);
+      native_desc_ = onednn_build("mm", "the weight layout query", [&] {
+        const memory::desc any({in_features_, out_features_}, onednn_data_type(weight.dtype()), tag::any);
+        return make_descriptor(kLayoutQueryRows, any, weight.dtype()).weights_desc();
+      });
+      if (is_plain(native_desc_)) {
+        native_desc_ = plain;
+        weight_ = contiguous;
+        return;
+      }
+      weight_ = reordered(contiguous, plain, native_desc_);
+      return;
+    }
     if (weight.dtype() != DType::f32) {
-      // Widened per call into plain "ba", the layout a streaming conversion writes; or, for activations of
-      // the weight's dtype where oneDNN has that matmul, read as they are.
+      // Widened per call into plain "ba", the layout a streaming conversion writes.
       weights_desc_ = plain_f32;
       weight_ = contiguous;
-      native_ = onednn_matmul_is_native(weight.dtype());
       log_once(LogLevel::debug, "mm",
                concat(dtype_name(weight.dtype()), " weights are kept in ", dtype_name(weight.dtype()),
                       " and widened to f32 for oneDNN's f32 matmul at each call (oneDNN isa ",
-                      onednn_isa_name(), ", native ", dtype_name(weight.dtype()), " matmul ",
-                      native_ ? "used for activations of that dtype" : "not available", ")"));
+                      onednn_isa_name(), ": no native ", dtype_name(weight.dtype()), " matmul)"));
       return;
     }
     weights_desc_ = onednn_build("mm", "the weight layout query", [&] {
@@ -93,13 +113,7 @@ class OnednnMatmul final : public MatmulKernel {
       weight_ = contiguous;
       return;
     }
-    weight_ = empty({static_cast<int64_t>(weights_desc_.get_size())}, DType::u8, cpu_device());
-    memory user(plain_f32, onednn_engine(), contiguous.raw_data());
-    memory packed(weights_desc_, onednn_engine(), weight_.raw_data());
-    onednn_build("mm", "the weight reorder", [&] {
-      return dnnl::reorder(user, packed);
-    }).execute(onednn_stream(), user, packed);
-    onednn_stream().wait();
+    weight_ = reordered(contiguous, plain_f32, weights_desc_);
   }
 
   void apply(const Tensor& x, Tensor& y) override {
@@ -109,17 +123,20 @@ class OnednnMatmul final : public MatmulKernel {
       throw Error("mm", "onednn_mm works on host memory; move the tensors to the cpu device first");
     const int64_t rows = x.numel() / in_features_;
     if (rows == 0) return;
-    const bool native = native_ && x.dtype() == weight_.dtype();
+    const bool native = native_ && x.dtype() == weight_dtype_;
     // A copy (shared handles): the cache may be pruned.
-    const Compiled compiled = compiled_for(rows, native ? weight_.dtype() : DType::f32);
+    const Compiled compiled = compiled_for(rows, native ? weight_dtype_ : DType::f32);
 
     // Weights: the packed copy, the 2-byte weight as it is (native), or widened now.
     Tensor weight_scratch;
     void* weight_data = weight_.raw_data();
-    if (!native && (weight_.dtype() == DType::bf16 || weight_.dtype() == DType::f16)) {
+    if (!native && weight_dtype_ != DType::f32) {
       weight_scratch = f32_scratch(in_features_ * out_features_);
-      convert_to_f32(weight_.raw_data(), weight_.dtype(), weight_scratch.data<float>(),
-                     in_features_ * out_features_);
+      if (native_)
+        widen_packed(weight_scratch);
+      else
+        convert_to_f32(weight_.raw_data(), weight_dtype_, weight_scratch.data<float>(),
+                       in_features_ * out_features_);
       weight_data = weight_scratch.raw_data();
     }
     Tensor source_scratch, destination_scratch;
@@ -161,9 +178,36 @@ class OnednnMatmul final : public MatmulKernel {
   };
 
   memory::desc bias_desc() const { return memory::desc({1, out_features_}, memory::data_type::f32, tag::ab); }
-  // The caller's 2-byte weights as they are, for the native matmul.
-  memory::desc native_weights_desc() const {
-    return memory::desc({in_features_, out_features_}, onednn_data_type(weight_.dtype()), tag::ba);
+  memory::desc native_weights_desc() const { return native_desc_; }
+
+  // `weight` (contiguous, in `from`) copied into bytes we own in the layout `to`.
+  Tensor reordered(const Tensor& weight, const memory::desc& from, const memory::desc& to) {
+    Tensor result = empty({static_cast<int64_t>(to.get_size())}, DType::u8, cpu_device());
+    memory user(from, onednn_engine(), weight.raw_data());
+    memory packed(to, onednn_engine(), result.raw_data());
+    onednn_build("mm", "the weight reorder", [&] {
+      return dnnl::reorder(user, packed);
+    }).execute(onednn_stream(), user, packed);
+    onednn_stream().wait();
+    return result;
+  }
+
+  // The packed native weights widened into plain f32 "ba" in `target`, for f32 activations.
+  void widen_packed(Tensor& target) {
+    std::shared_ptr<dnnl::reorder> widen;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!widen_) {
+        widen_ = std::make_shared<dnnl::reorder>(onednn_build("mm", "the weight widening", [&] {
+          return dnnl::reorder::primitive_desc(onednn_engine(), native_desc_, onednn_engine(), weights_desc_);
+        }));
+      }
+      widen = widen_;
+    }
+    memory packed(native_desc_, onednn_engine(), weight_.raw_data());
+    memory wide(weights_desc_, onednn_engine(), target.raw_data());
+    widen->execute(onednn_stream(), packed, wide);
+    onednn_stream().wait();
   }
 
   // `source_dtype`: f32, or the weights' 2-byte dtype for the native matmul.
@@ -199,10 +243,14 @@ class OnednnMatmul final : public MatmulKernel {
   std::mutex mutex_;
   memory::desc weights_desc_;
   // f32: the weights in weights_desc_ (the caller's tensor when that is the layout, else bytes we own);
-  // bf16/f16: the caller's tensor, read natively or widened at every call.
+  // bf16/f16 with a native matmul: in native_desc_ (packed bytes, or the caller's tensor when plain);
+  // bf16/f16 without: the caller's tensor, widened at every call into weights_desc_ (plain f32).
   Tensor weight_;
-  bool native_ = false;      // oneDNN has a native matmul for weight_'s 2-byte dtype on this CPU
-  std::vector<float> bias_;  // empty: no bias
+  DType weight_dtype_ = DType::f32;
+  bool native_ = false;  // oneDNN has a native matmul for weight_dtype_ on this CPU
+  memory::desc native_desc_;
+  std::shared_ptr<dnnl::reorder> widen_;  // native_desc_ -> plain f32, made on the first f32 call
+  std::vector<float> bias_;               // empty: no bias
   std::map<std::pair<int64_t, DType>, Compiled> primitives_;  // per row count and source dtype
 };
 
