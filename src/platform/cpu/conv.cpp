@@ -4,8 +4,10 @@
 // OIdhw8i8o weights on AVX2: 2.5x the plain-layout gemm convolution at VAE-like shapes, measured here);
 // the caller's plain tensors are reordered into and out of them at each call, and those reorders also
 // convert bf16/f16 activations, because oneDNN 2.6 has no bf16 convolution on AVX2 (it needs AVX-512).
-// Weights are converted to f32 and packed once at load; primitives and reorders are cached per input
-// shape and dtype pair.
+// Weights are packed once at load, in f32; bf16 weights where oneDNN has a native (non-reference) bf16
+// convolution (AVX512-bf16, AMX) are packed in bf16 instead, and bf16 inputs then run on that primitive with
+// f32 accumulation and an f32 bias (the VAE with vae_dtype bf16); other inputs get the weights repacked to
+// f32 once. Primitives and reorders are cached per input shape and dtype pair.
 #include <list>
 #include <map>
 #include <mutex>
@@ -65,11 +67,22 @@ class OnednnConv final : public ConvKernel {
       const int64_t kernel_extent = (weight.size(2 + i) - 1) * options_.dilation[i] + 1;
       nominal.push_back(std::max<int64_t>(kernel_extent, 1) + 7 * strides_[i]);
     }
-    const auto descriptor = onednn_build("conv", "the weight layout query",
-                                         [&] { return make_descriptor(nominal, output_dims(nominal)); });
+    native_bf16_ = false;
+    if (weight.dtype() == DType::bf16) {
+      // Native only when oneDNN has an optimized bf16 convolution here, not its slow reference one.
+      try {
+        const auto probe = make_descriptor(nominal, output_dims(nominal), DType::bf16, DType::bf16);
+        native_bf16_ = std::string(probe.impl_info_str()).find("ref") == std::string::npos;
+      } catch (const dnnl::error&) {
+      }
+    }
+    const DType packed_dtype = native_bf16_ ? DType::bf16 : DType::f32;
+    const auto descriptor = onednn_build("conv", "the weight layout query", [&] {
+      return make_descriptor(nominal, output_dims(nominal), packed_dtype, packed_dtype);
+    });
     {
-      const Tensor plain = weight.to_host(DType::f32);
-      pack_weights(memory(plain_weights_desc(), onednn_engine(), plain.raw_data()),
+      const Tensor plain = weight.to_host(packed_dtype);
+      pack_weights(memory(plain_weights_desc(packed_dtype), onednn_engine(), plain.raw_data()),
                    descriptor.weights_desc());
     }
     // The packed f32 copy is all apply() reads: the caller's weight (and bias) need not stay alive here.
@@ -149,11 +162,14 @@ class OnednnConv final : public ConvKernel {
     return memory::dims(output.begin(), output.end());
   }
 
+  // `compute`: the dtype of the source and weights (f32, or bf16 for the native primitive); `output` that of
+  // the destination.
   dnnl::convolution_forward::primitive_desc make_descriptor(const memory::dims& source_dims,
-                                                            const memory::dims& destination_dims) const {
-    const auto f32 = memory::data_type::f32;
-    const memory::desc source(source_dims, f32, tag::any), weights(weight_dims(), f32, tag::any),
-        destination(destination_dims, f32, tag::any);
+                                                            const memory::dims& destination_dims,
+                                                            DType compute, DType output) const {
+    const auto type = onednn_data_type(compute);
+    const memory::desc source(source_dims, type, tag::any), weights(weight_dims(), type, tag::any),
+        destination(destination_dims, onednn_data_type(output), tag::any);
     const auto kind = dnnl::prop_kind::forward_inference;
     const auto algorithm = dnnl::algorithm::convolution_direct;
     const auto description =
@@ -168,8 +184,8 @@ class OnednnConv final : public ConvKernel {
   }
 
   memory::dims weight_dims() const { return memory::dims(weight_shape_.begin(), weight_shape_.end()); }
-  memory::desc plain_weights_desc() const {
-    return memory::desc(weight_dims(), memory::data_type::f32,
+  memory::desc plain_weights_desc(DType dtype) const {
+    return memory::desc(weight_dims(), onednn_data_type(dtype),
                         plain_tag(static_cast<int>(weight_shape_.size())));
   }
 
@@ -202,8 +218,12 @@ class OnednnConv final : public ConvKernel {
     const memory::dims destination_dims = output_dims(source_dims);
     const std::string what =
         concat("a convolution of input ", shape_to_string(Shape(source_dims.begin(), source_dims.end())));
+    // bf16 in (and out) on the native bf16 primitive; everything else computes in f32.
+    const bool native = native_bf16_ && source_dtype == DType::bf16;
+    const DType compute = native ? DType::bf16 : DType::f32;
+    const DType output = native && destination_dtype == DType::bf16 ? DType::bf16 : DType::f32;
     return onednn_build("conv", what, [&]() -> Compiled {
-      const auto descriptor = make_descriptor(source_dims, destination_dims);
+      const auto descriptor = make_descriptor(source_dims, destination_dims, compute, output);
       const int rank = static_cast<int>(source_dims.size());
       Compiled compiled{dnnl::convolution_forward(descriptor),
                         descriptor.src_desc(),
@@ -228,9 +248,10 @@ class OnednnConv final : public ConvKernel {
   }
 
   std::mutex mutex_;
-  Tensor bias_f32_;  // undefined: no bias
+  bool native_bf16_ = false;  // bf16 weights packed in bf16 for oneDNN's native bf16 convolution
+  Tensor bias_f32_;           // undefined: no bias
   memory::dims strides_, dilation_, padding_begin_, padding_end_;
-  // f32 weights per packed layout (in practice one); a list so that references stay valid.
+  // Packed weights per layout (in practice one, in f32 or bf16); a list so that references stay valid.
   std::list<std::pair<memory::desc, Tensor>> packed_weights_;
   std::map<Key, Compiled> compiled_;
 };
@@ -240,7 +261,8 @@ class OnednnConv final : public ConvKernel {
 void register_cpu_conv(KernelRegistries& kernels) {
   kernels.conv.add(
       "onednn_conv", [] { return std::make_unique<OnednnConv>(); },
-      "oneDNN convolution, 2-D and 3-D, per-side padding, f32 compute; f32/bf16/f16 in and out");
+      "oneDNN convolution, 2-D and 3-D, per-side padding; f32 compute, or native bf16 for bf16 weights and "
+      "inputs where the CPU has it; f32/bf16/f16 in and out");
 }
 
 }  // namespace x2v
