@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "core/log.h"
@@ -123,6 +124,9 @@ class CpuFlashAttention final : public AttentionKernel {
     float* packed = workspace.data<float>();
     float* scratch = packed + plan.chunk_heads * plan.head_floats;
     const RowAddressing queries(q), keys(k), values(v), outputs(out);
+    // All-bf16 operands on a CPU with AVX512-BF16 stay bf16 (attention_tiles_bf16); the rest run in f32.
+    const bool bf16 = bf16_tiles_ && q.dtype() == DType::bf16 && k.dtype() == DType::bf16 &&
+                      v.dtype() == DType::bf16 && plan.head_dim % 2 == 0;
     const int64_t total_heads = plan.batch * plan.heads;
     const int64_t key_blocks = (plan.key_len + kPackKeyBlock - 1) / kPackKeyBlock;
 
@@ -139,6 +143,18 @@ class CpuFlashAttention final : public AttentionKernel {
           const int64_t last = std::min(first + kPackKeyBlock, key_length(plan, batch_index));
           if (first >= last) continue;
           float* head_pack = packed + slot * plan.head_floats;
+          if (bf16) {
+            auto* key_panels = reinterpret_cast<uint16_t*>(head_pack);
+            auto* value_panels = reinterpret_cast<uint16_t*>(head_pack + plan.key_floats);
+            pack_key_panels_bf16(reinterpret_cast<const uint16_t*>(keys.head(batch_index, head_index)),
+                                 keys.row_stride, plan.head_dim, first, last, key_panels);
+            pack_value_panels_bf16(reinterpret_cast<const uint16_t*>(values.head(batch_index, head_index)),
+                                   values.row_stride, plan.head_dim, first, last, plan.panel_rows,
+                                   value_panels);
+            if (last == key_length(plan, batch_index))
+              zero_value_panel_rows_bf16(plan.head_dim, last, plan.panel_rows, plan.panel_rows, value_panels);
+            continue;
+          }
           pack_key_panels(keys.head(batch_index, head_index), k.dtype(), keys.row_stride, plan.head_dim,
                           first, last, head_pack);
           pack_value_panels(values.head(batch_index, head_index), v.dtype(), values.row_stride, plan.head_dim,
@@ -149,13 +165,15 @@ class CpuFlashAttention final : public AttentionKernel {
           const int64_t slot = item / plan.query_groups, flat_head = chunk_start + slot;
           attend_query_group(plan, flat_head / plan.heads, flat_head % plan.heads,
                              (item % plan.query_groups) * plan.group_rows, scale, queries, q.dtype(), outputs,
-                             out.dtype(), packed + slot * plan.head_floats, thread_scratch);
+                             out.dtype(), packed + slot * plan.head_floats, thread_scratch, bf16);
         }
       }
     }
   }
 
  private:
+  const bool bf16_tiles_ = bf16_tiles_available();
+
   int64_t key_length(const Plan& plan, int64_t batch_index) const {
     return options_.key_lengths.empty() ? plan.key_len : options_.key_lengths[batch_index];
   }
@@ -165,7 +183,7 @@ class CpuFlashAttention final : public AttentionKernel {
   void attend_query_group(const Plan& plan, int64_t batch_index, int64_t head_index, int64_t first_query,
                           float scale, const RowAddressing& queries, DType query_dtype,
                           const RowAddressing& outputs, DType out_dtype, const float* head_pack,
-                          float* thread_scratch) const {
+                          float* thread_scratch, bool bf16) const {
     const int64_t group_rows = std::min(plan.group_rows, plan.query_len - first_query);
     const int tiles = static_cast<int>((group_rows + kQueryTile - 1) / kQueryTile);
     TileBuffers buffers[kTilesPerGroup];
@@ -176,6 +194,15 @@ class CpuFlashAttention final : public AttentionKernel {
       buffers[tile] = plan.tile_buffers(thread_scratch, tile);
       shapes[tile] = TileShape{round_up(rows, kRowBlock), plan.head_dim, plan.padded_dim, plan.panel_rows};
       for (int64_t row = 0; row < shapes[tile].rows; ++row) {
+        if (bf16) {  // as they are: the score factor is applied to the f32 scores
+          auto* target = reinterpret_cast<uint16_t*>(buffers[tile].queries) + row * plan.head_dim;
+          if (row < rows)
+            std::memcpy(target, queries.row(batch_index, head_index, tile_first + row),
+                        plan.head_dim * sizeof(uint16_t));
+          else
+            std::fill(target, target + plan.head_dim, uint16_t{0});
+          continue;
+        }
         float* target = buffers[tile].queries + row * plan.head_dim;
         if (row < rows)
           load_row(queries.row(batch_index, head_index, tile_first + row), query_dtype, plan.head_dim,
@@ -196,9 +223,17 @@ class CpuFlashAttention final : public AttentionKernel {
     }
     const int64_t length = key_length(plan, batch_index);
     for (int64_t first_key = 0; first_key < length; first_key += kKeyTile)
-      for (int tile = 0; tile < tiles; ++tile)
-        attend_key_tile(shapes[tile], head_pack, head_pack + plan.key_floats, first_key,
-                        std::min<int64_t>(kKeyTile, length - first_key), buffers[tile], biases[tile]);
+      for (int tile = 0; tile < tiles; ++tile) {
+        const int64_t count = std::min<int64_t>(kKeyTile, length - first_key);
+        if (bf16)
+          attend_key_tile_bf16(shapes[tile], reinterpret_cast<const uint16_t*>(buffers[tile].queries),
+                               reinterpret_cast<const uint16_t*>(head_pack),
+                               reinterpret_cast<const uint16_t*>(head_pack + plan.key_floats), first_key,
+                               count, scale * kLog2E, buffers[tile], biases[tile]);
+        else
+          attend_key_tile(shapes[tile], head_pack, head_pack + plan.key_floats, first_key, count,
+                          buffers[tile], biases[tile]);
+      }
     for (int tile = 0; tile < tiles; ++tile) {
       const int64_t tile_first = first_query + tile * kQueryTile;
       const int64_t rows = std::min<int64_t>(kQueryTile, plan.query_len - tile_first);
@@ -221,7 +256,9 @@ void register_cpu_attention(KernelRegistries& kernels) {
   }
   kernels.attention.add(
       "cpu_flash_attn", [] { return std::make_unique<CpuFlashAttention>(); },
-      "exact flash-style attention (AVX2 f32 tiles, online softmax, memory linear in L)");
+      "exact flash-style attention (online softmax, memory linear in L): AVX2 f32 tiles, or AVX512-BF16 "
+      "tiles "
+      "for bf16 operands where the CPU has them");
   for (const char* alias : {"flash_attn2", "flash_attn3", "sage_attn2", "torch_sdpa"})
     kernels.attention.alias(alias, "cpu_flash_attn");
 }

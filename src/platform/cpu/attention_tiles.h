@@ -62,6 +62,25 @@ struct ScoreBias {
   int64_t rows = 0;
 };
 
+// The AVX512-BF16 variant (attention_tiles_bf16.cpp), for bf16 queries, keys and values with an even
+// head_dim: the same tiles and online softmax, but the operands stay bf16 and are multiplied with vdpbf16ps
+// (f32 accumulation); the probabilities are rounded to bf16 for P V. Its panels hold bf16 pairs:
+//   key panels:   [head_dim / 2][16 keys][2]     value panels: [keys / 2][16 columns][2]
+// and it reads value rows up to the key tile rounded to 16, so rows past the keys must be zero
+// (zero_value_panel_rows_bf16). Queries stay bf16 [rows][head_dim], unscaled: score_factor (scale times
+// log2 e) is applied to the f32 scores.
+// True when this CPU has AVX512-BF16 (with F/BW/VL) and X2V_CPU_ISA does not cap it off.
+bool bf16_tiles_available();
+void pack_key_panels_bf16(const uint16_t* keys, int64_t row_stride, int64_t head_dim, int64_t first,
+                          int64_t last, uint16_t* panels);
+void pack_value_panels_bf16(const uint16_t* values, int64_t row_stride, int64_t head_dim, int64_t first,
+                            int64_t last, int64_t panel_rows, uint16_t* panels);
+void zero_value_panel_rows_bf16(int64_t head_dim, int64_t first, int64_t last, int64_t panel_rows,
+                                uint16_t* panels);
+void attend_key_tile_bf16(const TileShape& shape, const uint16_t* queries, const uint16_t* key_panels,
+                          const uint16_t* value_panels, int64_t first, int64_t count, float score_factor,
+                          TileBuffers& tile, const ScoreBias& bias);
+
 // Resets the running max, sum and accumulator of a tile.
 void start_tile(const TileShape& shape, TileBuffers& tile);
 // Consumes keys [first, first + count) (count <= kKeyTile, first a multiple of kKeyTile): scores (plus
