@@ -36,9 +36,9 @@ inline int32_t pair_word(int32_t low, int32_t high) {
   return static_cast<int32_t>((static_cast<uint32_t>(low) & 0xffffu) | (static_cast<uint32_t>(high) << 16));
 }
 
-// One row: the scale and the int16 pairs, written to every kPanelRows-th word of `target`.
-void quantize_row(const void* x, DType dtype, int64_t row, int64_t k, int32_t* target, float* scale) {
-  const int64_t base = row * k;
+// One row's scale, as quantize_row_int8 defines it: amax / 127, 0 for a row of zeros, NaN when a value
+// is not finite (the row is then all zero).
+float row_scale_of(const void* x, DType dtype, int64_t base, int64_t k) {
   const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256 largest = _mm256_set1_ps(3.402823466e38f);
   __m256 amax = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
@@ -55,33 +55,43 @@ void quantize_row(const void* x, DType dtype, int64_t row, int64_t k, int32_t* t
     row_amax = std::max(row_amax, std::fabs(value));
     finite = finite && std::isfinite(value);
   }
+  if (!finite) return NAN;
+  return row_amax == 0.0f ? 0.0f : row_amax / 127.0f;
+}
+
+// Eight q values from x[base + index ...]: division (not a reciprocal product) and round-to-nearest-even
+// conversion, the exact q of the scalar definition, clamped to [-128, 127].
+inline __m256i quantize8(const void* x, DType dtype, int64_t index, __m256 divisor) {
+  const __m256i q = _mm256_cvtps_epi32(_mm256_div_ps(load8_as_f32(x, dtype, index), divisor));
+  return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
+}
+
+inline int32_t quantize1(const void* x, DType dtype, int64_t index, float row_scale) {
+  const float rounded = std::nearbyint(load1_as_f32(x, dtype, index) / row_scale);
+  return static_cast<int32_t>(std::min(127.0f, std::max(-128.0f, rounded)));
+}
+
+// One row: the scale and the int16 pairs, written to every kPanelRows-th word of `target`.
+void quantize_row(const void* x, DType dtype, int64_t row, int64_t k, int32_t* target, float* scale) {
+  const int64_t base = row * k;
+  const float row_scale = row_scale_of(x, dtype, base, k);
+  *scale = row_scale;
   const int64_t pairs = pair_count(k);
-  if (!finite || row_amax == 0.0f) {  // as quantize_row_int8: all zero, scale NaN (non-finite) or 0
+  if (!(row_scale > 0.0f)) {  // zeros, or not finite: all zero
     for (int64_t p = 0; p < pairs; ++p) target[p * kPanelRows] = 0;
-    *scale = finite ? 0.0f : NAN;
     return;
   }
-  const float row_scale = row_amax / 127.0f;
-  *scale = row_scale;
   const __m256 divisor = _mm256_set1_ps(row_scale);
-  const __m256i low = _mm256_set1_epi32(-128), high = _mm256_set1_epi32(127);
-  auto quantize8 = [&](int64_t index) {
-    // Division (not a reciprocal product) and round-to-nearest-even conversion: the exact q of the
-    // scalar definition.
-    const __m256i q = _mm256_cvtps_epi32(_mm256_div_ps(load8_as_f32(x, dtype, base + index), divisor));
-    return _mm256_min_epi32(_mm256_max_epi32(q, low), high);
-  };
   int64_t p = 0;
   alignas(32) int32_t words[8];
   for (; 2 * p + 16 <= k; p += 8) {
-    const __m256i packed = _mm256_packs_epi32(quantize8(2 * p), quantize8(2 * p + 8));
+    const __m256i packed = _mm256_packs_epi32(quantize8(x, dtype, base + 2 * p, divisor),
+                                              quantize8(x, dtype, base + 2 * p + 8, divisor));
     _mm256_store_si256(reinterpret_cast<__m256i*>(words), _mm256_permute4x64_epi64(packed, 0xD8));
     for (int j = 0; j < 8; ++j) target[(p + j) * kPanelRows] = words[j];
   }
   auto scalar_q = [&](int64_t index) -> int32_t {
-    if (index >= k) return 0;
-    const float rounded = std::nearbyint(load1_as_f32(x, dtype, base + index) / row_scale);
-    return static_cast<int32_t>(std::min(127.0f, std::max(-128.0f, rounded)));
+    return index < k ? quantize1(x, dtype, base + index, row_scale) : 0;
   };
   for (; p < pairs; ++p) target[p * kPanelRows] = pair_word(scalar_q(2 * p), scalar_q(2 * p + 1));
 }
@@ -216,6 +226,46 @@ void quantize_and_pack_activations(const void* x, DType x_dtype, int64_t m, int6
         for (int64_t p = 0; p < pairs; ++p) target[p * kPanelRows + r] = 0;
       }
     }
+  }
+}
+
+void quantize_activations(const void* x, DType x_dtype, int64_t m, int64_t k, int8_t* q, float* scales) {
+#pragma omp parallel for schedule(static) if (m * k >= kParallelWork / 16)
+  for (int64_t row = 0; row < m; ++row) {
+    const int64_t base = row * k;
+    const float row_scale = row_scale_of(x, x_dtype, base, k);
+    scales[row] = row_scale;
+    int8_t* target = q + base;
+    if (!(row_scale > 0.0f)) {
+      std::memset(target, 0, static_cast<size_t>(k));
+      continue;
+    }
+    const __m256 divisor = _mm256_set1_ps(row_scale);
+    int64_t i = 0;
+    alignas(32) int32_t words[8];
+    for (; i + 8 <= k; i += 8) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(words), quantize8(x, x_dtype, base + i, divisor));
+      for (int j = 0; j < 8; ++j) target[i + j] = static_cast<int8_t>(words[j]);
+    }
+    for (; i < k; ++i) target[i] = static_cast<int8_t>(quantize1(x, x_dtype, base + i, row_scale));
+  }
+}
+
+void apply_epilogue(const int32_t* sums, const Int8GemmArguments& g) {
+  const int64_t row_panels = row_panel_count(g.m), column_panels = column_panel_count(g.n);
+#pragma omp parallel for schedule(static) if (g.m * g.n >= kParallelWork / 16)
+  for (int64_t tile = 0; tile < row_panels * column_panels; ++tile) {
+    const int64_t row = (tile / column_panels) * kPanelRows, column = (tile % column_panels) * kPanelColumns;
+    if (column + kPanelColumns <= g.n) {
+      finish_tile(sums + row * g.n + column, g.n, g, row, column);
+      continue;
+    }
+    // The last columns: a zero-padded copy, so finish_tile's 16-wide loads stay inside.
+    alignas(32) int32_t padded[kPanelRows * kPanelColumns] = {};
+    for (int64_t r = 0; r < std::min(kPanelRows, g.m - row); ++r)
+      std::memcpy(padded + r * kPanelColumns, sums + (row + r) * g.n + column,
+                  static_cast<size_t>(g.n - column) * sizeof(int32_t));
+    finish_tile(padded, kPanelColumns, g, row, column);
   }
 }
 

@@ -59,6 +59,13 @@ struct Int8GemmArguments {
   DType y_dtype = DType::f32;
 };
 
+// The same per-token quantization into plain int8 rows q [m, k] (for oneDNN's int8 matmul on VNNI CPUs).
+void quantize_activations(const void* x, DType x_dtype, int64_t m, int64_t k, int8_t* q, float* scales);
+// The W8A8 epilogue over a whole int32 product `sums` [m, n] (row-major): the very arithmetic int8_gemm
+// applies per tile, so the two paths give identical outputs. `arguments.activations` and `weights` are
+// not read.
+void apply_epilogue(const int32_t* sums, const Int8GemmArguments& arguments);
+
 // y[i, j] = (sum_k qx[i, k] qw[j, k]) * activation_scale[i] * weight_scale[j] + bias[j], parallel over
 // column blocks (OpenMP). `int32_scratch` is the per-call scratch from int32_scratch_words().
 void int8_gemm(const Int8GemmArguments& arguments, int32_t* int32_scratch);

@@ -141,6 +141,25 @@ bool onednn_matmul_is_native(DType dtype) {
   return native;
 }
 
+bool onednn_int8_matmul_is_exact() {
+  static const bool exact = [] {
+    using tag = dnnl::memory::format_tag;
+    using type = dnnl::memory::data_type;
+    const dnnl::memory::desc source({64, 64}, type::s8, tag::ab), weights({64, 64}, type::s8, tag::any),
+        destination({64, 64}, type::s32, tag::ab);
+    try {
+      const dnnl::matmul::primitive_desc probe(dnnl::matmul::desc(source, weights, destination),
+                                               onednn_engine());
+      const std::string implementation = probe.impl_info_str();
+      return implementation.find("vnni") != std::string::npos ||
+             implementation.find("amx") != std::string::npos;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return exact;
+}
+
 std::string onednn_isa_name() {
   onednn_engine();  // applies X2V_CPU_ISA first
   switch (dnnl::get_effective_cpu_isa()) {

@@ -22,6 +22,9 @@ dnnl::memory::data_type onednn_data_type(DType dtype);
 // True when oneDNN 2.6 can create a matmul with `dtype` source and weights (f32 destination) on this
 // CPU. Probed once per dtype; f32 is always true.
 bool onednn_matmul_is_native(DType dtype);
+// True when oneDNN's s8 x s8 -> s32 matmul is exact on this CPU: its VNNI and AMX kernels sum int8 products
+// in int32; without VNNI it multiplies with vpmaddubsw, whose 16-bit pair sums saturate. Probed once.
+bool onednn_int8_matmul_is_exact();
 // "avx2", "avx512_core_bf16", ... : the instruction set oneDNN dispatches to here.
 std::string onednn_isa_name();
 
