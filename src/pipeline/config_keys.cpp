@@ -34,6 +34,10 @@ const char* const kFullVae = "the video is decoded with the full Wan2.1 VAE";
 const char* const kWholeWeights = "weights are loaded whole, one model at a time";
 const char* const kNoI2V = "it belongs to i2v (the CLIP image encoder), which x2v does not run yet";
 const char* const kFromModel = "x2v reads the architecture from the model's config.json and weights";
+const char* const kExactAttention = "attention is exact (no sparse attention)";
+const char* const kOtherFamily = "it belongs to a LightX2V model x2v does not run";
+const char* const kNoAutoregressive = "autoregressive (causal) generation is not implemented";
+const char* const kNoWan22 = "it belongs to Wan2.2, which x2v does not run yet";
 
 const std::vector<UnimplementedKey>& unimplemented_keys() {
   static const std::vector<UnimplementedKey> keys = {
@@ -120,6 +124,44 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"window_size", kFromModel},
       {"qk_norm", kFromModel},
       {"cross_attn_norm", kFromModel},
+      {"modulate_type", "modulation runs on the platform's elementwise kernel (the same math)"},
+      {"general_sparse_attn_setting", kExactAttention},
+      {"dynamic_sparse_attn_setting", kExactAttention},
+      {"nbhd_attn_setting", kExactAttention},
+      {"sol_attn_setting", kExactAttention},
+      {"sparge", kExactAttention},
+      {"sparge_attn_setting", nullptr},
+      {"sparge_ckpt", nullptr},
+      {"spas_flash_attn4_setting", kExactAttention},
+      {"spas_sage_attn2_setting", kExactAttention},
+      {"spas_sage_attn3_setting", kExactAttention},
+      {"draft_attn_sparsity_ratio", kExactAttention},
+      {"disagg_mode", "disaggregated serving is not implemented: one process runs every stage"},
+      {"disagg_config", nullptr},
+      {"sub_servers", nullptr},
+      {"causal_rope_type", kNoAutoregressive},
+      {"ar_config", kNoAutoregressive},
+      {"num_frame_per_block", kNoAutoregressive},
+      {"num_blocks", kNoAutoregressive},
+      {"frame_seq_length", kNoAutoregressive},
+      {"dancer_stage", kOtherFamily},
+      {"music_inject_layers", kOtherFamily},
+      {"refert_num", kOtherFamily},
+      {"replace_flag", kOtherFamily},
+      {"adapter_attn_type", kOtherFamily},
+      {"enable_reuse", kOtherFamily},
+      {"num_fragments", kOtherFamily},
+      {"auto_target_shape", kOtherFamily},
+      {"num_channels_latents", kFromModel},
+      {"clip_embed_dim", kNoI2V},
+      {"boundary", kNoWan22},
+      {"boundary_step_index", kNoWan22},
+      {"high_noise_original_ckpt", kNoWan22},
+      {"low_noise_original_ckpt", kNoWan22},
+      {"high_noise_quantized_ckpt", kNoWan22},
+      {"low_noise_quantized_ckpt", kNoWan22},
+      {"comment", nullptr},
+      {"comment_parallel", nullptr},
       {"vae_stride", "Wan2.1's VAE stride is [4, 8, 8]", {nlohmann::json::array({4, 8, 8})}},
       {"patch_size", "Wan2.1's patch size is [1, 2, 2]", {nlohmann::json::array({1, 2, 2})}},
   };
