@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/text.h"
+#include "cpu_check.h"
 #include "io/interrupt_cleanup.h"
 
 namespace {
@@ -96,6 +97,7 @@ void check_command_line(CLI::App& app, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!x2v::cli::cpu_runs_this_build()) return 2;
   x2v::io::install_interrupt_cleanup();  // first: every later thread inherits its blocked signals
   CLI::App app{"x2v: video generation inference engine (Wan2.1, LightX2V-compatible)"};
   app.require_subcommand(1);
