@@ -104,6 +104,10 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   // Kernels and quant schemes, on the device each stage will run on.
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   kernels.check(device);
+  if (!kernels.quantized_checkpoint.empty() && !std::filesystem::exists(kernels.quantized_checkpoint))
+    throw Error("config", concat("dit_quantized_ckpt '", kernels.quantized_checkpoint,
+                                 "' does not exist; give the quantized DiT's file or folder (in ", config_.source(),
+                                 ")"));
   for (const LoraConfig& lora : lora_configs_from(config_)) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(lora.path, error))

@@ -29,6 +29,7 @@ WanSamplingOptions WanSamplingOptions::from_config(const io::Config& config) {
     throw Error("config", concat("sample_solver '", solver, "' is not one of unipc, euler, distill"));
   if (options.sampler.solver == "distill" && !distill_steps)
     throw Error("config", "sample_solver 'distill' needs denoising_step_list, e.g. [1000, 750, 500, 250]");
+  make_sampler(options.sampler);  // checks the schedule (step list values, shift) before any work
   return options;
 }
 
