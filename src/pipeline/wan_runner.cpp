@@ -106,8 +106,8 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   kernels.check(device);
   if (!kernels.quantized_checkpoint.empty() && !std::filesystem::exists(kernels.quantized_checkpoint))
     throw Error("config", concat("dit_quantized_ckpt '", kernels.quantized_checkpoint,
-                                 "' does not exist; give the quantized DiT's file or folder (in ", config_.source(),
-                                 ")"));
+                                 "' does not exist; give the quantized DiT's file or folder (in ",
+                                 config_.source(), ")"));
   for (const LoraConfig& lora : lora_configs_from(config_)) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(lora.path, error))
@@ -177,14 +177,22 @@ std::vector<std::string> WanT2VRunner::describe(const WanRequest& request,
                          registries.rms_norm.resolve(kernels.rms_norm), ", layer_norm ",
                          registries.layer_norm.resolve(kernels.layer_norm), ", rope ",
                          registries.rope.resolve(kernels.rope)));
-  const MeasuredRates rates =
-      measure_rates(*device_, precision.compute, kernels.self_attention, dit_config_.head_dim());
+  const std::string work =
+      concat("cost: ", cost_.dit_evaluations, " DiT evaluations of ", cost_.tokens, " tokens (",
+             dit_config_.num_layers, " layers, dim ", dit_config_.dim, "), ", format_flops(cost_.dit_flops));
+  MeasuredRates rates;
+  try {
+    rates = measure_rates(*device_, precision.compute, kernels.self_attention, dit_config_.head_dim());
+  } catch (const std::exception& error) {
+    // The estimate is advice: a device whose kernels cannot be timed this way still runs.
+    lines.push_back(
+        concat(work, "; no time estimate on ", device_->device_string(), " (", error.what(), ")"));
+    return lines;
+  }
   const double seconds = rates.dit_seconds(cost_);
-  lines.push_back(concat("cost: ", cost_.dit_evaluations, " DiT evaluations of ", cost_.tokens, " tokens (",
-                         dit_config_.num_layers, " layers, dim ", dit_config_.dim, "), ",
-                         format_flops(cost_.dit_flops), "; about ", format_duration(seconds),
-                         " for the DiT at this machine's measured rates (matmul ", format_flops(rates.matmul),
-                         "/s, attention ", format_flops(rates.attention),
+  lines.push_back(concat(work, "; about ", format_duration(seconds),
+                         " for the DiT at this machine's measured rates", " (matmul ",
+                         format_flops(rates.matmul), "/s, attention ", format_flops(rates.attention),
                          "/s; the text encoder and the VAE decode come on top)"));
   if (warnings != nullptr && seconds > 3600)
     warnings->push_back(concat("this run's DiT alone is expected to take about ", format_duration(seconds),
