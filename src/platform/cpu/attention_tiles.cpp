@@ -35,13 +35,8 @@ inline __m256 exp2_nonpositive(__m256 x) {
   x = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);
   const __m256 whole = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256 fraction = _mm256_sub_ps(x, whole);
-  __m256 poly = _mm256_set1_ps(1.534581097e-04f);
-  poly = _mm256_fmadd_ps(poly, fraction, _mm256_set1_ps(1.339993207e-03f));
-  poly = _mm256_fmadd_ps(poly, fraction, _mm256_set1_ps(9.618489072e-03f));
-  poly = _mm256_fmadd_ps(poly, fraction, _mm256_set1_ps(5.550328642e-02f));
-  poly = _mm256_fmadd_ps(poly, fraction, _mm256_set1_ps(2.402264625e-01f));
-  poly = _mm256_fmadd_ps(poly, fraction, _mm256_set1_ps(6.931471825e-01f));
-  poly = _mm256_fmadd_ps(poly, fraction, _mm256_set1_ps(1.0f));
+  __m256 poly = _mm256_set1_ps(kExp2Polynomial[0]);
+  for (int i = 1; i < 7; ++i) poly = _mm256_fmadd_ps(poly, fraction, _mm256_set1_ps(kExp2Polynomial[i]));
   const __m256i exponent =
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(whole), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(poly, _mm256_castsi256_ps(exponent));

@@ -18,6 +18,16 @@ constexpr int kPanelWidth = 16;  // keys per key panel, columns per value panel
 constexpr int kQueryTile = 48;   // query rows that share one pass over the keys (multiple of kRowBlock)
 constexpr int kKeyTile = 256;    // keys per online-softmax step (multiple of kPanelWidth)
 
+// 2^f on [-0.5, 0.5] for the softmax: a degree-6 polynomial fitted for relative error (< 1e-7), highest
+// degree first; both tile sets evaluate it by Horner's rule.
+inline constexpr float kExp2Polynomial[] = {1.534581097e-04f,
+                                            1.339993207e-03f,
+                                            9.618489072e-03f,
+                                            5.550328642e-02f,
+                                            2.402264625e-01f,
+                                            6.931471825e-01f,
+                                            1.0f};
+
 inline int64_t round_up(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }

@@ -44,13 +44,8 @@ inline __m512 exp2_nonpositive16(__m512 x) {
   x = _mm512_max_ps(_mm512_set1_ps(-127.0f), x);
   const __m512 whole = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 fraction = _mm512_sub_ps(x, whole);
-  __m512 poly = _mm512_set1_ps(1.534581097e-04f);
-  poly = _mm512_fmadd_ps(poly, fraction, _mm512_set1_ps(1.339993207e-03f));
-  poly = _mm512_fmadd_ps(poly, fraction, _mm512_set1_ps(9.618489072e-03f));
-  poly = _mm512_fmadd_ps(poly, fraction, _mm512_set1_ps(5.550328642e-02f));
-  poly = _mm512_fmadd_ps(poly, fraction, _mm512_set1_ps(2.402264625e-01f));
-  poly = _mm512_fmadd_ps(poly, fraction, _mm512_set1_ps(6.931471825e-01f));
-  poly = _mm512_fmadd_ps(poly, fraction, _mm512_set1_ps(1.0f));
+  __m512 poly = _mm512_set1_ps(kExp2Polynomial[0]);
+  for (int i = 1; i < 7; ++i) poly = _mm512_fmadd_ps(poly, fraction, _mm512_set1_ps(kExp2Polynomial[i]));
   const __m512i exponent =
       _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(whole), _mm512_set1_epi32(127)), 23);
   return _mm512_mul_ps(poly, _mm512_castsi512_ps(exponent));

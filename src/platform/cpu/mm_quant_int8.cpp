@@ -86,10 +86,18 @@ class CpuInt8Matmul final : public MatmulKernel {
     const int64_t scratch_words =
         cpu_int8::int32_scratch_words(rows, out_features_, in_features_, omp_get_max_threads());
     const Tensor scratch = empty({std::max<int64_t>(scratch_words, 1)}, DType::i32, device);
-    cpu_int8::Int8GemmArguments arguments;
+    cpu_int8::Int8GemmArguments arguments = epilogue_arguments(rows, activation_scales, y);
     arguments.activations = activations.data<int32_t>();
-    arguments.activation_scales = activation_scales.data<float>();
     arguments.weights = packed_.data<int8_t>();
+    cpu_int8::int8_gemm(arguments, scratch.data<int32_t>());
+  }
+
+ private:
+  // What the W8A8 epilogue reads (scales, bias, sizes, output), shared by both paths.
+  cpu_int8::Int8GemmArguments epilogue_arguments(int64_t rows, const Tensor& activation_scales,
+                                                 Tensor& y) const {
+    cpu_int8::Int8GemmArguments arguments;
+    arguments.activation_scales = activation_scales.data<float>();
     arguments.weight_scales = scales_.data();
     arguments.bias = bias_.empty() ? nullptr : bias_.data();
     arguments.m = rows;
@@ -97,10 +105,9 @@ class CpuInt8Matmul final : public MatmulKernel {
     arguments.k = in_features_;
     arguments.y = y.raw_data();
     arguments.y_dtype = y.dtype();
-    cpu_int8::int8_gemm(arguments, scratch.data<int32_t>());
+    return arguments;
   }
 
- private:
   // The VNNI path: per-token int8 rows into oneDNN's matmul, int32 products, then the W8A8 epilogue.
   void apply_onednn(const Tensor& x, Tensor& y, int64_t rows) {
     Device& device = cpu_device();
@@ -120,16 +127,7 @@ class CpuInt8Matmul final : public MatmulKernel {
             {DNNL_ARG_DST, dnnl::memory(compiled.destination_desc, engine, sums.raw_data())},
             {DNNL_ARG_SCRATCHPAD, dnnl::memory(compiled.scratchpad_desc, engine, scratchpad.raw_data())}});
     onednn_stream().wait();
-    cpu_int8::Int8GemmArguments arguments;
-    arguments.activation_scales = activation_scales.data<float>();
-    arguments.weight_scales = scales_.data();
-    arguments.bias = bias_.empty() ? nullptr : bias_.data();
-    arguments.m = rows;
-    arguments.n = out_features_;
-    arguments.k = in_features_;
-    arguments.y = y.raw_data();
-    arguments.y_dtype = y.dtype();
-    cpu_int8::apply_epilogue(sums.data<int32_t>(), arguments);
+    cpu_int8::apply_epilogue(sums.data<int32_t>(), epilogue_arguments(rows, activation_scales, y));
   }
 
   struct Compiled {
