@@ -14,11 +14,6 @@ struct DecodeArguments : StageArguments {
   std::string save_frames;
 };
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 void run_decode(const DecodeArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
@@ -38,7 +33,7 @@ void run_decode(const DecodeArguments& arguments) {
   const WanVideoShape& shape = runner.video_shape();
   std::unique_ptr<io::PngFrameWriter> frames;
   if (!arguments.save_frames.empty()) frames = std::make_unique<io::PngFrameWriter>(arguments.save_frames);
-  if (ends_with(arguments.output, ".mp4")) {
+  if (arguments.output.ends_with(".mp4")) {
     io::VideoOptions options;
     options.fps = static_cast<int>(runner.fps());
     io::Mp4Writer video(arguments.output, shape.width, shape.height, options);

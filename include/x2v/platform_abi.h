@@ -147,9 +147,10 @@ typedef struct x2v_device_desc {
  *          defaults filled in: 1 + 4*s entries)
  *   apply: inputs [x [(N,) C_in, (D,) H, W]]; outputs [out]
  * X2V_KERNEL_ELEMENTWISE  one op, named by the kernel name (copy, add, mul, gelu_tanh, gelu_erf, silu,
- *          modulate, gated_residual, softmax, scale, channel_rms_norm, clamp; see
+ *          modulate, gated_residual, softmax, scale, fill, channel_rms_norm, clamp; see
  *          src/platform/ops/elementwise.h).
- *   load:  params: the op's parameters (scale: [multiplier, offset]; others none)
+ *   load:  params: the op's parameters: scale [multiplier, offset]; fill [value] (no inputs);
+ *          clamp [low, high]; channel_rms_norm [eps, silu flag (0 or 1)]; the others none
  *   apply: inputs: the op's inputs in the order of elementwise.h; outputs [out]; params as at load
  */
 #define X2V_KERNEL_ATTENTION 0
@@ -174,7 +175,7 @@ typedef struct x2v_kernel_args {
 
 typedef struct x2v_kernel_desc {
   uint32_t struct_size;    /* sizeof(x2v_kernel_desc) */
-  const char* description; /* one line for `x2v inspect`; may be NULL */
+  const char* description; /* one line describing the kernel; may be NULL */
   void* user;              /* passed to create */
   /* Makes one kernel instance (one per layer that uses the kernel); a NULL return is a failure. NULL
    * function: the kernel is stateless, every instance is `user` and destroy is not called. */

@@ -18,11 +18,6 @@ constexpr const char* kAccepted =
     "or a "
     "directory holding *.safetensors files (with or without an index)";
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
@@ -37,8 +32,8 @@ std::unique_ptr<Checkpoint> open_directory(const fs::path& directory) {
     for (const fs::directory_entry& entry : fs::directory_iterator(directory)) {
       if (!entry.is_regular_file()) continue;
       const std::string name = entry.path().filename().string();
-      if (ends_with(name, ".safetensors.index.json")) indexes.push_back(name);
-      if (ends_with(name, ".safetensors")) files.push_back(name);
+      if (name.ends_with(".safetensors.index.json")) indexes.push_back(name);
+      if (name.ends_with(".safetensors")) files.push_back(name);
     }
   } catch (const fs::filesystem_error& failure) {
     throw Error(kPlace, concat(directory.string(), ": cannot list (", failure.code().message(),
@@ -68,9 +63,9 @@ std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path) {
   if (fs::is_directory(status)) return open_directory(path);
 
   const std::string name = lower(fs::path(path).filename().string());
-  if (ends_with(name, ".safetensors.index.json")) return SafetensorsShards::from_index(path);
-  if (ends_with(name, ".safetensors")) return std::make_unique<SafetensorsFile>(path);
-  if (ends_with(name, ".pth") || ends_with(name, ".pt") || ends_with(name, ".bin"))
+  if (name.ends_with(".safetensors.index.json")) return SafetensorsShards::from_index(path);
+  if (name.ends_with(".safetensors")) return std::make_unique<SafetensorsFile>(path);
+  if (name.ends_with(".pth") || name.ends_with(".pt") || name.ends_with(".bin"))
     return std::make_unique<PthFile>(path);
   throw Error(kPlace, concat(path, ": unknown checkpoint type '", fs::path(path).extension().string(), "'; ",
                              kAccepted));

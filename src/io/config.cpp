@@ -217,17 +217,6 @@ std::vector<int64_t> Config::get_int_list(const std::string& key,
   return has(key) ? get_int_list(key) : fallback;
 }
 
-std::vector<double> Config::get_double_list(const std::string& key) const {
-  const nlohmann::json& value = require(key);
-  std::vector<double> result;
-  if (!value.is_array()) wrong_type(key, value, "an array of numbers");
-  for (const nlohmann::json& item : value) {
-    if (!item.is_number()) wrong_type(key, value, "an array of numbers");
-    result.push_back(item.get<double>());
-  }
-  return result;
-}
-
 std::vector<std::string> Config::get_string_list(const std::string& key) const {
   const nlohmann::json& value = require(key);
   std::vector<std::string> result;

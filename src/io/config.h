@@ -49,7 +49,6 @@ class Config {
   std::string get_string(const std::string& key, const std::string& fallback) const;
   std::vector<int64_t> get_int_list(const std::string& key) const;
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback) const;
-  std::vector<double> get_double_list(const std::string& key) const;
   std::vector<std::string> get_string_list(const std::string& key) const;
   // A nested object ("parallel"); its keys are named "parallel.<key>" in messages.
   Config section(const std::string& key) const;

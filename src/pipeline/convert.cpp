@@ -30,11 +30,6 @@ struct FileGroup {
   std::vector<size_t> members;  // indices into the plan
 };
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool is_float(DType dtype) {
   return dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16;
 }
@@ -42,7 +37,7 @@ bool is_float(DType dtype) {
 void check_options(const ConvertOptions& options) {
   if (options.output.empty()) throw Error(kPlace, "no output folder; pass -o/--output FOLDER");
   std::error_code error;
-  if ((ends_with(options.output, ".safetensors") || ends_with(options.output, ".pth")) &&
+  if ((options.output.ends_with(".safetensors") || options.output.ends_with(".pth")) &&
       !fs::exists(options.output, error))
     throw Error(
         kPlace,

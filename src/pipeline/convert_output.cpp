@@ -15,11 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kPlace = "convert";
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 fs::path nearest_existing_folder(fs::path path) {
   std::error_code error;
   while (path.has_parent_path() && !fs::is_directory(path, error)) path = path.parent_path();
@@ -106,7 +101,7 @@ void StagedOutput::copy_files(const std::string& source_folder,
     if (!it->is_regular_file()) continue;
     const std::string name = it->path().filename().string();
     bool skipped = false;
-    for (const std::string& ending : skipped_endings) skipped = skipped || ends_with(name, ending);
+    for (const std::string& ending : skipped_endings) skipped = skipped || name.ends_with(ending);
     if (skipped) continue;
     const fs::path relative = fs::relative(it->path(), source_folder);
     fs::create_directories((staging_ / relative).parent_path());

@@ -8,10 +8,6 @@ namespace {
 
 constexpr const char* kPlace = "convert";
 
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
 std::vector<std::string> split_dots(const std::string& name) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -125,7 +121,7 @@ std::optional<std::string> ConvertSource::original_of_other(const std::string& n
 }
 
 std::string ConvertSource::canonical(const std::string& name) const {
-  const std::string rest = starts_with(name, prefix_) ? name.substr(prefix_.size()) : name;
+  const std::string rest = name.starts_with(prefix_) ? name.substr(prefix_.size()) : name;
   if (!other_naming_) return rest;
   return original_of_other(rest).value_or(rest);
 }

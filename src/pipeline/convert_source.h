@@ -4,8 +4,8 @@
 // "Canonical" names are the original Wan names without that prefix; LoRA targets and the quantization rule
 // are matched on them, so both work whatever naming the checkpoint and the LoRA use.
 //
-// Note on layering: this is model knowledge (models/wan) used by the converter; it lives in quant/ with the
-// rest of the converter.
+// Note on layering: this is model knowledge (models/wan) used by the converter; it lives in pipeline/ with
+// the rest of the converter.
 #include <memory>
 #include <optional>
 #include <string>

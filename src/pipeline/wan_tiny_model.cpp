@@ -41,16 +41,11 @@ class RandomNumbers {
   uint64_t state_;
 };
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // Weights with unit-variance outputs (uniform, variance 1/fan_in); norm scales 1; biases and modulation
 // small, so activations stay O(1) through every layer.
 Tensor random_tensor(const std::string& name, const Shape& shape, DType dtype, RandomNumbers& random) {
   std::vector<float> values(shape_numel(shape));
-  const bool norm_scale = ends_with(name, "gamma") || name.find("norm") != std::string::npos;
+  const bool norm_scale = name.ends_with("gamma") || name.find("norm") != std::string::npos;
   if (norm_scale && shape.size() != 2) {
     std::fill(values.begin(), values.end(), 1.0f);
   } else {

@@ -65,8 +65,6 @@ class Device {
   virtual std::unique_ptr<Event> create_event() = 0;
   // Copies bytes; ordered on `stream` (the copy is complete once the stream reaches it).
   virtual void copy_async(const void* source, void* target, size_t bytes, CopyKind kind, Stream& stream) = 0;
-  // Name of the communicator multi-rank runs use ("mpi", "nccl", "none").
-  virtual std::string communicator_name() const { return "none"; }
 
   void copy(const void* source, void* target, size_t bytes, CopyKind kind) {
     copy_async(source, target, bytes, kind, compute_stream());

@@ -90,9 +90,6 @@ void initialize_platforms() {
   std::call_once(once, [] {
     // A failed plugin load leaves call_once unfinished; a retry must not add cpu twice.
     if (devices().find("cpu") == nullptr) devices().add(create_cpu_device());
-#ifdef X2V_WITH_CUDA
-    register_cuda_platform(devices());
-#endif
     load_plugins_from_environment(devices());
   });
 }

@@ -34,11 +34,6 @@ constexpr DiffLayout kDiffLayouts[] = {
 constexpr const char* kPrefixes[] = {"diffusion_model.", "model.", "unet.", "transformer."};
 constexpr const char* kAlphaSuffix = ".alpha";
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string without_suffix(const std::string& text, const std::string& suffix) {
   return text.substr(0, text.size() - suffix.size());
 }
@@ -53,19 +48,19 @@ std::string without_prefix(const std::string& key) {
 
 const PairLayout* up_layout_of(const std::string& key) {
   for (const PairLayout& layout : kPairLayouts)
-    if (ends_with(key, layout.up)) return &layout;
+    if (key.ends_with(layout.up)) return &layout;
   return nullptr;
 }
 
 const PairLayout* down_layout_of(const std::string& key) {
   for (const PairLayout& layout : kPairLayouts)
-    if (ends_with(key, layout.down)) return &layout;
+    if (key.ends_with(layout.down)) return &layout;
   return nullptr;
 }
 
 const DiffLayout* diff_layout_of(const std::string& key) {
   for (const DiffLayout& layout : kDiffLayouts)
-    if (ends_with(key, layout.suffix)) return &layout;
+    if (key.ends_with(layout.suffix)) return &layout;
   return nullptr;
 }
 
@@ -154,7 +149,7 @@ std::vector<LoraDelta> read_lora(const LoraConfig& config) {
   std::vector<LoraDelta> deltas;
   std::set<std::string> paired_downs;
   for (const std::string& key : file->names()) {
-    if (ends_with(key, kAlphaSuffix)) continue;  // read with its pair
+    if (key.ends_with(kAlphaSuffix)) continue;  // read with its pair
     LoraDelta delta;
     delta.key = key;
     delta.path = config.path;
@@ -181,7 +176,7 @@ std::vector<LoraDelta> read_lora(const LoraConfig& config) {
       delta.target = without_prefix(without_suffix(key, layout->suffix)) + layout->target;
     } else if (down_layout_of(key) != nullptr) {
       continue;  // checked below: every down must have been paired
-    } else if (ends_with(key, ".lora_mid.weight")) {
+    } else if (key.ends_with(".lora_mid.weight")) {
       throw Error(kPlace, concat(config.path, ": '", key,
                                  "' is a LoCon/Tucker mid matrix, which x2v (like LightX2V) cannot merge"));
     } else {
@@ -191,7 +186,7 @@ std::vector<LoraDelta> read_lora(const LoraConfig& config) {
     deltas.push_back(std::move(delta));
   }
   for (const std::string& key : file->names())
-    if (!ends_with(key, kAlphaSuffix) && up_layout_of(key) == nullptr && diff_layout_of(key) == nullptr &&
+    if (!key.ends_with(kAlphaSuffix) && up_layout_of(key) == nullptr && diff_layout_of(key) == nullptr &&
         down_layout_of(key) != nullptr && paired_downs.count(key) == 0)
       throw Error(kPlace,
                   concat(config.path, ": '", key,

@@ -48,10 +48,6 @@ const std::vector<std::pair<std::string, std::string>> kTopNames = {
     {"img_emb.proj.4.", "condition_embedder.image_embedder.norm2."},
     {"patch_embedding.", "patch_embedding."}};
 
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
 // Finds the prefix some exports put before every name ("model.diffusion_model.", "diffusion_model.").
 std::string find_prefix(const io::Checkpoint& checkpoint) {
   for (const std::string& name : checkpoint.names()) {
@@ -65,7 +61,7 @@ std::string find_prefix(const io::Checkpoint& checkpoint) {
 int64_t count_blocks(const io::Checkpoint& checkpoint, const std::string& prefix) {
   int64_t count = 0;
   for (const std::string& name : checkpoint.names()) {
-    if (!starts_with(name, prefix + "blocks.")) continue;
+    if (!name.starts_with(prefix + "blocks.")) continue;
     const std::string rest = name.substr(prefix.size() + 7);
     const int64_t index = std::stoll(rest.substr(0, rest.find('.')));
     count = std::max(count, index + 1);
@@ -100,15 +96,15 @@ std::string WanDitConfig::describe() const {
 }
 
 std::string wan_diffusers_name(const std::string& original_name) {
-  if (starts_with(original_name, "blocks.")) {
+  if (original_name.starts_with("blocks.")) {
     const size_t dot = original_name.find('.', 7);
     const std::string head = original_name.substr(0, dot + 1), rest = original_name.substr(dot + 1);
     for (const auto& [old_prefix, new_prefix] : kBlockNames)
-      if (starts_with(rest, old_prefix)) return head + new_prefix + rest.substr(old_prefix.size());
+      if (rest.starts_with(old_prefix)) return head + new_prefix + rest.substr(old_prefix.size());
     return original_name;
   }
   for (const auto& [old_prefix, new_prefix] : kTopNames)
-    if (starts_with(original_name, old_prefix)) return new_prefix + original_name.substr(old_prefix.size());
+    if (original_name.starts_with(old_prefix)) return new_prefix + original_name.substr(old_prefix.size());
   return original_name;
 }
 

@@ -25,19 +25,10 @@ constexpr const char* kWanEmbedding = "token_embedding.weight";
 constexpr const char* kSharedEmbedding = "shared.weight";
 constexpr const char* kEncoderEmbedding = "encoder.embed_tokens.weight";
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
 // The name of the checkpoint's tensor that ends in `suffix` at a name boundary, or "".
 std::string find_ending(const io::Checkpoint& checkpoint, const std::string& suffix) {
   for (const std::string& name : checkpoint.names())
-    if (ends_with(name, suffix) &&
+    if (name.ends_with(suffix) &&
         (name.size() == suffix.size() || name[name.size() - suffix.size() - 1] == '.'))
       return name;
   return {};
@@ -46,7 +37,7 @@ std::string find_ending(const io::Checkpoint& checkpoint, const std::string& suf
 int64_t count_blocks(const io::Checkpoint& checkpoint, const std::string& block_prefix) {
   int64_t count = 0;
   for (const std::string& name : checkpoint.names()) {
-    if (!starts_with(name, block_prefix)) continue;
+    if (!name.starts_with(block_prefix)) continue;
     const std::string rest = name.substr(block_prefix.size());
     const size_t dot = rest.find('.');
     if (dot == 0 || dot == std::string::npos || dot > 9 ||
@@ -68,7 +59,7 @@ std::string T5Config::describe() const {
 std::string t5_transformers_name(const std::string& wan_name) {
   if (wan_name == kWanEmbedding) return kSharedEmbedding;
   if (wan_name == "norm.weight") return "encoder.final_layer_norm.weight";
-  if (starts_with(wan_name, "blocks.")) {
+  if (wan_name.starts_with("blocks.")) {
     const size_t dot = wan_name.find('.', 7);
     const std::string index = wan_name.substr(7, dot - 7), rest = wan_name.substr(dot + 1);
     for (const auto& [wan, transformers] : kBlockNames)

@@ -9,13 +9,9 @@ constexpr int64_t kDimMult[] = {1, 2, 4, 4};
 constexpr int kResidualBlocks = 2;
 constexpr bool kTemporalDownsample[] = {false, true, true};  // per stage boundary, encoder order
 
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
 // Replaces a leading `from` (if present) by `to`.
 bool rename_prefix(std::string& name, const std::string& from, const std::string& to) {
-  if (!starts_with(name, from)) return false;
+  if (!name.starts_with(from)) return false;
   name = to + name.substr(from.size());
   return true;
 }
@@ -167,7 +163,7 @@ std::string wan_vae_diffusers_name(const std::string& original_name) {
   if (rename_prefix(name, "conv1.", "quant_conv.") || rename_prefix(name, "conv2.", "post_quant_conv."))
     return name;
   for (const std::string part : {"encoder.", "decoder."}) {
-    if (!starts_with(name, part)) continue;
+    if (!name.starts_with(part)) continue;
     std::string rest = name.substr(part.size());
     if (rename_prefix(rest, "conv1.", "conv_in.") || rename_prefix(rest, "head.0.", "norm_out.") ||
         rename_prefix(rest, "head.2.", "conv_out."))

@@ -69,7 +69,6 @@ class CpuDevice : public Device {
   void copy_async(const void* source, void* target, size_t bytes, CopyKind, Stream& stream) override {
     stream.enqueue([=] { std::memcpy(target, source, bytes); });
   }
-  std::string communicator_name() const override { return "mpi"; }
 
  private:
   CachingAllocator allocator_;
