@@ -64,15 +64,20 @@ Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
   WanDitInputs step_inputs;
   step_inputs.clip_features = inputs.clip_features;
   step_inputs.y = inputs.y;
+  // The contexts' share of the DiT (text embedding, cross-attention keys and values) once, for every step.
+  const WanDitPreparedContext prepared = model.prepare_context(inputs.context, inputs.clip_features);
+  const WanDitPreparedContext prepared_null =
+      options.enable_cfg ? model.prepare_context(inputs.context_null, inputs.clip_features)
+                         : WanDitPreparedContext{};
   Progress progress("sample", sampler->steps());
   for (int step = 0; step < sampler->steps(); ++step) {
     step_inputs.x = latents;
     step_inputs.timestep = sampler->timestep(step);
     step_inputs.context = inputs.context;
-    Tensor velocity = model.forward(step_inputs);
+    Tensor velocity = model.forward(step_inputs, &prepared);
     if (options.enable_cfg) {
       step_inputs.context = inputs.context_null;
-      apply_guidance(velocity, model.forward(step_inputs), options.guide_scale);
+      apply_guidance(velocity, model.forward(step_inputs, &prepared_null), options.guide_scale);
     }
     sampler->step(step, velocity, latents);
     progress.update(step + 1);

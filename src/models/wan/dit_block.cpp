@@ -83,7 +83,18 @@ Tensor WanBlock::project_and_norm(const Linear& linear, RmsNormKernel* norm, con
   return projected;
 }
 
-void WanBlock::forward(Tensor& x, const Tensor& e0, const Tensor& context, const Tensor& image_context,
+WanCrossContext WanBlock::cross_context(const Tensor& context, const Tensor& image_context) const {
+  WanCrossContext cross;
+  cross.keys = project_and_norm(cross_k_, cross_norm_k_.get(), context);
+  cross.values = cross_v_.forward(context, precision_.compute);
+  if (image_branch_) {
+    cross.image_keys = project_and_norm(cross_k_image_, cross_norm_k_image_.get(), image_context);
+    cross.image_values = cross_v_image_.forward(image_context, precision_.compute);
+  }
+  return cross;
+}
+
+void WanBlock::forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross,
                        const RopeGrid& grid) const {
   Device& device = *device_;
   const int64_t tokens = x.size(0);
@@ -120,15 +131,12 @@ void WanBlock::forward(Tensor& x, const Tensor& e0, const Tensor& context, const
   norm3_->apply(x, hidden);
   {
     Tensor q = project_and_norm(cross_q_, cross_norm_q_.get(), hidden);
-    Tensor k = project_and_norm(cross_k_, cross_norm_k_.get(), context);
-    Tensor v = cross_v_.forward(context, compute);
-    cross_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
+    cross_attention_->apply(heads_view(q), heads_view(cross.keys), heads_view(cross.values), attended_heads);
     if (image_branch_) {
-      Tensor k_image = project_and_norm(cross_k_image_, cross_norm_k_image_.get(), image_context);
-      Tensor v_image = cross_v_image_.forward(image_context, compute);
       Tensor image_attended = empty({tokens, dim_}, compute, device);
       Tensor image_heads = heads_view(image_attended);
-      image_cross_attention_->apply(heads_view(q), heads_view(k_image), heads_view(v_image), image_heads);
+      image_cross_attention_->apply(heads_view(q), heads_view(cross.image_keys),
+                                    heads_view(cross.image_values), image_heads);
       ops::add(attended, image_attended, attended);
     }
     Tensor y = cross_o_.forward(attended, compute);

@@ -10,6 +10,13 @@
 
 namespace x2v {
 
+// One block's cross-attention keys and values of a text (and image) context: they depend on the context
+// alone, so a sampling loop computes them once per context instead of once per step.
+struct WanCrossContext {
+  Tensor keys, values;              // [text tokens, dim], precision.compute
+  Tensor image_keys, image_values;  // i2v: [257, dim]; else undefined
+};
+
 class WanBlock {
  public:
   // Block `index` of a `config` model, its weights read from `checkpoint` (which may be a quantized export
@@ -18,8 +25,9 @@ class WanBlock {
             const WanDitKernels& kernels, Precision precision, Device& device);
   // x [tokens, dim] (residual, precision.sensitive) is updated in place. e0 [6, dim] f32; context
   // [text_len, dim] and image_context [257, dim] (i2v only, else undefined) in precision.compute.
-  void forward(Tensor& x, const Tensor& e0, const Tensor& context, const Tensor& image_context,
-               const RopeGrid& grid) const;
+  void forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross, const RopeGrid& grid) const;
+  // The cross-attention keys and values of an embedded context (see WanDit::prepare_context).
+  WanCrossContext cross_context(const Tensor& context, const Tensor& image_context) const;
 
  private:
   // [tokens, dim] -> [heads, tokens, head_dim] view (no copy).

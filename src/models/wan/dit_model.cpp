@@ -136,6 +136,16 @@ Tensor WanDit::embed_time(double timestep, Tensor& e0) const {
   return e.reshape({config_.dim});
 }
 
+WanDitPreparedContext WanDit::prepare_context(const Tensor& context, const Tensor& clip_features) const {
+  const Tensor text = embed_text(context);
+  observe("text_embedding", text);
+  const Tensor image = config_.image_branch() ? embed_image(clip_features) : Tensor();
+  WanDitPreparedContext prepared;
+  prepared.blocks.reserve(blocks_.size());
+  for (const WanBlock& block : blocks_) prepared.blocks.push_back(block.cross_context(text, image));
+  return prepared;
+}
+
 Tensor WanDit::embed_text(const Tensor& context) const {
   // Zero rows pad the prompt to text_len; cross-attention attends to all of them, as in the reference.
   Tensor padded = empty({config_.text_len, config_.text_dim}, precision_.compute, *device_);
@@ -158,7 +168,7 @@ Tensor WanDit::embed_image(const Tensor& clip_features) const {
   return projected;
 }
 
-Tensor WanDit::forward(const WanDitInputs& inputs) const {
+Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* prepared) const {
   check_inputs(inputs);
   const WanDitConfig& c = config_;
   Device& device = *device_;
@@ -183,12 +193,17 @@ Tensor WanDit::forward(const WanDitInputs& inputs) const {
   const Tensor e = embed_time(inputs.timestep, e0);
   observe("time_embedding", e);
   observe("time_projection", e0);
-  const Tensor context = embed_text(inputs.context);
-  observe("text_embedding", context);
-  const Tensor image_context = c.image_branch() ? embed_image(inputs.clip_features) : Tensor();
+  WanDitPreparedContext computed;
+  if (prepared == nullptr) {
+    computed = prepare_context(inputs.context, inputs.clip_features);
+    prepared = &computed;
+  }
+  if (prepared->blocks.size() != blocks_.size())
+    throw InternalError("wan dit", concat("prepared context has ", prepared->blocks.size(), " blocks, model ",
+                                          blocks_.size()));
 
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    blocks_[i].forward(x, e0, context, image_context, grid);
+    blocks_[i].forward(x, e0, prepared->blocks[i], grid);
     observe(concat("block_", i), x);
   }
 

@@ -17,6 +17,12 @@ struct WanDitInputs {
   Tensor y;              // i2v: [in_dim - x channels, F, H, W] f32 (mask + image latent)
 };
 
+// A context prepared for the sampling loop: the text (and image) embedding and every block's cross-attention
+// keys and values, computed once (WanDit::prepare_context) and reused by every step with that context.
+struct WanDitPreparedContext {
+  std::vector<WanCrossContext> blocks;
+};
+
 class WanDit {
  public:
   WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision,
@@ -24,8 +30,11 @@ class WanDit {
 
   const WanDitConfig& config() const { return config_; }
   const Precision& precision() const { return precision_; }
-  // One forward pass: the velocity [out_dim, F, H, W] f32 on the host.
-  Tensor forward(const WanDitInputs& inputs) const;
+  // One forward pass: the velocity [out_dim, F, H, W] f32 on the host. `prepared` (from prepare_context of
+  // inputs.context and inputs.clip_features) skips recomputing what depends on the context alone.
+  Tensor forward(const WanDitInputs& inputs, const WanDitPreparedContext* prepared = nullptr) const;
+  // The context's share of the work, for every step that uses it (the same results as forward computes).
+  WanDitPreparedContext prepare_context(const Tensor& context, const Tensor& clip_features) const;
 
   // Called with intermediate results ("time_embedding", "time_projection", "text_embedding",
   // "block_<i>") as f32 host tensors; for tests and debugging.
