@@ -1,12 +1,14 @@
-// Compiled for baseline x86-64 (CMakeLists.txt), unlike the rest of the program, so that a CPU without the
-// instructions the Release build targets hears why instead of dying on an illegal instruction.
-#include "cpu_check.h"
+// Compiled for baseline x86-64 (CMakeLists.txt), unlike the rest of the program, and run as the first
+// constructor (priority 101, before every default-priority static initializer, some of which already use
+// AVX), so that a CPU without the instructions the Release build targets hears why instead of dying on an
+// illegal instruction.
+#include <unistd.h>
 
 #include <cstdio>
 
-namespace x2v::cli {
+namespace {
 
-bool cpu_runs_this_build() {
+__attribute__((constructor(101))) void refuse_a_cpu_this_build_cannot_run() {
 #if defined(__x86_64__) && defined(X2V_REQUIRES_X86_64_V3)
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !__builtin_cpu_supports("f16c") ||
@@ -16,10 +18,9 @@ bool cpu_runs_this_build() {
         "with -DCMAKE_BUILD_TYPE=RelWithDebInfo or Debug (baseline x86-64), or run it on a Haswell / Zen "
         "or newer CPU\n",
         stderr);
-    return false;
+    _exit(2);
   }
 #endif
-  return true;
 }
 
-}  // namespace x2v::cli
+}  // namespace

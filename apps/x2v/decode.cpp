@@ -41,8 +41,8 @@ void run_decode(const DecodeArguments& arguments) {
       video.write(chunk);
       if (frames) frames->write(chunk);
     });
+    video.finish();  // first: a frames folder that cannot be swapped in must not cost the video
     if (frames) frames->finish();
-    video.finish();
   } else {
     Tensor video = Tensor::host({3, shape.frames, shape.height, shape.width}, DType::f32);
     int64_t frame = 0;
@@ -52,8 +52,8 @@ void run_decode(const DecodeArguments& arguments) {
       frame += chunk.shape()[1];
       if (frames) frames->write(chunk);
     });
-    if (frames) frames->finish();
     write_outputs(arguments.output, {{"video", video}});
+    if (frames) frames->finish();
   }
   print_summary("decode", start, device);
 }

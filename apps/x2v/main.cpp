@@ -8,7 +8,6 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/text.h"
-#include "cpu_check.h"
 #include "io/interrupt_cleanup.h"
 
 namespace {
@@ -57,7 +56,8 @@ void check_options(CLI::App& command, int argc, char** argv, int first) {
   long_names.push_back("--help");
   for (int i = first; i < argc; ++i) {
     std::string token = argv[i];
-    if (token.rfind("--", 0) != 0 || token == "--") continue;
+    if (token == "--") break;  // what follows is positional
+    if (token.rfind("--", 0) != 0) continue;
     const std::string name = token.substr(0, token.find('='));
     if (takes_value.count(name)) {
       if (takes_value[name] && token.find('=') == std::string::npos) ++i;  // its value may start with '-'
@@ -97,7 +97,6 @@ void check_command_line(CLI::App& app, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!x2v::cli::cpu_runs_this_build()) return 2;
   x2v::io::install_interrupt_cleanup();  // first: every later thread inherits its blocked signals
   CLI::App app{"x2v: video generation inference engine (Wan2.1, LightX2V-compatible)"};
   app.require_subcommand(1);

@@ -76,7 +76,8 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& sourc
     using Event = nlohmann::json::parse_event_t;
     if (event == Event::object_start) open_objects.emplace_back();
     if (event == Event::object_end && !open_objects.empty()) open_objects.pop_back();
-    if (event == Event::key && !open_objects.empty() && parsed.is_string() &&
+    // Keys of the top-level object only: the caller names them as config keys.
+    if (event == Event::key && open_objects.size() == 1 && parsed.is_string() &&
         !open_objects.back().insert(parsed.get<std::string>()).second && duplicate_keys != nullptr)
       duplicate_keys->push_back(parsed.get<std::string>());
     return true;

@@ -9,8 +9,8 @@
 namespace x2v::io {
 
 // Reads and parses a JSON file. Errors: Error("config", "<file>: no such file; ...") and
-// "<file>: invalid JSON at line L, column C: <why>; ...". Keys repeated within one object (the last one
-// wins) are appended to `duplicate_keys` when given.
+// "<file>: invalid JSON at line L, column C: <why>; ...". Keys repeated in the top-level object (the last
+// one wins) are appended to `duplicate_keys` when given.
 nlohmann::json load_json_file(const std::string& path, std::vector<std::string>* duplicate_keys = nullptr);
 // Parses JSON text; `source` names it in messages (a file name, "--config_json", ...).
 nlohmann::json parse_json_text(const std::string& text, const std::string& source,

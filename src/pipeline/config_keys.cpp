@@ -169,6 +169,10 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
 }
 
 bool asks_for_nothing(const nlohmann::json& value, const UnimplementedKey& key) {
+  const bool true_is_off =
+      std::find(key.off_values.begin(), key.off_values.end(), true) != key.off_values.end();
+  // A key whose default is true (use_bfloat16) asks for something when false.
+  if (true_is_off) return value.is_null() || value == true;
   if (value.is_null() || (value.is_boolean() && !value.get<bool>())) return true;
   if (value.is_number() && value.get<double>() == 0) return true;
   if ((value.is_string() || value.is_array() || value.is_object()) && value.empty()) return true;
@@ -190,10 +194,13 @@ const std::vector<std::string>& used_config_keys() {
 std::vector<std::string> config_key_problems(const io::Config& user_config) {
   std::vector<std::string> problems;
   const std::string source = printable(user_config.source());
-  for (const std::string& key : user_config.duplicate_keys())
+  for (const std::string& key : user_config.duplicate_keys()) {
+    const auto found = user_config.json().find(key);
+    const std::string kept =
+        found == user_config.json().end() ? "" : concat(" (", shortened_value(*found), ")");
     problems.push_back(concat("config key '", printable(key), "' is written more than once in ", source,
-                              "; the last one (", shortened_value(user_config.json()[key]),
-                              ") is used; keep one"));
+                              "; the last one", kept, " is used; keep one"));
+  }
   std::vector<std::string> known = kUsedKeys;
   for (const UnimplementedKey& entry : unimplemented_keys()) known.push_back(entry.key);
   for (const auto& [key, value] : user_config.json().items()) {

@@ -13,7 +13,7 @@
 namespace x2v {
 
 WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, int64_t evaluations,
-                          DType compute, int64_t vae_tile, DType vae_dtype) {
+                          DType compute, size_t block_weight_bytes, int64_t vae_tile, DType vae_dtype) {
   WanCost cost;
   const double latent_frames = 1.0 + static_cast<double>(shape.frames - 1) / 4.0;
   const double tokens =
@@ -31,11 +31,14 @@ WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, i
   cost.dit_attention_flops = per_layer * attention;
 
   const double weight_bytes = static_cast<double>(dit.num_layers) * (8 * d * d + 2 * d * ffn) *
-                              static_cast<double>(dtype_size(compute));
+                              static_cast<double>(block_weight_bytes);
+  // Each context's (and the negative one's) cross-attention keys and values, kept for the whole loop.
+  const double contexts =
+      2.0 * static_cast<double>(dit.num_layers) * 2 * text * d * static_cast<double>(dtype_size(compute));
   // The FFN's hidden activations and a handful of [tokens, dim] f32 tensors live at once.
   const double activations = tokens * (ffn * static_cast<double>(dtype_size(compute)) + 6 * d * 4);
   const double latents = 4.0 * 16 * latent_frames * (shape.height / 8.0) * (shape.width / 8.0) * 4;
-  cost.dit_bytes = weight_bytes + activations + latents;
+  cost.dit_bytes = weight_bytes + contexts + activations + latents;
   // The decoder's last stage: 96 channels of up to 4 frames at full resolution (or of one tile), input and
   // output.
   const double height = vae_tile > 0 ? std::min<double>(shape.height, vae_tile) : shape.height;
@@ -121,10 +124,12 @@ void check_stage(const char* stage, double need, Device& device, const WanVideoS
 
 }  // namespace
 
-void check_wan_memory(const WanCost& cost, const WanVideoShape& shape, Device& dit_device,
-                      Device& vae_device) {
-  check_stage("DiT", cost.dit_bytes, dit_device, shape, cost.tokens);
-  check_stage("VAE decode", cost.vae_bytes, vae_device, shape, cost.tokens);
+void check_dit_memory(const WanCost& cost, const WanVideoShape& shape, Device& device) {
+  check_stage("DiT", cost.dit_bytes, device, shape, cost.tokens);
+}
+
+void check_vae_memory(const WanCost& cost, const WanVideoShape& shape, Device& device) {
+  check_stage("VAE decode", cost.vae_bytes, device, shape, cost.tokens);
 }
 
 std::string format_flops(double flops) {

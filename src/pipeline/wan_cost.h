@@ -21,9 +21,10 @@ struct WanCost {
   double vae_bytes = 0;  // lower bound of the VAE decode's memory (one chunk at full resolution)
 };
 
-// `vae_tile` is the decode's tile side in pixels (0: untiled), `vae_dtype` its activations' dtype.
+// `block_weight_bytes`: bytes a weight of the blocks' linears (1 when quantized); `vae_tile` is the decode's
+// tile side in pixels (0: untiled), `vae_dtype` its activations' dtype.
 WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, int64_t evaluations,
-                          DType compute, int64_t vae_tile, DType vae_dtype);
+                          DType compute, size_t block_weight_bytes, int64_t vae_tile, DType vae_dtype);
 
 // FLOP/s of `device`'s default matmul kernel and of its attention kernel `attention_kernel` in `compute`,
 // measured on DiT-like shapes (a few tens of ms in all).
@@ -39,9 +40,10 @@ MeasuredRates measure_rates(Device& device, DType compute, const std::string& at
 // unknown (no check).
 double device_memory_budget(Device& device);
 
-// Throws Error (a user error) when a stage's lower bound exceeds the budget, naming the size and the need.
-void check_wan_memory(const WanCost& cost, const WanVideoShape& shape, Device& dit_device,
-                      Device& vae_device);
+// Throw Error (a user error) when that stage's lower bound exceeds the device's budget, naming the size and
+// the need.
+void check_dit_memory(const WanCost& cost, const WanVideoShape& shape, Device& device);
+void check_vae_memory(const WanCost& cost, const WanVideoShape& shape, Device& device);
 
 // "142 TFLOP", "3.1 GFLOP".
 std::string format_flops(double flops);

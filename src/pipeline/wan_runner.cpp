@@ -104,6 +104,30 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   // Kernels and quant schemes, on the device each stage will run on.
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   kernels.check(device);
+  files_ = WanModelFiles::locate(model_path, config_);
+  if (!files_.t5_quant_scheme.empty())
+    mm_kernel_format(stage_device(config_, "t5_cpu_offload", device), files_.t5_quant_scheme,
+                     "t5_quant_scheme");
+
+  // Sizes against memory: the architecture comes from the checkpoint's header and config.json only.
+  dit_config_ = WanDitCheckpoint::open(files_.dit).config();
+  const int64_t evaluations = static_cast<int64_t>(sampling.sampler.denoising_step_list.empty()
+                                                       ? sampling.sampler.steps
+                                                       : sampling.sampler.denoising_step_list.size()) *
+                              (sampling.enable_cfg ? 2 : 1);
+  // Quantized block linears keep 1 byte a weight.
+  const std::string& block_mm = kernels.block_mm.empty() ? kernels.mm : kernels.block_mm;
+  const size_t block_weight_bytes =
+      mm_kernel_format(device, block_mm, "dit_quant_scheme") == QuantFormat::none
+          ? dtype_size(precision.compute)
+          : 1;
+  cost_ = estimate_wan_cost(dit_config_, shape_, evaluations, precision.compute, block_weight_bytes,
+                            vae_options_.tiling ? vae_options_.tile_sample_size : 0, vae_options_.dtype);
+  check_vae_memory(cost_, shape_, stage_device(config_, "vae_cpu_offload", device));
+}
+
+void WanT2VRunner::check_dit_stage() const {
+  const WanDitKernels kernels = WanDitKernels::from_config(config_);
   if (!kernels.quantized_checkpoint.empty() && !std::filesystem::exists(kernels.quantized_checkpoint))
     throw Error("config", concat("dit_quantized_ckpt '", kernels.quantized_checkpoint,
                                  "' does not exist; give the quantized DiT's file or folder (in ",
@@ -116,20 +140,7 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
     if (!std::isfinite(lora.strength))
       throw Error("config", concat("lora_configs: the strength of '", lora.path, "' is not a finite number"));
   }
-  files_ = WanModelFiles::locate(model_path, config_);
-  if (!files_.t5_quant_scheme.empty())
-    mm_kernel_format(stage_device(config_, "t5_cpu_offload", device), files_.t5_quant_scheme,
-                     "t5_quant_scheme");
-
-  // Sizes against memory: the architecture comes from the checkpoint's header and config.json only.
-  dit_config_ = WanDitCheckpoint::open(files_.dit).config();
-  const int64_t evaluations = static_cast<int64_t>(sampling.sampler.denoising_step_list.empty()
-                                                       ? sampling.sampler.steps
-                                                       : sampling.sampler.denoising_step_list.size()) *
-                              (sampling.enable_cfg ? 2 : 1);
-  cost_ = estimate_wan_cost(dit_config_, shape_, evaluations, precision.compute,
-                            vae_options_.tiling ? vae_options_.tile_sample_size : 0, vae_options_.dtype);
-  check_wan_memory(cost_, shape_, device, stage_device(config_, "vae_cpu_offload", device));
+  check_dit_memory(cost_, shape_, *device_);
 }
 
 std::string WanT2VRunner::origin(const std::string& key) const {
@@ -211,6 +222,7 @@ void WanT2VRunner::check_request(const WanRequest& request) const {
   if (request.save_result_path.empty()) throw Error("infer", "no output; give --save_result_path out.mp4");
   check_video_path(request.save_result_path);
   if (!request.save_frames_dir.empty()) io::check_frames_folder(request.save_frames_dir);
+  check_dit_stage();
 }
 
 void WanT2VRunner::timed_stage(const std::string& name, const std::function<void()>& body) {
@@ -309,8 +321,9 @@ void WanT2VRunner::run(const WanRequest& request) {
       video.write(chunk);
       if (frames) frames->write(chunk);
     });
-    if (frames) frames->finish();
+    // The video first: a frames folder that cannot be swapped in must not cost the finished video.
     video.finish();
+    if (frames) frames->finish();
   });
 }
 

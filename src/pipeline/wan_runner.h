@@ -51,8 +51,11 @@ class WanT2VRunner {
   const WanVideoShape& video_shape() const { return shape_; }
   bool cfg_enabled() const;
 
-  // Throws Error for an empty prompt, a bad seed or an output path that cannot be written, before any work.
+  // Throws Error for an empty prompt, a bad seed or an output path that cannot be written, and runs
+  // check_dit_stage, before any work.
   void check_request(const WanRequest& request) const;
+  // What only the DiT stage needs: dit_quantized_ckpt and the LoRA files exist, the size fits the memory.
+  void check_dit_stage() const;
   // The effective settings, one line each, with where each came from ([default], [config], [--seed]),
   // then the cost: tokens, DiT evaluations and the expected time at this machine's measured matmul rate.
   // Also returns, in `warnings`, a line when the run is expected to take more than an hour.

@@ -1,5 +1,9 @@
 // Config key accounting, the text helpers behind its messages, and seed parsing.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "core/text.h"
 #include "pipeline/config_keys.h"
@@ -11,10 +15,16 @@ namespace {
 
 using testing::expect_error_mentioning;
 
+// The problems of `json_text` read as a config file (test.json in a fresh temporary folder).
 std::vector<std::string> problems_of(const std::string& json_text) {
-  std::vector<std::string> duplicates;
-  const nlohmann::json values = io::parse_json_text(json_text, "test.json", &duplicates);
-  return config_key_problems(io::Config(values, "test.json"));
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / concat("x2v_config_keys_", ::getpid());
+  std::filesystem::create_directories(folder);
+  const std::string path = (folder / "test.json").string();
+  std::ofstream(path) << json_text;
+  const io::Config config = io::Config::from_file(path);
+  std::filesystem::remove_all(folder);
+  return config_key_problems(config);
 }
 
 TEST(ConfigKeys, UsedKeysAndOffValuesAreSilent) {
@@ -45,18 +55,66 @@ TEST(ConfigKeys, UnimplementedKeysSayWhatHappensInstead) {
 // Every top-level key of LightX2V's Wan2.1 configs (their union, as of this writing) is known: used, or
 // named as not implemented; none comes out as "unknown".
 TEST(ConfigKeys, LightX2VWanConfigKeysAreAllKnown) {
-  const std::vector<std::string> keys = {
-      "infer_steps", "target_video_length", "target_height", "target_width", "self_attn_1_type",
-      "cross_attn_1_type", "cross_attn_2_type", "sample_guide_scale", "sample_shift", "enable_cfg",
-      "cpu_offload", "offload_granularity", "t5_cpu_offload", "vae_cpu_offload", "clip_cpu_offload",
-      "dit_quantized", "dit_quant_scheme", "dit_quantized_ckpt", "t5_quantized", "t5_quant_scheme",
-      "clip_quantized", "clip_quant_scheme", "use_tiling_vae", "use_tae", "tae_path", "lazy_load",
-      "unload_modules", "feature_caching", "teacache_thresh", "use_ret_steps", "coefficients", "parallel",
-      "denoising_step_list", "lora_configs", "text_len", "fps", "target_fps", "video_frame_interpolation",
-      "rms_norm_type", "layer_norm_type", "rope_type", "modulate_type", "use_31_block", "use_image_encoder",
-      "resize_mode", "video_duration", "changing_resolution", "resolution_rate", "vae_stride", "patch_size",
-      "general_sparse_attn_setting", "disagg_mode", "disagg_config", "causal_rope_type", "magcache_thresh",
-      "num_disk_workers", "offload_ratio", "t5_lazy_load", "use_compile", "comment"};
+  const std::vector<std::string> keys = {"infer_steps",
+                                         "target_video_length",
+                                         "target_height",
+                                         "target_width",
+                                         "self_attn_1_type",
+                                         "cross_attn_1_type",
+                                         "cross_attn_2_type",
+                                         "sample_guide_scale",
+                                         "sample_shift",
+                                         "enable_cfg",
+                                         "cpu_offload",
+                                         "offload_granularity",
+                                         "t5_cpu_offload",
+                                         "vae_cpu_offload",
+                                         "clip_cpu_offload",
+                                         "dit_quantized",
+                                         "dit_quant_scheme",
+                                         "dit_quantized_ckpt",
+                                         "t5_quantized",
+                                         "t5_quant_scheme",
+                                         "clip_quantized",
+                                         "clip_quant_scheme",
+                                         "use_tiling_vae",
+                                         "use_tae",
+                                         "tae_path",
+                                         "lazy_load",
+                                         "unload_modules",
+                                         "feature_caching",
+                                         "teacache_thresh",
+                                         "use_ret_steps",
+                                         "coefficients",
+                                         "parallel",
+                                         "denoising_step_list",
+                                         "lora_configs",
+                                         "text_len",
+                                         "fps",
+                                         "target_fps",
+                                         "video_frame_interpolation",
+                                         "rms_norm_type",
+                                         "layer_norm_type",
+                                         "rope_type",
+                                         "modulate_type",
+                                         "use_31_block",
+                                         "use_image_encoder",
+                                         "resize_mode",
+                                         "video_duration",
+                                         "changing_resolution",
+                                         "resolution_rate",
+                                         "vae_stride",
+                                         "patch_size",
+                                         "general_sparse_attn_setting",
+                                         "disagg_mode",
+                                         "disagg_config",
+                                         "causal_rope_type",
+                                         "magcache_thresh",
+                                         "num_disk_workers",
+                                         "offload_ratio",
+                                         "t5_lazy_load",
+                                         "use_compile",
+                                         "comment"};
   for (const std::string& key : keys) {
     const auto problems = problems_of(concat("{\"", key, "\": 1}"));
     for (const std::string& problem : problems)
@@ -70,7 +128,19 @@ TEST(ConfigKeys, RepeatedKeysAreNamed) {
     io::parse_json_text(R"({"seed": 1, "nested": {"a": 1, "a": 2}, "seed": 2})", "t.json", &duplicates);
     return duplicates;
   }();
-  EXPECT_EQ(duplicates_config, (std::vector<std::string>{"a", "seed"}));
+  EXPECT_EQ(duplicates_config, (std::vector<std::string>{"seed"})) << "top-level keys only";
+  const auto problems =
+      problems_of(R"({"lora_configs": [{"path": "x", "path": "y"}], "seed": 1, "seed": 2})");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("'seed' is written more than once in "), std::string::npos) << problems[0];
+  EXPECT_NE(problems[0].find("test.json; the last one (2) is used"), std::string::npos) << problems[0];
+}
+
+TEST(ConfigKeys, UseBfloat16FalseIsNamed) {
+  EXPECT_TRUE(problems_of(R"({"use_bfloat16": true})").empty());
+  const auto problems = problems_of(R"({"use_bfloat16": false})");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("set DTYPE=FP32"), std::string::npos) << problems[0];
 }
 
 TEST(ConfigKeys, StrictMakesTheFirstProblemAnError) {

@@ -127,6 +127,9 @@ class CpuFlashAttention final : public AttentionKernel {
     // All-bf16 operands on a CPU with AVX512-BF16 stay bf16 (attention_tiles_bf16); the rest run in f32.
     const bool bf16 = bf16_tiles_ && q.dtype() == DType::bf16 && k.dtype() == DType::bf16 &&
                       v.dtype() == DType::bf16 && plan.head_dim % 2 == 0;
+    // The AVX-512 tiles load and store whole 64-byte lines of the workspace.
+    X2V_ASSERT(!bf16 || reinterpret_cast<uintptr_t>(packed) % 64 == 0, "attention",
+               "the workspace is not 64-byte aligned");
     const int64_t total_heads = plan.batch * plan.heads;
     const int64_t key_blocks = (plan.key_len + kPackKeyBlock - 1) / kPackKeyBlock;
 

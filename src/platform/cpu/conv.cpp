@@ -85,7 +85,8 @@ class OnednnConv final : public ConvKernel {
       pack_weights(memory(plain_weights_desc(packed_dtype), onednn_engine(), plain.raw_data()),
                    descriptor.weights_desc());
     }
-    // The packed f32 copy is all apply() reads: the caller's weight (and bias) need not stay alive here.
+    // The packed copy (f32, or bf16 for the native path) is all apply() reads: the caller's weight (and bias)
+    // need not stay alive here.
     weight_ = Tensor();
     bias_ = Tensor();
   }

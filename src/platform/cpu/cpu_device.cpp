@@ -15,13 +15,16 @@
 namespace x2v {
 namespace {
 
-// /proc/cpuinfo's "model name" ("" elsewhere).
+// /proc/cpuinfo's "model name", or "unknown CPU".
 std::string cpu_model_name() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
-  while (std::getline(cpuinfo, line))
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
-      return line.substr(line.find(':') + 2);
+  while (std::getline(cpuinfo, line)) {
+    const size_t colon = line.find(':');
+    if (!line.starts_with("model name") || colon == std::string::npos) continue;
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    if (start != std::string::npos) return line.substr(start);
+  }
   return "unknown CPU";
 }
 
