@@ -90,7 +90,9 @@ typedef struct x2v_device_desc {
   uint32_t struct_size;      /* sizeof(x2v_device_desc) */
   const char* name;          /* platform name, e.g. "ascend"; must not clash with a registered one */
   const char* device_string; /* e.g. "ascend:0"; NULL: the name */
-  int32_t priority;          /* larger wins when PLATFORM is unset; cpu is 0, accelerators > 0 */
+  int32_t priority;          /* larger wins when PLATFORM is unset; cpu is 0. ABI 1 gives a plugin device no
+                                default kernels, so a model cannot run on it: keep this below 0, so
+                                only PLATFORM=<name> selects it */
   int32_t host_accessible;   /* non-zero: host code may read device memory directly (unified memory) */
   void* user;                /* passed back to every callback */
   /* Non-zero when the hardware is present and usable. NULL: always available. */

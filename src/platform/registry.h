@@ -52,11 +52,17 @@ class KernelRegistry {
     std::lock_guard<std::mutex> lock(mutex_);
     if (name.empty() && entries_.count(default_)) return default_;
     if (entries_.count(name)) return name;
-    auto alias = aliases_.find(name);
-    if (alias != aliases_.end() && entries_.count(alias->second)) {
-      log_once(LogLevel::info, "platform",
-               concat(category_, " '", name, "' runs as ", platform_, " kernel '", alias->second, "'"));
-      return alias->second;
+    // An alias may name another alias (a plugin's name for a LightX2V name); a few hops at most, no loops.
+    std::string target = name;
+    for (int hop = 0; hop < 8; ++hop) {
+      auto alias = aliases_.find(target);
+      if (alias == aliases_.end()) break;
+      target = alias->second;
+      if (entries_.count(target)) {
+        log_once(LogLevel::info, "platform",
+                 concat(category_, " '", name, "' runs as ", platform_, " kernel '", target, "'"));
+        return target;
+      }
     }
     throw Error("platform", concat("unknown ", category_, " kernel '", name, "' on platform '", platform_,
                                    "'; available: ", join_names_locked()));
@@ -116,7 +122,7 @@ class KernelRegistry {
     std::string text;
     for (const auto& [name, entry] : entries_) text += (text.empty() ? "" : ", ") + name;
     for (const auto& [name, target] : aliases_)
-      if (entries_.count(target)) text += ", " + name + " (= " + target + ")";
+      if (entries_.count(target) || aliases_.count(target)) text += ", " + name + " (= " + target + ")";
     return text.empty() ? "(none)" : text;
   }
 

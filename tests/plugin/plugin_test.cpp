@@ -254,6 +254,17 @@ TEST(PluginKernels, ElementwiseReceivesItsParams) {
   expect_near_all(out.to_floats(), {1.5f, -6.0f, 0.25f, 9.0f}, 0.0f);
 }
 
+// fill is the elementwise op without inputs; the adapter must pass the call through.
+TEST(PluginKernels, FillTakesNoInputs) {
+  auto registry = registry_with_toy();
+  Device& toy = *registry->find("toy");
+  ElementwiseKernel& fill = toy.kernels().elementwise.shared("fill");
+  fill.load({1.25f});
+  Tensor out = empty({3, 2}, DType::f32, toy);
+  fill.apply({}, out);
+  expect_near_all(out.to_floats(), std::vector<float>(6, 1.25f), 0.0f);
+}
+
 TEST(PluginDevice, PlatformEnvSelectsToyAndMemoryComesFromThePlugin) {
   auto registry = registry_with_toy();
   ScopedEnvironment platform("PLATFORM", "toy");

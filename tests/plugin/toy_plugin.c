@@ -5,7 +5,8 @@
  *   - attention kernel "toy_attn" on "cpu" (exact softmax attention, f32, contiguous tensors) and the
  *     alias "toy_flash" for it;
  *   - rms_norm kernel "toy_rms_norm" on "toy" and on "cpu";
- *   - elementwise kernel "scale" on "toy" (out = x * params[0] + params[1]).
+ *   - elementwise kernels "scale" (out = x * params[0] + params[1]) and "fill" (out = params[0], no inputs)
+ *     on "toy".
  * It also exports toy_plugin_live_allocations() so tests can see that device memory went through it.
  */
 #include <math.h>
@@ -236,6 +237,19 @@ static int toy_scale_apply(void* instance, const x2v_kernel_args* args) {
   return X2V_OK;
 }
 
+/* ---- elementwise "fill": out = params[0] (no inputs) ------------------------------------------------ */
+
+static int toy_fill_apply(void* instance, const x2v_kernel_args* args) {
+  toy_kernel* kernel = (toy_kernel*)instance;
+  if (args->input_count != 0 || args->output_count != 1 || args->param_count != 1)
+    return fail(kernel, "fill expects no inputs, out and [value]");
+  if (require_f32_contiguous(kernel, "fill", args->outputs, 1) != X2V_OK) return X2V_FAILED;
+  const int64_t count = element_count(&args->outputs[0]);
+  float* out = (float*)args->outputs[0].data;
+  for (int64_t i = 0; i < count; ++i) out[i] = args->params[0];
+  return X2V_OK;
+}
+
 /* ---- Registration ---------------------------------------------------------------------------------- */
 
 static x2v_kernel_desc kernel_desc(const char* description, int (*load)(void*, const x2v_kernel_args*),
@@ -283,11 +297,13 @@ X2V_PLUGIN_EXPORT int x2v_plugin_register(const x2v_host_api* host) {
   const x2v_kernel_desc attention = kernel_desc("toy exact attention (f32)", NULL, toy_attention_apply);
   const x2v_kernel_desc rms_norm = kernel_desc("toy rms_norm (f32)", toy_rms_norm_load, toy_rms_norm_apply);
   const x2v_kernel_desc scale = kernel_desc("toy scale (f32)", NULL, toy_scale_apply);
+  const x2v_kernel_desc fill = kernel_desc("toy fill (f32)", NULL, toy_fill_apply);
   if (host->register_kernel(host, "cpu", X2V_KERNEL_ATTENTION, "toy_attn", &attention) != X2V_OK ||
       host->register_alias(host, "cpu", X2V_KERNEL_ATTENTION, "toy_flash", "toy_attn") != X2V_OK ||
       host->register_kernel(host, "toy", X2V_KERNEL_RMS_NORM, "toy_rms_norm", &rms_norm) != X2V_OK ||
       host->register_kernel(host, "cpu", X2V_KERNEL_RMS_NORM, "toy_rms_norm", &rms_norm) != X2V_OK ||
-      host->register_kernel(host, "toy", X2V_KERNEL_ELEMENTWISE, "scale", &scale) != X2V_OK) {
+      host->register_kernel(host, "toy", X2V_KERNEL_ELEMENTWISE, "scale", &scale) != X2V_OK ||
+      host->register_kernel(host, "toy", X2V_KERNEL_ELEMENTWISE, "fill", &fill) != X2V_OK) {
     free(device); /* the registration fails as a whole, so the device above is dropped too */
     return X2V_FAILED;
   }

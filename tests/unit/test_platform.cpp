@@ -83,6 +83,18 @@ TEST(Registry, AliasesResolveToKernels) {
   for (const std::string& op : elementwise_op_names()) EXPECT_TRUE(kernels.elementwise.contains(op)) << op;
 }
 
+// An alias of an alias resolves to the kernel; a loop of aliases is an unknown name, not a hang.
+TEST(Registry, AliasChainsResolveAndLoopsFail) {
+  KernelRegistry<RmsNormKernel> registry("rms_norm", "test");
+  registry.add("real", [] { return cpu_device().kernels().rms_norm.create("torch"); });
+  registry.alias("first", "real");
+  registry.alias("second", "first");
+  EXPECT_EQ(registry.resolve("second"), "real");
+  registry.alias("loop_a", "loop_b");
+  registry.alias("loop_b", "loop_a");
+  EXPECT_THROW(registry.resolve("loop_a"), Error);
+}
+
 TEST(Allocator, TracksCurrentAndPeakAndReuses) {
   CachingAllocator allocator(
       "test", [](size_t bytes) { return std::malloc(bytes); },
