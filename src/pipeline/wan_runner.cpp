@@ -111,18 +111,14 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
 
   // Sizes against memory: the architecture comes from the checkpoint's header and config.json only.
   dit_config_ = WanDitCheckpoint::open(files_.dit).config();
-  const int64_t evaluations = static_cast<int64_t>(sampling.sampler.denoising_step_list.empty()
-                                                       ? sampling.sampler.steps
-                                                       : sampling.sampler.denoising_step_list.size()) *
-                              (sampling.enable_cfg ? 2 : 1);
   // Quantized block linears keep 1 byte a weight.
-  const std::string& block_mm = kernels.block_mm.empty() ? kernels.mm : kernels.block_mm;
   const size_t block_weight_bytes =
-      mm_kernel_format(device, block_mm, "dit_quant_scheme") == QuantFormat::none
+      mm_kernel_format(device, kernels.block_linear_kernel(), "dit_quant_scheme") == QuantFormat::none
           ? dtype_size(precision.compute)
           : 1;
-  cost_ = estimate_wan_cost(dit_config_, shape_, evaluations, precision.compute, block_weight_bytes,
-                            vae_options_.tiling ? vae_options_.tile_sample_size : 0, vae_options_.dtype);
+  cost_ =
+      estimate_wan_cost(dit_config_, shape_, sampling.evaluations(), precision.compute, block_weight_bytes,
+                        vae_options_.tiling ? vae_options_.tile_sample_size : 0, vae_options_.dtype);
   check_vae_memory(cost_, shape_, stage_device(config_, "vae_cpu_offload", device));
 }
 
@@ -158,11 +154,10 @@ std::vector<std::string> WanT2VRunner::describe(const WanRequest& request,
                          "; latents ", latent[0], "x", latent[1], "x", latent[2], "x", latent[3], ", ",
                          cost_.tokens, " DiT tokens"));
   const bool distill = !sampling.sampler.denoising_step_list.empty();
-  std::string steps = distill
-                          ? concat(sampling.sampler.denoising_step_list.size(),
-                                   " steps (denoising_step_list) ", origin("denoising_step_list"))
-                          : concat(sampling.sampler.steps, sampling.sampler.steps == 1 ? " step " : " steps ",
-                                   origin("infer_steps"));
+  const int64_t step_count = sampling.step_count();
+  const std::string steps =
+      concat(step_count, step_count == 1 ? " step" : " steps", distill ? " (denoising_step_list) " : " ",
+             origin(distill ? "denoising_step_list" : "infer_steps"));
   lines.push_back(
       concat(steps, ", solver ", sampling.sampler.solver, ", shift ", sampling.sampler.shift, " ",
              origin("sample_shift"), ", CFG ", sampling.enable_cfg ? "on " : "off ", origin("enable_cfg"),
@@ -176,7 +171,7 @@ std::vector<std::string> WanT2VRunner::describe(const WanRequest& request,
                                                             : "[Wan's default]"));
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   KernelRegistries& registries = device_->kernels();
-  const std::string block_mm = kernels.block_mm.empty() ? registries.mm.resolve("") : kernels.block_mm;
+  const std::string block_mm = registries.mm.resolve(kernels.block_linear_kernel());
   lines.push_back(concat("precision DTYPE=", dtype_setting(precision.compute),
                          " SENSITIVE_LAYER_DTYPE=", dtype_setting(precision.sensitive), ", vae_dtype ",
                          vae_options_.dtype == DType::bf16 ? "bf16" : "fp32",

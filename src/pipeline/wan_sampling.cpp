@@ -33,6 +33,11 @@ WanSamplingOptions WanSamplingOptions::from_config(const io::Config& config) {
   return options;
 }
 
+int64_t WanSamplingOptions::step_count() const {
+  return sampler.denoising_step_list.empty() ? sampler.steps
+                                             : static_cast<int64_t>(sampler.denoising_step_list.size());
+}
+
 WanDitCheckpoint open_wan_dit_checkpoint(const std::string& path, const io::Config& config) {
   WanDitCheckpoint checkpoint = WanDitCheckpoint::open(path);
   checkpoint.merge_loras(lora_configs_from(config));

@@ -15,6 +15,9 @@ struct WanSamplingOptions {
   // LightX2V keys: infer_steps, sample_shift, sample_guide_scale, enable_cfg, denoising_step_list and
   // sample_solver ("unipc" default, "euler"; "distill" whenever denoising_step_list is given without one).
   static WanSamplingOptions from_config(const io::Config& config);
+  // Sampling steps (the step list's length for step-distill) and DiT evaluations (twice with CFG).
+  int64_t step_count() const;
+  int64_t evaluations() const { return step_count() * (enable_cfg ? 2 : 1); }
 };
 
 struct WanSamplingInputs {

@@ -18,7 +18,7 @@ void WanBlock::load(const WanDitConfig& config, const WanDitCheckpoint& checkpoi
     return checkpoint.load(prefix + name, shape, dtype, device);
   };
   // The attention and FFN linears: dit_quant_scheme's kernel, with quantized weights when it takes them.
-  const std::string& block_mm = kernels.block_mm.empty() ? kernels.mm : kernels.block_mm;
+  const std::string& block_mm = kernels.block_linear_kernel();
   const QuantFormat format = mm_kernel_format(device, block_mm, "dit_quant_scheme");
   auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in) {
     if (format == QuantFormat::none) {

@@ -34,7 +34,7 @@ void WanDitKernels::check(Device& device) const {
   table.rope.resolve(rope);
   table.mm.resolve(mm);
   table.conv.resolve(conv);
-  mm_kernel_format(device, block_mm.empty() ? mm : block_mm, "dit_quant_scheme");
+  mm_kernel_format(device, block_linear_kernel(), "dit_quant_scheme");
 }
 
 }  // namespace x2v

@@ -31,6 +31,8 @@ struct WanDitKernels {
 
   // Throws Error for dit_quantized with an unquantized dit_quant_scheme.
   static WanDitKernels from_config(const io::Config& config);
+  // The kernel of the blocks' attention and FFN linears: block_mm, or `mm` when that is empty.
+  const std::string& block_linear_kernel() const { return block_mm.empty() ? mm : block_mm; }
   // Resolves every name against `device`'s registries without building anything, so an unknown kernel or
   // quant scheme is reported before any weight loads.
   void check(Device& device) const;
