@@ -67,9 +67,9 @@ void run_attention(benchmark::State& state, AttentionShape shape, DType dtype) {
   const x2v::Tensor v = token_major(shape.heads, shape.key_len, shape.head_dim, dtype, 3);
   x2v::Tensor out =
       x2v::Tensor::host({shape.query_len, shape.heads, shape.head_dim}, dtype).permute({1, 0, 2});
-  auto kernel = x2v::cpu_device().kernels().attention.create("cpu_flash_attn");
+  auto kernel = x2v::host_device().kernels().attention.create("cpu_flash_attn");
   kernel->load({});
-  x2v::Allocator& allocator = x2v::cpu_device().allocator();
+  x2v::Allocator& allocator = x2v::host_device().allocator();
   allocator.release_cache();
   allocator.reset_peak();
   const size_t allocated_before = allocator.stats().current_bytes;

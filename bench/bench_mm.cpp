@@ -55,7 +55,7 @@ x2v::Tensor random_tensor(const x2v::Shape& shape, DType dtype, uint32_t seed) {
 void run_mm(benchmark::State& state, MmShape shape, DTypeCase dtypes) {
   // The peak first, so that its several seconds of work do not overlap the timed loop.
   const double peak = onednn_matmul_peak_gflops(dtypes.weight);
-  auto kernel = x2v::cpu_device().kernels().mm.create("Default");
+  auto kernel = x2v::host_device().kernels().mm.create("Default");
   const x2v::Tensor weight = random_tensor({shape.out_features, shape.in_features}, dtypes.weight, 1);
   const x2v::Tensor bias = random_tensor({shape.out_features}, DType::f32, 2);
   const x2v::Tensor x = random_tensor({shape.rows, shape.in_features}, dtypes.activation, 3);

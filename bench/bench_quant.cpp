@@ -80,7 +80,7 @@ constexpr MmCase kCases[] = {
 };
 
 void run_mm(benchmark::State& state, MmShape shape, MmCase mm_case) {
-  auto kernel = cpu_device().kernels().mm.create(mm_case.kernel);
+  auto kernel = host_device().kernels().mm.create(mm_case.kernel);
   const float weight_scale = 2.0f / std::sqrt(static_cast<float>(shape.in_features));
   const Tensor bias = random_tensor({shape.out_features}, DType::f32, 2, 0.1f);
   const QuantFormat format = quant_format_of(mm_case.weight);
@@ -103,7 +103,7 @@ void run_mm(benchmark::State& state, MmShape shape, MmCase mm_case) {
   state.counters["best_GOP/s"] = gop / times.best_seconds;
   state.counters["cpu_GOP/s"] =
       gop * static_cast<double>(state.iterations()) / (process_cpu_seconds() - cpu_start);
-  state.SetLabel(cpu_device().kernels().mm.resolve(mm_case.kernel));
+  state.SetLabel(host_device().kernels().mm.resolve(mm_case.kernel));
 }
 
 // ------------------------------------------------------------------------------------------ DiT step

@@ -1,4 +1,6 @@
-// `x2v platforms`: the registered platforms and, for each, its kernels by category with their aliases.
+// `x2v platforms`: the registered platforms and, for each, its hardware, capabilities and memory, and its
+// kernels by category: native ones (the default marked), the LightX2V names they accept, and what runs on
+// the host through copies.
 #include <cstdio>
 
 #include "commands.h"
@@ -9,15 +11,28 @@ namespace {
 
 template <class Registry>
 void print_category(const Registry& registry) {
-  std::printf("  %-12s", registry.category().c_str());
-  bool first = true;
+  std::string native, fallback;
   for (const std::string& name : registry.names()) {
-    std::printf("%s%s", first ? "" : ", ", name.c_str());
-    first = false;
+    const bool is_default = name == registry.default_name();
+    std::string& list = registry.traits(name).host_fallback ? fallback : native;
+    list += concat(list.empty() ? "" : ", ", name, is_default ? " (default)" : "");
   }
-  for (const auto& [alias, target] : registry.aliases())
-    std::printf(", %s (= %s)", alias.c_str(), target.c_str());
-  std::printf("\n");
+  for (const auto& [alias, target] : registry.aliases()) native += concat(", ", alias, " (= ", target, ")");
+  for (const auto& [name, target] : registry.lightx2v_names())
+    native += concat(", ", name, " (= ", target, ")");
+  if (!native.empty() && native.starts_with(", ")) native = native.substr(2);
+  std::printf("  %-12s%s\n", registry.category().c_str(),
+              native.empty() ? "(no native kernel)" : native.c_str());
+  if (!fallback.empty()) std::printf("  %-12s  host fallback (through copies): %s\n", "", fallback.c_str());
+}
+
+std::string describe_capabilities(const DeviceCapabilities& caps) {
+  std::string text;
+  for (const auto& [present, name] :
+       {std::pair{caps.f16, "f16"}, std::pair{caps.bf16, "bf16"}, std::pair{caps.int8, "int8"},
+        std::pair{caps.fp8, "fp8"}, std::pair{caps.async_copy, "async copies"}})
+    if (present) text += concat(text.empty() ? "" : ", ", name);
+  return text.empty() ? "f32 only" : text;
 }
 
 void print_platforms() {
@@ -28,14 +43,13 @@ void print_platforms() {
                 device == &selected ? " (selected)" : "");
     if (const std::string hardware = device->hardware(); !hardware.empty())
       std::printf("  %-12s%s\n", "hardware", hardware.c_str());
-    KernelRegistries& kernels = device->kernels();
-    print_category(kernels.attention);
-    print_category(kernels.mm);
-    print_category(kernels.rms_norm);
-    print_category(kernels.layer_norm);
-    print_category(kernels.rope);
-    print_category(kernels.conv);
-    print_category(kernels.elementwise);
+    std::printf("  %-12s%s; memory %s\n", "native", describe_capabilities(device->capabilities()).c_str(),
+                device->host_accessible() ? "host-readable" : "separate (explicit copies)");
+    const DeviceMemory memory = device->memory();
+    if (memory.total != 0)
+      std::printf("  %-12s%s total, %s free\n", "memory", format_bytes(memory.total).c_str(),
+                  format_bytes(memory.free).c_str());
+    for_each_registry(device->kernels(), [](KernelCategory, auto& registry) { print_category(registry); });
   }
 }
 
@@ -44,8 +58,8 @@ void print_platforms() {
 void add_platforms_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("platforms",
                                          "List the registered platforms (cpu, plugins; the one PLATFORM "
-                                         "selects is marked) and, per op category, "
-                                         "their kernels and the LightX2V names they accept (alias = kernel)");
+                                         "selects is marked) and, per op category, their kernels, the "
+                                         "LightX2V names they accept (name = kernel) and the host fallbacks");
   command->callback([] { print_platforms(); });
 }
 

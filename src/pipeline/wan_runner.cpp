@@ -30,7 +30,7 @@ const char* const kModelClasses = "wan2.1, wan2.1_distill";
 
 // The device a stage runs on: `<part>_cpu_offload` keeps that part on the cpu.
 Device& stage_device(const io::Config& config, const std::string& offload_key, Device& device) {
-  return config.get_bool(offload_key, false) ? cpu_device() : device;
+  return config.get_bool(offload_key, false) ? host_device() : device;
 }
 
 void check_writable_folder(const std::string& path, const std::string& what) {
@@ -229,7 +229,7 @@ void WanT2VRunner::timed_stage(const std::string& name, const std::function<void
   // The stage's model and activations are gone; their cached blocks would only sit beside the next
   // stage's (different) sizes, so they go back to the system.
   device_->allocator().release_cache();
-  cpu_device().allocator().release_cache();
+  host_device().allocator().release_cache();
   log_info("infer", "stage ", name, ": ", report.seconds, " s, allocator peak ",
            format_bytes(report.allocator_peak_bytes));
   reports_.push_back(report);

@@ -7,35 +7,23 @@
 
 #include "core/tensor.h"
 #include "platform/allocator.h"
-#include "platform/ops/attention.h"
-#include "platform/ops/conv.h"
-#include "platform/ops/elementwise.h"
-#include "platform/ops/mm.h"
-#include "platform/ops/norm.h"
-#include "platform/ops/rope.h"
-#include "platform/registry.h"
+#include "platform/kernel_registries.h"
 #include "platform/stream.h"
 
 namespace x2v {
 
-// The kernel registries of one platform, one per op category.
-struct KernelRegistries {
-  explicit KernelRegistries(const std::string& platform)
-      : attention("attention", platform),
-        mm("mm", platform),
-        rms_norm("rms_norm", platform),
-        layer_norm("layer_norm", platform),
-        rope("rope", platform),
-        conv("conv", platform),
-        elementwise("elementwise", platform) {}
+// Memory figures in bytes; 0 where unknown.
+struct DeviceMemory {
+  size_t total = 0;
+  size_t free = 0;
+  size_t largest_allocation = 0;    // the largest single allocation that can succeed
+  size_t largest_buffer_range = 0;  // the largest range one kernel argument may span; 0: no limit
+};
 
-  KernelRegistry<AttentionKernel> attention;
-  KernelRegistry<MatmulKernel> mm;
-  KernelRegistry<RmsNormKernel> rms_norm;
-  KernelRegistry<LayerNormKernel> layer_norm;
-  KernelRegistry<RopeKernel> rope;
-  KernelRegistry<ConvKernel> conv;
-  KernelRegistry<ElementwiseKernel> elementwise;
+// What the device computes natively (for `x2v platforms` and kernel choices).
+struct DeviceCapabilities {
+  bool f16 = false, bf16 = false, int8 = false, fp8 = false;
+  bool async_copy = false;  // copies on one stream overlap kernels on another
 };
 
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
@@ -52,6 +40,8 @@ class Device {
   virtual std::string device_string() const = 0;  // "cpu", "cuda:0"
   // The hardware and the code path it takes, for `x2v platforms` and benchmarks ("" when not known).
   virtual std::string hardware() const { return ""; }
+  virtual DeviceCapabilities capabilities() const { return {}; }
+  virtual DeviceMemory memory() const { return {}; }
   // Larger wins when PLATFORM is unset and several platforms are available.
   virtual int priority() const = 0;
   // Per-process set-up (threads, environment); called once when the device is selected.

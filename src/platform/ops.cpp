@@ -51,7 +51,7 @@ Tensor to_device(const Tensor& x, Device& target) {
   } else if (target.host_accessible()) {
     source.copy(packed.raw_data(), out.raw_data(), packed.nbytes(), CopyKind::device_to_host);
   } else {
-    Tensor staging = to_device(packed, cpu_device());
+    Tensor staging = to_device(packed, host_device());
     return to_device(staging, target);
   }
   return out;
@@ -86,8 +86,8 @@ void fill(Tensor& out, float value) {
   run("fill", {}, out, {value});
 }
 
-void channel_rms_norm(const Tensor& x, const Tensor& gamma, Tensor& out, bool silu, float eps) {
-  run("channel_rms_norm", {x, gamma}, out, {eps, silu ? 1.0f : 0.0f});
+void channel_l2_norm(const Tensor& x, const Tensor& gamma, Tensor& out, bool silu, float eps) {
+  run("channel_l2_norm", {x, gamma}, out, {eps, silu ? 1.0f : 0.0f});
 }
 
 void clamp(const Tensor& x, float low, float high, Tensor& out) {

@@ -25,12 +25,12 @@ void softmax(const Tensor& x, Tensor& out);
 void scale(const Tensor& x, float multiplier, float offset, Tensor& out);
 // out = value everywhere
 void fill(Tensor& out, float value);
-// Channel-first RMS norm of the Wan VAE: x [C, ...] (channels in dim 0), gamma with C elements;
-// out[c, i] = x[c, i] / max(||x[:, i]||_2, eps) * sqrt(C) * gamma[c]  (F.normalize over dim 0, eps 1e-12),
-// then SiLU when `silu` (the VAE always follows its norms by SiLU but in attention). `out` may have any
+// Channel-first L2 norm: x [C, ...] (channels in dim 0), gamma with C elements;
+// out[c, i] = x[c, i] / max(||x[:, i]||_2, eps) * sqrt(C) * gamma[c]  (F.normalize over dim 0), then SiLU
+// when `silu` (convolutional decoders follow most norms by SiLU; fusing saves a pass). `out` may have any
 // channel stride (a slice of a larger time window) as long as each channel's elements are contiguous.
-void channel_rms_norm(const Tensor& x, const Tensor& gamma, Tensor& out, bool silu = false,
-                      float eps = 1e-12f);
+void channel_l2_norm(const Tensor& x, const Tensor& gamma, Tensor& out, bool silu = false,
+                     float eps = 1e-12f);
 // out = min(max(x, low), high)
 void clamp(const Tensor& x, float low, float high, Tensor& out);
 

@@ -94,13 +94,13 @@ void initialize_platforms() {
   });
 }
 
-Device& cpu_device() {
+Device& host_device() {
   initialize_platforms();
   return *devices().find("cpu");
 }
 
 Device& device_of(const Tensor& tensor) {
-  return tensor.device() ? *tensor.device() : cpu_device();
+  return tensor.device() ? *tensor.device() : host_device();
 }
 
 Device& selected_device() {

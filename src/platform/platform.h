@@ -28,9 +28,10 @@ class DeviceRegistry {
 // Registers the built-in platforms and loads plugins (once per process; later calls return at once).
 void initialize_platforms();
 DeviceRegistry& devices();
-// The cpu device (always present); host tensors without a device count as cpu tensors.
-Device& cpu_device();
-// The device `tensor` lives on (cpu for plain host tensors).
+// The host: the cpu platform, always present. Plain host tensors (no device) count as its tensors, and
+// devices whose memory the host cannot read stage copies and fallbacks through it.
+Device& host_device();
+// The device `tensor` lives on (the host for plain host tensors).
 Device& device_of(const Tensor& tensor);
 // Shorthand for devices().select() after initialize_platforms().
 Device& selected_device();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "platform/host_fallback.h"
 #include "platform/platform.h"
 #include "platform/plugin_adapters.h"
 #include "x2v/platform_abi.h"
@@ -21,15 +22,21 @@ namespace x2v {
 namespace {
 
 constexpr const char* kPlace = "plugin";
-// ABI 1 needs every field of its descriptors; later fields (same ABI, bigger struct_size) are optional.
+// ABI 2 needs every field of its descriptors; later fields (same ABI, bigger struct_size) are optional.
 constexpr size_t kDeviceDescMinimumSize = sizeof(x2v_device_desc);
 constexpr size_t kKernelDescMinimumSize = sizeof(x2v_kernel_desc);
 
 struct PendingAlias {
   std::string platform;
-  int32_t category = 0;
+  KernelCategory category = KernelCategory::attention;
   std::string alias;
   std::string target;
+};
+
+struct PendingDefault {
+  std::string platform;
+  KernelCategory category = KernelCategory::attention;
+  std::string name;
 };
 
 // One plugin: its host api (plugins may keep the pointer to log later) and, while x2v_plugin_register
@@ -44,6 +51,7 @@ struct PluginRecord {
   std::vector<std::unique_ptr<PluginDevice>> pending_devices;
   std::vector<std::shared_ptr<PluginKernelSpec>> pending_kernels;
   std::vector<PendingAlias> pending_aliases;
+  std::vector<PendingDefault> pending_defaults;
 };
 
 // Records of loaded plugins live until the process ends (never destroyed: devices destroyed at exit may
@@ -77,16 +85,17 @@ PluginDevice* pending_device(PluginRecord& record, const std::string& name) {
   return nullptr;
 }
 
-// The kernel registries of `platform`: a registered device or one this plugin registers now.
-KernelRegistries* find_kernels(PluginRecord& record, const std::string& platform) {
-  if (Device* device = record.registry->find(platform)) return &device->kernels();
-  if (PluginDevice* device = pending_device(record, platform)) return &device->kernels();
-  return nullptr;
+// The device a plugin may add kernels to: cpu or a device this plugin registers now (another plugin's
+// device belongs to that plugin, whose fallbacks are already decided).
+Device* find_target_device(PluginRecord& record, const std::string& platform) {
+  if (platform == "cpu") return record.registry->find(platform);
+  return pending_device(record, platform);
 }
 
-bool kernel_name_taken(PluginRecord& record, const std::string& platform, int32_t category,
+bool kernel_name_taken(PluginRecord& record, const std::string& platform, KernelCategory category,
                        const std::string& name) {
-  if (has_kernel(*find_kernels(record, platform), category, name)) return true;
+  KernelRegistries& kernels = find_target_device(record, platform)->kernels();
+  if (visit_registry(kernels, category, [&](auto& registry) { return registry.contains(name); })) return true;
   for (const auto& spec : record.pending_kernels)
     if (spec->platform == platform && spec->category == category && spec->name == name) return true;
   for (const auto& alias : record.pending_aliases)
@@ -139,6 +148,17 @@ int host_register_device(const x2v_host_api* host, const x2v_device_desc* raw_de
                     "' is empty or has characters other than letters, ", "digits, '_', '-', '.'");
     if (!desc.alloc || !desc.free || !desc.copy || !desc.synchronize)
       return concat("register_device '", name, "': alloc, free, copy and synchronize are all required");
+    const int stream_functions = (desc.create_stream != nullptr) + (desc.destroy_stream != nullptr) +
+                                 (desc.copy_async != nullptr) + (desc.stream_synchronize != nullptr);
+    if (stream_functions != 0 && stream_functions != 4)
+      return concat("register_device '", name, "': create_stream, destroy_stream, copy_async and ",
+                    "stream_synchronize come all together or not at all");
+    const int event_functions = (desc.create_event != nullptr) + (desc.destroy_event != nullptr) +
+                                (desc.record_event != nullptr) + (desc.stream_wait_event != nullptr) +
+                                (desc.event_synchronize != nullptr);
+    if (event_functions != 0 && (event_functions != 5 || stream_functions == 0))
+      return concat("register_device '", name, "': the five event functions come all together, and only ",
+                    "with the stream functions");
     if (record.registry->find(name) != nullptr || pending_device(record, name) != nullptr)
       return concat("register_device: platform '", name, "' is already registered");
     record.pending_devices.push_back(std::make_unique<PluginDevice>(desc, record.path));
@@ -149,27 +169,34 @@ int host_register_device(const x2v_host_api* host, const x2v_device_desc* raw_de
 int host_register_kernel(const x2v_host_api* host, const char* platform, int32_t category, const char* name,
                          const x2v_kernel_desc* raw_desc) {
   return guarded(host, [&](PluginRecord& record) -> std::string {
-    const char* category_name = plugin_kernel_category_name(category);
-    if (category_name == nullptr)
+    KernelCategory kind;
+    if (!category_from_abi(category, &kind))
       return concat("register_kernel: unknown category ", category, " (use an X2V_KERNEL_* code)");
-    if (!has_text(name)) return concat("register_kernel: a ", category_name, " kernel has no name");
+    const char* category_text = category_name(kind);
+    if (!has_text(name)) return concat("register_kernel: a ", category_text, " kernel has no name");
     if (!has_text(platform)) return concat("register_kernel '", name, "': no platform given");
-    if (find_kernels(record, platform) == nullptr)
-      return concat("register_kernel '", name, "': no platform '", platform,
-                    "' (registered: ", known_platforms(record), "); register the device first");
+    if (find_target_device(record, platform) == nullptr)
+      return concat(
+          "register_kernel '", name, "': platform '", platform, "' is neither cpu nor a device this ",
+          "plugin registered (registered: ", known_platforms(record), "); register the device first");
     x2v_kernel_desc desc;
     if (!copy_abi_struct(raw_desc, kKernelDescMinimumSize, &desc))
       return concat("register_kernel '", name, "': the descriptor is NULL or smaller (struct_size ",
                     raw_desc ? raw_desc->struct_size : 0, ") than ABI ", X2V_PLATFORM_ABI_VERSION, "'s ",
                     kKernelDescMinimumSize, " bytes");
     if (desc.apply == nullptr) return concat("register_kernel '", name, "': apply is required");
-    if (kernel_name_taken(record, platform, category, name))
-      return concat("register_kernel: ", category_name, " kernel '", name, "' already exists on platform '",
+    KernelTraits traits;
+    std::string problem;
+    if (!traits_from_abi(desc, kind, &traits, &problem))
+      return concat("register_kernel '", name, "': ", problem);
+    if (kernel_name_taken(record, platform, kind, name))
+      return concat("register_kernel: ", category_text, " kernel '", name, "' already exists on platform '",
                     platform, "'; pick another name");
     auto spec = std::make_shared<PluginKernelSpec>();
     spec->desc = desc;
     spec->desc.description = nullptr;  // copied below; the plugin's string may be temporary
-    spec->category = category;
+    spec->category = kind;
+    spec->device = find_target_device(record, platform);
     spec->platform = platform;
     spec->name = name;
     spec->description = has_text(desc.description) ? desc.description : "";
@@ -182,21 +209,48 @@ int host_register_kernel(const x2v_host_api* host, const char* platform, int32_t
 int host_register_alias(const x2v_host_api* host, const char* platform, int32_t category, const char* alias,
                         const char* target) {
   return guarded(host, [&](PluginRecord& record) -> std::string {
-    const char* category_name = plugin_kernel_category_name(category);
-    if (category_name == nullptr)
+    KernelCategory kind;
+    if (!category_from_abi(category, &kind))
       return concat("register_alias: unknown category ", category, " (use an X2V_KERNEL_* code)");
+    const char* category_text = category_name(kind);
     if (!has_text(alias) || !has_text(target) || !has_text(platform))
       return "register_alias: platform, alias and target must all be given";
-    if (find_kernels(record, platform) == nullptr)
-      return concat("register_alias '", alias, "': no platform '", platform,
-                    "' (registered: ", known_platforms(record), ")");
-    if (!kernel_name_taken(record, platform, category, target))
-      return concat("register_alias '", alias, "': no ", category_name, " kernel '", target,
+    if (find_target_device(record, platform) == nullptr)
+      return concat("register_alias '", alias, "': platform '", platform, "' is neither cpu nor a device ",
+                    "this plugin registered (registered: ", known_platforms(record), ")");
+    if (!kernel_name_taken(record, platform, kind, target))
+      return concat("register_alias '", alias, "': no ", category_text, " kernel '", target,
                     "' on platform '", platform, "'");
-    if (kernel_name_taken(record, platform, category, alias))
-      return concat("register_alias: ", category_name, " name '", alias, "' already exists on platform '",
+    if (kernel_name_taken(record, platform, kind, alias))
+      return concat("register_alias: ", category_text, " name '", alias, "' already exists on platform '",
                     platform, "'");
-    record.pending_aliases.push_back(PendingAlias{platform, category, alias, target});
+    record.pending_aliases.push_back(PendingAlias{platform, kind, alias, target});
+    return "";
+  });
+}
+
+int host_register_default(const x2v_host_api* host, const char* platform, int32_t category,
+                          const char* name) {
+  return guarded(host, [&](PluginRecord& record) -> std::string {
+    KernelCategory kind;
+    if (!category_from_abi(category, &kind))
+      return concat("register_default: unknown category ", category, " (use an X2V_KERNEL_* code)");
+    if (!has_text(platform) || !has_text(name))
+      return "register_default: platform and name must both be given";
+    if (pending_device(record, platform) == nullptr)
+      return concat("register_default '", name, "': platform '", platform,
+                    "' is not a device this plugin registered (the cpu's defaults stay x2v's)");
+    bool found = false;
+    for (const auto& spec : record.pending_kernels)
+      found = found || (spec->platform == platform && spec->category == kind && spec->name == name);
+    if (!found)
+      return concat("register_default: no ", category_name(kind), " kernel '", name, "' registered on '",
+                    platform, "'; register the kernel first");
+    for (const auto& pending : record.pending_defaults)
+      if (pending.platform == platform && pending.category == kind)
+        return concat("register_default: the ", category_name(kind), " default of '", platform,
+                      "' is already '", pending.name, "'");
+    record.pending_defaults.push_back(PendingDefault{platform, kind, name});
     return "";
   });
 }
@@ -250,26 +304,41 @@ void* find_symbol(const LibraryHandle& library, const std::string& path, const c
 // Applies a successful registration to the registry.
 void commit(PluginRecord& record, DeviceRegistry& registry) {
   std::string summary;
+  std::vector<Device*> added_devices;
   for (auto& device : record.pending_devices) {
     PluginDevice* added = device.get();
+    added_devices.push_back(added);
     summary += concat(summary.empty() ? "" : ", ", "platform ", added->name());
     registry.add(std::move(device));
     added->adopt();
   }
   for (auto& spec : record.pending_kernels) {
-    summary += concat(summary.empty() ? "" : ", ", plugin_kernel_category_name(spec->category), " kernel ",
-                      spec->platform, "/", spec->name);
+    summary += concat(summary.empty() ? "" : ", ", category_name(spec->category), " kernel ", spec->platform,
+                      "/", spec->name);
     KernelRegistries& kernels = registry.find(spec->platform)->kernels();
     add_plugin_kernel(kernels, std::move(spec));
   }
   for (const auto& alias : record.pending_aliases) {
-    add_kernel_alias(registry.find(alias.platform)->kernels(), alias.category, alias.alias, alias.target);
+    visit_registry(registry.find(alias.platform)->kernels(), alias.category,
+                   [&](auto& kernels) { kernels.alias(alias.alias, alias.target); });
     summary +=
         concat(summary.empty() ? "" : ", ", "alias ", alias.platform, "/", alias.alias, " = ", alias.target);
+  }
+  for (const auto& pending : record.pending_defaults)
+    visit_registry(registry.find(pending.platform)->kernels(), pending.category,
+                   [&](auto& kernels) { kernels.set_default(pending.name); });
+  // The plugin's devices: a category with one kernel and no default defaults to it; the rest run the
+  // host's kernels through copies.
+  for (Device* device : added_devices) {
+    for_each_registry(device->kernels(), [](KernelCategory, auto& kernels) {
+      if (!kernels.has_default() && kernels.names().size() == 1) kernels.set_default(kernels.names().front());
+    });
+    add_host_fallbacks(*device, *registry.find("cpu"));
   }
   record.pending_devices.clear();
   record.pending_kernels.clear();
   record.pending_aliases.clear();
+  record.pending_defaults.clear();
   log_info(kPlace, "loaded ", record.path, ": ", summary.empty() ? "registered nothing" : summary);
 }
 
@@ -339,6 +408,7 @@ void load_plugin(const std::string& path, DeviceRegistry& registry) {
   record->api.register_alias = host_register_alias;
   record->api.log = host_log;
   record->api.last_error = host_last_error;
+  record->api.register_default = host_register_default;
 
   record->registering = true;
   const int status = register_plugin(&record->api);

@@ -99,10 +99,9 @@ class TimedRope : public RopeKernel {
  public:
   TimedRope(std::unique_ptr<RopeKernel> inner, std::string category)
       : inner_(std::move(inner)), category_(std::move(category)) {}
-  void load(const RopeOptions& options) override { inner_->load(options); }
-  void apply(const Tensor& x, const RopeGrid& grid, Tensor& out) override {
+  void apply(const Tensor& x, const RopeTables& tables, Tensor& out) override {
     ScopedTimer timer(category_);
-    inner_->apply(x, grid, out);
+    inner_->apply(x, tables, out);
   }
 
  private:

@@ -17,21 +17,23 @@ std::vector<std::string> quantized_mm_names(Device& device) {
   auto& mm = device.kernels().mm;
   std::vector<std::string> names;
   for (const std::string& name : mm.names())
-    if (mm.create(name)->quantized_format() != QuantFormat::none) names.push_back(name);
+    if (mm.traits(name).quant != QuantFormat::none) names.push_back(name);
   for (const auto& [alias, target] : mm.aliases())
-    if (std::find(names.begin(), names.end(), target) != names.end()) names.push_back(alias);
+    if (mm.resolves(alias) && mm.traits(alias).quant != QuantFormat::none) names.push_back(alias);
+  for (const auto& [name, target] : mm.lightx2v_names())
+    if (mm.traits(name).quant != QuantFormat::none) names.push_back(name);
   std::sort(names.begin(), names.end());
   return names;
 }
 
 QuantFormat mm_kernel_format(Device& device, const std::string& name, const std::string& config_key) {
   auto& mm = device.kernels().mm;
-  if (!name.empty() && !mm.contains(name)) {
+  if (!name.empty() && !mm.resolves(name)) {
     throw Error("quant", concat(config_key, " '", name, "' is not supported on platform '", device.name(),
                                 "'; quantized schemes there: ", join(quantized_mm_names(device)),
                                 " (or Default for unquantized weights)"));
   }
-  return mm.create(name)->quantized_format();
+  return mm.traits(name).quant;
 }
 
 }  // namespace x2v

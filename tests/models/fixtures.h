@@ -6,6 +6,7 @@
 #include <string>
 
 #include "io/checkpoint.h"
+#include "support/tolerances.h"
 
 namespace x2v::testing {
 

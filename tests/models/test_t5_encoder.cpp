@@ -13,21 +13,23 @@
 #include "io/memory_checkpoint.h"
 #include "models/wan/t5_encoder.h"
 #include "platform/platform.h"
+#include "support/test_device.h"
 #include "t5_cases.h"
 
 namespace x2v {
 namespace {
+
+using testing::test_device;
 
 using testing::cosine_similarity;
 using testing::fixture_path;
 using testing::load_fixture;
 using testing::relative_error;
 
-constexpr double kF32Tolerance = 1e-4;
-// The official model run in bf16 is ~1e-2 (max error over max value) from its f32 run on these cases;
-// x2v's bf16 path keeps f32 attention and norms, so it must do at least as well, with margin.
-constexpr double kBf16Tolerance = 2e-2;
-constexpr double kBf16Cosine = 0.9999;
+constexpr double kF32Tolerance = testing::kModelF32Tolerance;
+// x2v's bf16 path keeps f32 attention and norms, so it must do at least as well as the official bf16 run.
+constexpr double kBf16Tolerance = testing::kT5Bf16Tolerance;
+constexpr double kBf16Cosine = testing::kT5Bf16Cosine;
 constexpr int64_t kTextLen = 512;
 
 const nlohmann::json& encoder_cases() {
@@ -56,7 +58,7 @@ void expect_matches_reference(const T5Encoder& encoder) {
 
 TEST(T5Encoder, InfersTheArchitectureFromTheWeights) {
   const auto encoder =
-      T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, cpu_device());
+      T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, test_device());
   const nlohmann::json& expected = encoder_cases()["config"];
   const T5Config& config = encoder->config();
   EXPECT_EQ(config.vocab_size, expected["vocab_size"].get<int64_t>());
@@ -71,26 +73,27 @@ TEST(T5Encoder, InfersTheArchitectureFromTheWeights) {
 
 TEST(T5Encoder, WanNamesMatchReferenceInF32) {
   expect_matches_reference(*T5Encoder::open(fixture_path("t5/wan/models_t5_umt5-xxl-enc-bf16.pth"),
-                                            Precision{DType::f32, DType::f32}, cpu_device()));
+                                            Precision{DType::f32, DType::f32}, test_device()));
 }
 
 TEST(T5Encoder, TransformersNamesMatchReferenceInF32) {
   expect_matches_reference(
-      *T5Encoder::open(fixture_path("t5/text_encoder"), Precision{DType::f32, DType::f32}, cpu_device()));
+      *T5Encoder::open(fixture_path("t5/text_encoder"), Precision{DType::f32, DType::f32}, test_device()));
 }
 
 // The model folder: models_t5_umt5-xxl-enc-bf16.pth in the Wan layout, text_encoder/ in the diffusers one.
 TEST(T5Encoder, OpensModelFolders) {
-  const auto wan = T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, cpu_device());
-  const auto diffusers = T5Encoder::open(fixture_path("t5"), Precision{DType::f32, DType::f32}, cpu_device());
+  const auto wan = T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, test_device());
+  const auto diffusers =
+      T5Encoder::open(fixture_path("t5"), Precision{DType::f32, DType::f32}, test_device());
   const TokenizedText tokens = case_tokens(encoder_cases()["cases"][1]);
   EXPECT_LE(relative_error(diffusers->encode(tokens), wan->encode(tokens)), 1e-6);
   std::string message = error_message([] {
-    T5Encoder::open(fixture_path("t5/nowhere"), Precision{DType::f32, DType::f32}, cpu_device());
+    T5Encoder::open(fixture_path("t5/nowhere"), Precision{DType::f32, DType::f32}, test_device());
   });
   EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
   message = error_message([] {
-    T5Encoder::open(fixture_path("random"), Precision{DType::f32, DType::f32}, cpu_device());
+    T5Encoder::open(fixture_path("random"), Precision{DType::f32, DType::f32}, test_device());
   });
   EXPECT_NE(message.find("models_t5_umt5-xxl-enc-bf16.pth"), std::string::npos) << message;
 }
@@ -101,7 +104,7 @@ TEST(T5Encoder, AcceptsEncoderEmbedTokensAsTheEmbedding) {
   io::MemoryCheckpoint renamed;
   for (const std::string& name : source->names())
     renamed.add(name == "shared.weight" ? "encoder.embed_tokens.weight" : name, source->load(name));
-  expect_matches_reference(T5Encoder(renamed, Precision{DType::f32, DType::f32}, cpu_device()));
+  expect_matches_reference(T5Encoder(renamed, Precision{DType::f32, DType::f32}, test_device()));
 }
 
 // DTYPE=BF16 (LightX2V's default; the official encoder runs in bf16 too), with the residual stream in bf16
@@ -109,7 +112,7 @@ TEST(T5Encoder, AcceptsEncoderEmbedTokensAsTheEmbedding) {
 TEST(T5Encoder, Bf16IsCloseToTheF32Reference) {
   for (const DType sensitive : {DType::bf16, DType::f32}) {
     const auto encoder =
-        T5Encoder::open(fixture_path("t5/wan"), Precision{DType::bf16, sensitive}, cpu_device());
+        T5Encoder::open(fixture_path("t5/wan"), Precision{DType::bf16, sensitive}, test_device());
     const nlohmann::json& cases = encoder_cases()["cases"];
     for (size_t i = 0; i < cases.size(); ++i) {
       const Tensor out = encoder->encode(case_tokens(cases[i]));
@@ -161,22 +164,22 @@ TEST(T5Encoder, MissingOrMisshapedTensorsAreNamed) {
                  {"t5/text_encoder", "encoder.final_layer_norm.weight"}};
   for (const auto& tensor : tensors) {
     const io::MemoryCheckpoint missing = edited_checkpoint(tensor.path, tensor.name, Tensor());
-    std::string message = error_message([&] { T5Encoder encoder(missing, precision, cpu_device()); });
+    std::string message = error_message([&] { T5Encoder encoder(missing, precision, test_device()); });
     EXPECT_NE(message.find("'" + tensor.name + "'"), std::string::npos) << message;
     const io::MemoryCheckpoint misshaped =
         edited_checkpoint(tensor.path, tensor.name, Tensor::host({3, 5}, DType::bf16));
-    message = error_message([&] { T5Encoder encoder(misshaped, precision, cpu_device()); });
+    message = error_message([&] { T5Encoder encoder(misshaped, precision, test_device()); });
     EXPECT_NE(message.find("'" + tensor.name + "'"), std::string::npos) << message;
     EXPECT_NE(message.find("[3, 5]"), std::string::npos) << message;
   }
   const std::string message =
-      error_message([&] { T5Encoder encoder(io::MemoryCheckpoint("empty"), precision, cpu_device()); });
+      error_message([&] { T5Encoder encoder(io::MemoryCheckpoint("empty"), precision, test_device()); });
   EXPECT_NE(message.find("not a umT5 encoder"), std::string::npos) << message;
 }
 
 TEST(T5Encoder, RejectsTokensItCannotEncode) {
   const auto encoder =
-      T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, cpu_device());
+      T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, test_device());
   TokenizedText tokens = case_tokens(encoder_cases()["cases"][0]);
   tokens.ids[2] = static_cast<int32_t>(encoder->config().vocab_size);
   EXPECT_NE(error_message([&] { encoder->encode(tokens); }).find("outside the vocabulary"),
@@ -191,7 +194,7 @@ TEST(T5Encoder, RejectsTokensItCannotEncode) {
 TEST(T5Encoder, TokenizerAndEncoderTogether) {
   const T5Tokenizer tokenizer(fixture_path("t5/spiece.model"));
   const auto encoder =
-      T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, cpu_device());
+      T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, test_device());
   std::ifstream file(fixture_path("t5/tokenizer_cases.json"));
   const nlohmann::json tokenizer_cases = nlohmann::json::parse(file);
   const std::string prompt = tokenizer_cases["cases"][1]["prompt"];  // the encoder's case 1

@@ -10,10 +10,13 @@
 #include "io/memory_checkpoint.h"
 #include "models/wan/t5_encoder.h"
 #include "platform/platform.h"
+#include "support/test_device.h"
 #include "t5_cases.h"
 
 namespace x2v {
 namespace {
+
+using testing::test_device;
 
 using testing::cosine_similarity;
 using testing::fixture_path;
@@ -62,8 +65,8 @@ std::string transformers_name(const std::string& name) {
 void expect_matches_fake_quantized_reference(QuantFormat format) {
   const io::MemoryCheckpoint checkpoint = quantized_t5(format);
   const T5LinearOptions linears{scheme_of(format), false};
-  const T5Encoder f32(checkpoint, Precision{DType::f32, DType::f32}, cpu_device(), linears);
-  const T5Encoder bf16(checkpoint, Precision{DType::bf16, DType::f32}, cpu_device(), linears);
+  const T5Encoder f32(checkpoint, Precision{DType::f32, DType::f32}, test_device(), linears);
+  const T5Encoder bf16(checkpoint, Precision{DType::bf16, DType::f32}, test_device(), linears);
   const size_t cases = testing::t5_encoder_cases()["cases"].size();
   ASSERT_EQ(cases, 4u);
   for (size_t i = 0; i < cases; ++i) {
@@ -97,14 +100,14 @@ TEST(T5Quant, AutoQuantAndTransformersNamesGiveTheSameEncoder) {
   const Precision precision{DType::f32, DType::f32};
   for (const QuantFormat format : {QuantFormat::int8, QuantFormat::fp8_e4m3}) {
     const Tensor expected =
-        T5Encoder(quantized_t5(format), precision, cpu_device(), {scheme_of(format), false})
+        T5Encoder(quantized_t5(format), precision, test_device(), {scheme_of(format), false})
             .encode(case_tokens(3));
     const auto encoder =
-        T5Encoder::open(fixture_path(kT5File), precision, cpu_device(), {scheme_of(format), true});
+        T5Encoder::open(fixture_path(kT5File), precision, test_device(), {scheme_of(format), true});
     EXPECT_EQ(relative_error(encoder->encode(case_tokens(3)), expected), 0.0) << quant_format_name(format);
     const io::MemoryCheckpoint renamed = quantized_t5(format, transformers_name);
     ASSERT_TRUE(renamed.contains("encoder.block.1.layer.1.DenseReluDense.wi_0.weight_scale"));
-    const T5Encoder transformers(renamed, precision, cpu_device(), {scheme_of(format), false});
+    const T5Encoder transformers(renamed, precision, test_device(), {scheme_of(format), false});
     EXPECT_EQ(relative_error(transformers.encode(case_tokens(3)), expected), 0.0)
         << quant_format_name(format);
   }
@@ -113,7 +116,7 @@ TEST(T5Quant, AutoQuantAndTransformersNamesGiveTheSameEncoder) {
 TEST(T5Quant, BadCheckpointsAndSchemesAreNamedErrors) {
   const Precision precision{DType::f32, DType::f32};
   const auto load = [&](const io::Checkpoint& checkpoint, const std::string& scheme) {
-    return error_message([&] { T5Encoder encoder(checkpoint, precision, cpu_device(), {scheme, false}); });
+    return error_message([&] { T5Encoder encoder(checkpoint, precision, test_device(), {scheme, false}); });
   };
   const auto expect_contains = [](const std::string& message, const std::string& text) {
     EXPECT_NE(message.find(text), std::string::npos) << message;
@@ -142,7 +145,8 @@ TEST(T5Quant, BadCheckpointsAndSchemesAreNamedErrors) {
   const auto original = io::open_checkpoint(fixture_path(kT5File));
   expect_contains(load(*original, "int8-vllm"),
                   "set weight_auto_quant to quantize at load, or t5_quantized_ckpt");
-  expect_contains(load(*original, "nvfp4"), "t5_quant_scheme 'nvfp4' is not supported on platform 'cpu'");
+  expect_contains(load(*original, "nvfp4"),
+                  "t5_quant_scheme 'nvfp4' is not supported on platform '" + test_device().name() + "'");
 }
 
 }  // namespace

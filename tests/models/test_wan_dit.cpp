@@ -11,10 +11,13 @@
 #include "io/safetensors.h"
 #include "models/wan/dit_model.h"
 #include "platform/platform.h"
+#include "support/test_device.h"
 #include "support/test_helpers.h"
 
 namespace x2v {
 namespace {
+
+using testing::test_device;
 
 using testing::expect_error_mentioning;
 
@@ -23,8 +26,8 @@ using testing::fixture_path;
 using testing::load_fixture;
 using testing::relative_error;
 
-constexpr double kF32Tolerance = 1e-4;
-constexpr double kBf16Cosine = 0.999;
+constexpr double kF32Tolerance = testing::kModelF32Tolerance;
+constexpr double kBf16Cosine = testing::kDitBf16Cosine;
 
 WanDitInputs forward_inputs(const std::string& variant) {
   const std::string file = "wan_dit/" + variant + "/forward_inputs.safetensors";
@@ -48,7 +51,7 @@ ForwardRun run_forward(const std::string& variant, const std::string& model_dir,
   const WanDitCheckpoint checkpoint =
       WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/" + model_dir));
   WanDitKernels kernels;
-  WanDit model(checkpoint, kernels, precision, cpu_device());
+  WanDit model(checkpoint, kernels, precision, test_device());
   ForwardRun run;
   model.set_observer([&](const std::string& name, const Tensor& value) { run.observed[name] = value; });
   run.out = model.forward(forward_inputs(variant));
@@ -133,7 +136,7 @@ TEST(WanDit, DiffusersNamesSwapNorm2AndNorm3) {
 
 TEST(WanDit, BadInputsAreClearErrors) {
   const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(fixture_path("wan_dit/t2v/model_original"));
-  const WanDit model(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, cpu_device());
+  const WanDit model(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, test_device());
   const WanDitInputs good = forward_inputs("t2v");
   WanDitInputs inputs = good;
   inputs.x = Tensor::host({17, 3, 8, 12}, DType::f32);
@@ -163,7 +166,7 @@ TEST(WanDit, MissingBlockTensorIsNamed) {
   const WanDitCheckpoint checkpoint = WanDitCheckpoint::open(directory.string());
   expect_error_mentioning(
       [&] {
-        WanDit(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, cpu_device());
+        WanDit(checkpoint, WanDitKernels{}, Precision{DType::f32, DType::f32}, test_device());
       },
       "has no tensor 'blocks.1.ffn.2.bias'");
   fs::remove_all(directory);
@@ -175,7 +178,7 @@ TEST(WanDit, UnknownKernelNameIsAnError) {
   kernels.self_attention = "radial_attn";
   expect_error_mentioning(
       [&] {
-        WanDit(checkpoint, kernels, Precision{DType::f32, DType::f32}, cpu_device());
+        WanDit(checkpoint, kernels, Precision{DType::f32, DType::f32}, test_device());
       },
       "unknown attention kernel 'radial_attn'");
 }

@@ -15,10 +15,13 @@
 #include "models/wan/dit_model.h"
 #include "platform/platform.h"
 #include "quant/quantize.h"
+#include "support/test_device.h"
 #include "support/test_helpers.h"
 
 namespace x2v {
 namespace {
+
+using testing::test_device;
 
 using testing::expect_error_mentioning;
 using testing::same_bytes;
@@ -84,7 +87,7 @@ std::string write_quantized_checkpoint(
 }
 
 Tensor run_model(const WanDitCheckpoint& model, const WanDitKernels& kernels, Precision precision) {
-  return WanDit(model, kernels, precision, cpu_device()).forward(forward_inputs());
+  return WanDit(model, kernels, precision, test_device()).forward(forward_inputs());
 }
 
 WanDitCheckpoint original_model() {
@@ -117,7 +120,7 @@ TEST(WanQuant, OurQuantizedWeightsMatchTheReferenceBitForBit) {
         EXPECT_TRUE(same_bytes(ours.scale, expected_scale)) << name;
         const QuantizedWeight loaded =
             model.load_quantized(name, expected_weight.shape(), format, scheme_of(format),
-                                 /*auto_quant=*/true, cpu_device());
+                                 /*auto_quant=*/true, test_device());
         EXPECT_TRUE(same_bytes(loaded.weight, expected_weight)) << name;
         EXPECT_TRUE(same_bytes(loaded.scale, expected_scale)) << name;
         ++compared;
@@ -225,7 +228,7 @@ TEST(WanQuant, BadCheckpointsAndSchemesAreNamedErrors) {
   const WanDitCheckpoint model = original_model();
   const Precision precision{DType::f32, DType::f32};
   auto load_with = [&](const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels) {
-    WanDit(checkpoint, kernels, precision, cpu_device());
+    WanDit(checkpoint, kernels, precision, test_device());
   };
   auto drop = [](const std::string& name) {
     return [name](Tensors& tensors) {
@@ -271,9 +274,9 @@ TEST(WanQuant, BadCheckpointsAndSchemesAreNamedErrors) {
   expect_error_mentioning([&] { load_with(model, float_weights); }, "set weight_auto_quant");
   WanDitKernels unsupported;
   unsupported.block_mm = "nvfp4";
-  expect_error_mentioning(
-      [&] { load_with(model, unsupported); },
-      "dit_quant_scheme 'nvfp4' is not supported on platform 'cpu'; quantized schemes there:");
+  expect_error_mentioning([&] { load_with(model, unsupported); },
+                          "dit_quant_scheme 'nvfp4' is not supported on platform '" + test_device().name() +
+                              "'; quantized schemes there:");
   expect_error_mentioning([&] { load_with(model, unsupported); }, "int8-vllm");
   expect_error_mentioning(
       [&] {

@@ -8,9 +8,12 @@
 #include "fixtures.h"
 #include "pipeline/wan_sampling.h"
 #include "platform/platform.h"
+#include "support/test_device.h"
 
 namespace x2v {
 namespace {
+
+using testing::test_device;
 
 using testing::fixture_path;
 using testing::load_fixture;
@@ -60,7 +63,7 @@ void check_sampling_runs(const std::string& variant) {
   const WanDitCheckpoint checkpoint =
       WanDitCheckpoint::open(fixture_path("wan_dit/" + variant + "/model_original"));
   WanDitKernels kernels;
-  const WanDit model(checkpoint, kernels, Precision{DType::f32, DType::f32}, cpu_device());
+  const WanDit model(checkpoint, kernels, Precision{DType::f32, DType::f32}, test_device());
   const std::string inputs_file = "wan_dit/" + variant + "/sample_inputs.safetensors";
   WanSamplingInputs inputs;
   inputs.noise = load_fixture(inputs_file, "noise");

@@ -14,21 +14,24 @@
 #include "models/wan/vae.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
+#include "support/test_device.h"
 
 namespace x2v {
 namespace {
+
+using testing::test_device;
 
 using testing::cosine_similarity;
 using testing::fixture_path;
 using testing::load_fixture;
 using testing::relative_error;
 
-constexpr double kF32Tolerance = 1e-4;  // outputs are O(1): ~1e-4 absolute (measured 2e-6)
-constexpr double kBf16Tolerance = 0.1;  // measured 4e-2 (decode), 4e-3 (encode)
-constexpr double kBf16Cosine = 0.9995;  // measured 0.99993
+constexpr double kF32Tolerance = testing::kModelF32Tolerance;  // outputs are O(1) (measured 2e-6)
+constexpr double kBf16Tolerance = testing::kVaeBf16Tolerance;
+constexpr double kBf16Cosine = testing::kVaeBf16Cosine;
 
 std::unique_ptr<WanVae> open_vae(const std::string& relative, WanVaeOptions options = {}) {
-  return WanVae::open(fixture_path(relative), options, cpu_device());
+  return WanVae::open(fixture_path(relative), options, test_device());
 }
 
 Tensor frames_prefix(const Tensor& video, int64_t frames) {
@@ -158,7 +161,7 @@ TEST(WanVae, Bf16IsCloseToTheF32Reference) {
 TEST(WanVae, DecodePeakMemoryDoesNotGrowWithFrames) {
   const auto vae = open_vae("wan_vae/Wan2.1_VAE.pth");
   const Tensor latents = load_fixture("wan_vae/decode.safetensors", "latents");
-  Allocator& allocator = cpu_device().allocator();
+  Allocator& allocator = test_device().allocator();
   auto peak_growth = [&](int64_t frames) {
     const Tensor input = latents.slice(1, 0, frames).to_host(DType::f32);
     allocator.reset_peak();
@@ -185,7 +188,7 @@ TEST(WanVae, AttentionKernelHandlesTheFullWidthHeadDim) {
   Tensor actual = Tensor::host({frames, 1, positions, channels}, DType::f32);
   Tensor expected = Tensor::host({frames, 1, positions, channels}, DType::f32);
   for (auto [name, out] : {std::pair<const char*, Tensor*>{"", &actual}, {"torch", &expected}}) {
-    auto kernel = cpu_device().kernels().attention.create(name);
+    auto kernel = test_device().kernels().attention.create(name);
     kernel->load(AttentionOptions{});
     kernel->apply(part(0), part(1), part(2), *out);
   }
@@ -218,11 +221,11 @@ TEST(WanVae, MissingOrMisshapedTensorIsAnErrorNamingIt) {
   const auto full = fixture_copy();
   for (const std::string& name : full->names())
     if (name != "decoder.middle.1.proj.weight") missing.add(name, full->load(name));
-  expect_error_naming([&] { WanVae(missing, {}, cpu_device()); }, {"decoder.middle.1.proj.weight"});
+  expect_error_naming([&] { WanVae(missing, {}, test_device()); }, {"decoder.middle.1.proj.weight"});
   auto misshaped = fixture_copy();
   misshaped->add("encoder.downsamples.5.time_conv.weight", Tensor::host({5, 6, 3, 1, 1}, DType::f32));
   expect_error_naming(
-      [&] { WanVae(*misshaped, {}, cpu_device()); },
+      [&] { WanVae(*misshaped, {}, test_device()); },
       {"encoder.downsamples.5.time_conv.weight", "[5, 6, 3, 1, 1]", "expected [6, 6, 3, 1, 1]"});
 }
 

@@ -1,4 +1,4 @@
-// Every attention kernel of the cpu platform against a naive fp64 attention computed here from the
+// Every attention kernel of every device under test against a naive fp64 attention computed here from the
 // (dtype-rounded) inputs: many shapes, token-major strided views, a batch with key lengths, large
 // logits, an additive logit bias (T5), and a long sequence whose working memory must stay linear in its
 // length.
@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "platform/platform.h"
+#include "support/test_device.h"
 
 namespace x2v {
 namespace {
@@ -42,8 +44,24 @@ Tolerance tolerance_for(DType dtype) {
 constexpr DType kDTypes[] = {DType::f32, DType::bf16, DType::f16};
 constexpr float kOutputSentinel = 7.0f;  // fills the gaps between output rows: must survive the kernel
 
-std::vector<std::string> attention_kernels() {
-  return cpu_device().kernels().attention.names();
+using testing::devices_under_test;
+using testing::on_device;
+using testing::on_host;
+
+// Every native kernel, and of the host fallbacks the default (see conformance.h).
+std::vector<std::string> attention_kernels(Device& device) {
+  std::vector<std::string> names;
+  const auto& registry = device.kernels().attention;
+  for (const std::string& name : registry.names())
+    if (!registry.traits(name).host_fallback || name == registry.default_name()) names.push_back(name);
+  return names;
+}
+
+// The same view of a copy of `view`'s whole buffer on `device` (gaps and strides kept).
+Tensor same_view_on(const Tensor& view, Device& device) {
+  const int64_t elements = static_cast<int64_t>(view.storage()->bytes / view.element_size());
+  const Tensor whole = on_device(Tensor(view.storage(), {elements}, view.dtype(), 0), device);
+  return whole.as_strided(view.shape(), view.strides(), view.offset());
 }
 
 std::vector<float> random_values(int64_t count, uint32_t seed, float magnitude) {
@@ -197,30 +215,40 @@ void expect_matches(const Case& c, DType out_dtype, const std::string& what) {
       << what << ": wrote outside the output view";
 }
 
-void run_kernel(const std::string& name, const Problem& p, Case& c) {
-  auto kernel = cpu_device().kernels().attention.create(name);
+// Runs kernel `name` of `device` on the case; q/k/v/out keep their token-major layouts on the device and the
+// whole output buffer (gaps included) comes back into c.out's.
+void run_kernel(Device& device, const std::string& name, const Problem& p, Case& c) {
+  auto kernel = device.kernels().attention.create(name);
   AttentionOptions options;
   options.scale = p.scale;
   options.key_lengths = p.key_lengths;
-  options.bias = c.bias;
+  options.bias = on_device(c.bias, device);
   kernel->load(options);
-  kernel->apply(c.q, c.k, c.v, c.out);
+  Tensor out = same_view_on(c.out, device);
+  kernel->apply(same_view_on(c.q, device), same_view_on(c.k, device), same_view_on(c.v, device), out);
+  if (out.shares_storage_with(c.out)) return;
+  const int64_t elements = static_cast<int64_t>(c.out.storage()->bytes / c.out.element_size());
+  const Tensor back = on_host(Tensor(out.storage(), {elements}, out.dtype(), 0));
+  std::memcpy(c.out.storage()->data, back.raw_data(), c.out.storage()->bytes);
 }
 
 void check_problem(const Problem& p, DType dtype) {
-  for (const std::string& name : attention_kernels()) {
-    Case c = make_case(p, dtype, dtype);
-    const std::string what = concat(name, " ", dtype_name(dtype), " ", describe(p));
-    run_kernel(name, p, c);
-    expect_matches(c, dtype, what);
-  }
+  for (Device* device : devices_under_test())
+    for (const std::string& name : attention_kernels(*device)) {
+      Case c = make_case(p, dtype, dtype);
+      const std::string what = concat(device->name(), " ", name, " ", dtype_name(dtype), " ", describe(p));
+      run_kernel(*device, name, p, c);
+      expect_matches(c, dtype, what);
+    }
 }
 
-TEST(AttentionConformance, CpuKernelsAreRegistered) {
-  const std::vector<std::string> names = attention_kernels();
-  EXPECT_NE(std::find(names.begin(), names.end(), "cpu_flash_attn"), names.end());
-  for (const char* alias : {"flash_attn2", "flash_attn3", "sage_attn2", "torch_sdpa"})
-    EXPECT_EQ(cpu_device().kernels().attention.resolve(alias), "cpu_flash_attn") << alias;
+TEST(AttentionConformance, LightX2VNamesSelectTheDefault) {
+  for (Device* device : devices_under_test()) {
+    const auto& registry = device->kernels().attention;
+    EXPECT_FALSE(registry.default_name().empty()) << device->name();
+    for (const char* name : {"flash_attn2", "flash_attn3", "sage_attn2", "torch_sdpa"})
+      EXPECT_EQ(registry.resolve(name), registry.default_name()) << device->name() << " " << name;
+  }
 }
 
 // The shape grid: every q_len x kv_len x dim, heads 1..3 in turn, each dtype.
@@ -291,8 +319,9 @@ TEST(AttentionConformance, ManyKeysFewQueries) {
   p.key_len = 8500;
   p.dim = 128;
   Case c = make_case(p, DType::bf16, DType::bf16);
-  run_kernel("cpu_flash_attn", p, c);
-  expect_matches(c, DType::bf16, concat("cpu_flash_attn bf16 ", describe(p)));
+  const std::string name = host_device().kernels().attention.default_name();
+  run_kernel(host_device(), name, p, c);
+  expect_matches(c, DType::bf16, concat(name, " bf16 ", describe(p)));
 }
 
 // T5's attention: unit scale (no 1/sqrt(d)), a position bias on the logits and padded keys masked; odd
@@ -356,29 +385,35 @@ TEST(AttentionConformance, BiasOnGroupedQueryTiles) {
   p.magnitude = 0.3f;
   p.bias = true;
   Case c = make_case(p, DType::bf16, DType::bf16);
-  run_kernel("cpu_flash_attn", p, c);
-  expect_matches(c, DType::bf16, concat("cpu_flash_attn bf16 ", describe(p)));
+  const std::string name = host_device().kernels().attention.default_name();
+  run_kernel(host_device(), name, p, c);
+  expect_matches(c, DType::bf16, concat(name, " bf16 ", describe(p)));
 }
 
 TEST(AttentionConformance, RejectsBadBias) {
-  for (const std::string& name : attention_kernels()) {
-    auto kernel = cpu_device().kernels().attention.create(name);
-    const Tensor q = Tensor::host({2, 4, 64}, DType::f32), k = Tensor::host({2, 5, 64}, DType::f32);
-    Tensor out = Tensor::host({2, 4, 64}, DType::f32);
-    AttentionOptions options;
-    options.bias = Tensor::host({2, 5, 4}, DType::f32);  // q_len and kv_len swapped
-    kernel->load(options);
-    EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": misshaped bias";
-    options.bias = Tensor::host({2, 4, 5}, DType::bf16);
-    kernel->load(options);
-    EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": bf16 bias";
-    options.bias = Tensor::host({2, 5, 4}, DType::f32).transpose(1, 2);
-    kernel->load(options);
-    EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": non-contiguous bias";
-    options.bias = Tensor::host({2, 4, 5}, DType::f32);
-    kernel->load(options);
-    EXPECT_NO_THROW(kernel->apply(q, k, k, out)) << name;
-  }
+  for (Device* device : devices_under_test())
+    for (const std::string& name : attention_kernels(*device)) {
+      if (!device->kernels().attention.traits(name).bias) continue;
+      auto kernel = device->kernels().attention.create(name);
+      auto zeros = [&](const Shape& shape, DType dtype) {
+        return on_device(Tensor::host(shape, dtype), *device);
+      };
+      const Tensor q = zeros({2, 4, 64}, DType::f32), k = zeros({2, 5, 64}, DType::f32);
+      Tensor out = zeros({2, 4, 64}, DType::f32);
+      AttentionOptions options;
+      options.bias = zeros({2, 5, 4}, DType::f32);  // q_len and kv_len swapped
+      kernel->load(options);
+      EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": misshaped bias";
+      options.bias = zeros({2, 4, 5}, DType::bf16);
+      kernel->load(options);
+      EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": bf16 bias";
+      options.bias = zeros({2, 5, 4}, DType::f32).transpose(1, 2);
+      kernel->load(options);
+      EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": non-contiguous bias";
+      options.bias = zeros({2, 4, 5}, DType::f32);
+      kernel->load(options);
+      EXPECT_NO_THROW(kernel->apply(q, k, k, out)) << name;
+    }
 }
 
 // A kernel that cannot add a bias refuses one at load instead of ignoring it.
@@ -400,31 +435,33 @@ TEST(AttentionConformance, MixedInputAndOutputDtypes) {
   p.query_len = 33;
   p.key_len = 70;
   p.dim = 64;
-  for (const std::string& name : attention_kernels()) {
-    Case c = make_case(p, DType::bf16, DType::f32);
-    c.v = c.v.to_host(DType::f16);  // contiguous f16 values; the reference is recomputed from them
-    c.expected = reference_attention(p, c.q.to_floats(), c.k.to_floats(), c.v.to_floats());
-    run_kernel(name, p, c);
-    expect_matches(c, DType::f32, name + " q/k bf16, v f16, out f32");
-  }
+  for (Device* device : devices_under_test())
+    for (const std::string& name : attention_kernels(*device)) {
+      Case c = make_case(p, DType::bf16, DType::f32);
+      c.v = c.v.to_host(DType::f16);  // contiguous f16 values; the reference is recomputed from them
+      c.expected = reference_attention(p, c.q.to_floats(), c.k.to_floats(), c.v.to_floats());
+      run_kernel(*device, name, p, c);
+      expect_matches(c, DType::f32, device->name() + " " + name + " q/k bf16, v f16, out f32");
+    }
 }
 
 TEST(AttentionConformance, RejectsBadArguments) {
-  for (const std::string& name : attention_kernels()) {
-    auto kernel = cpu_device().kernels().attention.create(name);
-    kernel->load({});
-    Tensor q = Tensor::host({2, 4, 64}, DType::f32), k = Tensor::host({2, 5, 32}, DType::f32);
-    Tensor v = Tensor::host({2, 5, 32}, DType::f32), out = Tensor::host({2, 4, 64}, DType::f32);
-    EXPECT_THROW(kernel->apply(q, k, v, out), Error) << name << ": head_dim mismatch";
-    const Tensor wide = Tensor::host({2, 4, 128}, DType::f32);
-    Tensor strided_out = wide.as_strided({2, 4, 64}, {512, 128, 2}, 0);
-    const Tensor k64 = Tensor::host({2, 5, 64}, DType::f32);
-    EXPECT_THROW(kernel->apply(q, k64, k64, strided_out), Error) << name << ": non-contiguous head_dim";
-    AttentionOptions options;
-    options.key_lengths = {3, 3};
-    kernel->load(options);
-    EXPECT_THROW(kernel->apply(q, k64, k64, out), Error) << name << ": key_lengths without a batch dim";
-  }
+  for (Device* device : devices_under_test())
+    for (const std::string& name : attention_kernels(*device)) {
+      auto kernel = device->kernels().attention.create(name);
+      kernel->load({});
+      Tensor q = empty({2, 4, 64}, DType::f32, *device), k = empty({2, 5, 32}, DType::f32, *device);
+      Tensor v = empty({2, 5, 32}, DType::f32, *device), out = empty({2, 4, 64}, DType::f32, *device);
+      EXPECT_THROW(kernel->apply(q, k, v, out), Error) << name << ": head_dim mismatch";
+      const Tensor wide = empty({2, 4, 128}, DType::f32, *device);
+      Tensor strided_out = wide.as_strided({2, 4, 64}, {512, 128, 2}, 0);
+      const Tensor k64 = empty({2, 5, 64}, DType::f32, *device);
+      EXPECT_THROW(kernel->apply(q, k64, k64, strided_out), Error) << name << ": non-contiguous head_dim";
+      AttentionOptions options;
+      options.key_lengths = {3, 3};
+      kernel->load(options);
+      EXPECT_THROW(kernel->apply(q, k64, k64, out), Error) << name << ": key_lengths without a batch dim";
+    }
 }
 
 // Memory of the process, in bytes, from /proc/self/status ("VmRSS", "VmHWM"); -1 when not readable.
@@ -451,11 +488,11 @@ TEST(AttentionConformance, LongSequenceMemoryIsLinear) {
   const Tensor tq = Tensor::host_from(q, {1, kLen, kDim}), tk = Tensor::host_from(k, {1, kLen, kDim}),
                tv = Tensor::host_from(v, {1, kLen, kDim});
   Tensor out = Tensor::host({1, kLen, kDim}, DType::f32);
-  auto kernel = cpu_device().kernels().attention.create("cpu_flash_attn");
+  auto kernel = host_device().kernels().attention.create("");
   kernel->load({});
   kernel->apply(tq, tk, tv, out);  // warm-up: threads, caches
 
-  Allocator& allocator = cpu_device().allocator();
+  Allocator& allocator = host_device().allocator();
   allocator.release_cache();
   allocator.reset_peak();
   const size_t allocated_before = allocator.stats().current_bytes;

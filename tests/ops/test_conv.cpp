@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance.h"
 #include "platform/platform.h"
 
 namespace x2v {
@@ -122,90 +123,98 @@ std::vector<ConvCase> conv_cases() {
   return cases;
 }
 
-std::vector<std::string> conv_kernel_names() {
-  return cpu_device().kernels().conv.names();
+using conformance::devices_under_test;
+using conformance::on_device;
+using conformance::on_host;
+
+std::vector<std::string> conv_kernel_names(Device& device) {
+  return conformance::kernels_under_test(device.kernels().conv);
 }
 
 TEST(ConvConformance, SomeKernelIsRegistered) {
-  EXPECT_FALSE(conv_kernel_names().empty());
-  EXPECT_TRUE(cpu_device().kernels().conv.contains("onednn_conv"));
+  for (Device* device : devices_under_test()) {
+    EXPECT_FALSE(conv_kernel_names(*device).empty()) << device->name();
+    EXPECT_FALSE(device->kernels().conv.default_name().empty()) << device->name();
+  }
 }
 
 TEST(ConvConformance, EveryKernelMatchesFp64Reference) {
-  for (const std::string& name : conv_kernel_names()) {
-    std::mt19937 generator(4321);
-    for (const ConvCase& test_case : conv_cases())
-      for (bool batched : {false, true})
-        for (bool with_bias : {false, true})
-          for (DType weight_dtype : kDTypes)
-            for (DType x_dtype : kDTypes)
-              for (DType out_dtype : kDTypes) {
-                const int64_t batch = batched ? 2 : 1;
-                Shape weight_shape{test_case.out_channels, test_case.in_channels};
-                weight_shape.insert(weight_shape.end(), test_case.kernel.begin(), test_case.kernel.end());
-                Shape x_shape{test_case.in_channels};
-                x_shape.insert(x_shape.end(), test_case.spatial.begin(), test_case.spatial.end());
-                if (batched) x_shape.insert(x_shape.begin(), batch);
-                const Tensor weight = Tensor::host_from(random_values(shape_numel(weight_shape), generator),
-                                                        weight_shape, weight_dtype);
-                const Tensor bias = with_bias
-                                        ? Tensor::host_from(random_values(test_case.out_channels, generator),
-                                                            {test_case.out_channels}, weight_dtype)
-                                        : Tensor();
-                const Tensor x =
-                    Tensor::host_from(random_values(shape_numel(x_shape), generator), x_shape, x_dtype);
-                const Reference expected =
-                    reference_conv(x.to_floats(), batch, test_case.in_channels, test_case.spatial,
-                                   weight.to_floats(), test_case.out_channels, test_case.kernel,
-                                   with_bias ? bias.to_floats() : std::vector<float>(), test_case.options);
-                Shape out_shape{test_case.out_channels};
-                out_shape.insert(out_shape.end(), expected.output_spatial.begin(),
-                                 expected.output_spatial.end());
-                if (batched) out_shape.insert(out_shape.begin(), batch);
+  for (Device* device : devices_under_test())
+    for (const std::string& name : conv_kernel_names(*device)) {
+      std::mt19937 generator(4321);
+      for (const ConvCase& test_case : conv_cases())
+        for (bool batched : {false, true})
+          for (bool with_bias : {false, true})
+            for (DType weight_dtype : kDTypes)
+              for (DType x_dtype : kDTypes)
+                for (DType out_dtype : kDTypes) {
+                  const int64_t batch = batched ? 2 : 1;
+                  Shape weight_shape{test_case.out_channels, test_case.in_channels};
+                  weight_shape.insert(weight_shape.end(), test_case.kernel.begin(), test_case.kernel.end());
+                  Shape x_shape{test_case.in_channels};
+                  x_shape.insert(x_shape.end(), test_case.spatial.begin(), test_case.spatial.end());
+                  if (batched) x_shape.insert(x_shape.begin(), batch);
+                  const Tensor weight = Tensor::host_from(random_values(shape_numel(weight_shape), generator),
+                                                          weight_shape, weight_dtype);
+                  const Tensor bias =
+                      with_bias ? Tensor::host_from(random_values(test_case.out_channels, generator),
+                                                    {test_case.out_channels}, weight_dtype)
+                                : Tensor();
+                  const Tensor x =
+                      Tensor::host_from(random_values(shape_numel(x_shape), generator), x_shape, x_dtype);
+                  const Reference expected =
+                      reference_conv(x.to_floats(), batch, test_case.in_channels, test_case.spatial,
+                                     weight.to_floats(), test_case.out_channels, test_case.kernel,
+                                     with_bias ? bias.to_floats() : std::vector<float>(), test_case.options);
+                  Shape out_shape{test_case.out_channels};
+                  out_shape.insert(out_shape.end(), expected.output_spatial.begin(),
+                                   expected.output_spatial.end());
+                  if (batched) out_shape.insert(out_shape.begin(), batch);
 
-                auto kernel = cpu_device().kernels().conv.create(name);
-                kernel->load(weight, bias, test_case.options);
-                ASSERT_EQ(kernel->output_shape(x_shape), out_shape) << name << " " << test_case.label;
-                Tensor out = Tensor::host(out_shape, out_dtype);
-                kernel->apply(x, out);
-                const bool all_f32 =
-                    weight_dtype == DType::f32 && x_dtype == DType::f32 && out_dtype == DType::f32;
-                EXPECT_LE(relative_error(out.to_floats(), expected.values),
-                          all_f32 ? kToleranceF32 : kToleranceLowPrecision)
-                    << name << " " << test_case.label << (batched ? " batched" : "")
-                    << (with_bias ? " bias" : "") << " weight " << dtype_name(weight_dtype) << " x "
-                    << dtype_name(x_dtype) << " out " << dtype_name(out_dtype);
-              }
-  }
+                  auto kernel = device->kernels().conv.create(name);
+                  kernel->load(on_device(weight, *device), on_device(bias, *device), test_case.options);
+                  ASSERT_EQ(kernel->output_shape(x_shape), out_shape) << name << " " << test_case.label;
+                  Tensor out = empty(out_shape, out_dtype, *device);
+                  kernel->apply(on_device(x, *device), out);
+                  const bool all_f32 =
+                      weight_dtype == DType::f32 && x_dtype == DType::f32 && out_dtype == DType::f32;
+                  EXPECT_LE(relative_error(on_host(out).to_floats(), expected.values),
+                            all_f32 ? kToleranceF32 : kToleranceLowPrecision)
+                      << name << " " << test_case.label << (batched ? " batched" : "")
+                      << (with_bias ? " bias" : "") << " weight " << dtype_name(weight_dtype) << " x "
+                      << dtype_name(x_dtype) << " out " << dtype_name(out_dtype);
+                }
+    }
 }
 
 // One loaded kernel applied to several input shapes (cached primitives per shape) in mixed order.
 TEST(ConvConformance, SeveralInputShapesReuseOneLoad) {
-  for (const std::string& name : conv_kernel_names()) {
-    std::mt19937 generator(77);
-    const ConvOptions options{3, {}, {2, 1, 1}, {0, 1, 1}, {}};
-    const Tensor weight = Tensor::host_from(random_values(6 * 4 * 27, generator), {6, 4, 3, 3, 3});
-    const Tensor bias = Tensor::host_from(random_values(6, generator), {6});
-    auto kernel = cpu_device().kernels().conv.create(name);
-    kernel->load(weight, bias, options);
-    const Shape spatials[] = {{1, 4, 4}, {3, 5, 6}, {1, 4, 4}, {2, 8, 3}, {3, 5, 6}};
-    for (const Shape& spatial : spatials) {
-      const Shape x_shape{4, spatial[0], spatial[1], spatial[2]};
-      const Tensor x = Tensor::host_from(random_values(shape_numel(x_shape), generator), x_shape);
-      const Reference expected = reference_conv(x.to_floats(), 1, 4, spatial, weight.to_floats(), 6,
-                                                {3, 3, 3}, bias.to_floats(), options);
-      Tensor out = Tensor::host(kernel->output_shape(x_shape), DType::f32);
-      kernel->apply(x, out);
-      EXPECT_LE(relative_error(out.to_floats(), expected.values), kToleranceF32)
-          << name << " input " << shape_to_string(x_shape);
+  for (Device* device : devices_under_test())
+    for (const std::string& name : conv_kernel_names(*device)) {
+      std::mt19937 generator(77);
+      const ConvOptions options{3, {}, {2, 1, 1}, {0, 1, 1}, {}};
+      const Tensor weight = Tensor::host_from(random_values(6 * 4 * 27, generator), {6, 4, 3, 3, 3});
+      const Tensor bias = Tensor::host_from(random_values(6, generator), {6});
+      auto kernel = device->kernels().conv.create(name);
+      kernel->load(on_device(weight, *device), on_device(bias, *device), options);
+      const Shape spatials[] = {{1, 4, 4}, {3, 5, 6}, {1, 4, 4}, {2, 8, 3}, {3, 5, 6}};
+      for (const Shape& spatial : spatials) {
+        const Shape x_shape{4, spatial[0], spatial[1], spatial[2]};
+        const Tensor x = Tensor::host_from(random_values(shape_numel(x_shape), generator), x_shape);
+        const Reference expected = reference_conv(x.to_floats(), 1, 4, spatial, weight.to_floats(), 6,
+                                                  {3, 3, 3}, bias.to_floats(), options);
+        Tensor out = empty(kernel->output_shape(x_shape), DType::f32, *device);
+        kernel->apply(on_device(x, *device), out);
+        EXPECT_LE(relative_error(on_host(out).to_floats(), expected.values), kToleranceF32)
+            << name << " input " << shape_to_string(x_shape);
+      }
     }
-  }
 }
 
 // onednn_conv computes from its packed copy alone: the caller's weight is not kept alive twice (the VAE's
 // weights would otherwise stay in memory beside their packed copies for the whole decode).
 TEST(ConvConformance, OnednnConvReleasesTheCallersWeight) {
-  Device& cpu = cpu_device();
+  Device& cpu = host_device();
   std::mt19937 generator(5);
   const ConvOptions options{3, {}, {1, 1, 1}, {1, 1, 1}, {}};
   const Shape weight_shape{32, 16, 3, 3, 3};
@@ -228,19 +237,22 @@ TEST(ConvConformance, OnednnConvReleasesTheCallersWeight) {
 }
 
 TEST(ConvConformance, WrongShapesAreUserErrors) {
-  for (const std::string& name : conv_kernel_names()) {
-    auto kernel = cpu_device().kernels().conv.create(name);
-    kernel->load(Tensor::host({4, 3, 3, 3}, DType::f32), Tensor(), ConvOptions{2, {}, {1, 1}, {1, 1}, {}});
-    Tensor out = Tensor::host({4, 5, 5}, DType::f32);
-    EXPECT_THROW(kernel->apply(Tensor::host({2, 5, 5}, DType::f32), out), Error)
-        << name << ": wrong channels";
-    Tensor wrong_out = Tensor::host({4, 5, 6}, DType::f32);
-    EXPECT_THROW(kernel->apply(Tensor::host({3, 5, 5}, DType::f32), wrong_out), Error)
-        << name << ": wrong output";
-    EXPECT_THROW(
-        kernel->load(Tensor::host({4, 3, 3, 3}, DType::f32), Tensor(), ConvOptions{3, {}, {}, {}, {}}), Error)
-        << name << ": 4-D weight for a 3-D conv";
-  }
+  for (Device* device : devices_under_test())
+    for (const std::string& name : conv_kernel_names(*device)) {
+      auto kernel = device->kernels().conv.create(name);
+      kernel->load(empty({4, 3, 3, 3}, DType::f32, *device), Tensor(),
+                   ConvOptions{2, {}, {1, 1}, {1, 1}, {}});
+      Tensor out = empty({4, 5, 5}, DType::f32, *device);
+      EXPECT_THROW(kernel->apply(empty({2, 5, 5}, DType::f32, *device), out), Error)
+          << name << ": wrong channels";
+      Tensor wrong_out = empty({4, 5, 6}, DType::f32, *device);
+      EXPECT_THROW(kernel->apply(empty({3, 5, 5}, DType::f32, *device), wrong_out), Error)
+          << name << ": wrong output";
+      EXPECT_THROW(
+          kernel->load(Tensor::host({4, 3, 3, 3}, DType::f32), Tensor(), ConvOptions{3, {}, {}, {}, {}}),
+          Error)
+          << name << ": 4-D weight for a 3-D conv";
+    }
 }
 
 }  // namespace

@@ -27,10 +27,10 @@ double bf16_mm_error(const std::string& kernel) {
   const Tensor weight = random_tensor({96, 160}, DType::bf16, 1),
                x = random_tensor({33, 160}, DType::bf16, 2);
   Tensor y = Tensor::host({33, 96}, DType::f32), expected = Tensor::host({33, 96}, DType::f32);
-  auto actual_kernel = cpu_device().kernels().mm.create(kernel);
+  auto actual_kernel = host_device().kernels().mm.create(kernel);
   actual_kernel->load(weight, Tensor());
   actual_kernel->apply(x, y);
-  auto reference = cpu_device().kernels().mm.create("torch");
+  auto reference = host_device().kernels().mm.create("torch");
   reference->load(weight, Tensor());
   reference->apply(x, expected);
   return relative_error(y, expected);
@@ -39,8 +39,8 @@ double bf16_mm_error(const std::string& kernel) {
 TEST(IsaPaths, Avx2Kernels) {
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
     GTEST_SKIP() << "not run here: this CPU lacks AVX2/FMA (the portable kernels run instead)";
-  EXPECT_TRUE(cpu_device().kernels().attention.contains("cpu_flash_attn"));
-  EXPECT_TRUE(cpu_device().kernels().mm.contains("int8-cpu"));
+  EXPECT_TRUE(host_device().kernels().attention.contains("cpu_flash_attn"));
+  EXPECT_TRUE(host_device().kernels().mm.contains("int8-cpu"));
 }
 
 TEST(IsaPaths, NativeBf16Matmul) {
@@ -56,8 +56,8 @@ TEST(IsaPaths, Bf16AttentionTiles) {
   const Tensor q = random_tensor({2, 70, 64}, DType::bf16, 3), k = random_tensor({2, 90, 64}, DType::bf16, 4),
                v = random_tensor({2, 90, 64}, DType::bf16, 5);
   Tensor out = Tensor::host({2, 70, 64}, DType::f32), expected = Tensor::host({2, 70, 64}, DType::f32);
-  cpu_device().kernels().attention.create("cpu_flash_attn")->apply(q, k, v, out);
-  cpu_device().kernels().attention.create("torch")->apply(q, k, v, expected);
+  host_device().kernels().attention.create("cpu_flash_attn")->apply(q, k, v, out);
+  host_device().kernels().attention.create("torch")->apply(q, k, v, expected);
   EXPECT_LE(relative_error(out, expected), 8e-3) << "probabilities rounded to bf16 for P V";
 }
 
@@ -68,10 +68,10 @@ TEST(IsaPaths, ExactInt8MatmulOnVnniOrAmx) {
   const QuantizedWeight weight = quantize_weight(random_tensor({96, 160}, DType::f32, 6), QuantFormat::int8);
   const Tensor x = random_tensor({33, 160}, DType::f32, 7);
   Tensor y = Tensor::host({33, 96}, DType::f32), expected = Tensor::host({33, 96}, DType::f32);
-  auto kernel = cpu_device().kernels().mm.create("int8-cpu");
+  auto kernel = host_device().kernels().mm.create("int8-cpu");
   kernel->load_quantized(weight, Tensor());
   kernel->apply(x, y);
-  auto reference = cpu_device().kernels().mm.create("int8-torch");
+  auto reference = host_device().kernels().mm.create("int8-torch");
   reference->load_quantized(weight, Tensor());
   reference->apply(x, expected);
   EXPECT_LE(relative_error(y, expected), 1e-6) << "int32 sums are exact; only the f32 epilogue rounds";

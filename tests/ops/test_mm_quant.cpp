@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance.h"
 #include "platform/platform.h"
 #include "quant/quantize.h"
 #include "support/test_helpers.h"
@@ -44,11 +45,10 @@ double relative_error(const Tensor& actual, const Tensor& expected) {
   return max_error / max_magnitude;
 }
 
-std::vector<std::string> quantized_kernel_names() {
+std::vector<std::string> quantized_kernel_names(Device& device = host_device()) {
   std::vector<std::string> names;
-  for (const std::string& name : cpu_device().kernels().mm.names())
-    if (cpu_device().kernels().mm.create(name)->quantized_format() != QuantFormat::none)
-      names.push_back(name);
+  for (const std::string& name : conformance::kernels_under_test(device.kernels().mm))
+    if (device.kernels().mm.traits(name).quant != QuantFormat::none) names.push_back(name);
   return names;
 }
 
@@ -56,19 +56,22 @@ std::string reference_name(QuantFormat format) {
   return format == QuantFormat::int8 ? "int8-torch" : "fp8-torch";
 }
 
+// Runs kernel `name` of `device` on copies there; the result comes back to the host.
 Tensor run(const std::string& name, const QuantizedWeight& weight, const Tensor& bias, const Tensor& x,
-           DType y_dtype) {
-  auto kernel = cpu_device().kernels().mm.create(name);
-  kernel->load_quantized(weight, bias);
+           DType y_dtype, Device& device = host_device()) {
+  auto kernel = device.kernels().mm.create(name);
+  kernel->load_quantized(QuantizedWeight{conformance::on_device(weight.weight, device),
+                                         conformance::on_device(weight.scale, device)},
+                         conformance::on_device(bias, device));
   Shape shape = x.shape();
   shape.back() = weight.weight.size(0);
-  Tensor y = Tensor::host(shape, y_dtype);
-  kernel->apply(x, y);
-  return y;
+  Tensor y = empty(shape, y_dtype, device);
+  kernel->apply(conformance::on_device(x, device), y);
+  return conformance::on_host(y);
 }
 
 TEST(MmQuantConformance, LightX2VSchemesSelectTheCpuKernels) {
-  auto& mm = cpu_device().kernels().mm;
+  auto& mm = host_device().kernels().mm;
   if (!mm.contains("int8-cpu")) GTEST_SKIP() << "int8-cpu needs AVX2/FMA/F16C";
   for (const char* scheme : {"int8-vllm", "int8-sgl", "int8-q8f", "int8-triton", "int8-torchao"}) {
     EXPECT_EQ(mm.resolve(scheme), "int8-cpu") << scheme;
@@ -94,33 +97,35 @@ TEST(MmQuantConformance, EveryQuantizedKernelMatchesItsReference) {
   for (int64_t rows : {1, 7, 33})
     for (int64_t in : {3, 64, 100, 129})
       for (int64_t out : {5, 16, 130}) cases.push_back({rows, in, out});
-  const std::vector<std::string> names = quantized_kernel_names();
-  ASSERT_GE(names.size(), 4u);
-  for (const std::string& name : names) {
-    const QuantFormat format = cpu_device().kernels().mm.create(name)->quantized_format();
-    std::mt19937 generator(77);
-    int checked = 0;
-    for (const Case& c : cases)
-      for (int bias_kind = 0; bias_kind < 3; ++bias_kind) {  // none, f32, bf16
-        const Tensor weight = Tensor::host_from(random_values(c.out * c.in, generator), {c.out, c.in});
-        const QuantizedWeight quantized = quantize_weight(weight, format);
-        const Tensor bias = bias_kind == 0 ? Tensor()
-                                           : Tensor::host_from(random_values(c.out, generator), {c.out},
-                                                               bias_kind == 1 ? DType::f32 : DType::bf16);
-        for (DType x_dtype : kActivationDTypes)
-          for (DType y_dtype : kActivationDTypes) {
-            const Tensor x =
-                Tensor::host_from(random_values(c.rows * c.in, generator, 3.0f), {c.rows, c.in}, x_dtype);
-            const Tensor actual = run(name, quantized, bias, x, y_dtype);
-            const Tensor expected = run(reference_name(format), quantized, bias, x, DType::f32);
-            const double tolerance = y_dtype == DType::f32 ? kToleranceF32 : kToleranceLowPrecision;
-            EXPECT_LE(relative_error(actual, expected), tolerance)
-                << name << " M=" << c.rows << " K=" << c.in << " N=" << c.out << " bias " << bias_kind
-                << " x " << dtype_name(x_dtype) << " y " << dtype_name(y_dtype);
-            ++checked;
-          }
-      }
-    EXPECT_GT(checked, 0) << name;
+  for (Device* device : conformance::devices_under_test()) {
+    const std::vector<std::string> names = quantized_kernel_names(*device);
+    ASSERT_GE(names.size(), 2u) << device->name();
+    for (const std::string& name : names) {
+      const QuantFormat format = device->kernels().mm.traits(name).quant;
+      std::mt19937 generator(77);
+      int checked = 0;
+      for (const Case& c : cases)
+        for (int bias_kind = 0; bias_kind < 3; ++bias_kind) {  // none, f32, bf16
+          const Tensor weight = Tensor::host_from(random_values(c.out * c.in, generator), {c.out, c.in});
+          const QuantizedWeight quantized = quantize_weight(weight, format);
+          const Tensor bias = bias_kind == 0 ? Tensor()
+                                             : Tensor::host_from(random_values(c.out, generator), {c.out},
+                                                                 bias_kind == 1 ? DType::f32 : DType::bf16);
+          for (DType x_dtype : kActivationDTypes)
+            for (DType y_dtype : kActivationDTypes) {
+              const Tensor x =
+                  Tensor::host_from(random_values(c.rows * c.in, generator, 3.0f), {c.rows, c.in}, x_dtype);
+              const Tensor actual = run(name, quantized, bias, x, y_dtype, *device);
+              const Tensor expected = run(reference_name(format), quantized, bias, x, DType::f32);
+              const double tolerance = y_dtype == DType::f32 ? kToleranceF32 : kToleranceLowPrecision;
+              EXPECT_LE(relative_error(actual, expected), tolerance)
+                  << name << " M=" << c.rows << " K=" << c.in << " N=" << c.out << " bias " << bias_kind
+                  << " x " << dtype_name(x_dtype) << " y " << dtype_name(y_dtype);
+              ++checked;
+            }
+        }
+      EXPECT_GT(checked, 0) << name;
+    }
   }
 }
 
@@ -131,7 +136,7 @@ TEST(MmQuantConformance, ReferencesStayWithinQuantizationErrorOfTheExactProduct)
   const Tensor weight = Tensor::host_from(random_values(96 * 256, generator), {96, 256});
   const Tensor x = Tensor::host_from(random_values(20 * 256, generator), {20, 256});
   Tensor exact = Tensor::host({20, 96}, DType::f32);
-  auto plain = cpu_device().kernels().mm.create("torch");
+  auto plain = host_device().kernels().mm.create("torch");
   plain->load(weight, Tensor());
   plain->apply(x, exact);
   for (QuantFormat format : {QuantFormat::int8, QuantFormat::fp8_e4m3}) {
@@ -147,7 +152,7 @@ TEST(MmQuantConformance, ReferencesStayWithinQuantizationErrorOfTheExactProduct)
 // make y the exact integer product: any saturation (as in 16-bit pair sums) shows as a wrong integer.
 TEST(MmQuantConformance, Int8ProductsAreExactAtTheExtremes) {
   for (const std::string& name : quantized_kernel_names()) {
-    if (cpu_device().kernels().mm.create(name)->quantized_format() != QuantFormat::int8) continue;
+    if (host_device().kernels().mm.create(name)->quantized_format() != QuantFormat::int8) continue;
     for (int64_t k : {999, 1000, 3001}) {  // odd K pads a pair; 3001 spans several K blocks
       const int64_t m = 13, n = 37;
       std::mt19937 generator(static_cast<uint32_t>(k));
@@ -184,14 +189,14 @@ TEST(MmQuantConformance, Int8ProductsAreExactAtTheExtremes) {
 // One load serves many row counts (and leading dims) in any order; sizes large enough for threads.
 TEST(MmQuantConformance, ThreadedAndMixedRowCountsReuseOneLoad) {
   for (const std::string& name : quantized_kernel_names()) {
-    const QuantFormat format = cpu_device().kernels().mm.create(name)->quantized_format();
+    const QuantFormat format = host_device().kernels().mm.create(name)->quantized_format();
     std::mt19937 generator(11);
     const int64_t in = 1700, out = 260;  // 1700 inputs: two K blocks of the int8 kernel
     const QuantizedWeight weight = quantize_weight(
         Tensor::host_from(random_values(out * in, generator), {out, in}, DType::bf16), format);
     const Tensor bias = Tensor::host_from(random_values(out, generator), {out});
-    auto kernel = cpu_device().kernels().mm.create(name);
-    auto reference = cpu_device().kernels().mm.create(reference_name(format));
+    auto kernel = host_device().kernels().mm.create(name);
+    auto reference = host_device().kernels().mm.create(reference_name(format));
     kernel->load_quantized(weight, bias);
     reference->load_quantized(weight, bias);
     for (const Shape& shape : std::vector<Shape>{{301, in}, {2, 3, in}, {1, in}, {301, in}, {47, in}}) {
@@ -210,7 +215,7 @@ TEST(MmQuantConformance, ThreadedAndMixedRowCountsReuseOneLoad) {
 // 2048 inputs; int8: more than one K block), so tiles must meet exactly and the bias come in once.
 TEST(MmQuantConformance, LargeWeightsSpanSeveralTiles) {
   for (const std::string& name : quantized_kernel_names()) {
-    const QuantFormat format = cpu_device().kernels().mm.create(name)->quantized_format();
+    const QuantFormat format = host_device().kernels().mm.create(name)->quantized_format();
     std::mt19937 generator(21);
     const int64_t in = 2100, out = 1030;
     const QuantizedWeight weight =
@@ -230,10 +235,10 @@ TEST(MmQuantConformance, MisfittingWeightsAndScalesAreNamedErrors) {
   const QuantizedWeight int8 = quantize_weight(plain, QuantFormat::int8);
   const QuantizedWeight fp8 = quantize_weight(plain, QuantFormat::fp8_e4m3);
   for (const std::string& name : quantized_kernel_names()) {
-    const QuantFormat format = cpu_device().kernels().mm.create(name)->quantized_format();
+    const QuantFormat format = host_device().kernels().mm.create(name)->quantized_format();
     const QuantizedWeight& right = format == QuantFormat::int8 ? int8 : fp8;
     const QuantizedWeight& wrong = format == QuantFormat::int8 ? fp8 : int8;
-    auto kernel = cpu_device().kernels().mm.create(name);
+    auto kernel = host_device().kernels().mm.create(name);
     expect_error_mentioning([&] { kernel->load(plain, Tensor()); }, "per-channel scales");
     expect_error_mentioning(
         [&] { kernel->load_quantized(wrong, Tensor()); },
@@ -269,7 +274,7 @@ TEST(MmQuantConformance, MisfittingWeightsAndScalesAreNamedErrors) {
     EXPECT_THROW(kernel->apply(Tensor::host({4, 9}, DType::f32), y), Error) << name;
   }
   for (const char* unquantized : {"onednn_mm", "torch"}) {
-    auto kernel = cpu_device().kernels().mm.create(unquantized);
+    auto kernel = host_device().kernels().mm.create(unquantized);
     expect_error_mentioning([&] { kernel->load_quantized(int8, Tensor()); }, "takes unquantized");
   }
 }
@@ -357,7 +362,7 @@ TEST(QuantizeActivations, PerTokenRowsRoundHalfToEven) {
 // A row of NaN stays NaN through a W8A8 kernel (it must not turn into integers).
 TEST(MmQuantConformance, NonFiniteActivationsGiveNaNRows) {
   for (const std::string& name : quantized_kernel_names()) {
-    const QuantFormat format = cpu_device().kernels().mm.create(name)->quantized_format();
+    const QuantFormat format = host_device().kernels().mm.create(name)->quantized_format();
     const QuantizedWeight weight = quantize_weight(Tensor::host_from({1, 2, 3, 4, 5, 6}, {2, 3}), format);
     const Tensor x = Tensor::host_from({1, NAN, 2, 1, 2, 3}, {2, 3});
     const std::vector<float> y = run(name, weight, Tensor(), x, DType::f32).to_floats();

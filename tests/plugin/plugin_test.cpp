@@ -13,6 +13,7 @@
 #include <string>
 
 #include "platform/cpu/cpu_device.h"
+#include "platform/ops.h"
 #include "platform/platform.h"
 #include "platform/plugin_loader.h"
 
@@ -122,8 +123,10 @@ TEST(PluginLoad, RegistersToyDeviceKernelsAndAlias) {
   ASSERT_NE(toy, nullptr);
   EXPECT_EQ(toy->device_string(), "toy:0");
   EXPECT_TRUE(toy->is_available());
-  EXPECT_TRUE(toy->host_accessible());
+  EXPECT_FALSE(toy->host_accessible()) << "the toy's memory is its own";
   EXPECT_LT(toy->priority(), registry->find("cpu")->priority());
+  EXPECT_EQ(toy->memory().total, size_t{4} << 30);
+  EXPECT_FALSE(toy->capabilities().bf16);
 
   KernelRegistries& cpu_kernels = registry->find("cpu")->kernels();
   EXPECT_TRUE(cpu_kernels.attention.contains("toy_attn"));
@@ -132,7 +135,17 @@ TEST(PluginLoad, RegistersToyDeviceKernelsAndAlias) {
   EXPECT_TRUE(cpu_kernels.rms_norm.contains("toy_rms_norm"));
   EXPECT_TRUE(toy->kernels().rms_norm.contains("toy_rms_norm"));
   EXPECT_TRUE(toy->kernels().elementwise.contains("scale"));
-  EXPECT_FALSE(toy->kernels().attention.contains("toy_attn"));
+  EXPECT_TRUE(toy->kernels().attention.traits("toy_attn").host_fallback) << "a cpu kernel, through copies";
+  // Defaults the plugin registered; a LightX2V name selects them.
+  EXPECT_EQ(toy->kernels().attention.resolve("flash_attn3"), "toy_attention");
+  EXPECT_TRUE(toy->kernels().attention.traits("toy_attention").bias);
+  EXPECT_EQ(toy->kernels().mm.resolve(""), "toy_mm");
+  // What the toy lacks runs the cpu's kernels through copies.
+  EXPECT_EQ(toy->kernels().conv.resolve(""), "onednn_conv");
+  EXPECT_TRUE(toy->kernels().conv.traits("").host_fallback);
+  EXPECT_TRUE(toy->kernels().mm.traits("int8-vllm").host_fallback);
+  EXPECT_FALSE(toy->kernels().elementwise.traits("add").host_fallback);
+  EXPECT_TRUE(toy->kernels().elementwise.traits("modulate").host_fallback);
 
   ScopedEnvironment no_platform("PLATFORM", nullptr);
   EXPECT_EQ(registry->select().name(), "cpu") << "a low-priority plugin must not win by default";
@@ -248,10 +261,10 @@ TEST(PluginKernels, ElementwiseReceivesItsParams) {
   Device& toy = *registry->find("toy");
   ElementwiseKernel& scale = toy.kernels().elementwise.shared("scale");
   scale.load({2.5f, -1.0f});
-  Tensor x = Tensor::host_from({1.0f, -2.0f, 0.5f, 4.0f}, {2, 2});
+  Tensor x = ops::to_device(Tensor::host_from({1.0f, -2.0f, 0.5f, 4.0f}, {2, 2}), toy);
   Tensor out = empty({2, 2}, DType::f32, toy);
   scale.apply({x}, out);
-  expect_near_all(out.to_floats(), {1.5f, -6.0f, 0.25f, 9.0f}, 0.0f);
+  expect_near_all(ops::to_device(out, host_device()).to_floats(), {1.5f, -6.0f, 0.25f, 9.0f}, 0.0f);
 }
 
 // fill is the elementwise op without inputs; the adapter must pass the call through.
@@ -262,7 +275,7 @@ TEST(PluginKernels, FillTakesNoInputs) {
   fill.load({1.25f});
   Tensor out = empty({3, 2}, DType::f32, toy);
   fill.apply({}, out);
-  expect_near_all(out.to_floats(), std::vector<float>(6, 1.25f), 0.0f);
+  expect_near_all(ops::to_device(out, host_device()).to_floats(), std::vector<float>(6, 1.25f), 0.0f);
 }
 
 TEST(PluginDevice, PlatformEnvSelectsToyAndMemoryComesFromThePlugin) {
@@ -276,7 +289,7 @@ TEST(PluginDevice, PlatformEnvSelectsToyAndMemoryComesFromThePlugin) {
   {
     Tensor tensor = empty({64, 64}, DType::f32, device);
     EXPECT_EQ(tensor.device(), &device);
-    EXPECT_TRUE(tensor.is_host_accessible());
+    EXPECT_FALSE(tensor.is_host_accessible());
     EXPECT_GE(device.allocator().stats().current_bytes, tensor.nbytes());
     EXPECT_EQ(toy_live_allocations(), before + 1);
   }
@@ -284,13 +297,19 @@ TEST(PluginDevice, PlatformEnvSelectsToyAndMemoryComesFromThePlugin) {
   device.allocator().release_cache();
   EXPECT_EQ(toy_live_allocations(), before);
 
-  // Streams and events order work through the plugin's synchronize.
+  // Streams and events are the plugin's (it checks every handle it gets back); a copy ordered on a side
+  // stream and waited for through an event arrives.
   auto stream = device.create_stream();
   auto event = device.create_event();
+  const Tensor source = Tensor::host_from({1.0f, 2.0f, 3.0f}, {3});
+  Tensor target = empty({3}, DType::f32, device);
+  device.copy_async(source.raw_data(), target.raw_data(), source.nbytes(), CopyKind::host_to_device, *stream);
   event->record(*stream);
+  device.compute_stream().wait(*event);
   event->synchronize();
   EXPECT_TRUE(event->query());
   stream->synchronize();
+  EXPECT_EQ(ops::to_device(target, host_device()).to_floats(), (std::vector<float>{1.0f, 2.0f, 3.0f}));
 }
 
 TEST(PluginDevice, UnknownPlatformListsTheRegisteredOnes) {
@@ -320,9 +339,74 @@ TEST(PluginErrors, WrongAbiVersionIsRefused) {
   const std::string message = error_message([&] { load_plugin(X2V_WRONG_ABI_PLUGIN, registry); });
   EXPECT_EQ(message,
             std::string("[plugin] ") + X2V_WRONG_ABI_PLUGIN +
-                " was built for platform ABI 7; this x2v speaks ABI 1: rebuild the plugin against this "
+                " was built for platform ABI 7; this x2v speaks ABI 2: rebuild the plugin against this "
                 "x2v's include/x2v/platform_abi.h");
   EXPECT_EQ(registry.names(), std::vector<std::string>{"cpu"});
+}
+
+TEST(PluginErrors, AbiOnePluginIsToldToRebuild) {
+  DeviceRegistry registry;
+  registry.add(create_cpu_device());
+  const std::string message = error_message([&] { load_plugin(X2V_ABI_ONE_PLUGIN, registry); });
+  EXPECT_NE(message.find("was built for platform ABI 1; this x2v speaks ABI 2: rebuild the plugin"),
+            std::string::npos)
+      << message;
+}
+
+TEST(PluginErrors, TraitsThatMakeNoSenseFailTheRegistration) {
+  DeviceRegistry registry;
+  registry.add(create_cpu_device());
+  const std::string message = error_message([&] { load_plugin(X2V_BAD_TRAITS_PLUGIN, registry); });
+  EXPECT_NE(message.find("quant_format is set, but only mm kernels take quantized weights"),
+            std::string::npos)
+      << message;
+  EXPECT_FALSE(registry.find("cpu")->kernels().rms_norm.contains("quantized_norm"));
+}
+
+TEST(PluginErrors, KernelRefusingWhatItDeclaredIsNamedAndUndeclaredDtypesNeverReachIt) {
+  DeviceRegistry registry;
+  registry.add(create_cpu_device());
+  load_plugin(X2V_LYING_TRAITS_PLUGIN, registry);
+  KernelRegistries& kernels = registry.find("cpu")->kernels();
+  const Tensor x = Tensor::host({2, 8}, DType::bf16);
+  Tensor out = Tensor::host({2, 8}, DType::bf16);
+  auto liar = kernels.rms_norm.create("liar_rms_norm");
+  liar->load(Tensor(), 1e-6f);
+  std::string message = error_message([&] { liar->apply(x, out); });
+  EXPECT_NE(message.find("this kernel fails every call"), std::string::npos) << message;
+  EXPECT_NE(message.find("declared traits (dtypes f32, bf16) promise this call works"), std::string::npos)
+      << message;
+  auto narrow = kernels.rms_norm.create("f32_rms_norm");
+  narrow->load(Tensor(), 1e-6f);
+  message = error_message([&] { narrow->apply(x, out); });
+  EXPECT_NE(message.find("declares dtypes f32; it was given bf16[2, 8]"), std::string::npos) << message;
+}
+
+TEST(PluginKernels, MissingCategoriesRunOnTheHostThroughCopies) {
+  auto registry = registry_with_toy();
+  Device& toy = *registry->find("toy");
+  Device& cpu = *registry->find("cpu");
+  // A 2-D convolution: the toy has none, so the cpu's default runs on host copies of the toy's tensors.
+  const Tensor weight = Tensor::host_from(random_values(4 * 3 * 9, 11), {4, 3, 3, 3});
+  const Tensor bias = Tensor::host_from(random_values(4, 12), {4});
+  const Tensor x = Tensor::host_from(random_values(3 * 6 * 5, 13), {3, 6, 5});
+  const ConvOptions options{2, {}, {1, 1}, {1, 1}, {}};
+  auto on_toy = toy.kernels().conv.create("");
+  on_toy->load(ops::to_device(weight, toy), ops::to_device(bias, toy), options);
+  Tensor toy_out = empty({4, 6, 5}, DType::f32, toy);
+  on_toy->apply(ops::to_device(x, toy), toy_out);
+  auto on_cpu = cpu.kernels().conv.create("");
+  on_cpu->load(weight, bias, options);
+  Tensor cpu_out = Tensor::host({4, 6, 5}, DType::f32);
+  on_cpu->apply(x, cpu_out);
+  expect_near_all(ops::to_device(toy_out, host_device()).to_floats(), cpu_out.to_floats(), 0.0f);
+
+  // An elementwise op the toy lacks, in place on a part of a buffer: the rest of the buffer stays.
+  Tensor values = ops::to_device(Tensor::host_from({-3.0f, -1.0f, 0.5f, 2.0f, 4.0f, 9.0f}, {3, 2}), toy);
+  Tensor rows = values.slice(0, 1, 3);
+  ops::clamp(rows, 0.0f, 3.0f, rows);
+  expect_near_all(ops::to_device(values, host_device()).to_floats(), {-3.0f, -1.0f, 0.5f, 2.0f, 3.0f, 3.0f},
+                  0.0f);
 }
 
 TEST(PluginErrors, MissingFileIsAClearError) {
@@ -349,7 +433,9 @@ TEST(PluginErrors, FailedRegistrationLeavesNothingBehind) {
   registry.add(create_cpu_device());
   const std::string message = error_message([&] { load_plugin(X2V_REGISTER_FAILS_PLUGIN, registry); });
   EXPECT_NE(message.find("x2v_plugin_register() returned -1"), std::string::npos) << message;
-  EXPECT_NE(message.find("no platform 'nowhere'"), std::string::npos) << message;
+  EXPECT_NE(message.find("platform 'nowhere' is neither cpu nor a device this plugin registered"),
+            std::string::npos)
+      << message;
   EXPECT_EQ(registry.names(), std::vector<std::string>{"cpu"});
 }
 
@@ -388,7 +474,7 @@ TEST(PluginEnvironment, InitializePlatformsLoadsPluginPathAndSelectsToy) {
   EXPECT_EQ(device.name(), "toy");
   Tensor tensor = empty({8, 8}, DType::f32, device);
   EXPECT_EQ(tensor.device(), &device);
-  EXPECT_TRUE(cpu_device().kernels().attention.contains("toy_attn"));
+  EXPECT_TRUE(host_device().kernels().attention.contains("toy_attn"));
 }
 
 }  // namespace

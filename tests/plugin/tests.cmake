@@ -17,7 +17,7 @@ x2v_test_plugin(x2v_toy_plugin ${X2V_PLUGIN_TEST_SOURCE_DIR}/toy_plugin.c ${X2V_
 target_link_libraries(x2v_toy_plugin PRIVATE m)
 
 set(X2V_BROKEN_PLUGINS)
-foreach(variant wrong_abi no_register register_fails)
+foreach(variant wrong_abi no_register register_fails abi_one bad_traits lying_traits)
   set(target x2v_broken_${variant}_plugin)
   x2v_test_plugin(${target} ${X2V_PLUGIN_TEST_SOURCE_DIR}/broken_plugins.c ${X2V_PLUGIN_TEST_OUTPUT_DIR}/broken)
   string(TOUPPER ${variant} variant_upper)
@@ -32,7 +32,10 @@ target_compile_definitions(x2v_plugin_tests PRIVATE
   X2V_TOY_PLUGIN_DIR="${X2V_PLUGIN_TEST_OUTPUT_DIR}/toy"
   X2V_WRONG_ABI_PLUGIN="$<TARGET_FILE:x2v_broken_wrong_abi_plugin>"
   X2V_NO_REGISTER_PLUGIN="$<TARGET_FILE:x2v_broken_no_register_plugin>"
-  X2V_REGISTER_FAILS_PLUGIN="$<TARGET_FILE:x2v_broken_register_fails_plugin>")
+  X2V_REGISTER_FAILS_PLUGIN="$<TARGET_FILE:x2v_broken_register_fails_plugin>"
+  X2V_ABI_ONE_PLUGIN="$<TARGET_FILE:x2v_broken_abi_one_plugin>"
+  X2V_BAD_TRAITS_PLUGIN="$<TARGET_FILE:x2v_broken_bad_traits_plugin>"
+  X2V_LYING_TRAITS_PLUGIN="$<TARGET_FILE:x2v_broken_lying_traits_plugin>")
 add_dependencies(x2v_plugin_tests x2v_toy_plugin ${X2V_BROKEN_PLUGINS})
 gtest_discover_tests(x2v_plugin_tests TEST_FILTER "-PluginEnvironment.*" DISCOVERY_TIMEOUT 60
                      PROPERTIES LABELS plugin)

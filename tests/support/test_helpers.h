@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "platform/ops.h"
+#include "platform/platform.h"
 
 namespace x2v::testing {
 
@@ -28,9 +30,9 @@ inline void expect_error_mentioning(const std::function<void()>& action, const s
       << "expected an error mentioning '" << text << "', got: " << message;
 }
 
-// Same dtype and the same bytes (host copies of both are compared).
+// Same dtype and the same bytes (host copies of both are compared; either may live on any device).
 inline bool same_bytes(const Tensor& a, const Tensor& b) {
-  const Tensor x = a.to_host(a.dtype()), y = b.to_host(b.dtype());
+  const Tensor x = ops::to_device(a, host_device()), y = ops::to_device(b, host_device());
   return x.dtype() == y.dtype() && x.nbytes() == y.nbytes() &&
          std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0;
 }

@@ -63,7 +63,7 @@ TEST(Platform, UnknownPlatformListsRegisteredOnes) {
 }
 
 TEST(Registry, UnknownKernelListsAvailableNames) {
-  KernelRegistries& kernels = cpu_device().kernels();
+  KernelRegistries& kernels = host_device().kernels();
   try {
     kernels.attention.create("magic_attn");
     FAIL() << "expected an error";
@@ -75,18 +75,55 @@ TEST(Registry, UnknownKernelListsAvailableNames) {
 }
 
 TEST(Registry, AliasesResolveToKernels) {
-  KernelRegistries& kernels = cpu_device().kernels();
+  KernelRegistries& kernels = host_device().kernels();
   EXPECT_EQ(kernels.rms_norm.resolve("sgl-kernel"), "cpu_rms_norm");
-  EXPECT_EQ(kernels.rope.resolve("torch_complex_rope"), "cpu_wan_rope");
+  EXPECT_EQ(kernels.rope.resolve("torch_complex_rope"), "cpu_rope");
   EXPECT_EQ(kernels.rms_norm.resolve("torch"), "torch");
   EXPECT_NE(kernels.layer_norm.create("Triton"), nullptr);
   for (const std::string& op : elementwise_op_names()) EXPECT_TRUE(kernels.elementwise.contains(op)) << op;
 }
 
+// LightX2V's names live in one table and select the platform's default kernel of their weight format.
+TEST(Registry, LightX2VNamesSelectTheDefaultOfTheirFormat) {
+  KernelRegistry<MatmulKernel> registry("mm", "test");
+  auto factory = [] { return host_device().kernels().mm.create("torch"); };
+  registry.add("plain_a", factory);
+  registry.add("plain_b", factory);
+  registry.add("w8a8", factory, "", KernelTraits::quantized(QuantFormat::int8));
+  EXPECT_FALSE(registry.resolves("Default"));  // no default yet
+  EXPECT_THROW(registry.resolve(""), Error);
+  registry.set_default("plain_b");
+  EXPECT_EQ(registry.resolve(""), "plain_b");
+  EXPECT_EQ(registry.resolve("Default"), "plain_b");
+  EXPECT_FALSE(registry.resolves("int8-vllm"));  // no int8 default
+  registry.set_default("w8a8");
+  EXPECT_EQ(registry.resolve("int8-vllm"), "w8a8");
+  EXPECT_EQ(registry.resolve(""), "plain_b");  // one default per format
+  EXPECT_EQ(registry.traits("int8-torchao").quant, QuantFormat::int8);
+  EXPECT_FALSE(registry.resolves("fp8-sgl"));
+  EXPECT_EQ(registry.lightx2v_names().at("int8-sgl"), "w8a8");
+  EXPECT_THROW(registry.set_default("missing"), InternalError);
+}
+
+// What a kernel declares at registration is what it does: selection trusts the traits.
+TEST(Registry, TraitsMatchTheKernels) {
+  initialize_platforms();
+  for (Device* device : devices().all()) {
+    for (const std::string& name : device->kernels().mm.names())
+      EXPECT_EQ(device->kernels().mm.traits(name).quant,
+                device->kernels().mm.create(name)->quantized_format())
+          << device->name() << " " << name;
+    for (const std::string& name : device->kernels().attention.names())
+      EXPECT_EQ(device->kernels().attention.traits(name).bias,
+                device->kernels().attention.create(name)->supports_bias())
+          << device->name() << " " << name;
+  }
+}
+
 // An alias of an alias resolves to the kernel; a loop of aliases is an unknown name, not a hang.
 TEST(Registry, AliasChainsResolveAndLoopsFail) {
   KernelRegistry<RmsNormKernel> registry("rms_norm", "test");
-  registry.add("real", [] { return cpu_device().kernels().rms_norm.create("torch"); });
+  registry.add("real", [] { return host_device().kernels().rms_norm.create("torch"); });
   registry.alias("first", "real");
   registry.alias("second", "first");
   EXPECT_EQ(registry.resolve("second"), "real");
@@ -134,7 +171,7 @@ TEST(Allocator, LimitIsAClearError) {
 }
 
 TEST(Allocator, DeviceTensorsReturnMemory) {
-  Device& cpu = cpu_device();
+  Device& cpu = host_device();
   const size_t before = cpu.allocator().stats().current_bytes;
   {
     Tensor t = empty({256, 256}, DType::f32, cpu);
@@ -154,7 +191,7 @@ TEST(Allocator, ParsesSizes) {
 }
 
 TEST(Streams, WorkerStreamRunsInOrderAndEventsSynchronize) {
-  Device& cpu = cpu_device();
+  Device& cpu = host_device();
   auto copy_stream = cpu.create_stream();
   auto event = cpu.create_event();
   std::vector<int> order;
@@ -173,7 +210,7 @@ TEST(Streams, WorkerStreamRunsInOrderAndEventsSynchronize) {
 }
 
 TEST(Streams, CopyAsyncAndErrorsPropagate) {
-  Device& cpu = cpu_device();
+  Device& cpu = host_device();
   auto stream = cpu.create_stream();
   std::vector<float> source = {1, 2, 3}, target(3);
   cpu.copy_async(source.data(), target.data(), 12, CopyKind::host_to_device, *stream);

@@ -66,7 +66,6 @@ void WanBlock::load(const WanDitConfig& config, const WanDitCheckpoint& checkpoi
   linear(ffn_up_, "ffn.0", config.ffn_dim, dim);
   linear(ffn_down_, "ffn.2", dim, config.ffn_dim);
   rope_ = device.kernels().rope.create(kernels.rope);
-  rope_->load(RopeOptions{config.head_dim(), 10000.0});
   self_attention_ = device.kernels().attention.create(kernels.self_attention);
   cross_attention_ = device.kernels().attention.create(kernels.cross_attention);
   if (image_branch_)
@@ -95,7 +94,7 @@ WanCrossContext WanBlock::cross_context(const Tensor& context, const Tensor& ima
 }
 
 void WanBlock::forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross,
-                       const RopeGrid& grid) const {
+                       const RopeTables& rope) const {
   Device& device = *device_;
   const int64_t tokens = x.size(0);
   const DType compute = precision_.compute;
@@ -118,8 +117,8 @@ void WanBlock::forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross
     Tensor v = self_v_.forward(hidden, compute);
     Tensor q_tokens = q.reshape({tokens, heads_, dim_ / heads_}),
            k_tokens = k.reshape({tokens, heads_, dim_ / heads_});
-    rope_->apply(q_tokens, grid, q_tokens);
-    rope_->apply(k_tokens, grid, k_tokens);
+    rope_->apply(q_tokens, rope, q_tokens);
+    rope_->apply(k_tokens, rope, k_tokens);
     self_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
   }
   {

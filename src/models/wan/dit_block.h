@@ -7,6 +7,7 @@
 #include "models/common/precision.h"
 #include "models/wan/dit_kernels.h"
 #include "models/wan/dit_weights.h"
+#include "models/wan/rope_tables.h"
 
 namespace x2v {
 
@@ -25,7 +26,8 @@ class WanBlock {
             const WanDitKernels& kernels, Precision precision, Device& device);
   // x [tokens, dim] (residual, precision.sensitive) is updated in place. e0 [6, dim] f32; context
   // [text_len, dim] and image_context [257, dim] (i2v only, else undefined) in precision.compute.
-  void forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross, const RopeGrid& grid) const;
+  // `rope`: the tables of the tokens' grid (wan_rope_tables).
+  void forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross, const RopeTables& rope) const;
   // The cross-attention keys and values of an embedded context (see WanDit::prepare_context).
   WanCrossContext cross_context(const Tensor& context, const Tensor& image_context) const;
 

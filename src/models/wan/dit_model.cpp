@@ -76,7 +76,7 @@ WanDit::WanDit(const WanDitCheckpoint& model_checkpoint, const WanDitKernels& ke
 }
 
 void WanDit::observe(const std::string& name, const Tensor& value) const {
-  if (observer_) observer_(name, ops::to_device(value, cpu_device()).to_host(DType::f32));
+  if (observer_) observer_(name, ops::to_device(value, host_device()).to_host(DType::f32));
 }
 
 void WanDit::check_inputs(const WanDitInputs& inputs) const {
@@ -186,6 +186,7 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   patch_embedding_->apply(video, patches);
   const RopeGrid grid{patches.size(1), patches.size(2), patches.size(3)};
   const int64_t tokens = grid.tokens();
+  const RopeTables rope = wan_rope_tables(grid, c.head_dim(), 10000.0, device);
   Tensor x = empty({tokens, c.dim}, precision_.sensitive, device);
   ops::copy(patches.reshape({c.dim, tokens}).transpose(0, 1), x);
 
@@ -203,7 +204,7 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
                                           blocks_.size()));
 
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    blocks_[i].forward(x, e0, prepared->blocks[i], grid);
+    blocks_[i].forward(x, e0, prepared->blocks[i], rope);
     observe(concat("block_", i), x);
   }
 
@@ -222,7 +223,7 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
                       .permute({6, 0, 3, 1, 4, 2, 5});
   Tensor target = out.reshape({c.out_dim, grid.frames, pt, grid.height, ph, grid.width, pw});
   ops::copy(source, target);
-  return ops::to_device(out, cpu_device());
+  return ops::to_device(out, host_device());
 }
 
 }  // namespace x2v

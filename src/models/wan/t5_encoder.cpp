@@ -207,7 +207,7 @@ Tensor T5Encoder::encode(const TokenizedText& tokens) const {
   for (const Block& block : blocks_) run_block(block, x, buckets, host_bias);
   Tensor out = empty({length, config_.dim}, DType::f32, device);
   final_norm_->apply(x, out);
-  return ops::to_device(out, cpu_device());
+  return ops::to_device(out, host_device());
 }
 
 }  // namespace x2v

@@ -88,7 +88,7 @@ Tensor WanVae::denormalized(const Tensor& latent_frame) const {
 Tensor WanVae::finished(const Tensor& frames) const {
   Tensor clamped = empty(frames.shape(), DType::f32, *device_);
   ops::clamp(frames, -1.0f, 1.0f, clamped);
-  return ops::to_device(clamped, cpu_device());
+  return ops::to_device(clamped, host_device());
 }
 
 void WanVae::decode(const Tensor& latents, const FrameSink& sink) const {
@@ -173,7 +173,7 @@ Tensor WanVae::encode(const Tensor& video) const {
       ops::scale(mu.select(0, c), inverse_std, -latent_mean()[c] * inverse_std, channel);
     }
     Tensor target = latents.slice(1, i, i + 1);
-    ops::copy(ops::to_device(normalized, cpu_device()), target);
+    ops::copy(ops::to_device(normalized, host_device()), target);
   }
   return latents;
 }

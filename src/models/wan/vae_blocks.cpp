@@ -120,7 +120,7 @@ Tensor VaeNorm::forward(const Tensor& x, bool silu) const {
 }
 
 void VaeNorm::forward_into(const Tensor& x, bool silu, Tensor& out) const {
-  ops::channel_rms_norm(x, gamma_, out, silu);
+  ops::channel_l2_norm(x, gamma_, out, silu);
 }
 
 VaeResidualBlock::VaeResidualBlock(const WanVaeCheckpoint& checkpoint, const std::string& prefix, int64_t in,

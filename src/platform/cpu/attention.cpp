@@ -261,9 +261,8 @@ void register_cpu_attention(KernelRegistries& kernels) {
       "cpu_flash_attn", [] { return std::make_unique<CpuFlashAttention>(); },
       "exact flash-style attention (online softmax, memory linear in L): AVX2 f32 tiles, or AVX512-BF16 "
       "tiles "
-      "for bf16 operands where the CPU has them");
-  for (const char* alias : {"flash_attn2", "flash_attn3", "sage_attn2", "torch_sdpa"})
-    kernels.attention.alias(alias, "cpu_flash_attn");
+      "for bf16 operands where the CPU has them",
+      KernelTraits::with_bias());
 }
 
 }  // namespace x2v

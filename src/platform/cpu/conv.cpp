@@ -151,7 +151,7 @@ class OnednnConv final : public ConvKernel {
   using Key = std::tuple<memory::dims, DType, DType>;
 
   static Tensor bytes_scratch(size_t bytes) {
-    return empty({std::max<int64_t>(static_cast<int64_t>(bytes), 1)}, DType::u8, cpu_device());
+    return empty({std::max<int64_t>(static_cast<int64_t>(bytes), 1)}, DType::u8, host_device());
   }
 
   memory::desc bias_desc() const {

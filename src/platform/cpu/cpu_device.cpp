@@ -28,6 +28,21 @@ std::string cpu_model_name() {
   return "unknown CPU";
 }
 
+// A /proc/meminfo figure ("MemTotal", "MemAvailable") in bytes; 0 when not found.
+size_t meminfo_bytes(const std::string& key) {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    if (!line.starts_with(key + ":")) continue;
+    try {
+      return static_cast<size_t>(std::stoull(line.substr(key.size() + 1))) * 1024;  // the file says kB
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
 class CpuDevice : public Device {
  public:
   CpuDevice()
@@ -47,9 +62,11 @@ class CpuDevice : public Device {
     register_cpu_elementwise(kernels());
     kernels().attention.set_default("cpu_flash_attn");
     kernels().mm.set_default("onednn_mm");
+    kernels().mm.set_default("int8-cpu");
+    kernels().mm.set_default("fp8-onednn");
     kernels().rms_norm.set_default("cpu_rms_norm");
     kernels().layer_norm.set_default("cpu_layer_norm");
-    kernels().rope.set_default("cpu_wan_rope");
+    kernels().rope.set_default("cpu_rope");
     kernels().conv.set_default("onednn_conv");
   }
 
@@ -61,6 +78,21 @@ class CpuDevice : public Device {
                   onednn_matmul_is_native(DType::bf16) ? "native" : "widened to f32", ", f16 matmul ",
                   onednn_matmul_is_native(DType::f16) ? "native" : "widened to f32",
                   "; X2V_CPU_ISA caps it (avx2, avx512, avx512_bf16, amx)");
+  }
+  DeviceCapabilities capabilities() const override {
+    DeviceCapabilities caps;
+    caps.bf16 = onednn_matmul_is_native(DType::bf16);
+    caps.f16 = onednn_matmul_is_native(DType::f16);
+    caps.int8 = true;  // VNNI through oneDNN, else AVX2 int16 pairs
+    caps.async_copy = true;
+    return caps;
+  }
+  DeviceMemory memory() const override {
+    DeviceMemory memory;
+    memory.total = meminfo_bytes("MemTotal");
+    memory.free = meminfo_bytes("MemAvailable");
+    memory.largest_allocation = memory.free;
+    return memory;
   }
   int priority() const override { return 0; }
   void init_env() override { log_debug("cpu", "OpenMP threads: ", omp_get_max_threads()); }

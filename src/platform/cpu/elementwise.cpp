@@ -283,7 +283,7 @@ class FillKernel : public ElementwiseKernel {
   }
 };
 
-// channel_rms_norm: x [C, ...] normalized over dim 0 at every position, SiLU fused when asked. Positions
+// channel_l2_norm: x [C, ...] normalized over dim 0 at every position, SiLU fused when asked. Positions
 // are taken in blocks small enough that the block's C rows stay in cache between the sum of squares and
 // the scaling pass. `out` may be a slice of a larger buffer along dim 1 (any channel stride).
 bool channels_are_contiguous(const Tensor& tensor) {
@@ -293,16 +293,16 @@ bool channels_are_contiguous(const Tensor& tensor) {
   return true;
 }
 
-class ChannelRmsNormKernel : public ElementwiseKernel {
+class ChannelL2NormKernel : public ElementwiseKernel {
  public:
   void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
-    if (inputs.size() != 2) throw Error("channel_rms_norm", "expects 2 inputs (x, gamma)");
+    if (inputs.size() != 2) throw Error("channel_l2_norm", "expects 2 inputs (x, gamma)");
     const Tensor x = contiguous_input(inputs[0]);
     const std::vector<float> gamma = inputs[1].to_floats();
     if (x.ndim() < 1 || x.shape() != out.shape() || !channels_are_contiguous(out) ||
         static_cast<int64_t>(gamma.size()) != x.size(0))
       throw Error(
-          "channel_rms_norm",
+          "channel_l2_norm",
           concat("x ", x.describe(), ", gamma ", inputs[1].describe(), ", out ", out.describe(),
                  ": expected x [C, ...], gamma of C elements and an out like x, contiguous per channel"));
     const float eps = params_.empty() ? 1e-12f : params_[0];
@@ -388,7 +388,7 @@ void register_cpu_elementwise(KernelRegistries& kernels) {
       for (int64_t i = 0; i < n; ++i) x[i] = x[i] * multiplier + offset;
     };
   });
-  registry.add("channel_rms_norm", [] { return std::make_unique<ChannelRmsNormKernel>(); });
+  registry.add("channel_l2_norm", [] { return std::make_unique<ChannelL2NormKernel>(); });
   add("clamp", 1, [](const std::vector<float>& params) -> ChunkFunction {
     if (params.size() != 2) throw Error("clamp", "expects 2 parameters (low, high)");
     const float low = params[0], high = params[1];

@@ -152,7 +152,7 @@ class OnednnMatmul final : public MatmulKernel {
       destination_data = destination_scratch.raw_data();
     }
     const Tensor scratchpad =
-        empty({std::max<int64_t>(compiled.scratchpad_bytes, 1)}, DType::u8, cpu_device());
+        empty({std::max<int64_t>(compiled.scratchpad_bytes, 1)}, DType::u8, host_device());
 
     const dnnl::engine& engine = onednn_engine();
     std::unordered_map<int, memory> arguments{
@@ -182,7 +182,7 @@ class OnednnMatmul final : public MatmulKernel {
 
   // `weight` (contiguous, in `from`) copied into bytes we own in the layout `to`.
   Tensor reordered(const Tensor& weight, const memory::desc& from, const memory::desc& to) {
-    Tensor result = empty({static_cast<int64_t>(to.get_size())}, DType::u8, cpu_device());
+    Tensor result = empty({static_cast<int64_t>(to.get_size())}, DType::u8, host_device());
     memory user(from, onednn_engine(), weight.raw_data());
     memory packed(to, onednn_engine(), result.raw_data());
     onednn_build("mm", "the weight reorder", [&] {
@@ -261,8 +261,6 @@ void register_cpu_mm(KernelRegistries& kernels) {
       "onednn_mm", [] { return std::make_unique<OnednnMatmul>(); },
       "oneDNN matmul, fp32 accumulation; f32/bf16/f16 weights (bf16 activations on bf16 weights run on the "
       "native bf16 matmul where the CPU has it, the rest in f32), f32/bf16/f16 activations");
-  // LightX2V's dit_quant_scheme for unquantized weights.
-  kernels.mm.alias("Default", "onednn_mm");
 }
 
 }  // namespace x2v

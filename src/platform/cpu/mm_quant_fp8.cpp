@@ -155,7 +155,7 @@ class OnednnFp8Matmul final : public MatmulKernel {
     const bool first = depth == 0;
     const Compiled compiled = compiled_for(Key{rows, depths, columns, first, dtype});
     const Tensor scratchpad =
-        empty({std::max<int64_t>(compiled.scratchpad_bytes, 1)}, DType::u8, cpu_device());
+        empty({std::max<int64_t>(compiled.scratchpad_bytes, 1)}, DType::u8, host_device());
     const dnnl::engine& engine = onednn_engine();
     std::unordered_map<int, memory> arguments{
         {DNNL_ARG_SRC,
@@ -219,9 +219,8 @@ void register_cpu_fp8_mm(KernelRegistries& kernels) {
       kName, [] { return std::make_unique<OnednnFp8Matmul>(); },
       "fp8 e4m3 weights with per-channel scales, weight-only: dequantized tile by tile (at most 1024x2048) "
       "into oneDNN's f32 matmul (bf16 tiles and matmul for bf16 activations where the CPU has it); "
-      "f32/bf16/f16 activations");
-  // LightX2V's fp8 schemes: on a CPU (no fp8 arithmetic) the weight-only form of the same weights.
-  for (const char* alias : {"fp8-vllm", "fp8-sgl", "fp8-q8f", "fp8-triton"}) kernels.mm.alias(alias, kName);
+      "f32/bf16/f16 activations",
+      KernelTraits::quantized(QuantFormat::fp8_e4m3));
 }
 
 }  // namespace x2v

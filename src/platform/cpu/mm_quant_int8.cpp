@@ -51,7 +51,7 @@ class CpuInt8Matmul final : public MatmulKernel {
       weights_desc_ = onednn_build("mm", "the int8 weight layout query", [&] {
         return make_descriptor(kLayoutQueryRows, any_weights()).weights_desc();
       });
-      packed_ = empty({static_cast<int64_t>(weights_desc_.get_size())}, DType::i8, cpu_device());
+      packed_ = empty({static_cast<int64_t>(weights_desc_.get_size())}, DType::i8, host_device());
       dnnl::memory user(plain, onednn_engine(), contiguous.raw_data());
       dnnl::memory packed(weights_desc_, onednn_engine(), packed_.raw_data());
       onednn_build("mm", "the int8 weight reorder", [&] {
@@ -73,7 +73,7 @@ class CpuInt8Matmul final : public MatmulKernel {
       throw Error("mm", concat(kName, " works on host memory; move the tensors to the cpu device first"));
     const int64_t rows = x.numel() / in_features_;
     if (rows == 0) return;
-    Device& device = cpu_device();
+    Device& device = host_device();
     if (vnni_) {
       apply_onednn(x, y, rows);
       return;
@@ -110,7 +110,7 @@ class CpuInt8Matmul final : public MatmulKernel {
 
   // The VNNI path: per-token int8 rows into oneDNN's matmul, int32 products, then the W8A8 epilogue.
   void apply_onednn(const Tensor& x, Tensor& y, int64_t rows) {
-    Device& device = cpu_device();
+    Device& device = host_device();
     const Tensor q = empty({rows * in_features_}, DType::i8, device);
     const Tensor activation_scales = empty({rows}, DType::f32, device);
     cpu_int8::quantize_activations(x.raw_data(), x.dtype(), rows, in_features_, q.data<int8_t>(),
@@ -190,10 +190,8 @@ void register_cpu_int8_mm(KernelRegistries& kernels) {
   kernels.mm.add(
       kName, [] { return std::make_unique<CpuInt8Matmul>(); },
       "W8A8: int8 weights with per-channel scales, activations quantized per token; exact int8 products "
-      "(oneDNN's matmul on VNNI/AMX CPUs, else AVX2 int16 pairs), scales and bias applied per tile");
-  // LightX2V's W8A8 schemes: the same math on other GPUs' kernels.
-  for (const char* alias : {"int8-vllm", "int8-sgl", "int8-q8f", "int8-triton", "int8-torchao"})
-    kernels.mm.alias(alias, kName);
+      "(oneDNN's matmul on VNNI/AMX CPUs, else AVX2 int16 pairs), scales and bias applied per tile",
+      KernelTraits::quantized(QuantFormat::int8));
 }
 
 }  // namespace x2v

@@ -116,12 +116,8 @@ class CpuLayerNorm : public LayerNormKernel {
 void register_cpu_norm(KernelRegistries& kernels) {
   kernels.rms_norm.add(
       "cpu_rms_norm", [] { return std::make_unique<CpuRmsNorm>(); }, "row-parallel rms_norm, f32 math");
-  // LightX2V names for the same math (fp32 variance over the full last dim).
-  kernels.rms_norm.alias("sgl-kernel", "cpu_rms_norm");
-  kernels.rms_norm.alias("fp32_variance", "cpu_rms_norm");
   kernels.layer_norm.add(
       "cpu_layer_norm", [] { return std::make_unique<CpuLayerNorm>(); }, "row-parallel layer_norm, f32 math");
-  kernels.layer_norm.alias("Triton", "cpu_layer_norm");
 }
 
 }  // namespace x2v

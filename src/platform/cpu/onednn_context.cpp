@@ -237,7 +237,7 @@ void convert_from_f32(const float* source, void* target, DType target_dtype, int
 }
 
 Tensor f32_scratch(int64_t count) {
-  return empty({std::max<int64_t>(count, 1)}, DType::f32, cpu_device());
+  return empty({std::max<int64_t>(count, 1)}, DType::f32, host_device());
 }
 
 }  // namespace x2v

@@ -107,26 +107,22 @@ void check_norm_arguments(const char* place, const Tensor& x, const Tensor& out,
   }
 }
 
-RopeSplit wan_rope_split(int64_t head_dim) {
-  const int64_t sixth = head_dim / 6;
-  return RopeSplit{head_dim - 4 * sixth, 2 * sixth, 2 * sixth};
-}
-
-void check_rope_arguments(const Tensor& x, const RopeGrid& grid, const Tensor& out,
-                          const RopeOptions& options) {
+void check_rope_arguments(const Tensor& x, const RopeTables& tables, const Tensor& out) {
   require_activation_dtype("rope", "x", x);
   require_activation_dtype("rope", "out", out);
   if (x.ndim() != 3)
     throw Error("rope", concat("x is ", x.describe(), "; expected [tokens, heads, head_dim]"));
-  if (x.size(0) != grid.tokens())
-    throw Error("rope", concat("x has ", x.size(0), " tokens; the grid ", grid.frames, "x", grid.height, "x",
-                               grid.width, " has ", grid.tokens()));
-  if (x.size(2) != options.head_dim || x.size(2) % 2 != 0)
-    throw Error("rope", concat("head_dim ", x.size(2), " does not match the loaded ", options.head_dim,
-                               " (must be even)"));
-  const RopeSplit split = wan_rope_split(options.head_dim);
-  if (split.frame_dims % 2 || split.height_dims % 2)
-    throw Error("rope", concat("head_dim ", options.head_dim, " does not split into whole pairs"));
+  if (x.size(2) % 2 != 0) throw Error("rope", concat("head_dim ", x.size(2), " must be even"));
+  const Shape table_shape{x.size(0), x.size(2) / 2};
+  for (const Tensor* table : {&tables.cos, &tables.sin}) {
+    if (!table->defined() || table->dtype() != DType::f32 || table->shape() != table_shape ||
+        !table->is_contiguous())
+      throw Error("rope",
+                  concat("the cos/sin tables are ", table->defined() ? table->describe() : "missing",
+                         "; expected contiguous f32", shape_to_string(table_shape), " for x ", x.describe()));
+    if (table->device() != x.device() && !(table->is_host_accessible() && x.is_host_accessible()))
+      throw Error("rope", "the cos/sin tables live on another device than x; build them on x's device");
+  }
   if (out.shape() != x.shape())
     throw Error("rope", concat("out ", out.describe(), " must match x ", x.describe()));
   if (x.stride(-1) != 1 || out.stride(-1) != 1) throw Error("rope", "head_dim must be contiguous");

@@ -20,13 +20,13 @@ namespace x2v {
 //  softmax         out = softmax(x) over the last dim
 //  scale           out = x * params[0] + params[1]
 //  fill            out = params[0]                    (no inputs)
-//  channel_rms_norm  out = x / max(||x||, eps) * sqrt(C) * gamma over dim 0 of [C, ...] (the Wan VAE's
-//                  RMS_norm; params eps, silu flag)
+//  channel_l2_norm out = x / max(||x[:, i]||_2, eps) * sqrt(C) * gamma over dim 0 of [C, ...] (a
+//                  channel-first RMS norm with the eps on the norm; params eps, silu flag)
 //  clamp           out = min(max(x, params[0]), params[1])
 inline const std::vector<std::string>& elementwise_op_names() {
-  static const std::vector<std::string> names = {"copy",     "add",   "mul",      "gelu_tanh",
-                                                 "gelu_erf", "silu",  "modulate", "gated_residual",
-                                                 "softmax",  "scale", "fill", "channel_rms_norm", "clamp"};
+  static const std::vector<std::string> names = {
+      "copy",           "add",     "mul",   "gelu_tanh", "gelu_erf",        "silu", "modulate",
+      "gated_residual", "softmax", "scale", "fill",      "channel_l2_norm", "clamp"};
   return names;
 }
 

@@ -1,44 +1,24 @@
 #pragma once
-// Wan 3D rotary embedding. x [tokens, heads, head_dim] with tokens in row-major (frame, height, width)
-// order over `grid`. head_dim/2 complex pairs are interleaved (dims 2j, 2j+1 form pair j). The pairs are
-// split frame/height/width as d - 4*(d/6), 2*(d/6), 2*(d/6) dims (d = head_dim); each part uses
-// frequencies theta^(-2k/part_dims) and the token's integer index along its axis.
-#include <cstdint>
-
+// Rotary position embedding with tables the model builds. x [tokens, heads, head_dim]; the head_dim/2 pairs
+// are interleaved (dims 2j, 2j+1 form pair j). Token t's pair j is rotated by the angle whose cosine and
+// sine are cos[t, j] and sin[t, j]. The model decides the angles (Wan's 3-D frame/height/width split,
+// another family's fractional positions), so one kernel serves every model.
 #include "core/tensor.h"
 
 namespace x2v {
 
-struct RopeGrid {
-  int64_t frames = 1;
-  int64_t height = 1;
-  int64_t width = 1;
-  int64_t tokens() const { return frames * height * width; }
+// cos and sin: f32 [tokens, head_dim / 2], contiguous, on the device of the tensors they rotate.
+struct RopeTables {
+  Tensor cos, sin;
 };
-
-struct RopeOptions {
-  int64_t head_dim = 128;
-  double theta = 10000.0;
-};
-
-// Dims (not pairs) given to the frame, height and width axes for a head dim.
-struct RopeSplit {
-  int64_t frame_dims, height_dims, width_dims;
-};
-RopeSplit wan_rope_split(int64_t head_dim);
 
 class RopeKernel {
  public:
   virtual ~RopeKernel() = default;
-  virtual void load(const RopeOptions& options) { options_ = options; }
   // out may be x itself (in place).
-  virtual void apply(const Tensor& x, const RopeGrid& grid, Tensor& out) = 0;
-
- protected:
-  RopeOptions options_;
+  virtual void apply(const Tensor& x, const RopeTables& tables, Tensor& out) = 0;
 };
 
-void check_rope_arguments(const Tensor& x, const RopeGrid& grid, const Tensor& out,
-                          const RopeOptions& options);
+void check_rope_arguments(const Tensor& x, const RopeTables& tables, const Tensor& out);
 
 }  // namespace x2v

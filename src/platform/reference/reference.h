@@ -19,7 +19,7 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
 void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y);
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
 void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& out);
-void wan_rope(const Tensor& x, const RopeGrid& grid, const RopeOptions& options, Tensor& out);
+void rope(const Tensor& x, const RopeTables& tables, Tensor& out);
 // `options` must have every per-dim vector filled.
 void conv(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options, Tensor& out);
 // One of elementwise_op_names(), with the op's inputs and params (see platform/ops/elementwise.h).

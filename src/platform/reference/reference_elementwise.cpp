@@ -59,7 +59,7 @@ void elementwise(const std::string& op, const std::vector<Tensor>& inputs, const
     result = operand(0);
     for (double& value : result)
       value = std::min<double>(std::max<double>(value, params.at(0)), params.at(1));
-  } else if (op == "channel_rms_norm") {
+  } else if (op == "channel_l2_norm") {
     // F.normalize over dim 0 (the channels) times sqrt(C) times gamma[c]; params: eps, silu flag.
     if (inputs.size() != 2) throw Error(op, concat("expects 2 inputs (x, gamma), got ", inputs.size()));
     const Tensor& x = inputs[0];

@@ -88,34 +88,21 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float
   write_values(result, out);
 }
 
-void wan_rope(const Tensor& x, const RopeGrid& grid, const RopeOptions& options, Tensor& out) {
-  check_rope_arguments(x, grid, out, options);
+void rope(const Tensor& x, const RopeTables& tables, Tensor& out) {
+  check_rope_arguments(x, tables, out);
   const int64_t tokens = x.size(0), heads = x.size(1), d = x.size(2);
-  const RopeSplit split = wan_rope_split(d);
-  const std::vector<double> xv = read_values(x);
+  const std::vector<double> xv = read_values(x), cosines = read_values(tables.cos),
+                            sines = read_values(tables.sin);
   std::vector<double> result(xv.size());
-  for (int64_t t = 0; t < tokens; ++t) {
-    const int64_t position[3] = {t / (grid.height * grid.width), (t / grid.width) % grid.height,
-                                 t % grid.width};
+  for (int64_t t = 0; t < tokens; ++t)
     for (int64_t pair = 0; pair < d / 2; ++pair) {
-      // Which axis this pair belongs to and its index within that axis's part.
-      int axis = 0;
-      int64_t part_dims = split.frame_dims, index = pair;
-      if (pair >= split.frame_dims / 2 + split.height_dims / 2) {
-        axis = 2, part_dims = split.width_dims, index = pair - split.frame_dims / 2 - split.height_dims / 2;
-      } else if (pair >= split.frame_dims / 2) {
-        axis = 1, part_dims = split.height_dims, index = pair - split.frame_dims / 2;
-      }
-      const double frequency = std::pow(options.theta, -2.0 * static_cast<double>(index) / part_dims);
-      const double angle = static_cast<double>(position[axis]) * frequency;
-      const double c = std::cos(angle), s = std::sin(angle);
+      const double c = cosines[t * (d / 2) + pair], s = sines[t * (d / 2) + pair];
       for (int64_t h = 0; h < heads; ++h) {
         const int64_t base = (t * heads + h) * d + 2 * pair;
         result[base] = xv[base] * c - xv[base + 1] * s;
         result[base + 1] = xv[base] * s + xv[base + 1] * c;
       }
     }
-  }
   write_values(result, out);
 }
 

@@ -71,10 +71,12 @@ class ReferenceQuantizedMatmul : public MatmulKernel {
 void register_reference_quant_kernels(KernelRegistries& kernels) {
   kernels.mm.add(
       "int8-torch", [] { return std::make_unique<ReferenceQuantizedMatmul>(QuantFormat::int8); },
-      "portable reference of W8A8 (int8 weights, per-token int8 activations), fake-quantized in fp64");
+      "portable reference of W8A8 (int8 weights, per-token int8 activations), fake-quantized in fp64",
+      KernelTraits::quantized(QuantFormat::int8));
   kernels.mm.add(
       "fp8-torch", [] { return std::make_unique<ReferenceQuantizedMatmul>(QuantFormat::fp8_e4m3); },
-      "portable reference of fp8 e4m3 weights (weight-only), fake-quantized in fp64");
+      "portable reference of fp8 e4m3 weights (weight-only), fake-quantized in fp64",
+      KernelTraits::quantized(QuantFormat::fp8_e4m3));
 }
 
 }  // namespace x2v

@@ -42,8 +42,8 @@ class ReferenceLayerNorm : public LayerNormKernel {
 
 class ReferenceRope : public RopeKernel {
  public:
-  void apply(const Tensor& x, const RopeGrid& grid, Tensor& out) override {
-    reference::wan_rope(x, grid, options_, out);
+  void apply(const Tensor& x, const RopeTables& tables, Tensor& out) override {
+    reference::rope(x, tables, out);
   }
 };
 
@@ -65,7 +65,7 @@ class ReferenceConv : public ConvKernel {
 void register_reference_kernels(KernelRegistries& kernels) {
   const char* description = "portable reference (plain loops, fp64 accumulation)";
   kernels.attention.add(
-      "torch", [] { return std::make_unique<ReferenceAttention>(); }, description);
+      "torch", [] { return std::make_unique<ReferenceAttention>(); }, description, KernelTraits::with_bias());
   kernels.mm.add(
       "torch", [] { return std::make_unique<ReferenceMatmul>(); }, description);
   register_reference_quant_kernels(kernels);

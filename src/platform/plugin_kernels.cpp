@@ -1,208 +1,68 @@
-#include "platform/plugin_adapters.h"
-
+// Plugin kernels as x2v op-template kernels: x2v's own argument checks, the declared traits (a dtype the
+// kernel did not declare never reaches it), then the plugin's load/apply with its views.
 #include <cmath>
 #include <mutex>
 #include <utility>
 #include <vector>
 
+#include "platform/plugin_adapters.h"
+
 namespace x2v {
 
-// ---- Dtypes and views ------------------------------------------------------------------------------
-
-int32_t dtype_to_abi(DType dtype) {
-  switch (dtype) {
-    case DType::f32:
-      return X2V_DTYPE_F32;
-    case DType::bf16:
-      return X2V_DTYPE_BF16;
-    case DType::f16:
-      return X2V_DTYPE_F16;
-    case DType::f8_e4m3:
-      return X2V_DTYPE_F8_E4M3;
-    case DType::f8_e5m2:
-      return X2V_DTYPE_F8_E5M2;
-    case DType::i8:
-      return X2V_DTYPE_I8;
-    case DType::i32:
-      return X2V_DTYPE_I32;
-    case DType::u8:
-      return X2V_DTYPE_U8;
-  }
-  throw InternalError("plugin", concat("dtype ", static_cast<int>(dtype), " has no ABI code"));
-}
-
-bool dtype_from_abi(int32_t code, DType* dtype) {
-  switch (code) {
-    case X2V_DTYPE_F32:
-      *dtype = DType::f32;
-      return true;
-    case X2V_DTYPE_BF16:
-      *dtype = DType::bf16;
-      return true;
-    case X2V_DTYPE_F16:
-      *dtype = DType::f16;
-      return true;
-    case X2V_DTYPE_F8_E4M3:
-      *dtype = DType::f8_e4m3;
-      return true;
-    case X2V_DTYPE_F8_E5M2:
-      *dtype = DType::f8_e5m2;
-      return true;
-    case X2V_DTYPE_I8:
-      *dtype = DType::i8;
-      return true;
-    case X2V_DTYPE_I32:
-      *dtype = DType::i32;
-      return true;
-    case X2V_DTYPE_U8:
-      *dtype = DType::u8;
-      return true;
-    default:
+bool traits_from_abi(const x2v_kernel_desc& desc, KernelCategory category, KernelTraits* traits,
+                     std::string* problem) {
+  *traits = KernelTraits{};
+  for (int32_t code = 0; code < 32; ++code) {
+    if ((desc.dtypes & X2V_DTYPE_BIT(code)) == 0) continue;
+    DType dtype;
+    if (!dtype_from_abi(code, &dtype) ||
+        (dtype != DType::f32 && dtype != DType::bf16 && dtype != DType::f16)) {
+      *problem = concat("dtypes declares code ", code, "; activations are X2V_DTYPE_F32, _BF16 or _F16");
       return false;
+    }
+    traits->dtypes.push_back(dtype);
   }
-}
-
-x2v_tensor_view make_tensor_view(const Tensor& tensor) {
-  x2v_tensor_view view{};
-  if (!tensor.defined()) return view;
-  static_assert(kMaxTensorDims <= X2V_MAX_DIMS, "the ABI view must hold every tensor rank");
-  view.data = tensor.raw_data();
-  view.dtype = dtype_to_abi(tensor.dtype());
-  view.ndim = tensor.ndim();
-  for (int dim = 0; dim < tensor.ndim(); ++dim) {
-    view.shape[dim] = tensor.shape()[dim];
-    view.strides[dim] = tensor.strides()[dim];
+  if (desc.quant_format != X2V_QUANT_NONE) {
+    if (category != KernelCategory::mm) {
+      *problem = "quant_format is set, but only mm kernels take quantized weights";
+      return false;
+    }
+    if (desc.quant_format == X2V_QUANT_INT8) {
+      traits->quant = QuantFormat::int8;
+    } else if (desc.quant_format == X2V_QUANT_FP8_E4M3) {
+      traits->quant = QuantFormat::fp8_e4m3;
+    } else {
+      *problem = concat("unknown quant_format ", desc.quant_format, " (use an X2V_QUANT_* code)");
+      return false;
+    }
   }
-  return view;
-}
-
-const char* plugin_kernel_category_name(int32_t category) {
-  switch (category) {
-    case X2V_KERNEL_ATTENTION:
-      return "attention";
-    case X2V_KERNEL_MM:
-      return "mm";
-    case X2V_KERNEL_RMS_NORM:
-      return "rms_norm";
-    case X2V_KERNEL_LAYER_NORM:
-      return "layer_norm";
-    case X2V_KERNEL_ROPE:
-      return "rope";
-    case X2V_KERNEL_CONV:
-      return "conv";
-    case X2V_KERNEL_ELEMENTWISE:
-      return "elementwise";
-    default:
-      return nullptr;
+  if ((desc.flags & ~X2V_KERNEL_FLAG_BIAS) != 0) {
+    *problem = concat("unknown flags 0x", std::to_string(desc.flags), " (use X2V_KERNEL_FLAG_* bits)");
+    return false;
   }
+  if ((desc.flags & X2V_KERNEL_FLAG_BIAS) != 0 && category != KernelCategory::attention) {
+    *problem = "X2V_KERNEL_FLAG_BIAS is set, but only attention kernels take a bias";
+    return false;
+  }
+  traits->bias = (desc.flags & X2V_KERNEL_FLAG_BIAS) != 0;
+  return true;
 }
-
-// ---- Device ----------------------------------------------------------------------------------------
 
 namespace {
 
-// Work runs on the calling thread at once; the plugin's own queue is drained by synchronize.
-class PluginStream : public Stream {
- public:
-  explicit PluginStream(PluginDevice& device) : device_(device) {}
-  void enqueue(std::function<void()> work) override { work(); }
-  void synchronize() override { device_.synchronize_device(); }
-  void wait(Event& event) override { event.synchronize(); }
-
- private:
-  PluginDevice& device_;
-};
-
-// The ABI has no fine-grained events, so an event is "everything issued so far": waiting on it drains
-// the device.
-class PluginEvent : public Event {
- public:
-  explicit PluginEvent(PluginDevice& device) : device_(device) {}
-  void record(Stream&) override { recorded_ = true; }
-  void synchronize() override {
-    if (recorded_) device_.synchronize_device();
-  }
-  bool query() override {
-    synchronize();
-    return true;
-  }
-
- private:
-  PluginDevice& device_;
-  bool recorded_ = false;
-};
-
-int32_t copy_kind_to_abi(CopyKind kind) {
-  switch (kind) {
-    case CopyKind::host_to_device:
-      return X2V_COPY_HOST_TO_DEVICE;
-    case CopyKind::device_to_host:
-      return X2V_COPY_DEVICE_TO_HOST;
-    case CopyKind::device_to_device:
-      return X2V_COPY_DEVICE_TO_DEVICE;
-  }
-  throw InternalError("plugin", "unknown copy kind");
+std::string dtype_list(const KernelTraits& traits) {
+  if (traits.dtypes.empty()) return "f32, bf16, f16";
+  std::string text;
+  for (DType dtype : traits.dtypes) text += (text.empty() ? "" : ", ") + std::string(dtype_name(dtype));
+  return text;
 }
-
-}  // namespace
-
-PluginDevice::PluginDevice(const x2v_device_desc& desc, std::string plugin)
-    : Device(desc.name), desc_(desc), plugin_(std::move(plugin)), name_(desc.name) {
-  device_string_ =
-      desc.device_string != nullptr && desc.device_string[0] != '\0' ? desc.device_string : name_;
-  // The strings now live here; the plugin's may have been on its stack.
-  desc_.name = nullptr;
-  desc_.device_string = nullptr;
-  allocator_.emplace(
-      name_, [this](size_t bytes) { return desc_.alloc(desc_.user, bytes); },
-      [this](void* pointer, size_t bytes) { desc_.free(desc_.user, pointer, bytes); });
-  compute_stream_ = std::make_unique<PluginStream>(*this);
-}
-
-PluginDevice::~PluginDevice() {
-  allocator_.reset();  // returns cached blocks through the plugin's free while it is still alive
-  if (adopted_ && desc_.destroy != nullptr) desc_.destroy(desc_.user);
-}
-
-bool PluginDevice::is_available() const {
-  return desc_.is_available == nullptr || desc_.is_available(desc_.user) != 0;
-}
-
-std::unique_ptr<Stream> PluginDevice::create_stream() {
-  return std::make_unique<PluginStream>(*this);
-}
-
-std::unique_ptr<Event> PluginDevice::create_event() {
-  return std::make_unique<PluginEvent>(*this);
-}
-
-void PluginDevice::copy_async(const void* source, void* target, size_t bytes, CopyKind kind, Stream& stream) {
-  const int32_t code = copy_kind_to_abi(kind);
-  stream.enqueue([this, source, target, bytes, code] {
-    if (desc_.copy(desc_.user, source, target, bytes, code) != X2V_OK)
-      throw Error("plugin", plugin_error(concat("copying ", format_bytes(bytes)).c_str()));
-  });
-}
-
-void PluginDevice::synchronize_device() {
-  if (desc_.synchronize(desc_.user) != X2V_OK) throw Error("plugin", plugin_error("synchronize"));
-}
-
-std::string PluginDevice::plugin_error(const char* what) const {
-  const char* message = desc_.last_error != nullptr ? desc_.last_error(desc_.user) : nullptr;
-  return concat(
-      "device '", name_, "' (", plugin_, "): ", what, " failed",
-      message != nullptr && message[0] != '\0' ? concat(": ", message) : std::string(" (no message)"));
-}
-
-// ---- Kernels ---------------------------------------------------------------------------------------
-
-namespace {
 
 // One plugin kernel instance: create/destroy, and load/apply calls with their views and error checks.
 class PluginKernelHandle {
  public:
   explicit PluginKernelHandle(std::shared_ptr<const PluginKernelSpec> spec) : spec_(std::move(spec)) {
+    std::string problem;
+    traits_from_abi(spec_->desc, spec_->category, &traits_, &problem);  // validated at registration
     const x2v_kernel_desc& desc = spec_->desc;
     if (desc.create == nullptr) {
       instance_ = desc.user;
@@ -219,7 +79,16 @@ class PluginKernelHandle {
   PluginKernelHandle& operator=(const PluginKernelHandle&) = delete;
 
   const PluginKernelSpec& spec() const { return *spec_; }
+  const KernelTraits& traits() const { return traits_; }
   bool loaded() const { return loaded_; }
+
+  // Refuses an activation the kernel did not declare, before the plugin sees it.
+  void check_dtypes(std::initializer_list<const Tensor*> activations) const {
+    for (const Tensor* tensor : activations)
+      if (tensor->defined() && !traits_.accepts(tensor->dtype()))
+        throw Error("plugin", concat(what(), " declares dtypes ", dtype_list(traits_), "; it was given ",
+                                     tensor->describe(), ". Choose another kernel, or convert first"));
+  }
 
   // The tensors stay referenced until the instance is destroyed, as the ABI promises.
   void load(std::vector<Tensor> tensors, const std::vector<float>& params,
@@ -234,12 +103,12 @@ class PluginKernelHandle {
     call("apply", spec_->desc.apply, inputs, outputs, params, int_params);
   }
 
- private:
   std::string what() const {
-    return concat(plugin_kernel_category_name(spec_->category), " kernel '", spec_->name, "' on platform '",
+    return concat(category_name(spec_->category), " kernel '", spec_->name, "' on platform '",
                   spec_->platform, "' (", spec_->plugin, ")");
   }
 
+ private:
   void call(const char* stage, int (*function)(void*, const x2v_kernel_args*),
             const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             const std::vector<float>& params, const std::vector<int64_t>& int_params) {
@@ -257,6 +126,7 @@ class PluginKernelHandle {
     args.param_count = static_cast<int32_t>(params.size());
     args.int_params = int_params.data();
     args.int_param_count = static_cast<int32_t>(int_params.size());
+    args.stream = spec_->device != nullptr ? plugin_stream_handle(spec_->device->compute_stream()) : nullptr;
     // The ABI promises a plugin never sees one instance called concurrently.
     std::lock_guard<std::mutex> lock(mutex_);
     const int status = function(instance_, &args);
@@ -264,10 +134,14 @@ class PluginKernelHandle {
     const char* message = spec_->desc.last_error != nullptr ? spec_->desc.last_error(instance_) : nullptr;
     throw Error("plugin",
                 concat(what(), " failed in ", stage, " (status ", status, "): ",
-                       message != nullptr && message[0] != '\0' ? message : "the plugin gave no message"));
+                       message != nullptr && message[0] != '\0' ? message : "the plugin gave no message",
+                       ". Its declared traits (dtypes ", dtype_list(traits_), traits_.bias ? ", bias" : "",
+                       traits_.quant != QuantFormat::none ? ", quantized" : "",
+                       ") promise this call works: fix the kernel or what it declares"));
   }
 
   std::shared_ptr<const PluginKernelSpec> spec_;
+  KernelTraits traits_;
   void* instance_ = nullptr;
   bool loaded_ = false;
   std::vector<Tensor> kept_tensors_;
@@ -277,16 +151,18 @@ class PluginKernelHandle {
 class PluginAttentionKernel : public AttentionKernel {
  public:
   explicit PluginAttentionKernel(std::shared_ptr<const PluginKernelSpec> spec) : handle_(std::move(spec)) {}
+  bool supports_bias() const override { return handle_.traits().bias; }
   void load(const AttentionOptions& options) override {
     AttentionKernel::load(options);
     handle_.load({}, {options.scale}, options.key_lengths);
   }
   void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     check_attention_arguments(q, k, v, out, options_);
+    handle_.check_dtypes({&q, &k, &v, &out});
     if (!handle_.loaded()) load(options_);
     const float scale =
         options_.scale != 0.0f ? options_.scale : 1.0f / std::sqrt(static_cast<float>(q.size(-1)));
-    handle_.apply({q, k, v}, {out}, {scale}, options_.key_lengths);
+    handle_.apply({q, k, v, options_.bias}, {out}, {scale}, options_.key_lengths);
   }
 
  private:
@@ -296,13 +172,24 @@ class PluginAttentionKernel : public AttentionKernel {
 class PluginMatmulKernel : public MatmulKernel {
  public:
   explicit PluginMatmulKernel(std::shared_ptr<const PluginKernelSpec> spec) : handle_(std::move(spec)) {}
+  QuantFormat quantized_format() const override { return handle_.traits().quant; }
   void load(const Tensor& weight, const Tensor& bias) override {
+    if (quantized_format() != QuantFormat::none)
+      throw Error("mm", concat(handle_.what(), " takes ", quant_format_name(quantized_format()),
+                               " weights; load it with quantized weights (a quantized checkpoint or "
+                               "weight_auto_quant)"));
     check_weights(weight, bias);
     handle_.load({weight, bias}, {}, {});
+  }
+  void load_quantized(const QuantizedWeight& weight, const Tensor& bias) override {
+    if (quantized_format() == QuantFormat::none) MatmulKernel::load_quantized(weight, bias);  // throws
+    check_quantized_weights(weight, bias, quantized_format());
+    handle_.load({weight.weight, weight.scale.reshape({weight.scale.numel()}), bias}, {}, {});
   }
   void apply(const Tensor& x, Tensor& y) override {
     if (!handle_.loaded()) throw Error("mm", "apply before load: the kernel has no weight");
     check_call(x, y);
+    handle_.check_dtypes({&x, &y});
     handle_.apply({x}, {y}, {}, {});
   }
 
@@ -319,6 +206,7 @@ class PluginRmsNormKernel : public RmsNormKernel {
   }
   void apply(const Tensor& x, Tensor& out) override {
     check_norm_arguments("rms_norm", x, out, weight_, Tensor());
+    handle_.check_dtypes({&x, &out});
     if (!handle_.loaded()) load(weight_, eps_);
     handle_.apply({x}, {out}, {}, {});
   }
@@ -336,6 +224,7 @@ class PluginLayerNormKernel : public LayerNormKernel {
   }
   void apply(const Tensor& x, Tensor& out) override {
     check_norm_arguments("layer_norm", x, out, weight_, bias_);
+    handle_.check_dtypes({&x, &out});
     if (!handle_.loaded()) load(weight_, bias_, eps_);
     handle_.apply({x}, {out}, {}, {});
   }
@@ -347,14 +236,11 @@ class PluginLayerNormKernel : public LayerNormKernel {
 class PluginRopeKernel : public RopeKernel {
  public:
   explicit PluginRopeKernel(std::shared_ptr<const PluginKernelSpec> spec) : handle_(std::move(spec)) {}
-  void load(const RopeOptions& options) override {
-    RopeKernel::load(options);
-    handle_.load({}, {static_cast<float>(options.theta)}, {options.head_dim});
-  }
-  void apply(const Tensor& x, const RopeGrid& grid, Tensor& out) override {
-    check_rope_arguments(x, grid, out, options_);
-    if (!handle_.loaded()) load(options_);
-    handle_.apply({x}, {out}, {}, {grid.frames, grid.height, grid.width});
+  void apply(const Tensor& x, const RopeTables& tables, Tensor& out) override {
+    check_rope_arguments(x, tables, out);
+    handle_.check_dtypes({&x, &out});
+    if (!handle_.loaded()) handle_.load({}, {}, {});
+    handle_.apply({x, tables.cos, tables.sin}, {out}, {}, {});
   }
 
  private:
@@ -376,6 +262,7 @@ class PluginConvKernel : public ConvKernel {
     const Shape expected = output_shape(x.shape());
     if (!out.defined() || out.shape() != expected)
       throw Error("conv", concat("out is ", out.describe(), "; expected shape ", shape_to_string(expected)));
+    handle_.check_dtypes({&x, &out});
     handle_.apply({x}, {out}, {}, {});
   }
 
@@ -393,9 +280,12 @@ class PluginElementwiseKernel : public ElementwiseKernel {
   void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
     // fill is the one op without inputs (ops/elementwise.h).
     if (inputs.empty() && handle_.spec().name != "fill") throw Error("elementwise", "no inputs");
-    for (const Tensor& input : inputs)
+    for (const Tensor& input : inputs) {
       if (!input.defined()) throw Error("elementwise", "an input is missing");
+      handle_.check_dtypes({&input});
+    }
     if (!out.defined()) throw Error("elementwise", "out is missing");
+    handle_.check_dtypes({&out});
     if (!handle_.loaded()) load(params_);
     handle_.apply(inputs, {out}, params_, {});
   }
@@ -404,67 +294,40 @@ class PluginElementwiseKernel : public ElementwiseKernel {
   PluginKernelHandle handle_;
 };
 
-// Calls `visit` with the registry of `category`.
-template <class Visit>
-decltype(auto) visit_registry(KernelRegistries& kernels, int32_t category, Visit&& visit) {
-  switch (category) {
-    case X2V_KERNEL_ATTENTION:
-      return visit(kernels.attention);
-    case X2V_KERNEL_MM:
-      return visit(kernels.mm);
-    case X2V_KERNEL_RMS_NORM:
-      return visit(kernels.rms_norm);
-    case X2V_KERNEL_LAYER_NORM:
-      return visit(kernels.layer_norm);
-    case X2V_KERNEL_ROPE:
-      return visit(kernels.rope);
-    case X2V_KERNEL_CONV:
-      return visit(kernels.conv);
-    case X2V_KERNEL_ELEMENTWISE:
-      return visit(kernels.elementwise);
-  }
-  throw InternalError("plugin", concat("unknown kernel category ", category));
-}
-
 template <class Adapter, class Kernel>
 void add_adapter(KernelRegistry<Kernel>& registry, std::shared_ptr<const PluginKernelSpec> spec) {
   const std::string name = spec->name;
   std::string description =
       spec->description.empty() ? concat("from plugin ", spec->plugin) : spec->description;
+  KernelTraits traits;
+  std::string problem;
+  if (!traits_from_abi(spec->desc, spec->category, &traits, &problem))
+    throw InternalError("plugin",
+                        concat("kernel '", name, "' passed registration with bad traits: ", problem));
   registry.add(
       name, [spec]() -> std::unique_ptr<Kernel> { return std::make_unique<Adapter>(spec); },
-      std::move(description));
+      std::move(description), std::move(traits));
 }
 
 }  // namespace
 
 void add_plugin_kernel(KernelRegistries& kernels, std::shared_ptr<const PluginKernelSpec> spec) {
   switch (spec->category) {
-    case X2V_KERNEL_ATTENTION:
+    case KernelCategory::attention:
       return add_adapter<PluginAttentionKernel>(kernels.attention, std::move(spec));
-    case X2V_KERNEL_MM:
+    case KernelCategory::mm:
       return add_adapter<PluginMatmulKernel>(kernels.mm, std::move(spec));
-    case X2V_KERNEL_RMS_NORM:
+    case KernelCategory::rms_norm:
       return add_adapter<PluginRmsNormKernel>(kernels.rms_norm, std::move(spec));
-    case X2V_KERNEL_LAYER_NORM:
+    case KernelCategory::layer_norm:
       return add_adapter<PluginLayerNormKernel>(kernels.layer_norm, std::move(spec));
-    case X2V_KERNEL_ROPE:
+    case KernelCategory::rope:
       return add_adapter<PluginRopeKernel>(kernels.rope, std::move(spec));
-    case X2V_KERNEL_CONV:
+    case KernelCategory::conv:
       return add_adapter<PluginConvKernel>(kernels.conv, std::move(spec));
-    case X2V_KERNEL_ELEMENTWISE:
+    case KernelCategory::elementwise:
       return add_adapter<PluginElementwiseKernel>(kernels.elementwise, std::move(spec));
   }
-  throw InternalError("plugin", concat("unknown kernel category ", spec->category));
-}
-
-bool has_kernel(KernelRegistries& kernels, int32_t category, const std::string& name) {
-  return visit_registry(kernels, category, [&](auto& registry) { return registry.contains(name); });
-}
-
-void add_kernel_alias(KernelRegistries& kernels, int32_t category, const std::string& alias,
-                      const std::string& target) {
-  visit_registry(kernels, category, [&](auto& registry) { registry.alias(alias, target); });
 }
 
 }  // namespace x2v
