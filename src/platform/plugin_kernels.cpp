@@ -109,9 +109,21 @@ class PluginKernelHandle {
   }
 
  private:
+  // A tensor of another device would be read at an address the plugin cannot use: refuse it here.
+  void check_device(const Tensor& tensor) const {
+    const Device* device = spec_->device;
+    if (!tensor.defined() || device == nullptr || tensor.device() == device) return;
+    if (device->host_accessible() && tensor.is_host_accessible()) return;
+    throw Error("plugin", concat(what(), " was given ", tensor.describe(), " of device '",
+                                 tensor.device() != nullptr ? tensor.device()->device_string() : "host",
+                                 "'; move it to '", device->device_string(), "' first (ops::to_device)"));
+  }
+
   void call(const char* stage, int (*function)(void*, const x2v_kernel_args*),
             const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             const std::vector<float>& params, const std::vector<int64_t>& int_params) {
+    for (const std::vector<Tensor>* tensors : {&inputs, &outputs})
+      for (const Tensor& tensor : *tensors) check_device(tensor);
     std::vector<x2v_tensor_view> input_views;
     std::vector<x2v_tensor_view> output_views;
     for (const Tensor& tensor : inputs) input_views.push_back(make_tensor_view(tensor));

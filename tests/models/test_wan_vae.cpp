@@ -181,18 +181,19 @@ TEST(WanVae, AttentionKernelHandlesTheFullWidthHeadDim) {
   const int64_t channels = 384, frames = 2, positions = 150;
   std::vector<float> values(frames * positions * 3 * channels);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(std::sin(0.37 * i) * 2.0);
-  const Tensor qkv = Tensor::host_from(values, {frames, positions, 3 * channels});
+  Device& device = test_device();
+  const Tensor qkv = testing::on_device(Tensor::host_from(values, {frames, positions, 3 * channels}), device);
   auto part = [&](int64_t index) {
     return qkv.slice(2, index * channels, (index + 1) * channels).unsqueeze(1);
   };
-  Tensor actual = Tensor::host({frames, 1, positions, channels}, DType::f32);
-  Tensor expected = Tensor::host({frames, 1, positions, channels}, DType::f32);
+  Tensor actual = empty({frames, 1, positions, channels}, DType::f32, device);
+  Tensor expected = empty({frames, 1, positions, channels}, DType::f32, device);
   for (auto [name, out] : {std::pair<const char*, Tensor*>{"", &actual}, {"torch", &expected}}) {
     auto kernel = test_device().kernels().attention.create(name);
     kernel->load(AttentionOptions{});
     kernel->apply(part(0), part(1), part(2), *out);
   }
-  EXPECT_LE(relative_error(actual, expected), 1e-5);
+  EXPECT_LE(relative_error(testing::on_host(actual), testing::on_host(expected)), 1e-5);
 }
 
 // --- user errors ---

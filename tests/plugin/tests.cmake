@@ -47,3 +47,30 @@ set_tests_properties(plugin_environment_path PROPERTIES
   ENVIRONMENT "X2V_PLUGIN_PATH=${X2V_PLUGIN_TEST_OUTPUT_DIR}/toy;PLATFORM=toy"
   FAIL_REGULAR_EXPRESSION "SKIPPED|0 tests"
   LABELS plugin)
+
+# The conformance suite and the models' golden fixtures again on the toy plugin's device (memory of its own,
+# the cpu's kernels through host copies for what it lacks): the same fixtures prove any backend.
+set(X2V_TOY_ENVIRONMENT "X2V_PLUGIN_PATH=${X2V_PLUGIN_TEST_OUTPUT_DIR}/toy;X2V_TEST_PLATFORM=toy")
+foreach(binary x2v_ops_tests x2v_models_tests)
+  add_test(NAME toy.${binary} COMMAND ${binary})
+  set_tests_properties(toy.${binary} PROPERTIES LABELS "toy;plugin" ENVIRONMENT "${X2V_TOY_ENVIRONMENT}")
+endforeach()
+add_test(NAME toy.test_platform_unknown COMMAND x2v_models_tests --gtest_filter=WanRope.RotatesPairsByTheWanAngles)
+set_tests_properties(toy.test_platform_unknown PROPERTIES LABELS "toy;plugin" ENVIRONMENT "X2V_TEST_PLATFORM=quantum"
+  PASS_REGULAR_EXPRESSION "X2V_TEST_PLATFORM 'quantum' names no registered platform \\(registered: cpu\\)")
+
+# The whole text-to-video path on the toy device writes the cpu's video: in f32 every 8-bit value of every
+# frame within 1 (rounding of values equal within the f32 conformance tolerance).
+set(X2V_TOY_OUT ${X2V_CLI_OUT}/toy_platform)
+set(x2v_infer_frames "'$<TARGET_FILE:x2v>' infer --model_path '${X2V_TINY_MODEL}' --config_json '${X2V_TINY_CONFIG}' --prompt 'a cat walking on the beach at sunset' --seed 3")
+add_test(NAME toy.infer_matches_cpu COMMAND bash -c "set -e; o='${X2V_TOY_OUT}'; rm -rf $o; mkdir -p $o; export DTYPE=FP32; PLATFORM=cpu ${x2v_infer_frames} --save_result_path $o/cpu.mp4 --save_frames $o/cpu; PLATFORM=toy X2V_PLUGIN_PATH='${X2V_PLUGIN_TEST_OUTPUT_DIR}/toy' ${x2v_infer_frames} --save_result_path $o/toy.mp4 --save_frames $o/toy 2>$o/toy.log; grep -q 'toy:0 allocator peak' $o/toy.log; bash '${X2V_CLI_DIR}/compare_frames.sh' $o/cpu $o/toy 1")
+set_tests_properties(toy.infer_matches_cpu PROPERTIES LABELS "toy;plugin;cli" FIXTURES_REQUIRED tiny_model)
+
+# `x2v platforms` shows per device what is native and what falls back; a kernel neither the device nor the host
+# has is one clear line.
+add_test(NAME toy.platforms_shows_fallbacks COMMAND bash ${X2V_CLI_DIR}/expect_output.sh "host fallback (through copies): onednn_conv" $<TARGET_FILE:x2v> platforms)
+set_tests_properties(toy.platforms_shows_fallbacks PROPERTIES LABELS "toy;plugin;cli" ENVIRONMENT "X2V_PLUGIN_PATH=${X2V_PLUGIN_TEST_OUTPUT_DIR}/toy")
+add_test(NAME toy.unknown_kernel COMMAND bash ${X2V_CLI_DIR}/expect_error.sh "unknown attention kernel 'radial_attn' on platform 'toy'"
+         $<TARGET_FILE:x2v> dit --model_path ${X2V_DIT_FIXTURES}/model_original --config_json ${X2V_CLI_DIR}/unknown_kernel.json
+         --inputs ${X2V_DIT_FIXTURES}/forward_inputs.safetensors --output ${X2V_TOY_OUT}_unknown_kernel)
+set_tests_properties(toy.unknown_kernel PROPERTIES LABELS "toy;plugin;cli" ENVIRONMENT "X2V_PLUGIN_PATH=${X2V_PLUGIN_TEST_OUTPUT_DIR}/toy;PLATFORM=toy")
