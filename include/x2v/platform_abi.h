@@ -169,9 +169,10 @@ typedef struct x2v_device_desc {
  * so a kernel may keep their pointers.
  *
  * X2V_KERNEL_ATTENTION    out = softmax(q k^T * scale + bias) v per head, exact.
- *   load:  params [scale] (0: 1/sqrt(head_dim)); int_params key_lengths (may be empty)
+ *   load:  params [scale] (0: 1/sqrt(head_dim))
  *   apply: inputs [q, k, v, bias]; outputs [out]; params [scale] (resolved, never 0);
  *          int_params key_lengths: one per batch entry, keys at or past it are masked; empty: none.
+ *          The bias and key lengths change from call to call; keep no state from them.
  *          q/out [heads, q_len, head_dim], k/v [heads, kv_len, head_dim], or all four with a leading
  *          batch dim; only the last dim is guaranteed unit-stride. bias: absent, or (only for a kernel
  *          with X2V_KERNEL_FLAG_BIAS) f32 [heads, q_len, kv_len], contiguous, the same for every batch

@@ -113,19 +113,21 @@ class FallbackAttention : public AttentionKernel {
   bool supports_bias() const override { return inner_->supports_bias(); }
   void load(const AttentionOptions& options) override {
     AttentionKernel::load(options);
-    AttentionOptions host_options = options;
-    host_options.bias = HostMirror::to_host(options.bias, *context_.device);
-    inner_->load(host_options);
+    inner_->load(options);
     loaded_ = true;
   }
-  void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
+
+ protected:
+  void run(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+           const AttentionCall& call) override {
     if (!loaded_) load(options_);
     HostMirror mirror(*context_.device);
-    for (const Tensor* input : {&q, &k, &v}) mirror.add(*input, false);
+    for (const Tensor* input : {&q, &k, &v, &call.bias}) mirror.add(*input, false);
     mirror.add(out, true);
     mirror.materialize();
-    Tensor host_out = mirror.host(3);
-    inner_->apply(mirror.host(0), mirror.host(1), mirror.host(2), host_out);
+    Tensor host_out = mirror.host(4);
+    inner_->apply(mirror.host(0), mirror.host(1), mirror.host(2), host_out,
+                  AttentionCall{call.key_lengths, mirror.host(3)});
     mirror.write_back();
   }
 

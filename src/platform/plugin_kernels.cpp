@@ -166,15 +166,18 @@ class PluginAttentionKernel : public AttentionKernel {
   bool supports_bias() const override { return handle_.traits().bias; }
   void load(const AttentionOptions& options) override {
     AttentionKernel::load(options);
-    handle_.load({}, {options.scale}, options.key_lengths);
+    handle_.load({}, {options.scale}, {});
   }
-  void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
-    check_attention_arguments(q, k, v, out, options_);
+
+ protected:
+  void run(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+           const AttentionCall& call) override {
+    check_attention_arguments(q, k, v, out, call);
     handle_.check_dtypes({&q, &k, &v, &out});
     if (!handle_.loaded()) load(options_);
     const float scale =
         options_.scale != 0.0f ? options_.scale : 1.0f / std::sqrt(static_cast<float>(q.size(-1)));
-    handle_.apply({q, k, v, options_.bias}, {out}, {scale}, options_.key_lengths);
+    handle_.apply({q, k, v, call.bias}, {out}, {scale}, call.key_lengths);
   }
 
  private:

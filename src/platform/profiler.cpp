@@ -30,9 +30,11 @@ class TimedAttention : public AttentionKernel {
   TimedAttention(std::unique_ptr<AttentionKernel> inner, std::string category)
       : inner_(std::move(inner)), category_(std::move(category)) {}
   void load(const AttentionOptions& options) override { inner_->load(options); }
-  void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
+  bool supports_bias() const override { return inner_->supports_bias(); }
+  void run(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+           const AttentionCall& call) override {
     ScopedTimer timer(category_);
-    inner_->apply(q, k, v, out);
+    inner_->apply(q, k, v, out, call);
   }
 
  private:

@@ -219,13 +219,12 @@ void expect_matches(const Case& c, DType out_dtype, const std::string& what) {
 // whole output buffer (gaps included) comes back into c.out's.
 void run_kernel(Device& device, const std::string& name, const Problem& p, Case& c) {
   auto kernel = device.kernels().attention.create(name);
-  AttentionOptions options;
-  options.scale = p.scale;
-  options.key_lengths = p.key_lengths;
-  options.bias = on_device(c.bias, device);
-  kernel->load(options);
+  kernel->load(AttentionOptions{p.scale});
+  AttentionCall call;
+  call.key_lengths = p.key_lengths;
+  call.bias = on_device(c.bias, device);
   Tensor out = same_view_on(c.out, device);
-  kernel->apply(same_view_on(c.q, device), same_view_on(c.k, device), same_view_on(c.v, device), out);
+  kernel->apply(same_view_on(c.q, device), same_view_on(c.k, device), same_view_on(c.v, device), out, call);
   if (out.shares_storage_with(c.out)) return;
   const int64_t elements = static_cast<int64_t>(c.out.storage()->bytes / c.out.element_size());
   const Tensor back = on_host(Tensor(out.storage(), {elements}, out.dtype(), 0));
@@ -400,33 +399,33 @@ TEST(AttentionConformance, RejectsBadBias) {
       };
       const Tensor q = zeros({2, 4, 64}, DType::f32), k = zeros({2, 5, 64}, DType::f32);
       Tensor out = zeros({2, 4, 64}, DType::f32);
-      AttentionOptions options;
-      options.bias = zeros({2, 5, 4}, DType::f32);  // q_len and kv_len swapped
-      kernel->load(options);
-      EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": misshaped bias";
-      options.bias = zeros({2, 4, 5}, DType::bf16);
-      kernel->load(options);
-      EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": bf16 bias";
-      options.bias = zeros({2, 5, 4}, DType::f32).transpose(1, 2);
-      kernel->load(options);
-      EXPECT_THROW(kernel->apply(q, k, k, out), Error) << name << ": non-contiguous bias";
-      options.bias = zeros({2, 4, 5}, DType::f32);
-      kernel->load(options);
-      EXPECT_NO_THROW(kernel->apply(q, k, k, out)) << name;
+      kernel->load({});
+      AttentionCall call;
+      call.bias = zeros({2, 5, 4}, DType::f32);  // q_len and kv_len swapped
+      EXPECT_THROW(kernel->apply(q, k, k, out, call), Error) << name << ": misshaped bias";
+      call.bias = zeros({2, 4, 5}, DType::bf16);
+      EXPECT_THROW(kernel->apply(q, k, k, out, call), Error) << name << ": bf16 bias";
+      call.bias = zeros({2, 5, 4}, DType::f32).transpose(1, 2);
+      EXPECT_THROW(kernel->apply(q, k, k, out, call), Error) << name << ": non-contiguous bias";
+      call.bias = zeros({2, 4, 5}, DType::f32);
+      EXPECT_NO_THROW(kernel->apply(q, k, k, out, call)) << name;
     }
 }
 
 // A kernel that cannot add a bias refuses one at load instead of ignoring it.
 TEST(AttentionConformance, KernelWithoutBiasSupportRefusesABias) {
   class NoBiasKernel : public AttentionKernel {
-   public:
-    void apply(const Tensor&, const Tensor&, const Tensor&, Tensor&) override {}
+   protected:
+    void run(const Tensor&, const Tensor&, const Tensor&, Tensor&, const AttentionCall&) override {}
   };
   NoBiasKernel kernel;
-  AttentionOptions options;
-  EXPECT_NO_THROW(kernel.load(options));
-  options.bias = Tensor::host({1, 1, 1}, DType::f32);
-  EXPECT_THROW(kernel.load(options), Error);
+  kernel.load({});
+  const Tensor q = Tensor::host({1, 1, 4}, DType::f32);
+  Tensor out = Tensor::host({1, 1, 4}, DType::f32);
+  EXPECT_NO_THROW(kernel.apply(q, q, q, out));
+  AttentionCall call;
+  call.bias = Tensor::host({1, 1, 1}, DType::f32);
+  EXPECT_THROW(kernel.apply(q, q, q, out, call), Error);
 }
 
 TEST(AttentionConformance, MixedInputAndOutputDtypes) {
@@ -457,10 +456,10 @@ TEST(AttentionConformance, RejectsBadArguments) {
       Tensor strided_out = wide.as_strided({2, 4, 64}, {512, 128, 2}, 0);
       const Tensor k64 = empty({2, 5, 64}, DType::f32, *device);
       EXPECT_THROW(kernel->apply(q, k64, k64, strided_out), Error) << name << ": non-contiguous head_dim";
-      AttentionOptions options;
-      options.key_lengths = {3, 3};
-      kernel->load(options);
-      EXPECT_THROW(kernel->apply(q, k64, k64, out), Error) << name << ": key_lengths without a batch dim";
+      AttentionCall call;
+      call.key_lengths = {3, 3};
+      EXPECT_THROW(kernel->apply(q, k64, k64, out, call), Error)
+          << name << ": key_lengths without a batch dim";
     }
 }
 

@@ -184,10 +184,9 @@ TEST(PluginKernels, AttentionChosenByConfigMatchesReference) {
 TEST(PluginKernels, AttentionPassesScaleAndKeyLengths) {
   auto registry = registry_with_toy();
   std::unique_ptr<AttentionKernel> attention = registry->find("cpu")->kernels().attention.create("toy_flash");
-  AttentionOptions options;
-  options.scale = 0.3f;
-  options.key_lengths = {5, 9};
-  attention->load(options);
+  attention->load(AttentionOptions{0.3f});
+  AttentionCall call;
+  call.key_lengths = {5, 9};
 
   const int64_t batch = 2, heads = 2, q_len = 4, kv_len = 9, dim = 8;
   const auto q_values = random_values(batch * heads * q_len * dim, 4);
@@ -196,9 +195,9 @@ TEST(PluginKernels, AttentionPassesScaleAndKeyLengths) {
   Tensor out = Tensor::host({batch, heads, q_len, dim}, DType::f32);
   attention->apply(Tensor::host_from(q_values, {batch, heads, q_len, dim}),
                    Tensor::host_from(k_values, {batch, heads, kv_len, dim}),
-                   Tensor::host_from(v_values, {batch, heads, kv_len, dim}), out);
-  const auto expected = naive_attention(q_values, k_values, v_values, batch, heads, q_len, kv_len, dim, 0.3,
-                                        options.key_lengths);
+                   Tensor::host_from(v_values, {batch, heads, kv_len, dim}), out, call);
+  const auto expected =
+      naive_attention(q_values, k_values, v_values, batch, heads, q_len, kv_len, dim, 0.3, call.key_lengths);
   expect_near_all(out.to_floats(), expected, 2e-5f);
 }
 

@@ -94,6 +94,7 @@ T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Devi
                              .to_host(DType::f32);
     block.position_table.assign(table.data<float>(), table.data<float>() + table.numel());
     block.attention = device.kernels().attention.create("");
+    block.attention->load(AttentionOptions{1.0f});  // T5's logits are q k^T, unscaled
   }
   final_norm_ = make_norm(device, weights.load("norm.weight", {c.dim}));
 }
@@ -155,11 +156,9 @@ void T5Encoder::run_block(const Block& block, Tensor& x, const std::vector<int32
     const Tensor v = block.v.forward(normed, compute);
     Tensor attended = empty({tokens, config_.dim_attn}, compute, device);
     Tensor attended_heads = heads_view(attended);
-    AttentionOptions options;
-    options.scale = 1.0f;
-    options.bias = position_bias(block, buckets, host_bias);
-    block.attention->load(options);
-    block.attention->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
+    AttentionCall call;
+    call.bias = position_bias(block, buckets, host_bias);
+    block.attention->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads, call);
     const Tensor y = block.o.forward(attended, compute);
     ops::add(x, y, x);
   }

@@ -104,10 +104,10 @@ class CpuFlashAttention final : public AttentionKernel {
  public:
   bool supports_bias() const override { return true; }
 
-  void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
-    check_attention_arguments(q, k, v, out, options_);
-    for (const Tensor* tensor :
-         {&q, &k, &v, static_cast<const Tensor*>(&out), static_cast<const Tensor*>(&options_.bias)})
+  void run(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+           const AttentionCall& call) override {
+    check_attention_arguments(q, k, v, out, call);
+    for (const Tensor* tensor : {&q, &k, &v, static_cast<const Tensor*>(&out), &call.bias})
       if (tensor->defined() && !tensor->is_host_accessible())
         throw Error("attention", concat("cpu_flash_attn needs host memory; ", tensor->describe(),
                                         " is on a device the cpu cannot read"));
@@ -143,7 +143,7 @@ class CpuFlashAttention final : public AttentionKernel {
           const int64_t slot = item / key_blocks, flat_head = chunk_start + slot;
           const int64_t batch_index = flat_head / plan.heads, head_index = flat_head % plan.heads;
           const int64_t first = (item % key_blocks) * kPackKeyBlock;
-          const int64_t last = std::min(first + kPackKeyBlock, key_length(plan, batch_index));
+          const int64_t last = std::min(first + kPackKeyBlock, key_length(plan, call, batch_index));
           if (first >= last) continue;
           float* head_pack = packed + slot * plan.head_floats;
           if (bf16) {
@@ -154,7 +154,7 @@ class CpuFlashAttention final : public AttentionKernel {
             pack_value_panels_bf16(reinterpret_cast<const uint16_t*>(values.head(batch_index, head_index)),
                                    values.row_stride, plan.head_dim, first, last, plan.panel_rows,
                                    value_panels);
-            if (last == key_length(plan, batch_index))
+            if (last == key_length(plan, call, batch_index))
               zero_value_panel_rows_bf16(plan.head_dim, last, plan.panel_rows, plan.panel_rows, value_panels);
             continue;
           }
@@ -166,7 +166,7 @@ class CpuFlashAttention final : public AttentionKernel {
 #pragma omp for schedule(dynamic)
         for (int64_t item = 0; item < chunk_size * plan.query_groups; ++item) {
           const int64_t slot = item / plan.query_groups, flat_head = chunk_start + slot;
-          attend_query_group(plan, flat_head / plan.heads, flat_head % plan.heads,
+          attend_query_group(plan, call, flat_head / plan.heads, flat_head % plan.heads,
                              (item % plan.query_groups) * plan.group_rows, scale, queries, q.dtype(), outputs,
                              out.dtype(), packed + slot * plan.head_floats, thread_scratch, bf16);
         }
@@ -177,16 +177,16 @@ class CpuFlashAttention final : public AttentionKernel {
  private:
   const bool bf16_tiles_ = bf16_tiles_available();
 
-  int64_t key_length(const Plan& plan, int64_t batch_index) const {
-    return options_.key_lengths.empty() ? plan.key_len : options_.key_lengths[batch_index];
+  static int64_t key_length(const Plan& plan, const AttentionCall& call, int64_t batch_index) {
+    return call.key_lengths.empty() ? plan.key_len : call.key_lengths[batch_index];
   }
 
   // Queries [first_query, first_query + group_rows) of one head against all its (packed) keys. The
   // group's tiles take each key tile in turn, so a key tile is read from memory once per group.
-  void attend_query_group(const Plan& plan, int64_t batch_index, int64_t head_index, int64_t first_query,
-                          float scale, const RowAddressing& queries, DType query_dtype,
-                          const RowAddressing& outputs, DType out_dtype, const float* head_pack,
-                          float* thread_scratch, bool bf16) const {
+  void attend_query_group(const Plan& plan, const AttentionCall& call, int64_t batch_index,
+                          int64_t head_index, int64_t first_query, float scale, const RowAddressing& queries,
+                          DType query_dtype, const RowAddressing& outputs, DType out_dtype,
+                          const float* head_pack, float* thread_scratch, bool bf16) const {
     const int64_t group_rows = std::min(plan.group_rows, plan.query_len - first_query);
     const int tiles = static_cast<int>((group_rows + kQueryTile - 1) / kQueryTile);
     TileBuffers buffers[kTilesPerGroup];
@@ -216,15 +216,15 @@ class CpuFlashAttention final : public AttentionKernel {
       start_tile(shapes[tile], buffers[tile]);
     }
     ScoreBias biases[kTilesPerGroup];
-    if (options_.bias.defined()) {
-      const float* head_bias = options_.bias.data<float>() + head_index * plan.query_len * plan.key_len;
+    if (call.bias.defined()) {
+      const float* head_bias = call.bias.data<float>() + head_index * plan.query_len * plan.key_len;
       for (int tile = 0; tile < tiles; ++tile) {
         const int64_t tile_first = first_query + tile * kQueryTile;
         biases[tile] = ScoreBias{head_bias + tile_first * plan.key_len, plan.key_len,
                                  std::min<int64_t>(kQueryTile, plan.query_len - tile_first)};
       }
     }
-    const int64_t length = key_length(plan, batch_index);
+    const int64_t length = key_length(plan, call, batch_index);
     for (int64_t first_key = 0; first_key < length; first_key += kKeyTile)
       for (int tile = 0; tile < tiles; ++tile) {
         const int64_t count = std::min<int64_t>(kKeyTile, length - first_key);

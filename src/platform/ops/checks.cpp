@@ -25,7 +25,7 @@ void require_activation_dtype(const char* place, const char* what, const Tensor&
 }  // namespace
 
 void check_attention_arguments(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                               const AttentionOptions& options) {
+                               const AttentionCall& call) {
   const char* place = "attention";
   require_activation_dtype(place, "q", q);
   require_activation_dtype(place, "k", k);
@@ -51,15 +51,15 @@ void check_attention_arguments(const Tensor& q, const Tensor& k, const Tensor& v
     if (tensor->stride(-1) != 1)
       throw Error(place, concat("the head_dim of ", tensor->describe(), " must be contiguous (stride 1)"));
   const int64_t batch = rank == 4 ? q.size(0) : 1;
-  if (!options.key_lengths.empty()) {
-    if (static_cast<int64_t>(options.key_lengths.size()) != batch)
-      throw Error(place, concat(options.key_lengths.size(), " key lengths for a batch of ", batch));
-    for (int64_t length : options.key_lengths)
+  if (!call.key_lengths.empty()) {
+    if (static_cast<int64_t>(call.key_lengths.size()) != batch)
+      throw Error(place, concat(call.key_lengths.size(), " key lengths for a batch of ", batch));
+    for (int64_t length : call.key_lengths)
       if (length < 1 || length > k.size(-2))
         throw Error(place, concat("key length ", length, " is outside 1..", k.size(-2)));
   }
-  if (options.bias.defined()) {
-    const Tensor& bias = options.bias;
+  if (call.bias.defined()) {
+    const Tensor& bias = call.bias;
     const Shape expected = {q.size(-3), q.size(-2), k.size(-2)};
     if (bias.dtype() != DType::f32 || bias.shape() != expected)
       throw Error(place, concat("bias is ", bias.describe(), "; expected f32", shape_to_string(expected),

@@ -14,8 +14,9 @@
 namespace x2v::reference {
 
 // All outputs are written into `out` (any floating dtype, host memory, any strides where noted).
-void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
-               const AttentionOptions& options);
+// `scale` 0: 1/sqrt(head_dim).
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, float scale,
+               const AttentionCall& call);
 void mm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y);
 void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
 void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& out);

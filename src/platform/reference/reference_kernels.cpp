@@ -5,19 +5,19 @@
 #include "platform/reference/reference.h"
 
 namespace x2v::reference {
-void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
-               const AttentionOptions& options) {
-  check_attention_arguments(q, k, v, out, options);
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, float scale_option,
+               const AttentionCall& call) {
+  check_attention_arguments(q, k, v, out, call);
   const bool batched = q.ndim() == 4;
   const int64_t batch = batched ? q.size(0) : 1, heads = q.size(-3), q_len = q.size(-2), kv_len = k.size(-2),
                 d = q.size(-1);
-  const double scale = options.scale != 0.0f ? options.scale : 1.0 / std::sqrt(static_cast<double>(d));
+  const double scale = scale_option != 0.0f ? scale_option : 1.0 / std::sqrt(static_cast<double>(d));
   const std::vector<double> qv = read_values(q), kv = read_values(k), vv = read_values(v);
-  const std::vector<double> bias = options.bias.defined() ? read_values(options.bias) : std::vector<double>();
+  const std::vector<double> bias = call.bias.defined() ? read_values(call.bias) : std::vector<double>();
   std::vector<double> result(qv.size());
   std::vector<double> scores(kv_len);
   for (int64_t b = 0; b < batch; ++b) {
-    const int64_t valid = options.key_lengths.empty() ? kv_len : options.key_lengths[b];
+    const int64_t valid = call.key_lengths.empty() ? kv_len : call.key_lengths[b];
     for (int64_t h = 0; h < heads; ++h) {
       const int64_t q_base = (b * heads + h) * q_len * d, k_base = (b * heads + h) * kv_len * d;
       for (int64_t i = 0; i < q_len; ++i) {

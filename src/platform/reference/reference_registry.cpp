@@ -9,8 +9,9 @@ namespace {
 class ReferenceAttention : public AttentionKernel {
  public:
   bool supports_bias() const override { return true; }
-  void apply(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
-    reference::attention(q, k, v, out, options_);
+  void run(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+           const AttentionCall& call) override {
+    reference::attention(q, k, v, out, options_.scale, call);
   }
 };
 
