@@ -1,8 +1,7 @@
 // `x2v dit`: one DiT forward pass from a safetensors file of inputs to a safetensors file with `out`.
 #include "commands.h"
-#include "models/wan/dit_model.h"
 #include "pipeline/wan_defaults.h"
-#include "pipeline/wan_sampling.h"
+#include "pipeline/wan_dit_stage.h"
 #include "platform/platform.h"
 #include "stage_io.h"
 
@@ -13,14 +12,9 @@ void run_dit(const StageArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
   Device& device = selected_device();
-  WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
-  const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
-  const io::Config config = load_wan_run_config("wan2.1", task, arguments.config_json, arguments.strict);
-  const WanDitKernels kernels = WanDitKernels::from_config(config);
-  kernels.check(device);
-  const Precision precision = Precision::from_environment();
-  checkpoint.merge_loras(lora_configs_from(config));
-  const WanDit model(checkpoint, kernels, precision, device);
+  const io::Config config = load_wan_run_config("wan2.1", wan_dit_task(arguments.model_path),
+                                                arguments.config_json, arguments.strict);
+  const WanDitStage stage(arguments.model_path, config, device);
   const StageInputs inputs(arguments.inputs);
   WanDitInputs dit_inputs;
   dit_inputs.x = inputs.get("x");
@@ -28,7 +22,7 @@ void run_dit(const StageArguments& arguments) {
   dit_inputs.context = inputs.get("context");
   dit_inputs.clip_features = inputs.get_optional("clip_fea");
   dit_inputs.y = inputs.get_optional("y");
-  const Tensor out = model.forward(dit_inputs);
+  const Tensor out = stage.forward(dit_inputs);
   write_outputs(arguments.output, {{"out", out}});
   print_summary("dit", start, device);
 }

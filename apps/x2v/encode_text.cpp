@@ -20,7 +20,7 @@ void run_encode_text(const EncodeTextArguments& arguments) {
   Device& device = selected_device();
   WanT2VRunner runner(arguments.model_path,
                       load_wan_run_config("wan2.1", "t2v", arguments.config_json, arguments.strict), device);
-  WanRequest request;
+  GenerationRequest request;
   request.prompt = arguments.prompt;
   if (clean_prompt(request.prompt).empty())
     throw Error("encode-text", "the prompt is empty; give --prompt \"a description of the video\"");

@@ -1,7 +1,8 @@
 // `x2v infer`: LightX2V's command line. Prompt in, MP4 out, one model in memory at a time.
 #include "commands.h"
 #include "core/log.h"
-#include "pipeline/wan_runner.h"
+#include "pipeline/runner_registry.h"
+#include "pipeline/wan_defaults.h"
 #include "platform/platform.h"
 #include "stage_io.h"
 
@@ -11,12 +12,12 @@ namespace {
 struct InferArguments {
   std::string model_cls = "wan2.1", task = "t2v", model_path, config_json, image_path, seed;
   bool strict = false;
-  WanRequest request;
+  GenerationRequest request;
 };
 
 void run_infer(InferArguments arguments) {
   const auto start = std::chrono::steady_clock::now();
-  check_wan_model_class(arguments.model_cls, arguments.task);
+  runners().check(arguments.model_cls, arguments.task);
   if (!arguments.image_path.empty())
     throw Error("infer", "--image_path is for i2v; task t2v takes only a prompt");
   if (!arguments.seed.empty()) arguments.request.seed = parse_seed_flag(arguments.seed);
@@ -26,21 +27,21 @@ void run_infer(InferArguments arguments) {
              arguments.model_cls == "wan2.1_distill" ? "81 frames of 480x832, 4 steps"
                                                      : "81 frames of 480x832, 50 steps with CFG",
              "), a GPU-sized job; on a CPU start from configs/wan/wan_t2v_cpu.json");
-  WanT2VRunner runner(
-      arguments.model_path,
-      load_wan_run_config(arguments.model_cls, arguments.task, arguments.config_json, arguments.strict),
-      device, arguments.model_cls);
-  runner.check_request(arguments.request);
+  const std::unique_ptr<Runner> runner =
+      runners().create(RunnerArguments{arguments.model_cls, arguments.task, arguments.model_path,
+                                       arguments.config_json, arguments.strict},
+                       device);
+  runner->check_request(arguments.request);
   std::vector<std::string> warnings;
-  for (const std::string& line : runner.describe(arguments.request, &warnings)) log_info("settings", line);
+  for (const std::string& line : runner->describe(arguments.request, &warnings)) log_info("settings", line);
   for (const std::string& line : warnings) log_warn("settings", line);
-  runner.run(arguments.request);
+  runner->run(arguments.request);
+  const VideoSummary video = runner->video();
   std::fprintf(stderr, "x2v infer: wrote %s (%lld frames, %lldx%lld, %lld fps)\n",
-               arguments.request.save_result_path.c_str(),
-               static_cast<long long>(runner.video_shape().frames),
-               static_cast<long long>(runner.video_shape().width),
-               static_cast<long long>(runner.video_shape().height), static_cast<long long>(runner.fps()));
-  for (const WanStageReport& stage : runner.stage_reports())
+               arguments.request.save_result_path.c_str(), static_cast<long long>(video.frames),
+               static_cast<long long>(video.width), static_cast<long long>(video.height),
+               static_cast<long long>(video.fps));
+  for (const StageReport& stage : runner->stage_reports())
     std::fprintf(stderr, "  %-13s %8.2f s   allocator peak %s\n", stage.stage.c_str(), stage.seconds,
                  format_bytes(stage.allocator_peak_bytes).c_str());
   print_summary("infer", start, device);

@@ -1,9 +1,8 @@
 // `x2v sample`: the whole denoising loop from noise (given, or from --seed) to latents.
 #include "commands.h"
 #include "core/log.h"
-#include "models/wan/dit_model.h"
 #include "pipeline/wan_defaults.h"
-#include "pipeline/wan_sampling.h"
+#include "pipeline/wan_dit_stage.h"
 #include "platform/platform.h"
 #include "schedulers/torch_random.h"
 #include "stage_io.h"
@@ -19,18 +18,13 @@ void run_sample(const SampleArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
   Device& device = selected_device();
-  WanDitCheckpoint checkpoint = WanDitCheckpoint::open(arguments.model_path);
-  const std::string task = checkpoint.config().image_branch() ? "i2v" : "t2v";
-  const io::Config config = load_wan_run_config("wan2.1", task, arguments.config_json, arguments.strict);
+  const io::Config config = load_wan_run_config("wan2.1", wan_dit_task(arguments.model_path),
+                                                arguments.config_json, arguments.strict);
   const std::optional<uint64_t> seed_flag =
       arguments.seed.empty() ? std::nullopt : std::optional<uint64_t>(parse_seed_flag(arguments.seed));
   const uint64_t seed = wan_seed(config, seed_flag);
   const WanVideoShape shape = WanVideoShape::from_config(config);
   const WanSamplingOptions options = WanSamplingOptions::from_config(config);
-  const WanDitKernels kernels = WanDitKernels::from_config(config);
-  kernels.check(device);
-  const Precision precision = Precision::from_environment();
-  checkpoint.merge_loras(lora_configs_from(config));
   const StageInputs inputs(arguments.inputs);
   WanSamplingInputs sampling;
   if (inputs.has("noise")) {
@@ -47,8 +41,8 @@ void run_sample(const SampleArguments& arguments) {
   if (options.enable_cfg) sampling.context_null = inputs.get("context_null");
   sampling.clip_features = inputs.get_optional("clip_fea");
   sampling.y = inputs.get_optional("y");
-  const WanDit model(checkpoint, kernels, precision, device);
-  const Tensor latents = sample_wan_latents(model, sampling, options);
+  const WanDitStage stage(arguments.model_path, config, device);
+  const Tensor latents = stage.sample(sampling);
   write_outputs(arguments.output, {{"latents", latents}});
   print_summary("sample", start, device);
 }

@@ -16,7 +16,8 @@
 #include "models/wan/t5_encoder.h"
 #include "models/wan/t5_tokenizer.h"
 #include "models/wan/vae.h"
-#include "pipeline/wan_sampling.h"
+#include "pipeline/runner_registry.h"
+#include "pipeline/wan_dit_stage.h"
 #include "platform/allocator.h"
 #include "platform/platform.h"
 #include "quant/lora.h"
@@ -25,8 +26,6 @@
 
 namespace x2v {
 namespace {
-
-const char* const kModelClasses = "wan2.1, wan2.1_distill";
 
 // The device a stage runs on: `<part>_cpu_offload` keeps that part on the cpu.
 Device& stage_device(const io::Config& config, const std::string& offload_key, Device& device) {
@@ -63,14 +62,6 @@ const char* dtype_setting(DType dtype) {
 }
 
 }  // namespace
-
-void check_wan_model_class(const std::string& model_cls, const std::string& task) {
-  if (model_cls != "wan2.1" && model_cls != "wan2.1_distill")
-    throw Error("infer", concat("unknown --model_cls '", model_cls, "'; supported: ", kModelClasses));
-  if (task != "t2v")
-    throw Error("infer", concat("unsupported --task '", task, "' for ", model_cls,
-                                "; supported: t2v (i2v needs the CLIP image encoder, not built yet)"));
-}
 
 WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Device& device,
                            std::string model_cls)
@@ -143,7 +134,7 @@ std::string WanT2VRunner::origin(const std::string& key) const {
   return config_.set_by_user(key) ? "[config]" : "[default]";
 }
 
-std::vector<std::string> WanT2VRunner::describe(const WanRequest& request,
+std::vector<std::string> WanT2VRunner::describe(const GenerationRequest& request,
                                                 std::vector<std::string>* warnings) const {
   const WanSamplingOptions sampling = WanSamplingOptions::from_config(config_);
   const Precision precision = Precision::from_environment();
@@ -211,7 +202,7 @@ bool WanT2VRunner::cfg_enabled() const {
   return config_.get_bool("enable_cfg", true);
 }
 
-void WanT2VRunner::check_request(const WanRequest& request) const {
+void WanT2VRunner::check_request(const GenerationRequest& request) const {
   if (clean_prompt(request.prompt).empty())
     throw Error("infer", "the prompt is empty; give --prompt \"a description of the video\"");
   if (request.save_result_path.empty()) throw Error("infer", "no output; give --save_result_path out.mp4");
@@ -225,7 +216,7 @@ void WanT2VRunner::timed_stage(const std::string& name, const std::function<void
   device_->allocator().reset_peak();
   log_info("infer", "stage ", name, ": started");
   body();
-  WanStageReport report{name, seconds_since(start), device_->allocator().stats().peak_bytes};
+  StageReport report{name, seconds_since(start), device_->allocator().stats().peak_bytes};
   // The stage's model and activations are gone; their cached blocks would only sit beside the next
   // stage's (different) sizes, so they go back to the system.
   device_->allocator().release_cache();
@@ -276,15 +267,13 @@ WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::
 }
 
 Tensor WanT2VRunner::sample(const WanTextContexts& contexts, uint64_t seed) {
-  const WanDitCheckpoint checkpoint = open_wan_dit_checkpoint(files_.dit, config_);
-  const WanDit model(checkpoint, WanDitKernels::from_config(config_), Precision::from_environment(),
-                     *device_);
+  const WanDitStage stage(files_.dit, config_, *device_);
   WanSamplingInputs inputs;
   const Shape shape = shape_.latent_shape();
   inputs.noise = Tensor::host_from(torch_randn(seed, shape_numel(shape)), shape);
   inputs.context = contexts.context;
   inputs.context_null = contexts.context_null;
-  return sample_wan_latents(model, inputs, WanSamplingOptions::from_config(config_));
+  return stage.sample(inputs);
 }
 
 void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink) {
@@ -298,7 +287,7 @@ void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const 
   });
 }
 
-void WanT2VRunner::run(const WanRequest& request) {
+void WanT2VRunner::run(const GenerationRequest& request) {
   check_request(request);
   WanTextContexts contexts;
   timed_stage("text encoder", [&] { contexts = encode_text(request.prompt, request.negative_prompt); });
@@ -320,6 +309,17 @@ void WanT2VRunner::run(const WanRequest& request) {
     video.finish();
     if (frames) frames->finish();
   });
+}
+
+void register_wan_runners(RunnerRegistry& registry) {
+  for (const char* model_cls : {"wan2.1", "wan2.1_distill"})
+    registry.add(RunnerEntry{model_cls, {"t2v"}, [](const RunnerArguments& arguments, Device& device) {
+                               io::Config config =
+                                   load_wan_run_config(arguments.model_cls, arguments.task,
+                                                       arguments.config_json, arguments.strict);
+                               return std::make_unique<WanT2VRunner>(arguments.model_path, std::move(config),
+                                                                     device, arguments.model_cls);
+                             }});
 }
 
 }  // namespace x2v

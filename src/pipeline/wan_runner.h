@@ -9,6 +9,7 @@
 
 #include "io/config.h"
 #include "models/wan/vae.h"
+#include "pipeline/runner.h"
 #include "pipeline/wan_cost.h"
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_model_files.h"
@@ -16,29 +17,12 @@
 
 namespace x2v {
 
-// The model classes and tasks this runner serves; anything else is an Error listing these.
-void check_wan_model_class(const std::string& model_cls, const std::string& task);
-
 struct WanTextContexts {
   Tensor context;       // [tokens, text_dim] f32 (EOS included, no padding)
   Tensor context_null;  // the negative prompt's; undefined when CFG is off
 };
 
-struct WanRequest {
-  std::string prompt;
-  std::string negative_prompt;   // empty: config sample_neg_prompt, else the official default
-  std::optional<uint64_t> seed;  // --seed; unset: the config's seed (default 42)
-  std::string save_result_path;
-  std::string save_frames_dir;  // optional: PNG frames as well
-};
-
-struct WanStageReport {
-  std::string stage;
-  double seconds = 0;
-  size_t allocator_peak_bytes = 0;  // the device allocator's peak during the stage
-};
-
-class WanT2VRunner {
+class WanT2VRunner : public Runner {
  public:
   // Checks every setting (config values, DTYPE, kernel names and quant schemes on the devices that will
   // run them, sizes against memory) and finds every model file before any work starts.
@@ -53,13 +37,14 @@ class WanT2VRunner {
 
   // Throws Error for an empty prompt, a bad seed or an output path that cannot be written, and runs
   // check_dit_stage, before any work.
-  void check_request(const WanRequest& request) const;
+  void check_request(const GenerationRequest& request) const override;
   // What only the DiT stage needs: dit_quantized_ckpt and the LoRA files exist, the size fits the memory.
   void check_dit_stage() const;
   // The effective settings, one line each, with where each came from ([default], [config], [--seed]),
   // then the cost: tokens, DiT evaluations and the expected time at this machine's measured matmul rate.
   // Also returns, in `warnings`, a line when the run is expected to take more than an hour.
-  std::vector<std::string> describe(const WanRequest& request, std::vector<std::string>* warnings) const;
+  std::vector<std::string> describe(const GenerationRequest& request,
+                                    std::vector<std::string>* warnings) const override;
 
   // Each stage loads its model, runs, and frees it before returning.
   WanTextContexts encode_text(const std::string& prompt, const std::string& negative_prompt);
@@ -68,9 +53,10 @@ class WanT2VRunner {
   void decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink);
 
   // All stages: writes save_result_path (and the PNG frames) only when complete.
-  void run(const WanRequest& request);
+  void run(const GenerationRequest& request) override;
 
-  const std::vector<WanStageReport>& stage_reports() const { return reports_; }
+  VideoSummary video() const override { return {shape_.frames, shape_.width, shape_.height, fps_}; }
+  const std::vector<StageReport>& stage_reports() const override { return reports_; }
 
  private:
   // Runs `body` as the stage `name`, recording its time and allocator peak.
@@ -89,7 +75,11 @@ class WanT2VRunner {
   WanVaeOptions vae_options_;
   int64_t text_len_ = 512;
   int64_t fps_ = 16;
-  std::vector<WanStageReport> reports_;
+  std::vector<StageReport> reports_;
 };
+
+class RunnerRegistry;
+// Registers wan2.1 and wan2.1_distill (t2v).
+void register_wan_runners(RunnerRegistry& registry);
 
 }  // namespace x2v

@@ -56,38 +56,42 @@ void apply_guidance(Tensor& cond, const Tensor& uncond, double guide_scale) {
 
 }  // namespace
 
+WanGuidedDenoiser::WanGuidedDenoiser(const WanDit& model, const WanSamplingInputs& inputs, bool enable_cfg,
+                                     double guide_scale)
+    : model_(model), enable_cfg_(enable_cfg), guide_scale_(guide_scale) {
+  if (enable_cfg && !inputs.context_null.defined())
+    throw Error("sample",
+                "enable_cfg is true but there is no negative context (context_null); "
+                "give one or set enable_cfg to false");
+  inputs_.clip_features = inputs.clip_features;
+  inputs_.y = inputs.y;
+  context_ = inputs.context;
+  context_null_ = inputs.context_null;
+  // The contexts' share of the DiT (text embedding, cross-attention keys and values) once, for every step.
+  prepared_ = model.prepare_context(inputs.context, inputs.clip_features);
+  if (enable_cfg) prepared_null_ = model.prepare_context(inputs.context_null, inputs.clip_features);
+}
+
+Tensor WanGuidedDenoiser::velocity(const Tensor& latents, double timestep, int) {
+  WanDitInputs step_inputs = inputs_;
+  step_inputs.x = latents;
+  step_inputs.timestep = timestep;
+  step_inputs.context = context_;
+  Tensor velocity = model_.forward(step_inputs, &prepared_);
+  if (enable_cfg_) {
+    step_inputs.context = context_null_;
+    apply_guidance(velocity, model_.forward(step_inputs, &prepared_null_), guide_scale_);
+  }
+  return velocity;
+}
+
 Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
                           const WanSamplingOptions& options) {
   if (!inputs.noise.defined() || inputs.noise.ndim() != 4)
     throw Error("sample", concat("noise is ", inputs.noise.describe(), "; expected [16, F, H, W]"));
-  if (options.enable_cfg && !inputs.context_null.defined())
-    throw Error("sample",
-                "enable_cfg is true but there is no negative context (context_null); "
-                "give one or set enable_cfg to false");
   std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
-  Tensor latents = inputs.noise.to_host(DType::f32);
-  WanDitInputs step_inputs;
-  step_inputs.clip_features = inputs.clip_features;
-  step_inputs.y = inputs.y;
-  // The contexts' share of the DiT (text embedding, cross-attention keys and values) once, for every step.
-  const WanDitPreparedContext prepared = model.prepare_context(inputs.context, inputs.clip_features);
-  const WanDitPreparedContext prepared_null =
-      options.enable_cfg ? model.prepare_context(inputs.context_null, inputs.clip_features)
-                         : WanDitPreparedContext{};
-  Progress progress("sample", sampler->steps());
-  for (int step = 0; step < sampler->steps(); ++step) {
-    step_inputs.x = latents;
-    step_inputs.timestep = sampler->timestep(step);
-    step_inputs.context = inputs.context;
-    Tensor velocity = model.forward(step_inputs, &prepared);
-    if (options.enable_cfg) {
-      step_inputs.context = inputs.context_null;
-      apply_guidance(velocity, model.forward(step_inputs, &prepared_null), options.guide_scale);
-    }
-    sampler->step(step, velocity, latents);
-    progress.update(step + 1);
-  }
-  return latents;
+  WanGuidedDenoiser denoiser(model, inputs, options.enable_cfg, options.guide_scale);
+  return run_sampling(denoiser, *sampler, inputs.noise, "sample");
 }
 
 }  // namespace x2v

@@ -3,6 +3,7 @@
 // from pure noise to clean latents.
 #include "io/config.h"
 #include "models/wan/dit_model.h"
+#include "pipeline/denoiser.h"
 #include "schedulers/sampler.h"
 
 namespace x2v {
@@ -30,6 +31,23 @@ struct WanSamplingInputs {
 
 // The DiT checkpoint at `path` with the config's lora_configs merged into it as it loads.
 WanDitCheckpoint open_wan_dit_checkpoint(const std::string& path, const io::Config& config);
+
+// The Wan2.1 DiT with classifier-free guidance: v = v_uncond + g * (v_cond - v_uncond). The contexts'
+// cross-attention keys and values are computed once, at construction.
+class WanGuidedDenoiser : public Denoiser {
+ public:
+  WanGuidedDenoiser(const WanDit& model, const WanSamplingInputs& inputs, bool enable_cfg,
+                    double guide_scale);
+  Tensor velocity(const Tensor& latents, double timestep, int step) override;
+
+ private:
+  const WanDit& model_;
+  bool enable_cfg_;
+  double guide_scale_;
+  WanDitInputs inputs_;  // the image conditioning (i2v); x, timestep and context per call
+  Tensor context_, context_null_;
+  WanDitPreparedContext prepared_, prepared_null_;
+};
 
 // Returns the final latents [16, F, H, W] f32 (host). Progress per step on stderr.
 Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,

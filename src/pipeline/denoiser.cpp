@@ -1,0 +1,18 @@
+#include "pipeline/denoiser.h"
+
+#include "core/progress.h"
+
+namespace x2v {
+
+Tensor run_sampling(Denoiser& denoiser, Sampler& sampler, const Tensor& noise, const std::string& label) {
+  Tensor latents = noise.to_host(DType::f32);
+  Progress progress(label, sampler.steps());
+  for (int step = 0; step < sampler.steps(); ++step) {
+    const Tensor velocity = denoiser.velocity(latents, sampler.timestep(step), step);
+    sampler.step(step, velocity, latents);
+    progress.update(step + 1);
+  }
+  return latents;
+}
+
+}  // namespace x2v

@@ -1,0 +1,21 @@
+#include "pipeline/wan_dit_stage.h"
+
+#include "models/common/precision.h"
+
+namespace x2v {
+
+WanDit WanDitStage::load(const std::string& path, const io::Config& config, Device& device) {
+  const WanDitKernels kernels = WanDitKernels::from_config(config);
+  kernels.check(device);
+  const WanDitCheckpoint checkpoint = open_wan_dit_checkpoint(path, config);
+  return WanDit(checkpoint, kernels, Precision::from_environment(), device);
+}
+
+WanDitStage::WanDitStage(const std::string& path, const io::Config& config, Device& device)
+    : options_(WanSamplingOptions::from_config(config)), model_(load(path, config, device)) {}
+
+std::string wan_dit_task(const std::string& path) {
+  return WanDitCheckpoint::open(path).config().image_branch() ? "i2v" : "t2v";
+}
+
+}  // namespace x2v
