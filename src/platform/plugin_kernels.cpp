@@ -309,40 +309,55 @@ class PluginElementwiseKernel : public ElementwiseKernel {
   PluginKernelHandle handle_;
 };
 
-template <class Adapter, class Kernel>
-void add_adapter(KernelRegistry<Kernel>& registry, std::shared_ptr<const PluginKernelSpec> spec) {
-  const std::string name = spec->name;
-  std::string description =
-      spec->description.empty() ? concat("from plugin ", spec->plugin) : spec->description;
-  KernelTraits traits;
-  std::string problem;
-  if (!traits_from_abi(spec->desc, spec->category, &traits, &problem))
-    throw InternalError("plugin",
-                        concat("kernel '", name, "' passed registration with bad traits: ", problem));
-  registry.add(
-      name, [spec]() -> std::unique_ptr<Kernel> { return std::make_unique<Adapter>(spec); },
-      std::move(description), std::move(traits));
-}
+// The adapter class of each op template.
+template <class Kernel>
+struct PluginAdapterFor;
+template <>
+struct PluginAdapterFor<AttentionKernel> {
+  using type = PluginAttentionKernel;
+};
+template <>
+struct PluginAdapterFor<MatmulKernel> {
+  using type = PluginMatmulKernel;
+};
+template <>
+struct PluginAdapterFor<RmsNormKernel> {
+  using type = PluginRmsNormKernel;
+};
+template <>
+struct PluginAdapterFor<LayerNormKernel> {
+  using type = PluginLayerNormKernel;
+};
+template <>
+struct PluginAdapterFor<RopeKernel> {
+  using type = PluginRopeKernel;
+};
+template <>
+struct PluginAdapterFor<ConvKernel> {
+  using type = PluginConvKernel;
+};
+template <>
+struct PluginAdapterFor<ElementwiseKernel> {
+  using type = PluginElementwiseKernel;
+};
 
 }  // namespace
 
 void add_plugin_kernel(KernelRegistries& kernels, std::shared_ptr<const PluginKernelSpec> spec) {
-  switch (spec->category) {
-    case KernelCategory::attention:
-      return add_adapter<PluginAttentionKernel>(kernels.attention, std::move(spec));
-    case KernelCategory::mm:
-      return add_adapter<PluginMatmulKernel>(kernels.mm, std::move(spec));
-    case KernelCategory::rms_norm:
-      return add_adapter<PluginRmsNormKernel>(kernels.rms_norm, std::move(spec));
-    case KernelCategory::layer_norm:
-      return add_adapter<PluginLayerNormKernel>(kernels.layer_norm, std::move(spec));
-    case KernelCategory::rope:
-      return add_adapter<PluginRopeKernel>(kernels.rope, std::move(spec));
-    case KernelCategory::conv:
-      return add_adapter<PluginConvKernel>(kernels.conv, std::move(spec));
-    case KernelCategory::elementwise:
-      return add_adapter<PluginElementwiseKernel>(kernels.elementwise, std::move(spec));
-  }
+  KernelTraits traits;
+  std::string problem;
+  if (!traits_from_abi(spec->desc, spec->category, &traits, &problem))
+    throw InternalError("plugin",
+                        concat("kernel '", spec->name, "' passed registration with bad traits: ", problem));
+  std::string description =
+      spec->description.empty() ? concat("from plugin ", spec->plugin) : spec->description;
+  visit_registry(kernels, spec->category, [&](auto& registry) {
+    using Kernel = typename std::remove_reference_t<decltype(registry)>::KernelType;
+    using Adapter = typename PluginAdapterFor<Kernel>::type;
+    registry.add(
+        spec->name, [spec]() -> std::unique_ptr<Kernel> { return std::make_unique<Adapter>(spec); },
+        std::move(description), std::move(traits));
+  });
 }
 
 }  // namespace x2v

@@ -309,18 +309,20 @@ TEST(AttentionConformance, UnusualHeadDims) {
   }
 }
 
-// Many keys per head: past 8 MiB of packed keys/values per head cpu_flash_attn lets several query tiles
-// walk the keys together; 200 queries make one full group of 4 x 48 rows and a partial one. (Only this
-// kernel: the path is its own, and the naive reference kernel takes seconds here.)
+// Many keys, few queries: the shape of cross-attention on long contexts (on the cpu, past 8 MiB of packed
+// keys/values per head, several query tiles walk the keys together: 200 queries make one full group of
+// 4 x 48 rows and a partial one). Each device's default kernel; the naive reference takes seconds here.
 TEST(AttentionConformance, ManyKeysFewQueries) {
   Problem p;
   p.query_len = 200;
   p.key_len = 8500;
   p.dim = 128;
-  Case c = make_case(p, DType::bf16, DType::bf16);
-  const std::string name = host_device().kernels().attention.default_name();
-  run_kernel(host_device(), name, p, c);
-  expect_matches(c, DType::bf16, concat(name, " bf16 ", describe(p)));
+  for (Device* device : devices_under_test()) {
+    Case c = make_case(p, DType::bf16, DType::bf16);
+    const std::string name = device->kernels().attention.default_name();
+    run_kernel(*device, name, p, c);
+    expect_matches(c, DType::bf16, concat(device->name(), " ", name, " bf16 ", describe(p)));
+  }
 }
 
 // T5's attention: unit scale (no 1/sqrt(d)), a position bias on the logits and padded keys masked; odd
@@ -374,7 +376,7 @@ TEST(AttentionConformance, BiasChangesTheExpectedResult) {
   EXPECT_GT(largest_change, 0.1);
 }
 
-// cpu_flash_attn's grouped query tiles (past 8 MiB of packed keys per head) with a bias.
+// The same with a bias (on the cpu: the grouped query tiles with a bias).
 TEST(AttentionConformance, BiasOnGroupedQueryTiles) {
   Problem p;
   p.query_len = 200;
@@ -383,10 +385,12 @@ TEST(AttentionConformance, BiasOnGroupedQueryTiles) {
   p.scale = 1.0f;
   p.magnitude = 0.3f;
   p.bias = true;
-  Case c = make_case(p, DType::bf16, DType::bf16);
-  const std::string name = host_device().kernels().attention.default_name();
-  run_kernel(host_device(), name, p, c);
-  expect_matches(c, DType::bf16, concat(name, " bf16 ", describe(p)));
+  for (Device* device : devices_under_test()) {
+    Case c = make_case(p, DType::bf16, DType::bf16);
+    const std::string name = device->kernels().attention.default_name();
+    run_kernel(*device, name, p, c);
+    expect_matches(c, DType::bf16, concat(device->name(), " ", name, " bf16 ", describe(p)));
+  }
 }
 
 TEST(AttentionConformance, RejectsBadBias) {

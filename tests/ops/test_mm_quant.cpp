@@ -70,23 +70,27 @@ Tensor run(const std::string& name, const QuantizedWeight& weight, const Tensor&
   return conformance::on_host(y);
 }
 
-TEST(MmQuantConformance, LightX2VSchemesSelectTheCpuKernels) {
-  auto& mm = host_device().kernels().mm;
-  if (!mm.contains("int8-cpu")) GTEST_SKIP() << "int8-cpu needs AVX2/FMA/F16C";
-  for (const char* scheme : {"int8-vllm", "int8-sgl", "int8-q8f", "int8-triton", "int8-torchao"}) {
-    EXPECT_EQ(mm.resolve(scheme), "int8-cpu") << scheme;
-    EXPECT_EQ(mm.create(scheme)->quantized_format(), QuantFormat::int8) << scheme;
+TEST(MmQuantConformance, LightX2VSchemesSelectTheDefaultOfTheirFormat) {
+  for (Device* device : conformance::devices_under_test()) {
+    auto& mm = device->kernels().mm;
+    SCOPED_TRACE(device->name());
+    ASSERT_FALSE(mm.default_name(QuantFormat::int8).empty());
+    ASSERT_FALSE(mm.default_name(QuantFormat::fp8_e4m3).empty());
+    for (const char* scheme : {"int8-vllm", "int8-sgl", "int8-q8f", "int8-triton", "int8-torchao"}) {
+      EXPECT_EQ(mm.resolve(scheme), mm.default_name(QuantFormat::int8)) << scheme;
+      EXPECT_EQ(mm.create(scheme)->quantized_format(), QuantFormat::int8) << scheme;
+    }
+    for (const char* scheme : {"fp8-vllm", "fp8-sgl", "fp8-q8f", "fp8-triton"}) {
+      EXPECT_EQ(mm.resolve(scheme), mm.default_name(QuantFormat::fp8_e4m3)) << scheme;
+      EXPECT_EQ(mm.create(scheme)->quantized_format(), QuantFormat::fp8_e4m3) << scheme;
+    }
+    EXPECT_EQ(mm.create("Default")->quantized_format(), QuantFormat::none);
+    EXPECT_EQ(mm.create("int8-torch")->quantized_format(), QuantFormat::int8);
+    EXPECT_EQ(mm.create("fp8-torch")->quantized_format(), QuantFormat::fp8_e4m3);
+    for (const char* unsupported : {"nvfp4", "mxfp4", "gguf-Q4_K_M"})
+      expect_error_mentioning([&] { mm.resolve(unsupported); },
+                              std::string("unknown mm kernel '") + unsupported);
   }
-  for (const char* scheme : {"fp8-vllm", "fp8-sgl", "fp8-q8f", "fp8-triton"}) {
-    EXPECT_EQ(mm.resolve(scheme), "fp8-onednn") << scheme;
-    EXPECT_EQ(mm.create(scheme)->quantized_format(), QuantFormat::fp8_e4m3) << scheme;
-  }
-  EXPECT_EQ(mm.create("Default")->quantized_format(), QuantFormat::none);
-  EXPECT_EQ(mm.create("int8-torch")->quantized_format(), QuantFormat::int8);
-  EXPECT_EQ(mm.create("fp8-torch")->quantized_format(), QuantFormat::fp8_e4m3);
-  for (const char* unsupported : {"nvfp4", "mxfp4", "gguf-Q4_K_M"})
-    expect_error_mentioning([&] { mm.resolve(unsupported); },
-                            std::string("unknown mm kernel '") + unsupported);
 }
 
 TEST(MmQuantConformance, EveryQuantizedKernelMatchesItsReference) {

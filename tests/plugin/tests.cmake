@@ -74,3 +74,15 @@ add_test(NAME toy.unknown_kernel COMMAND bash ${X2V_CLI_DIR}/expect_error.sh "un
          $<TARGET_FILE:x2v> dit --model_path ${X2V_DIT_FIXTURES}/model_original --config_json ${X2V_CLI_DIR}/unknown_kernel.json
          --inputs ${X2V_DIT_FIXTURES}/forward_inputs.safetensors --output ${X2V_TOY_OUT}_unknown_kernel)
 set_tests_properties(toy.unknown_kernel PROPERTIES LABELS "toy;plugin;cli" ENVIRONMENT "X2V_PLUGIN_PATH=${X2V_PLUGIN_TEST_OUTPUT_DIR}/toy;PLATFORM=toy")
+
+# Bad plugins from the command line: one clear line, exit status 2.
+add_test(NAME plugin.cli_abi_one_refused COMMAND bash ${X2V_CLI_DIR}/expect_error.sh
+         "was built for platform ABI 1; this x2v speaks ABI 2: rebuild the plugin" $<TARGET_FILE:x2v> platforms)
+set_tests_properties(plugin.cli_abi_one_refused PROPERTIES LABELS "plugin;cli"
+  ENVIRONMENT "X2V_PLUGIN_PATH=$<TARGET_FILE:x2v_broken_abi_one_plugin>")
+add_test(NAME plugin.cli_kernel_refusing_its_traits COMMAND bash ${X2V_CLI_DIR}/expect_error.sh
+         "promise this call works: fix the kernel or what it declares" $<TARGET_FILE:x2v> dit
+         --model_path ${X2V_DIT_FIXTURES}/model_original --config_json ${X2V_PLUGIN_TEST_SOURCE_DIR}/liar_rms_norm.json
+         --inputs ${X2V_DIT_FIXTURES}/forward_inputs.safetensors --output ${X2V_TOY_OUT}_liar.safetensors)
+set_tests_properties(plugin.cli_kernel_refusing_its_traits PROPERTIES LABELS "plugin;cli"
+  ENVIRONMENT "X2V_PLUGIN_PATH=$<TARGET_FILE:x2v_broken_lying_traits_plugin>")

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "conformance.h"
+#include "ops/conformance.h"
 #include "platform/cpu/attention_tiles.h"
 #include "platform/cpu/onednn_context.h"
 #include "platform/platform.h"
