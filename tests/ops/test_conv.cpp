@@ -1,4 +1,4 @@
-// Conformance of every conv kernel registered on the cpu platform against a naive fp64 convolution
+// Conformance of every conv kernel of every device under test against a naive fp64 convolution
 // computed here: 2-D and 3-D, strides, asymmetric (causal) padding, dilation, patch embedding, 1x1x1,
 // with and without batch dim and bias, every f32/bf16 combination of weight, input and output.
 #include <gtest/gtest.h>

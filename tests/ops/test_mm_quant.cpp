@@ -1,5 +1,5 @@
-// Conformance of the quantized mm kernels (every kernel registered on cpu whose quantized_format() is not
-// none) against the portable reference of their format ("int8-torch", "fp8-torch"), plus the weight
+// Conformance of the quantized mm kernels (every kernel of the devices under test whose traits name a weight format
+// other than none) against the portable reference of their format ("int8-torch", "fp8-torch"), plus the weight
 // quantizer (src/quant) and per-token activation quantization on hand-checked values, exact int8
 // products at the saturation-prone extremes, and the errors for misfitting weights and scales.
 #include <gtest/gtest.h>
@@ -277,7 +277,7 @@ TEST(MmQuantConformance, MisfittingWeightsAndScalesAreNamedErrors) {
     Tensor y = Tensor::host({4, 16}, DType::f32);
     EXPECT_THROW(kernel->apply(Tensor::host({4, 9}, DType::f32), y), Error) << name;
   }
-  for (const char* unquantized : {"onednn_mm", "torch"}) {
+  for (const std::string& unquantized : {host_device().kernels().mm.default_name(), std::string("torch")}) {
     auto kernel = host_device().kernels().mm.create(unquantized);
     expect_error_mentioning([&] { kernel->load_quantized(int8, Tensor()); }, "takes unquantized");
   }
