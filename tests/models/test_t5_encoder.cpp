@@ -14,6 +14,7 @@
 #include "models/wan/t5_encoder.h"
 #include "platform/platform.h"
 #include "support/test_device.h"
+#include "support/test_helpers.h"
 #include "t5_cases.h"
 
 namespace x2v {
@@ -125,6 +126,18 @@ TEST(T5Encoder, Bf16IsCloseToTheF32Reference) {
       EXPECT_GE(cosine_similarity(out, expected), kBf16Cosine) << "case " << i;
     }
   }
+}
+
+// One loaded encoder serves requests of any length in any order: nothing of one call stays for the next
+// (the position bias is an argument of each attention call, not kernel state).
+TEST(T5Encoder, ServesRequestsInAnyOrderWithoutReloading) {
+  const auto encoder =
+      T5Encoder::open(fixture_path("t5/wan"), Precision{DType::f32, DType::f32}, test_device());
+  const nlohmann::json& cases = encoder_cases()["cases"];
+  const Tensor first = encoder->encode(case_tokens(cases[0]));
+  const Tensor longest = encoder->encode(case_tokens(cases[3]));
+  EXPECT_TRUE(testing::same_bytes(encoder->encode(case_tokens(cases[0])), first));
+  EXPECT_TRUE(testing::same_bytes(encoder->encode(case_tokens(cases[3])), longest));
 }
 
 TEST(T5Encoder, RelativePositionBucketsMatchReference) {
