@@ -16,29 +16,15 @@
 
 #include "platform/platform.h"
 #include "support/test_device.h"
+#include "support/tolerances.h"
 
 namespace x2v {
 namespace {
 
-// Allowed error |actual - expected| <= absolute + relative * |expected|, per output dtype. The reference
-// sees the same rounded inputs, so the budget is the output rounding (bf16: 2^-9, f16: 2^-12 relative)
-// plus f32 accumulation and the fast exp.
-struct Tolerance {
-  double absolute, relative;
-};
-constexpr Tolerance kF32Tolerance{1e-5, 1e-5};
-constexpr Tolerance kBf16Tolerance{2e-3, 8e-3};
-constexpr Tolerance kF16Tolerance{2e-4, 1e-3};
+using Tolerance = testing::ElementTolerance;
 
 Tolerance tolerance_for(DType dtype) {
-  switch (dtype) {
-    case DType::bf16:
-      return kBf16Tolerance;
-    case DType::f16:
-      return kF16Tolerance;
-    default:
-      return kF32Tolerance;
-  }
+  return testing::attention_tolerance(dtype);
 }
 
 constexpr DType kDTypes[] = {DType::f32, DType::bf16, DType::f16};
@@ -524,8 +510,9 @@ TEST(AttentionConformance, LongSequenceMemoryIsLinear) {
     const std::vector<float> query(q.begin() + row * kDim, q.begin() + (row + 1) * kDim);
     const std::vector<double> expected = reference_attention(one, query, k, v);
     for (int64_t d = 0; d < kDim; ++d)
-      ASSERT_NEAR(actual[row * kDim + d], expected[d],
-                  kF32Tolerance.absolute + kF32Tolerance.relative * std::fabs(expected[d]))
+      ASSERT_NEAR(
+          actual[row * kDim + d], expected[d],
+          tolerance_for(DType::f32).absolute + tolerance_for(DType::f32).relative * std::fabs(expected[d]))
           << "row " << row << " dim " << d;
   }
 }

@@ -15,9 +15,8 @@
 namespace x2v {
 namespace {
 
-// Largest allowed |kernel - reference| relative to the largest |reference| (see test_mm.cpp).
-constexpr double kToleranceF32 = 1e-5;
-constexpr double kToleranceLowPrecision = 1e-2;
+constexpr double kToleranceF32 = testing::kProductToleranceF32;  // support/tolerances.h
+constexpr double kToleranceLowPrecision = testing::kProductToleranceLowPrecision;
 
 constexpr DType kDTypes[] = {DType::f32, DType::bf16};
 

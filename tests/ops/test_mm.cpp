@@ -14,12 +14,9 @@
 namespace x2v {
 namespace {
 
-// Largest allowed |kernel - reference|, relative to the largest |reference| of the output.
-// All-f32: only fp32 accumulation-order error. Any 2-byte operand or output: a bf16 output alone rounds
-// by up to 2^-9 of a value, and a kernel may legitimately round an f32 input to the weight's 2-byte
-// dtype before a native low-precision product (the reference sees the rounded weights, not rounded x).
-constexpr double kToleranceF32 = 1e-5;
-constexpr double kToleranceLowPrecision = 1e-2;
+// Largest allowed |kernel - reference| relative to the largest |reference| (support/tolerances.h).
+constexpr double kToleranceF32 = testing::kProductToleranceF32;
+constexpr double kToleranceLowPrecision = testing::kProductToleranceLowPrecision;
 
 constexpr DType kWeightDTypes[] = {DType::f32, DType::bf16, DType::f16};
 constexpr DType kActivationDTypes[] = {DType::f32, DType::bf16};

@@ -1,6 +1,6 @@
-// Conformance of the quantized mm kernels (every kernel of the devices under test whose traits name a weight format
-// other than none) against the portable reference of their format ("int8-torch", "fp8-torch"), plus the weight
-// quantizer (src/quant) and per-token activation quantization on hand-checked values, exact int8
+// Conformance of the quantized mm kernels (every kernel of the devices under test whose traits name a weight
+// format other than none) against the portable reference of their format ("int8-torch", "fp8-torch"), plus
+// the weight quantizer (src/quant) and per-token activation quantization on hand-checked values, exact int8
 // products at the saturation-prone extremes, and the errors for misfitting weights and scales.
 #include <gtest/gtest.h>
 
@@ -20,10 +20,8 @@ namespace {
 
 using testing::expect_error_mentioning;
 
-// Kernel vs reference of the same format on the same quantized inputs: the q are identical by
-// definition, so an f32 output differs only by f32 accumulation order; a 2-byte output by its rounding.
-constexpr double kToleranceF32 = 1e-5;
-constexpr double kToleranceLowPrecision = 1e-2;
+constexpr double kToleranceF32 = testing::kProductToleranceF32;  // support/tolerances.h
+constexpr double kToleranceLowPrecision = testing::kProductToleranceLowPrecision;
 
 constexpr DType kActivationDTypes[] = {DType::f32, DType::bf16, DType::f16};
 

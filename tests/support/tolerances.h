@@ -19,6 +19,31 @@ inline double kernel_tolerance(DType output_dtype) {
   }
 }
 
+// Matmul and convolution against an fp64 product computed in the test from the rounded operands, as max
+// |error| over max |reference|. All-f32: fp32 accumulation order only. Any 2-byte operand or output: a bf16
+// output alone rounds by up to 2^-9 of a value, and a kernel may round an f32 input to the weight's 2-byte
+// dtype before a native low-precision product. Quantized kernels against the reference of their format
+// (identical quantized values by definition) use the same two bounds.
+constexpr double kProductToleranceF32 = 1e-5;
+constexpr double kProductToleranceLowPrecision = 1e-2;
+
+// Attention against an fp64 attention of the rounded inputs, per element: |error| <= absolute + relative *
+// |expected|. The budget is the output rounding (bf16: 2^-9, f16: 2^-12 relative) plus f32 accumulation and
+// a fast exp.
+struct ElementTolerance {
+  double absolute, relative;
+};
+inline ElementTolerance attention_tolerance(DType output_dtype) {
+  switch (output_dtype) {
+    case DType::bf16:
+      return {2e-3, 8e-3};
+    case DType::f16:
+      return {2e-4, 1e-3};
+    default:
+      return {1e-5, 1e-5};
+  }
+}
+
 // A whole model's golden fixtures (outputs of the official PyTorch code on seeded random weights): max abs
 // error over max abs value in f32, and for bf16 runs the error and the cosine similarity to the f32 fixture.
 constexpr double kModelF32Tolerance = 1e-4;
