@@ -16,6 +16,8 @@ packages=(
   libsentencepiece-dev   # umT5 tokenizer
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # MP4 (H.264), PNG and JPEG
   ffmpeg                 # ffprobe, used by the tests to check the videos x2v writes
+  libvulkan-dev glslc spirv-tools  # the vulkan platform: headers, loader, shader compiler and validator
+  mesa-vulkan-drivers vulkan-validationlayers vulkan-tools  # lavapipe (Vulkan on the CPU) and the validation layer for the tests
 )
 
 missing=()

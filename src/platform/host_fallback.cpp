@@ -331,6 +331,18 @@ struct FallbackFor<ElementwiseKernel> {
 
 }  // namespace
 
+template <class Kernel>
+std::unique_ptr<Kernel> make_host_fallback(Device& device, Device& host, const std::string& name) {
+  return std::make_unique<typename FallbackFor<Kernel>::type>(FallbackContext{&device, &host, name});
+}
+template std::unique_ptr<AttentionKernel> make_host_fallback(Device&, Device&, const std::string&);
+template std::unique_ptr<MatmulKernel> make_host_fallback(Device&, Device&, const std::string&);
+template std::unique_ptr<RmsNormKernel> make_host_fallback(Device&, Device&, const std::string&);
+template std::unique_ptr<LayerNormKernel> make_host_fallback(Device&, Device&, const std::string&);
+template std::unique_ptr<RopeKernel> make_host_fallback(Device&, Device&, const std::string&);
+template std::unique_ptr<ConvKernel> make_host_fallback(Device&, Device&, const std::string&);
+template std::unique_ptr<ElementwiseKernel> make_host_fallback(Device&, Device&, const std::string&);
+
 void add_host_fallbacks(Device& device, Device& host) {
   for (KernelCategory category : kKernelCategories) {
     visit_registry(device.kernels(), category, [&](auto& target) {

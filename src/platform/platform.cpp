@@ -6,7 +6,11 @@
 #include <mutex>
 
 #include "platform/cpu/cpu_device.h"
+#include "platform/host_fallback.h"
 #include "platform/plugin_loader.h"
+#ifdef X2V_WITH_VULKAN
+#include "platform/vulkan/vulkan_device.h"
+#endif
 
 namespace x2v {
 
@@ -65,19 +69,22 @@ Device& DeviceRegistry::get(const std::string& requested) const {
                                    "'; registered platforms: ", describe_platforms(*this)));
   if (!device->is_available())
     throw Error("platform", concat("PLATFORM '", name, "' is registered but not available on this machine (",
-                                   "no device found); registered platforms: ", describe_platforms(*this)));
+                                   device->hardware().empty() ? "no device found" : device->hardware(),
+                                   "); registered platforms: ", describe_platforms(*this)));
   return *device;
 }
 
 Device& DeviceRegistry::select() const {
   const char* requested = std::getenv("PLATFORM");
   if (requested != nullptr && *requested != '\0') return get(requested);
-  Device* best = nullptr;
-  for (const auto& device : devices_)
-    if (device->is_available() && (best == nullptr || device->priority() > best->priority()))
-      best = device.get();
-  if (best == nullptr) throw InternalError("platform", "no available platform, not even cpu");
-  return *best;
+  // Highest priority first, so a device below the best available one is never probed (probing a GPU
+  // driver costs time).
+  std::vector<Device*> ordered = all();
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const Device* a, const Device* b) { return a->priority() > b->priority(); });
+  for (Device* device : ordered)
+    if (device->is_available()) return *device;
+  throw InternalError("platform", "no available platform, not even cpu");
 }
 
 DeviceRegistry& devices() {
@@ -90,6 +97,13 @@ void initialize_platforms() {
   std::call_once(once, [] {
     // A failed plugin load leaves call_once unfinished; a retry must not add cpu twice.
     if (devices().find("cpu") == nullptr) devices().add(create_cpu_device());
+#ifdef X2V_WITH_VULKAN
+    if (devices().find("vulkan") == nullptr) {
+      std::unique_ptr<Device> vulkan = create_vulkan_device();
+      add_host_fallbacks(*vulkan, *devices().find("cpu"));
+      devices().add(std::move(vulkan));
+    }
+#endif
     load_plugins_from_environment(devices());
   });
 }

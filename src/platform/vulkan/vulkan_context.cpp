@@ -1,0 +1,287 @@
+#include "platform/vulkan/vulkan_context.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "platform/allocator.h"
+
+namespace x2v::vulkan {
+namespace {
+
+constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
+
+VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                     VkDebugUtilsMessageTypeFlagsEXT,
+                                                     const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                     void* user) {
+  if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
+  auto* context = static_cast<Context*>(user);
+  std::lock_guard<std::mutex> lock(context->messages_mutex);
+  context->messages.push_back(data != nullptr && data->pMessage != nullptr ? data->pMessage : "(no text)");
+  return VK_FALSE;
+}
+
+bool env_flag(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && value[0] != '\0' && std::strcmp(value, "0") != 0;
+}
+
+bool layer_available(const char* name) {
+  uint32_t count = 0;
+  vkEnumerateInstanceLayerProperties(&count, nullptr);
+  std::vector<VkLayerProperties> layers(count);
+  vkEnumerateInstanceLayerProperties(&count, layers.data());
+  for (const VkLayerProperties& layer : layers)
+    if (std::strcmp(layer.layerName, name) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+void check(VkResult result, const char* what) {
+  if (result == VK_SUCCESS) return;
+  if (result == VK_ERROR_OUT_OF_DEVICE_MEMORY || result == VK_ERROR_OUT_OF_HOST_MEMORY)
+    throw Error("vulkan",
+                concat(what, " failed: out of ", result == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host",
+                       " memory; use smaller sizes or free memory"));
+  throw Error("vulkan", concat(what, " failed (VkResult ", static_cast<int>(result), ")"));
+}
+
+Context::Context() {
+  create_instance();
+  pick_physical_device();
+  create_device();
+}
+
+Context::~Context() {
+  if (device_ != VK_NULL_HANDLE) {
+    vkDeviceWaitIdle(device_);
+    if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device_, fence_, nullptr);
+    if (command_pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device_, command_pool_, nullptr);
+    vkDestroyDevice(device_, nullptr);
+  }
+  if (messenger_ != VK_NULL_HANDLE) {
+    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+    if (destroy != nullptr) destroy(instance_, messenger_, nullptr);
+  }
+  if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
+}
+
+void Context::create_instance() {
+  VkApplicationInfo application{};
+  application.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+  application.pApplicationName = "x2v";
+  application.apiVersion = VK_API_VERSION_1_2;
+  std::vector<const char*> layers, extensions;
+  // X2V_VULKAN_VALIDATION=1: the Khronos validation layer, every error or warning an x2v error (the tests
+  // run this way: lavapipe runs over-limit dispatches happily, only the layer catches them).
+  validation_ = env_flag("X2V_VULKAN_VALIDATION");
+  if (validation_) {
+    if (!layer_available(kValidationLayer))
+      throw Error("vulkan",
+                  "X2V_VULKAN_VALIDATION is set but VK_LAYER_KHRONOS_validation is not installed "
+                  "(apt install vulkan-validationlayers)");
+    layers.push_back(kValidationLayer);
+    extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+  }
+  VkInstanceCreateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+  info.pApplicationInfo = &application;
+  info.enabledLayerCount = static_cast<uint32_t>(layers.size());
+  info.ppEnabledLayerNames = layers.data();
+  info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  info.ppEnabledExtensionNames = extensions.data();
+  const VkResult result = vkCreateInstance(&info, nullptr, &instance_);
+  if (result == VK_ERROR_INCOMPATIBLE_DRIVER)
+    throw Error("vulkan",
+                "no Vulkan driver found (on a machine without a GPU: apt install mesa-vulkan-drivers "
+                "for lavapipe)");
+  check(result, "vkCreateInstance");
+  if (validation_) {
+    VkDebugUtilsMessengerCreateInfoEXT messenger{};
+    messenger.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
+    messenger.messageSeverity =
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    messenger.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                            VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    messenger.pfnUserCallback = on_validation_message;
+    messenger.pUserData = this;
+    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+    if (create == nullptr) throw Error("vulkan", "the validation layer has no debug messenger");
+    check(create(instance_, &messenger, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
+  }
+}
+
+void Context::pick_physical_device() {
+  uint32_t count = 0;
+  check(vkEnumeratePhysicalDevices(instance_, &count, nullptr), "vkEnumeratePhysicalDevices");
+  if (count == 0)
+    throw Error("vulkan",
+                "the Vulkan loader found no device (on a machine without a GPU: apt install "
+                "mesa-vulkan-drivers for lavapipe)");
+  std::vector<VkPhysicalDevice> physical_devices(count);
+  check(vkEnumeratePhysicalDevices(instance_, &count, physical_devices.data()), "vkEnumeratePhysicalDevices");
+  size_t index = 0;
+  if (const char* chosen = std::getenv("X2V_VULKAN_DEVICE"); chosen != nullptr && chosen[0] != '\0') {
+    char* end = nullptr;
+    const unsigned long value = std::strtoul(chosen, &end, 10);
+    if (end == chosen || *end != '\0' || value >= count)
+      throw Error("vulkan",
+                  concat("X2V_VULKAN_DEVICE '", chosen, "' is not a device index; this machine has ", count,
+                         " Vulkan device", count == 1 ? "" : "s", " (0..", count - 1, ")"));
+    index = value;
+  } else {
+    // A discrete GPU first, then an integrated one, then anything (lavapipe).
+    int best = -1;
+    for (size_t i = 0; i < physical_devices.size(); ++i) {
+      VkPhysicalDeviceProperties properties;
+      vkGetPhysicalDeviceProperties(physical_devices[i], &properties);
+      const int score = properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 3
+                        : properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 2
+                                                                                          : 1;
+      if (score > best) best = score, index = i;
+    }
+  }
+  physical_device_ = physical_devices[index];
+
+  VkPhysicalDeviceProperties properties;
+  vkGetPhysicalDeviceProperties(physical_device_, &properties);
+  VkPhysicalDeviceMaintenance3Properties maintenance3{};
+  maintenance3.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES;
+  VkPhysicalDeviceDriverProperties driver{};
+  driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
+  driver.pNext = &maintenance3;
+  VkPhysicalDeviceSubgroupProperties subgroup{};
+  subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+  subgroup.pNext = &driver;
+  VkPhysicalDeviceProperties2 properties2{};
+  properties2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+  properties2.pNext = &subgroup;
+  vkGetPhysicalDeviceProperties2(physical_device_, &properties2);
+  vkGetPhysicalDeviceMemoryProperties(physical_device_, &memory_properties_);
+
+  limits_.max_storage_buffer_range = properties.limits.maxStorageBufferRange;
+  limits_.min_storage_offset_alignment = properties.limits.minStorageBufferOffsetAlignment;
+  limits_.max_workgroup_count = properties.limits.maxComputeWorkGroupCount[0];
+  limits_.max_allocation_size = maintenance3.maxMemoryAllocationSize;
+  limits_.max_buffer_size = limits_.max_allocation_size;  // maxBufferSize needs maintenance4 (Vulkan 1.3)
+  for (uint32_t heap = 0; heap < memory_properties_.memoryHeapCount; ++heap)
+    if (memory_properties_.memoryHeaps[heap].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+      limits_.heap_bytes = std::max<uint64_t>(limits_.heap_bytes, memory_properties_.memoryHeaps[heap].size);
+
+  description_ =
+      concat(properties.deviceName, "; driver ", driver.driverName, " ", driver.driverInfo, "; Vulkan ",
+             VK_API_VERSION_MAJOR(properties.apiVersion), ".", VK_API_VERSION_MINOR(properties.apiVersion),
+             ".", VK_API_VERSION_PATCH(properties.apiVersion), "; ", format_bytes(limits_.heap_bytes),
+             " heap; storage buffer range ", format_bytes(limits_.max_storage_buffer_range), "; subgroup ",
+             subgroup.subgroupSize, "; device ", index, " of ", count, " (X2V_VULKAN_DEVICE picks)");
+}
+
+void Context::create_device() {
+  uint32_t family_count = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(physical_device_, &family_count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(family_count);
+  vkGetPhysicalDeviceQueueFamilyProperties(physical_device_, &family_count, families.data());
+  bool found = false;
+  for (uint32_t family = 0; family < family_count && !found; ++family)
+    if (families[family].queueFlags & VK_QUEUE_COMPUTE_BIT) queue_family_ = family, found = true;
+  if (!found) throw Error("vulkan", "the Vulkan device has no compute queue");
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo queue{};
+  queue.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+  queue.queueFamilyIndex = queue_family_;
+  queue.queueCount = 1;
+  queue.pQueuePriorities = &priority;
+  VkDeviceCreateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+  info.queueCreateInfoCount = 1;
+  info.pQueueCreateInfos = &queue;
+  check(vkCreateDevice(physical_device_, &info, nullptr, &device_), "vkCreateDevice");
+  vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+  VkCommandPoolCreateInfo pool{};
+  pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+  pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pool.queueFamilyIndex = queue_family_;
+  check(vkCreateCommandPool(device_, &pool, nullptr, &command_pool_), "vkCreateCommandPool");
+  VkFenceCreateInfo fence{};
+  fence.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+  check(vkCreateFence(device_, &fence, nullptr, &fence_), "vkCreateFence");
+  check_validation("creating the Vulkan device");
+}
+
+int Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
+                         VkMemoryPropertyFlags preferred) const {
+  int fallback = -1;
+  for (uint32_t type = 0; type < memory_properties_.memoryTypeCount; ++type) {
+    if (!(type_bits & (1u << type))) continue;
+    const VkMemoryPropertyFlags flags = memory_properties_.memoryTypes[type].propertyFlags;
+    if ((flags & required) != required) continue;
+    if ((flags & preferred) == preferred) return static_cast<int>(type);
+    if (fallback < 0) fallback = static_cast<int>(type);
+  }
+  return fallback;
+}
+
+bool Context::memory_type_is_host_visible(int type) const {
+  return (memory_properties_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0;
+}
+
+void Context::submit_and_wait(const std::function<void(VkCommandBuffer)>& record) {
+  std::lock_guard<std::mutex> lock(submit_mutex_);
+  VkCommandBufferAllocateInfo allocate{};
+  allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+  allocate.commandPool = command_pool_;
+  allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  allocate.commandBufferCount = 1;
+  VkCommandBuffer commands;
+  check(vkAllocateCommandBuffers(device_, &allocate, &commands), "vkAllocateCommandBuffers");
+  VkCommandBufferBeginInfo begin{};
+  begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  VkResult result = vkBeginCommandBuffer(commands, &begin);
+  if (result == VK_SUCCESS) {
+    record(commands);
+    // Everything written here is visible to the host and to the next submission.
+    VkMemoryBarrier barrier{};
+    barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
+                            VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(
+        commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0,
+        1, &barrier, 0, nullptr, 0, nullptr);
+    result = vkEndCommandBuffer(commands);
+  }
+  if (result == VK_SUCCESS) {
+    VkSubmitInfo submit{};
+    submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &commands;
+    result = vkQueueSubmit(queue_, 1, &submit, fence_);
+    if (result == VK_SUCCESS) result = vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX);
+    vkResetFences(device_, 1, &fence_);
+  }
+  vkFreeCommandBuffers(device_, command_pool_, 1, &commands);
+  check(result, "running Vulkan commands");
+  check_validation("a Vulkan submission");
+}
+
+void Context::check_validation(const char* what) {
+  if (!validation_) return;
+  std::lock_guard<std::mutex> lock(messages_mutex);
+  if (messages.empty()) return;
+  const std::string first = messages.front();
+  const size_t count = messages.size();
+  messages.clear();
+  throw Error("vulkan", concat("the validation layer reported ", count, " problem", count == 1 ? "" : "s",
+                               " during ", what, "; the first: ", first));
+}
+
+}  // namespace x2v::vulkan

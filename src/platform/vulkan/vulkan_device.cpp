@@ -1,0 +1,119 @@
+#include "platform/vulkan/vulkan_device.h"
+
+#include <mutex>
+#include <optional>
+
+#include "core/log.h"
+#include "platform/vulkan/vulkan_backend.h"
+
+namespace x2v {
+namespace {
+
+// Every vulkan operation waits for its submission, so work is in order when it returns.
+class VulkanStream : public Stream {
+ public:
+  void enqueue(std::function<void()> work) override { work(); }
+  void synchronize() override {}
+  void wait(Event& event) override { event.synchronize(); }
+};
+
+class VulkanEvent : public Event {
+ public:
+  void record(Stream&) override {}
+  void synchronize() override {}
+  bool query() override { return true; }
+};
+
+class VulkanDevice : public Device, public vulkan::Backend {
+ public:
+  VulkanDevice()
+      : Device("vulkan"),
+        allocator_(
+            "vulkan", [this](size_t bytes) { return state().memory.allocate(bytes); },
+            [this](void* pointer, size_t) { state().memory.free(pointer); }) {
+    vulkan::register_vulkan_kernels(*this, kernels());
+  }
+  ~VulkanDevice() override {
+    allocator_.release_cache();  // before the buffers' memory goes with the state
+  }
+
+  std::string name() const override { return "vulkan"; }
+  bool is_available() const override { return probe(); }
+  std::string device_string() const override { return "vulkan:0"; }
+  std::string hardware() const override {
+    if (!probe()) return concat("unavailable: ", unavailable_reason_);
+    return state_->context.description() + (state_->context.validation() ? "; validation layer on" : "");
+  }
+  DeviceCapabilities capabilities() const override { return {}; }  // the shaders compute in f32 today
+  DeviceMemory memory() const override {
+    DeviceMemory memory;
+    if (!probe()) return memory;
+    const vulkan::DeviceLimits& limits = state_->context.limits();
+    memory.total = limits.heap_bytes;
+    const size_t used = state_->memory.allocated_bytes();
+    memory.free = memory.total > used ? memory.total - used : 0;
+    memory.largest_allocation = std::min<size_t>(memory.free, limits.max_allocation_size);
+    memory.largest_buffer_range = limits.max_storage_buffer_range;
+    return memory;
+  }
+  // Below cpu until a shader set is faster than the cpu's kernels: PLATFORM=vulkan selects it.
+  int priority() const override { return -5; }
+  Allocator& allocator() override { return allocator_; }
+  bool host_accessible() const override { return false; }
+  Stream& compute_stream() override { return stream_; }
+  std::unique_ptr<Stream> create_stream() override { return std::make_unique<VulkanStream>(); }
+  std::unique_ptr<Event> create_event() override { return std::make_unique<VulkanEvent>(); }
+  void copy_async(const void* source, void* target, size_t bytes, CopyKind kind, Stream&) override {
+    vulkan::Memory& memory = state().memory;
+    switch (kind) {
+      case CopyKind::host_to_device:
+        return memory.copy_to_device(source, target, bytes);
+      case CopyKind::device_to_host:
+        return memory.copy_to_host(source, target, bytes);
+      case CopyKind::device_to_device:
+        return memory.copy_on_device(source, target, bytes);
+    }
+  }
+
+  vulkan::Context& context() override { return state().context; }
+  vulkan::Memory& memory() override { return state().memory; }
+  vulkan::Dispatcher& dispatcher() override { return state().dispatcher; }
+  Device& device() override { return *this; }
+
+ private:
+  struct State {
+    vulkan::Context context;
+    vulkan::Memory memory{context};
+    vulkan::Dispatcher dispatcher{context, memory};
+  };
+
+  // Creates the Vulkan state once; false (with the reason kept) when there is no usable device.
+  bool probe() const {
+    std::call_once(probed_, [this] {
+      try {
+        state_.emplace();
+      } catch (const Error& error) {
+        unavailable_reason_ = error.what();
+      }
+    });
+    return state_.has_value();
+  }
+  State& state() {
+    if (!probe()) throw Error("vulkan", concat("no usable Vulkan device: ", unavailable_reason_));
+    return *state_;
+  }
+
+  mutable std::once_flag probed_;
+  mutable std::optional<State> state_;
+  mutable std::string unavailable_reason_;
+  CachingAllocator allocator_;
+  VulkanStream stream_;
+};
+
+}  // namespace
+
+std::unique_ptr<Device> create_vulkan_device() {
+  return std::make_unique<VulkanDevice>();
+}
+
+}  // namespace x2v

@@ -1,0 +1,47 @@
+#pragma once
+// Compute pipelines made from the embedded shaders, and one dispatch: buffers bound as explicit ranges (never
+// the whole buffer, never past maxStorageBufferRange), the first element of each passed in the push
+// constants, workgroups of 64 invocations capped at the device's group count (shaders loop over the rest).
+#include <map>
+#include <string>
+#include <vector>
+
+#include "platform/vulkan/vulkan_memory.h"
+
+namespace x2v::vulkan {
+
+// A tensor's bytes in device memory, as a shader sees it: 4-byte elements.
+struct Binding {
+  const void* address;  // the first element
+  size_t bytes;
+};
+
+// Push constants every shader starts with: the first element of each binding within its bound range.
+constexpr uint32_t kMaxBindings = 4;
+
+class Dispatcher {
+ public:
+  Dispatcher(Context& context, Memory& memory) : context_(context), memory_(memory) {}
+  ~Dispatcher();
+
+  // Runs `shader` over `invocations` (grid-stride beyond the group limit) with `bindings` in order and
+  // `parameters` (the push constants after the binding offsets, a multiple of 4 bytes). Waits for it.
+  void run(const std::string& shader, const std::vector<Binding>& bindings, const void* parameters,
+           uint32_t parameter_bytes, uint64_t invocations);
+
+ private:
+  struct Pipeline {
+    VkShaderModule module = VK_NULL_HANDLE;
+    VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+  };
+  const Pipeline& pipeline(const std::string& shader, uint32_t bindings, uint32_t push_bytes);
+
+  Context& context_;
+  Memory& memory_;
+  std::mutex mutex_;
+  std::map<std::string, Pipeline> pipelines_;
+};
+
+}  // namespace x2v::vulkan
