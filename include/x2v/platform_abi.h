@@ -289,14 +289,17 @@ typedef struct x2v_host_api {
   void (*log)(const struct x2v_host_api* host, int32_t level, const char* message);
   /* Why the last failed register_* call failed. */
   const char* (*last_error)(const struct x2v_host_api* host);
-  /* Makes kernel `name` the one an empty config name selects in `category` on `platform`, a device this
-   * plugin registered (the cpu's defaults stay x2v's). Without it, a category with one kernel defaults to
-   * that kernel, and one without any runs on the host. */
+  /* Makes kernel `name` the default of its weight format in `category` on `platform`, a device this plugin
+   * registered (the cpu's defaults stay x2v's): the unquantized default is what an empty config name selects,
+   * and LightX2V's names of a format (flash_attn3, int8-vllm, fp8-sgl, ...) select the default of that
+   * format. One default per category and format. Without one, a format with a single kernel defaults to it,
+   * and a category or format without any runs the cpu's kernel through host copies. */
   int (*register_default)(const struct x2v_host_api* host, const char* platform, int32_t category,
                           const char* name);
 } x2v_host_api;
 
-/* The two functions every plugin exports. */
+/* The two functions every plugin exports. When x2v_plugin_register fails, x2v keeps nothing of it and
+ * calls no destroy: the plugin frees what it allocated (a device's `user`, say) before returning. */
 typedef uint32_t (*x2v_plugin_abi_version_fn)(void);
 typedef int (*x2v_plugin_register_fn)(const x2v_host_api* host);
 

@@ -79,8 +79,9 @@ class PluginDevice : public Device {
   bool adopted_ = false;
 };
 
-// The plugin's handle of an x2v stream of a PluginDevice (NULL: the default stream, or no streams).
-void* plugin_stream_handle(Stream& stream);
+// The plugin's handle of an x2v stream of `device` (NULL: the default stream, or no streams); Error for a
+// stream of another plugin device.
+void* plugin_stream_handle(Stream& stream, const PluginDevice& device);
 
 // One kernel a plugin registered: its descriptor and the names messages use.
 struct PluginKernelSpec {

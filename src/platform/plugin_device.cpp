@@ -101,6 +101,7 @@ class PluginStream : public Stream {
   }
   void wait(Event& event) override;
   void* handle() const { return handle_; }
+  const PluginDevice& device() const { return device_; }
 
  private:
   PluginDevice& device_;
@@ -115,9 +116,14 @@ class PluginEvent : public Event {
     if (handle_ != nullptr) device_.desc().destroy_event(device_.desc().user, handle_);
   }
   void record(Stream& stream) override {
-    if (handle_ != nullptr)
-      device_.check(device_.desc().record_event(device_.desc().user, handle_, plugin_stream_handle(stream)),
+    if (handle_ != nullptr) {
+      auto* plugin_stream = dynamic_cast<PluginStream*>(&stream);
+      if (plugin_stream == nullptr || &plugin_stream->device() != &device_)
+        throw Error("plugin",
+                    concat("an event of '", device_.name(), "' is recorded only on its own streams"));
+      device_.check(device_.desc().record_event(device_.desc().user, handle_, plugin_stream->handle()),
                     "record_event");
+    }
     recorded_ = true;
   }
   void synchronize() override {
@@ -131,7 +137,8 @@ class PluginEvent : public Event {
     synchronize();
     return true;
   }
-  // Makes later work on `stream` wait for this event.
+  const PluginDevice& device() const { return device_; }
+  // Makes later work on `stream` (one of this device's) wait for this event.
   void make_wait(void* stream) {
     if (!recorded_) return;
     if (handle_ != nullptr)
@@ -148,7 +155,8 @@ class PluginEvent : public Event {
 };
 
 void PluginStream::wait(Event& event) {
-  if (auto* plugin_event = dynamic_cast<PluginEvent*>(&event))
+  auto* plugin_event = dynamic_cast<PluginEvent*>(&event);
+  if (plugin_event != nullptr && &plugin_event->device() == &device_)
     plugin_event->make_wait(handle_);
   else
     event.synchronize();  // an event of another device: the host waits
@@ -168,9 +176,13 @@ int32_t copy_kind_to_abi(CopyKind kind) {
 
 }  // namespace
 
-void* plugin_stream_handle(Stream& stream) {
+void* plugin_stream_handle(Stream& stream, const PluginDevice& device) {
   auto* plugin_stream = dynamic_cast<PluginStream*>(&stream);
-  return plugin_stream != nullptr ? plugin_stream->handle() : nullptr;
+  if (plugin_stream == nullptr) return nullptr;
+  if (&plugin_stream->device() != &device)
+    throw Error("plugin", concat("a stream of '", plugin_stream->device().name(), "' was given to '",
+                                 device.name(), "'; use the device's own streams"));
+  return plugin_stream->handle();
 }
 
 // ---- Device ----------------------------------------------------------------------------------------
@@ -239,7 +251,8 @@ void PluginDevice::copy_async(const void* source, void* target, size_t bytes, Co
   const int32_t code = copy_kind_to_abi(kind);
   const std::string what = concat("copying ", format_bytes(bytes));
   if (has_streams()) {
-    check(desc_.copy_async(desc_.user, source, target, bytes, code, plugin_stream_handle(stream)), what);
+    check(desc_.copy_async(desc_.user, source, target, bytes, code, plugin_stream_handle(stream, *this)),
+          what);
     return;
   }
   stream.enqueue([&] { check(desc_.copy(desc_.user, source, target, bytes, code), what); });

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "platform/host_fallback.h"
+#include "platform/platform.h"
 #include "platform/plugin_adapters.h"
 
 namespace x2v {
@@ -37,7 +39,7 @@ bool traits_from_abi(const x2v_kernel_desc& desc, KernelCategory category, Kerne
     }
   }
   if ((desc.flags & ~X2V_KERNEL_FLAG_BIAS) != 0) {
-    *problem = concat("unknown flags 0x", std::to_string(desc.flags), " (use X2V_KERNEL_FLAG_* bits)");
+    *problem = concat("unknown flags ", desc.flags, " (use X2V_KERNEL_FLAG_* bits)");
     return false;
   }
   if ((desc.flags & X2V_KERNEL_FLAG_BIAS) != 0 && category != KernelCategory::attention) {
@@ -138,7 +140,10 @@ class PluginKernelHandle {
     args.param_count = static_cast<int32_t>(params.size());
     args.int_params = int_params.data();
     args.int_param_count = static_cast<int32_t>(int_params.size());
-    args.stream = spec_->device != nullptr ? plugin_stream_handle(spec_->device->compute_stream()) : nullptr;
+    auto* plugin_device = dynamic_cast<PluginDevice*>(spec_->device);
+    args.stream = plugin_device != nullptr
+                      ? plugin_stream_handle(plugin_device->compute_stream(), *plugin_device)
+                      : nullptr;
     // The ABI promises a plugin never sees one instance called concurrently.
     std::lock_guard<std::mutex> lock(mutex_);
     const int status = function(instance_, &args);
@@ -291,15 +296,27 @@ class PluginElementwiseKernel : public ElementwiseKernel {
   void load(const std::vector<float>& params) override {
     ElementwiseKernel::load(params);
     handle_.load({}, params, {});
+    if (fallback_) fallback_->load(params);
   }
   void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
     // fill is the one op without inputs (ops/elementwise.h).
     if (inputs.empty() && handle_.spec().name != "fill") throw Error("elementwise", "no inputs");
-    for (const Tensor& input : inputs) {
+    for (const Tensor& input : inputs)
       if (!input.defined()) throw Error("elementwise", "an input is missing");
-      handle_.check_dtypes({&input});
-    }
     if (!out.defined()) throw Error("elementwise", "out is missing");
+    // A dtype the op did not declare (a copy of int8 weights, say) runs the host's op through copies on a
+    // plugin device; on cpu the dtype check below names the problem.
+    bool declared = handle_.traits().accepts(out.dtype());
+    for (const Tensor& input : inputs) declared = declared && handle_.traits().accepts(input.dtype());
+    Device* device = handle_.spec().device;
+    if (!declared && device != nullptr && device->name() != "cpu") {
+      if (!fallback_) {
+        fallback_ = make_host_fallback<ElementwiseKernel>(*device, host_device(), handle_.spec().name);
+        fallback_->load(params_);
+      }
+      return fallback_->apply(inputs, out);
+    }
+    for (const Tensor& input : inputs) handle_.check_dtypes({&input});
     handle_.check_dtypes({&out});
     if (!handle_.loaded()) load(params_);
     handle_.apply(inputs, {out}, params_, {});
@@ -307,6 +324,7 @@ class PluginElementwiseKernel : public ElementwiseKernel {
 
  private:
   PluginKernelHandle handle_;
+  std::unique_ptr<ElementwiseKernel> fallback_;
 };
 
 // The adapter class of each op template.

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "core/log.h"
 #include "platform/host_fallback.h"
+#include "platform/lightx2v_names.h"
 #include "platform/platform.h"
 #include "platform/plugin_adapters.h"
 #include "x2v/platform_abi.h"
@@ -23,8 +25,11 @@ namespace {
 
 constexpr const char* kPlace = "plugin";
 // ABI 2 needs every field of its descriptors; later fields (same ABI, bigger struct_size) are optional.
-constexpr size_t kDeviceDescMinimumSize = sizeof(x2v_device_desc);
-constexpr size_t kKernelDescMinimumSize = sizeof(x2v_kernel_desc);
+// Frozen at ABI 2's last fields, so a struct that grows later still accepts an ABI-2 plugin's.
+constexpr size_t kDeviceDescMinimumSize =
+    offsetof(x2v_device_desc, event_synchronize) + sizeof(x2v_device_desc::event_synchronize);
+constexpr size_t kKernelDescMinimumSize =
+    offsetof(x2v_kernel_desc, last_error) + sizeof(x2v_kernel_desc::last_error);
 
 struct PendingAlias {
   std::string platform;
@@ -37,6 +42,7 @@ struct PendingDefault {
   std::string platform;
   KernelCategory category = KernelCategory::attention;
   std::string name;
+  int32_t quant_format = X2V_QUANT_NONE;  // one default per weight format
 };
 
 // One plugin: its host api (plugins may keep the pointer to log later) and, while x2v_plugin_register
@@ -96,6 +102,8 @@ bool kernel_name_taken(PluginRecord& record, const std::string& platform, Kernel
                        const std::string& name) {
   KernelRegistries& kernels = find_target_device(record, platform)->kernels();
   if (visit_registry(kernels, category, [&](auto& registry) { return registry.contains(name); })) return true;
+  // On cpu, LightX2V's names select x2v's kernels; a plugin does not take them over.
+  if (platform == "cpu" && find_lightx2v_kernel_name(category_name(category), name) != nullptr) return true;
   for (const auto& spec : record.pending_kernels)
     if (spec->platform == platform && spec->category == category && spec->name == name) return true;
   for (const auto& alias : record.pending_aliases)
@@ -240,17 +248,19 @@ int host_register_default(const x2v_host_api* host, const char* platform, int32_
     if (pending_device(record, platform) == nullptr)
       return concat("register_default '", name, "': platform '", platform,
                     "' is not a device this plugin registered (the cpu's defaults stay x2v's)");
-    bool found = false;
+    const PluginKernelSpec* kernel = nullptr;
     for (const auto& spec : record.pending_kernels)
-      found = found || (spec->platform == platform && spec->category == kind && spec->name == name);
-    if (!found)
+      if (spec->platform == platform && spec->category == kind && spec->name == name) kernel = spec.get();
+    if (kernel == nullptr)
       return concat("register_default: no ", category_name(kind), " kernel '", name, "' registered on '",
                     platform, "'; register the kernel first");
+    const int32_t format = kernel->desc.quant_format;
     for (const auto& pending : record.pending_defaults)
-      if (pending.platform == platform && pending.category == kind)
+      if (pending.platform == platform && pending.category == kind && pending.quant_format == format)
         return concat("register_default: the ", category_name(kind), " default of '", platform,
-                      "' is already '", pending.name, "'");
-    record.pending_defaults.push_back(PendingDefault{platform, kind, name});
+                      format == X2V_QUANT_NONE ? "" : " for its quant_format", "' is already '", pending.name,
+                      "'");
+    record.pending_defaults.push_back(PendingDefault{platform, kind, name, format});
     return "";
   });
 }
@@ -331,7 +341,14 @@ void commit(PluginRecord& record, DeviceRegistry& registry) {
   // host's kernels through copies.
   for (Device* device : added_devices) {
     for_each_registry(device->kernels(), [](KernelCategory, auto& kernels) {
-      if (!kernels.has_default() && kernels.names().size() == 1) kernels.set_default(kernels.names().front());
+      // Per weight format: the only kernel of a format without a default becomes its default.
+      for (QuantFormat format : {QuantFormat::none, QuantFormat::int8, QuantFormat::fp8_e4m3}) {
+        std::vector<std::string> of_format;
+        for (const std::string& name : kernels.names())
+          if (kernels.traits(name).quant == format) of_format.push_back(name);
+        if (kernels.default_name(format).empty() && of_format.size() == 1)
+          kernels.set_default(of_format.front());
+      }
     });
     add_host_fallbacks(*device, *registry.find("cpu"));
   }

@@ -78,7 +78,7 @@ void expect_matches_fake_quantized_reference(QuantFormat format) {
     std::printf("[ t5 %s ] case %zu: vs fake-quantized reference %.2e (quantization's effect %.2e)\n",
                 quant_format_name(format), i, relative_error(out, fake), quantization_effect);
     EXPECT_GE(cosine_similarity(out, fake), 0.999) << "case " << i;
-    EXPECT_LE(relative_error(out, fake), 0.1 * quantization_effect)
+    EXPECT_LE(relative_error(out, fake), testing::kQuantizedShareOfEffect * quantization_effect)
         << "case " << i << ": not the reference's quantization";
     const Tensor out_bf16 = bf16.encode(case_tokens(i));
     EXPECT_GE(cosine_similarity(out_bf16, fake), 0.999) << "case " << i;

@@ -142,7 +142,7 @@ void expect_matches_fake_quantized_reference(QuantFormat format) {
   const Tensor f32 = run_model(model, kernels, Precision{DType::f32, DType::f32});
   EXPECT_GE(cosine_similarity(f32, fake), 0.999) << quant_format_name(format);
   const double quantization_effect = relative_error(fake, plain);
-  EXPECT_LE(relative_error(f32, fake), 0.1 * quantization_effect)
+  EXPECT_LE(relative_error(f32, fake), testing::kQuantizedShareOfEffect * quantization_effect)
       << quant_format_name(format)
       << ": not the reference's quantization (its effect: " << quantization_effect << ")";
   const Tensor bf16 = run_model(model, kernels, Precision{DType::bf16, DType::bf16});

@@ -578,6 +578,8 @@ static int toy_unary_apply(toy_kernel* kernel, const x2v_kernel_args* args, toy_
   if (args->param_count != params)
     return fail(kernel, "expected %d params, got %d", params, (int)args->param_count);
   const int64_t count = element_count(&args->outputs[0]);
+  if (element_count(&args->inputs[0]) != count)
+    return fail(kernel, "toy elementwise: x and out differ in size");
   float* x = gather(kernel, &args->inputs[0]);
   if (x == NULL) return fail(kernel, "toy elementwise: out of memory");
   for (int64_t i = 0; i < count; ++i) x[i] = op(x[i], args->params);
@@ -590,6 +592,8 @@ static int toy_binary_apply(toy_kernel* kernel, const x2v_kernel_args* args, toy
   if (require_views(kernel, "toy elementwise", args, 2, 1) != X2V_OK) return X2V_FAILED;
   const int64_t count = element_count(&args->outputs[0]);
   const int64_t operand_count = element_count(&args->inputs[1]);
+  if (element_count(&args->inputs[0]) != count || operand_count == 0 || count % operand_count != 0)
+    return fail(kernel, "toy elementwise: a must match out and b must broadcast over it");
   float* a = gather(kernel, &args->inputs[0]);
   float* b = gather(kernel, &args->inputs[1]);
   if (a == NULL || b == NULL || operand_count == 0) {
@@ -696,8 +700,9 @@ static int register_toy_kernels(const x2v_host_api* host) {
       return X2V_FAILED;
   }
   /* Kernels for the host's own platform. */
-  const x2v_kernel_desc cpu_attention =
+  x2v_kernel_desc cpu_attention =
       kernel_desc("toy exact attention (f32)", 0, X2V_KERNEL_FLAG_BIAS, NULL, toy_attn_cpu_apply);
+  cpu_attention.dtypes = X2V_DTYPE_BIT(X2V_DTYPE_F32); /* what it computes: x2v refuses it other dtypes */
   const x2v_kernel_desc cpu_rms_norm =
       kernel_desc("toy rms_norm (f32 math)", 0, 0, toy_norm_load, toy_rms_norm_apply);
   if (host->register_kernel(host, "cpu", X2V_KERNEL_ATTENTION, "toy_attn", &cpu_attention) != X2V_OK ||

@@ -55,6 +55,7 @@ class CpuRmsNorm : public RmsNormKernel {
   }
   void apply(const Tensor& x, Tensor& out) override {
     check_norm_arguments("rms_norm", x, out, weight_, Tensor());
+    cpu::require_host_memory("cpu_rms_norm", {&x, &out});
     const float* weight = weight_floats_.empty() ? nullptr : weight_floats_.data();
     const float eps = eps_;
     for_each_row(x, out, [&](float* row, int64_t width) {
@@ -85,6 +86,7 @@ class CpuLayerNorm : public LayerNormKernel {
   }
   void apply(const Tensor& x, Tensor& out) override {
     check_norm_arguments("layer_norm", x, out, weight_, bias_);
+    cpu::require_host_memory("cpu_layer_norm", {&x, &out});
     const float* weight = weight_floats_.empty() ? nullptr : weight_floats_.data();
     const float* bias = bias_floats_.empty() ? nullptr : bias_floats_.data();
     const float eps = eps_;

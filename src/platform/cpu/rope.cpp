@@ -11,6 +11,7 @@ class CpuRope : public RopeKernel {
  public:
   void apply(const Tensor& x, const RopeTables& tables, Tensor& out) override {
     check_rope_arguments(x, tables, out);
+    cpu::require_host_memory("cpu_rope", {&x, &tables.cos, &tables.sin, &out});
     const int64_t tokens = x.size(0), heads = x.size(1), d = x.size(2);
     const char* x_base = static_cast<const char*>(x.raw_data());
     char* out_base = static_cast<char*>(out.raw_data());

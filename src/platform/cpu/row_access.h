@@ -3,9 +3,20 @@
 // cpu kernels that compute in f32.
 #include <cstdint>
 
+#include <initializer_list>
+
 #include "core/dtype.h"
+#include "core/tensor.h"
 
 namespace x2v::cpu {
+
+// The cpu kernels read their tensors directly: one of another device's memory is an error, not a fault.
+inline void require_host_memory(const char* kernel, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* tensor : tensors)
+    if (tensor->defined() && !tensor->is_host_accessible())
+      throw Error(kernel, concat(kernel, " needs host memory; ", tensor->describe(),
+                                 " is on a device the cpu cannot read (move it with ops::to_device)"));
+}
 
 inline void load_row(const void* source, DType dtype, int64_t count, float* target) {
   switch (dtype) {

@@ -17,9 +17,12 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverity
                                                      const VkDebugUtilsMessengerCallbackDataEXT* data,
                                                      void* user) {
   if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
-  auto* context = static_cast<Context*>(user);
-  std::lock_guard<std::mutex> lock(context->messages_mutex);
-  context->messages.push_back(data != nullptr && data->pMessage != nullptr ? data->pMessage : "(no text)");
+  try {  // nothing may throw into the loader
+    auto* context = static_cast<Context*>(user);
+    std::lock_guard<std::mutex> lock(context->messages_mutex);
+    context->messages.push_back(data != nullptr && data->pMessage != nullptr ? data->pMessage : "(no text)");
+  } catch (...) {
+  }
   return VK_FALSE;
 }
 
@@ -50,12 +53,21 @@ void check(VkResult result, const char* what) {
 }
 
 Context::Context() {
-  create_instance();
-  pick_physical_device();
-  create_device();
+  try {
+    create_instance();
+    pick_physical_device();
+    create_device();
+  } catch (...) {
+    destroy();  // a constructor that throws runs no destructor
+    throw;
+  }
 }
 
 Context::~Context() {
+  destroy();
+}
+
+void Context::destroy() {
   if (device_ != VK_NULL_HANDLE) {
     vkDeviceWaitIdle(device_);
     if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device_, fence_, nullptr);
@@ -68,6 +80,9 @@ Context::~Context() {
     if (destroy != nullptr) destroy(instance_, messenger_, nullptr);
   }
   if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
+  device_ = VK_NULL_HANDLE;
+  messenger_ = VK_NULL_HANDLE;
+  instance_ = VK_NULL_HANDLE;
 }
 
 void Context::create_instance() {
@@ -153,12 +168,13 @@ void Context::pick_physical_device() {
   vkGetPhysicalDeviceProperties(physical_device_, &properties);
   VkPhysicalDeviceMaintenance3Properties maintenance3{};
   maintenance3.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES;
-  VkPhysicalDeviceDriverProperties driver{};
+  VkPhysicalDeviceDriverProperties driver{};  // core in Vulkan 1.2: chained only on such devices
   driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
   driver.pNext = &maintenance3;
+  const bool has_driver_properties = properties.apiVersion >= VK_API_VERSION_1_2;
   VkPhysicalDeviceSubgroupProperties subgroup{};
   subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
-  subgroup.pNext = &driver;
+  subgroup.pNext = has_driver_properties ? static_cast<void*>(&driver) : static_cast<void*>(&maintenance3);
   VkPhysicalDeviceProperties2 properties2{};
   properties2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
   properties2.pNext = &subgroup;
@@ -170,16 +186,19 @@ void Context::pick_physical_device() {
   limits_.max_workgroup_count = properties.limits.maxComputeWorkGroupCount[0];
   limits_.max_allocation_size = maintenance3.maxMemoryAllocationSize;
   limits_.max_buffer_size = limits_.max_allocation_size;  // maxBufferSize needs maintenance4 (Vulkan 1.3)
+  if (has_driver_properties && driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE)
+    limits_.loop_iteration_budget = 60000;  // 65535, with margin
   for (uint32_t heap = 0; heap < memory_properties_.memoryHeapCount; ++heap)
     if (memory_properties_.memoryHeaps[heap].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
       limits_.heap_bytes = std::max<uint64_t>(limits_.heap_bytes, memory_properties_.memoryHeaps[heap].size);
 
-  description_ =
-      concat(properties.deviceName, "; driver ", driver.driverName, " ", driver.driverInfo, "; Vulkan ",
-             VK_API_VERSION_MAJOR(properties.apiVersion), ".", VK_API_VERSION_MINOR(properties.apiVersion),
-             ".", VK_API_VERSION_PATCH(properties.apiVersion), "; ", format_bytes(limits_.heap_bytes),
-             " heap; storage buffer range ", format_bytes(limits_.max_storage_buffer_range), "; subgroup ",
-             subgroup.subgroupSize, "; device ", index, " of ", count, " (X2V_VULKAN_DEVICE picks)");
+  description_ = concat(
+      properties.deviceName, "; driver ",
+      has_driver_properties ? concat(driver.driverName, " ", driver.driverInfo) : "(unknown)", "; Vulkan ",
+      VK_API_VERSION_MAJOR(properties.apiVersion), ".", VK_API_VERSION_MINOR(properties.apiVersion), ".",
+      VK_API_VERSION_PATCH(properties.apiVersion), "; ", format_bytes(limits_.heap_bytes),
+      " heap; storage buffer range ", format_bytes(limits_.max_storage_buffer_range), "; subgroup ",
+      subgroup.subgroupSize, "; device ", index, " of ", count, " (X2V_VULKAN_DEVICE picks)");
 }
 
 void Context::create_device() {
@@ -227,8 +246,10 @@ int Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
   return fallback;
 }
 
-bool Context::memory_type_is_host_visible(int type) const {
-  return (memory_properties_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0;
+bool Context::memory_type_is_host_coherent(int type) const {
+  const VkMemoryPropertyFlags wanted =
+      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  return (memory_properties_.memoryTypes[type].propertyFlags & wanted) == wanted;
 }
 
 void Context::submit_and_wait(const std::function<void(VkCommandBuffer)>& record) {
@@ -245,7 +266,13 @@ void Context::submit_and_wait(const std::function<void(VkCommandBuffer)>& record
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   VkResult result = vkBeginCommandBuffer(commands, &begin);
   if (result == VK_SUCCESS) {
-    record(commands);
+    try {
+      record(commands);
+    } catch (...) {
+      vkEndCommandBuffer(commands);
+      vkFreeCommandBuffers(device_, command_pool_, 1, &commands);
+      throw;
+    }
     // Everything written here is visible to the host and to the next submission.
     VkMemoryBarrier barrier{};
     barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;

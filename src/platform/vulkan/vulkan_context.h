@@ -18,6 +18,10 @@ struct DeviceLimits {
   uint64_t min_storage_offset_alignment = 1;
   uint32_t max_workgroup_count = 65535;
   uint64_t heap_bytes = 0;  // the largest device-local heap
+  // Loop iterations one invocation may run in all. llvmpipe (lavapipe) stops every loop of an invocation
+  // once 65535 iterations have run in total (its guard against endless shaders), silently: kernels whose
+  // invocations would loop longer take their fallback there. Other drivers: no limit.
+  uint64_t loop_iteration_budget = UINT64_MAX;
 };
 
 class Context {
@@ -37,7 +41,8 @@ class Context {
 
   // The memory type index for `type_bits` with `required` flags, preferring `preferred`; -1 when none fits.
   int memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
-  bool memory_type_is_host_visible(int type) const;
+  // Host-visible and coherent: mapped copies need no flush or invalidate.
+  bool memory_type_is_host_coherent(int type) const;
 
   // Records commands with `record`, submits them on the compute queue and waits for them. Throws Error for a
   // failed submission and for any validation message raised meanwhile.
@@ -49,6 +54,7 @@ class Context {
   void create_instance();
   void pick_physical_device();
   void create_device();
+  void destroy();
 
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;

@@ -32,10 +32,19 @@ Dispatcher::~Dispatcher() {
 
 const Dispatcher::Pipeline& Dispatcher::pipeline(const std::string& shader, uint32_t bindings,
                                                  uint32_t push_bytes) {
+  // One layout per shader: a second call with other counts is a bug in the kernel calling it.
   auto found = pipelines_.find(shader);
-  if (found != pipelines_.end()) return found->second;
+  if (found != pipelines_.end()) {
+    if (found->second.bindings != bindings || found->second.push_bytes != push_bytes)
+      throw InternalError("vulkan", concat("shader '", shader, "' dispatched with ", bindings,
+                                           " bindings and ", push_bytes, " push bytes, first with ",
+                                           found->second.bindings, " and ", found->second.push_bytes));
+    return found->second;
+  }
   const ShaderCode& code = find_shader(shader);
   Pipeline pipeline;
+  pipeline.bindings = bindings;
+  pipeline.push_bytes = push_bytes;
   VkShaderModuleCreateInfo module{};
   module.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
   module.codeSize = code.word_count * 4;
@@ -80,7 +89,8 @@ const Dispatcher::Pipeline& Dispatcher::pipeline(const std::string& shader, uint
 
 void Dispatcher::run(const std::string& shader, const std::vector<Binding>& bindings, const void* parameters,
                      uint32_t parameter_bytes, uint64_t invocations) {
-  if (bindings.empty() || bindings.size() > kMaxBindings || parameter_bytes % 4 != 0)
+  if (bindings.empty() || bindings.size() > kMaxBindings || parameter_bytes % 4 != 0 ||
+      kMaxBindings * 4 + parameter_bytes > 128)  // 128: the push-constant size every device has
     throw InternalError("vulkan",
                         concat("shader '", shader, "' dispatched with ", bindings.size(), " bindings"));
   const DeviceLimits& limits = context_.limits();

@@ -17,7 +17,7 @@ struct Binding {
 };
 
 // Push constants every shader starts with: the first element of each binding within its bound range.
-constexpr uint32_t kMaxBindings = 4;
+constexpr uint32_t kMaxBindings = 6;
 
 class Dispatcher {
  public:
@@ -35,6 +35,7 @@ class Dispatcher {
     VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
     VkPipelineLayout layout = VK_NULL_HANDLE;
     VkPipeline pipeline = VK_NULL_HANDLE;
+    uint32_t bindings = 0, push_bytes = 0;
   };
   const Pipeline& pipeline(const std::string& shader, uint32_t bindings, uint32_t push_bytes);
 

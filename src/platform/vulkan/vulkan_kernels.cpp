@@ -1,7 +1,8 @@
-// The vulkan kernels that have shaders: mm and the elementwise fill and scale, for contiguous f32 tensors.
-// Every other case (another dtype, a strided view) and every other kernel runs the cpu's kernel through
-// host copies, so the device runs whole models while its shader set grows.
-#include <cstring>
+// The vulkan kernels: GLSL shaders for f32 tensors (mm, attention with bias and key lengths, RMS and layer
+// norm, RoPE, and the elementwise ops but gelu_erf and channel_l2_norm). Every other case (bf16 or f16
+// tensors, more than 6 dims, unusual layouts) and every other kernel runs the cpu's kernel through host
+// copies, so the device runs whole models while its shader set grows.
+#include <cmath>
 
 #include "platform/host_fallback.h"
 #include "platform/platform.h"
@@ -10,18 +11,56 @@
 namespace x2v::vulkan {
 namespace {
 
+bool on_device_f32(const Tensor& tensor, Device& device) {
+  return tensor.defined() && tensor.dtype() == DType::f32 && tensor.device() == &device;
+}
 bool native_f32(const Tensor& tensor, Device& device) {
-  return tensor.defined() && tensor.dtype() == DType::f32 && tensor.is_contiguous() &&
-         tensor.device() == &device;
+  return on_device_f32(tensor, device) && tensor.is_contiguous();
 }
 
 Binding binding_of(const Tensor& tensor) {
-  return Binding{tensor.raw_data(), tensor.nbytes()};
+  // A strided view binds the whole span it reaches.
+  int64_t last = 0;
+  for (int dim = 0; dim < tensor.ndim(); ++dim) last += (tensor.size(dim) - 1) * tensor.stride(dim);
+  const size_t elements = tensor.numel() == 0 ? 1 : static_cast<size_t>(last + 1);
+  return Binding{tensor.raw_data(), elements * tensor.element_size()};
 }
+
+uint32_t u32(int64_t value) {
+  return static_cast<uint32_t>(value);
+}
+
+// True when a shader whose invocations each run `per_item` loop iterations for each of `items` work items
+// (spread grid-stride over at most the device's groups of 64) stays within the device's loop budget.
+bool within_loop_budget(Backend& backend, uint64_t items, uint64_t per_item) {
+  const DeviceLimits& limits = backend.context().limits();
+  const uint64_t lanes = uint64_t{limits.max_workgroup_count} * 64;
+  const uint64_t items_per_invocation = (items + lanes - 1) / lanes;
+  return items_per_invocation * (per_item + 1) <= limits.loop_iteration_budget;
+}
+
+// The cpu's default kernel of a category on host copies, created on first use.
+template <class Kernel>
+class Fallback {
+ public:
+  Fallback(Backend& backend, std::string name) : backend_(backend), name_(std::move(name)) {}
+  bool created() const { return kernel_ != nullptr; }
+  Kernel& get() {
+    if (!kernel_) kernel_ = make_host_fallback<Kernel>(backend_.device(), host_device(), name_);
+    return *kernel_;
+  }
+  void reset() { kernel_.reset(); }
+
+ private:
+  Backend& backend_;
+  std::string name_;
+  std::unique_ptr<Kernel> kernel_;
+};
 
 class VulkanMatmul : public MatmulKernel {
  public:
-  explicit VulkanMatmul(Backend& backend) : backend_(backend) {}
+  explicit VulkanMatmul(Backend& backend)
+      : backend_(backend), fallback_(backend, host_device().kernels().mm.default_name()) {}
   void load(const Tensor& weight, const Tensor& bias) override {
     check_weights(weight, bias);
     weight_ = weight;
@@ -34,11 +73,16 @@ class VulkanMatmul : public MatmulKernel {
     if (!weight_.defined()) throw Error("mm", "apply before load: the kernel has no weight");
     check_call(x, y);
     Device& device = backend_.device();
-    if (!native_weights_ || !native_f32(x, device) || !native_f32(y, device)) return fallback().apply(x, y);
+    const uint64_t outputs = static_cast<uint64_t>(x.numel() / in_features_) * out_features_;
+    if (!native_weights_ || !native_f32(x, device) || !native_f32(y, device) ||
+        !within_loop_budget(backend_, outputs, in_features_)) {
+      if (!fallback_.created()) fallback_.get().load(weight_, bias_);
+      return fallback_.get().apply(x, y);
+    }
     struct {
       uint32_t rows, in_features, out_features, has_bias;
-    } parameters{static_cast<uint32_t>(x.numel() / in_features_), static_cast<uint32_t>(in_features_),
-                 static_cast<uint32_t>(out_features_), bias_.defined() ? 1u : 0u};
+    } parameters{u32(x.numel() / in_features_), u32(in_features_), u32(out_features_),
+                 bias_.defined() ? 1u : 0u};
     const Tensor& bias = bias_.defined() ? bias_ : weight_;  // a valid binding the shader does not read
     backend_.dispatcher().run("mm_f32", {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(y)},
                               &parameters, sizeof(parameters),
@@ -46,86 +90,331 @@ class VulkanMatmul : public MatmulKernel {
   }
 
  private:
-  // The cpu's default mm on host copies, loaded with the same weights on first use.
-  MatmulKernel& fallback() {
-    if (!fallback_) {
-      fallback_ = make_host_fallback<MatmulKernel>(backend_.device(), host_device(),
-                                                   host_device().kernels().mm.default_name());
-      fallback_->load(weight_, bias_);
-    }
-    return *fallback_;
-  }
-
   Backend& backend_;
   Tensor weight_, bias_;
   bool native_weights_ = false;
-  std::unique_ptr<MatmulKernel> fallback_;
+  Fallback<MatmulKernel> fallback_;
 };
 
-// One elementwise op with a shader for contiguous f32 tensors; anything else runs the cpu's op.
-class VulkanElementwise : public ElementwiseKernel {
+class VulkanAttention : public AttentionKernel {
  public:
-  VulkanElementwise(Backend& backend, std::string op) : backend_(backend), op_(std::move(op)) {}
-  void load(const std::vector<float>& params) override {
-    ElementwiseKernel::load(params);
-    if (fallback_) fallback_->load(params);
+  explicit VulkanAttention(Backend& backend)
+      : backend_(backend), fallback_(backend, host_device().kernels().attention.default_name()) {}
+  bool supports_bias() const override { return true; }
+  void load(const AttentionOptions& options) override {
+    AttentionKernel::load(options);
+    if (fallback_.created()) fallback_.get().load(options);
   }
-  void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
+
+ protected:
+  void run(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+           const AttentionCall& call) override {
+    check_attention_arguments(q, k, v, out, call);
     Device& device = backend_.device();
-    bool native = native_f32(out, device);
-    for (const Tensor& input : inputs)
-      native = native && native_f32(input, device) && input.numel() == out.numel();
+    const uint64_t rows = static_cast<uint64_t>(q.numel() / q.size(-1));
+    bool native =
+        call.key_lengths.size() <= 2 && q.size(-1) <= 256 &&  // attention.comp's limits
+        (!call.bias.defined() || native_f32(call.bias, device)) &&
+        within_loop_budget(backend_, rows, 3 * static_cast<uint64_t>(k.size(-2)) * (q.size(-1) + 1));
+    for (const Tensor* tensor : {&q, &k, &v, static_cast<const Tensor*>(&out)})
+      native = native && on_device_f32(*tensor, device);
     if (!native) {
-      for (const Tensor& input : inputs)
-        if (!input.defined()) throw Error("elementwise", "an input is missing");
-      return fallback().apply(inputs, out);
+      if (!fallback_.created()) fallback_.get().load(options_);
+      return fallback_.get().apply(q, k, v, out, call);
     }
-    const uint32_t count = static_cast<uint32_t>(out.numel());
-    if (op_ == "fill") {
-      if (params_.size() != 1 || !inputs.empty()) throw Error("fill", "expects no inputs and [value]");
-      struct {
-        uint32_t count;
-        float value;
-      } parameters{count, params_[0]};
-      backend_.dispatcher().run("fill", {binding_of(out)}, &parameters, sizeof(parameters), count);
-      return;
-    }
-    if (params_.size() != 2 || inputs.size() != 1) throw Error("scale", "expects x and [multiplier, offset]");
+    const bool batched = q.ndim() == 4;
     struct {
-      uint32_t count;
-      float multiplier, offset;
-    } parameters{count, params_[0], params_[1]};
-    backend_.dispatcher().run("scale", {binding_of(inputs[0]), binding_of(out)}, &parameters,
-                              sizeof(parameters), count);
+      uint32_t batch, heads, q_len, kv_len, head_dim;
+      float scale;
+      uint32_t has_bias;
+      uint32_t strides[12];
+      uint32_t key_length[2];
+    } parameters{};
+    parameters.batch = batched ? u32(q.size(0)) : 1u;
+    parameters.heads = u32(q.size(-3));
+    parameters.q_len = u32(q.size(-2));
+    parameters.kv_len = u32(k.size(-2));
+    parameters.head_dim = u32(q.size(-1));
+    parameters.scale =
+        options_.scale != 0.0f ? options_.scale : 1.0f / std::sqrt(static_cast<float>(q.size(-1)));
+    parameters.has_bias = call.bias.defined() ? 1u : 0u;
+    const Tensor* tensors[] = {&q, &k, &v, &out};
+    for (int t = 0; t < 4; ++t) {
+      parameters.strides[3 * t] = batched ? u32(tensors[t]->stride(0)) : 0u;
+      parameters.strides[3 * t + 1] = u32(tensors[t]->stride(-3));
+      parameters.strides[3 * t + 2] = u32(tensors[t]->stride(-2));
+    }
+    for (size_t b = 0; b < call.key_lengths.size(); ++b) parameters.key_length[b] = u32(call.key_lengths[b]);
+    const Tensor& bias = call.bias.defined() ? call.bias : q;  // a valid binding the shader does not read
+    backend_.dispatcher().run(
+        "attention", {binding_of(q), binding_of(k), binding_of(v), binding_of(bias), binding_of(out)},
+        &parameters, sizeof(parameters),
+        static_cast<uint64_t>(parameters.batch) * parameters.heads * parameters.q_len);
   }
 
  private:
-  ElementwiseKernel& fallback() {
-    if (!fallback_) {
-      fallback_ = make_host_fallback<ElementwiseKernel>(backend_.device(), host_device(), op_);
-      fallback_->load(params_);
+  Backend& backend_;
+  Fallback<AttentionKernel> fallback_;
+};
+
+// [rows, width] with one row stride, when every leading dim collapses into rows; 0 when it does not.
+int64_t uniform_row_stride(const Tensor& tensor) {
+  if (tensor.ndim() < 2) return tensor.size(-1);
+  for (int dim = 0; dim + 2 < tensor.ndim(); ++dim)
+    if (tensor.size(dim) != 1 && tensor.stride(dim) != tensor.stride(dim + 1) * tensor.size(dim + 1))
+      return 0;
+  return tensor.stride(-2);
+}
+
+// RMS norm and layer norm (one shader, `layer_norm` picks).
+template <class Kernel>
+class VulkanNorm : public Kernel {
+ public:
+  VulkanNorm(Backend& backend, std::string host_name, bool layer_norm)
+      : backend_(backend), fallback_(backend, std::move(host_name)), layer_norm_(layer_norm) {}
+  void apply(const Tensor& x, Tensor& out) override {
+    check_norm_arguments(layer_norm_ ? "layer_norm" : "rms_norm", x, out, this->weight_, bias());
+    Device& device = backend_.device();
+    const int64_t x_stride = uniform_row_stride(x), out_stride = uniform_row_stride(out);
+    bool native = on_device_f32(x, device) && on_device_f32(out, device) && x_stride > 0 && out_stride > 0 &&
+                  within_loop_budget(backend_, x.numel() / x.size(-1), 4 * static_cast<uint64_t>(x.size(-1)));
+    for (const Tensor* parameter : {static_cast<const Tensor*>(&this->weight_), &bias()})
+      native = native && (!parameter->defined() || native_f32(*parameter, device));
+    if (!native) return fallback_apply(x, out);
+    struct {
+      uint32_t rows, width, x_row_stride, out_row_stride, layer_norm, has_weight, has_bias;
+      float eps;
+    } parameters{u32(x.numel() / x.size(-1)),
+                 u32(x.size(-1)),
+                 u32(x_stride),
+                 u32(out_stride),
+                 layer_norm_ ? 1u : 0u,
+                 this->weight_.defined() ? 1u : 0u,
+                 bias().defined() ? 1u : 0u,
+                 this->eps_};
+    const Tensor& weight = this->weight_.defined() ? this->weight_ : x;
+    const Tensor& bias_binding = bias().defined() ? bias() : x;
+    backend_.dispatcher().run("norm",
+                              {binding_of(x), binding_of(weight), binding_of(bias_binding), binding_of(out)},
+                              &parameters, sizeof(parameters), parameters.rows);
+  }
+
+ private:
+  const Tensor& bias() const;
+  void fallback_apply(const Tensor& x, Tensor& out);
+
+  Backend& backend_;
+  Fallback<Kernel> fallback_;
+  bool layer_norm_;
+  Tensor no_bias_;
+};
+
+template <>
+const Tensor& VulkanNorm<RmsNormKernel>::bias() const {
+  return no_bias_;
+}
+template <>
+const Tensor& VulkanNorm<LayerNormKernel>::bias() const {
+  return bias_;
+}
+template <>
+void VulkanNorm<RmsNormKernel>::fallback_apply(const Tensor& x, Tensor& out) {
+  if (!fallback_.created()) fallback_.get().load(weight_, eps_);
+  fallback_.get().apply(x, out);
+}
+template <>
+void VulkanNorm<LayerNormKernel>::fallback_apply(const Tensor& x, Tensor& out) {
+  if (!fallback_.created()) fallback_.get().load(weight_, bias_, eps_);
+  fallback_.get().apply(x, out);
+}
+
+class VulkanRope : public RopeKernel {
+ public:
+  explicit VulkanRope(Backend& backend)
+      : backend_(backend), fallback_(backend, host_device().kernels().rope.default_name()) {}
+  void apply(const Tensor& x, const RopeTables& tables, Tensor& out) override {
+    check_rope_arguments(x, tables, out);
+    Device& device = backend_.device();
+    const bool native = on_device_f32(x, device) && on_device_f32(out, device) &&
+                        native_f32(tables.cos, device) && native_f32(tables.sin, device);
+    if (!native) return fallback_.get().apply(x, tables, out);
+    struct {
+      uint32_t tokens, heads, pairs, x_token_stride, x_head_stride, out_token_stride, out_head_stride;
+    } parameters{u32(x.size(0)),   u32(x.size(1)),     u32(x.size(2) / 2), u32(x.stride(0)),
+                 u32(x.stride(1)), u32(out.stride(0)), u32(out.stride(1))};
+    backend_.dispatcher().run(
+        "rope", {binding_of(x), binding_of(tables.cos), binding_of(tables.sin), binding_of(out)}, &parameters,
+        sizeof(parameters), static_cast<uint64_t>(parameters.tokens) * parameters.heads * parameters.pairs);
+  }
+
+ private:
+  Backend& backend_;
+  Fallback<RopeKernel> fallback_;
+};
+
+// One elementwise op: a shader for f32 tensors, the cpu's op through host copies for anything else.
+class VulkanElementwise : public ElementwiseKernel {
+ public:
+  VulkanElementwise(Backend& backend, std::string op) : backend_(backend), op_(op), fallback_(backend, op) {}
+  void load(const std::vector<float>& params) override {
+    ElementwiseKernel::load(params);
+    if (fallback_.created()) fallback_.get().load(params);
+  }
+  void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
+    for (const Tensor& input : inputs)
+      if (!input.defined()) throw Error(op_, "an input is missing");
+    if (!out.defined()) throw Error(op_, "out is missing");
+    if (!run_native(inputs, out)) {
+      if (!fallback_.created()) fallback_.get().load(params_);
+      fallback_.get().apply(inputs, out);
     }
-    return *fallback_;
+  }
+
+ private:
+  // False when the case has no shader.
+  bool run_native(const std::vector<Tensor>& inputs, Tensor& out) {
+    Device& device = backend_.device();
+    if (!on_device_f32(out, device)) return false;
+    for (const Tensor& input : inputs)
+      if (!on_device_f32(input, device)) return false;
+    const uint32_t count = u32(out.numel());
+    Dispatcher& dispatcher = backend_.dispatcher();
+    if (op_ == "copy") return copy(inputs.at(0), out);
+    if (!out.is_contiguous()) return false;
+    for (const Tensor& input : inputs)
+      if (!input.is_contiguous()) return false;
+    if (op_ == "fill") {
+      if (params_.size() != 1 || !inputs.empty()) throw Error("fill", "expects no inputs and [value]");
+      const struct {
+        uint32_t count;
+        float value;
+      } parameters{count, params_[0]};
+      dispatcher.run("fill", {binding_of(out)}, &parameters, sizeof(parameters), count);
+      return true;
+    }
+    const int unary = op_ == "scale"       ? 0
+                      : op_ == "silu"      ? 1
+                      : op_ == "gelu_tanh" ? 2
+                      : op_ == "clamp"     ? 3
+                                           : -1;
+    if (unary >= 0) {
+      if (inputs.size() != 1 || inputs[0].shape() != out.shape())
+        throw Error(op_, concat("expects one input of out's shape ", shape_to_string(out.shape())));
+      const bool has_params = unary == 0 || unary == 3;
+      if (has_params && params_.size() != 2) throw Error(op_, "expects two parameters");
+      const struct {
+        uint32_t count, op;
+        float a, b;
+      } parameters{count, static_cast<uint32_t>(unary), has_params ? params_[0] : 0.0f,
+                   has_params ? params_[1] : 0.0f};
+      dispatcher.run("unary", {binding_of(inputs[0]), binding_of(out)}, &parameters, sizeof(parameters),
+                     count);
+      return true;
+    }
+    const int broadcast = op_ == "add"              ? 0
+                          : op_ == "mul"            ? 1
+                          : op_ == "modulate"       ? 2
+                          : op_ == "gated_residual" ? 3
+                                                    : -1;
+    if (broadcast >= 0) {
+      const size_t arity = broadcast < 2 ? 2 : 3;
+      if (inputs.size() != arity) throw Error(op_, concat("expects ", arity, " inputs"));
+      if (inputs[0].shape() != out.shape())
+        throw Error(op_,
+                    concat("the first input ", inputs[0].describe(), " must match out ", out.describe()));
+      for (size_t i = 1; i < arity; ++i) check_broadcast_operand(op_.c_str(), out, inputs[i]);
+      const Tensor& third = arity == 3 ? inputs[2] : inputs[1];
+      const struct {
+        uint32_t count, op, b_count, c_count;
+      } parameters{count, static_cast<uint32_t>(broadcast), u32(std::max<int64_t>(inputs[1].numel(), 1)),
+                   u32(std::max<int64_t>(third.numel(), 1))};
+      dispatcher.run("broadcast",
+                     {binding_of(inputs[0]), binding_of(inputs[1]), binding_of(third), binding_of(out)},
+                     &parameters, sizeof(parameters), count);
+      return true;
+    }
+    if (op_ == "softmax") {
+      if (inputs.size() != 1 || inputs[0].shape() != out.shape())
+        throw Error("softmax", "expects x of out's shape");
+      if (!within_loop_budget(backend_, out.numel() / std::max<int64_t>(out.size(-1), 1), 3 * out.size(-1)))
+        return false;
+      const struct {
+        uint32_t rows, width;
+      } parameters{u32(out.numel() / std::max<int64_t>(out.size(-1), 1)), u32(out.size(-1))};
+      dispatcher.run("softmax", {binding_of(inputs[0]), binding_of(out)}, &parameters, sizeof(parameters),
+                     parameters.rows);
+      return true;
+    }
+    return false;  // gelu_erf, channel_l2_norm: no shader yet
+  }
+
+  // Any strides, up to 6 dims, f32 to f32.
+  bool copy(const Tensor& x, Tensor& out) {
+    if (x.shape() != out.shape())
+      throw Error("copy", concat("x ", x.describe(), " and out ", out.describe(), " differ in shape"));
+    if (out.ndim() > 6 || out.numel() == 0) return out.numel() == 0;
+    struct {
+      uint32_t count, ndim, shape[6], x_strides[6], out_strides[6];
+    } parameters{};
+    parameters.count = u32(out.numel());
+    parameters.ndim = static_cast<uint32_t>(out.ndim());
+    for (int dim = 0; dim < out.ndim(); ++dim) {
+      if (x.stride(dim) < 0 || out.stride(dim) < 0) return false;
+      parameters.shape[dim] = u32(out.size(dim));
+      parameters.x_strides[dim] = u32(x.stride(dim));
+      parameters.out_strides[dim] = u32(out.stride(dim));
+    }
+    backend_.dispatcher().run("copy", {binding_of(x), binding_of(out)}, &parameters, sizeof(parameters),
+                              parameters.count);
+    return true;
   }
 
   Backend& backend_;
   std::string op_;
-  std::unique_ptr<ElementwiseKernel> fallback_;
+  Fallback<ElementwiseKernel> fallback_;
 };
 
 }  // namespace
 
 void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
+  const char* f32_note = "; other dtypes and layouts run the cpu's kernel through host copies";
   kernels.mm.add(
       "vulkan_mm", [&backend] { return std::make_unique<VulkanMatmul>(backend); },
-      "mm_f32.comp for f32 weights and activations (one invocation per output, f32 accumulation); other "
-      "dtypes "
-      "run the cpu's mm through host copies");
+      concat("mm_f32.comp: f32 weights and activations, one invocation per output, f32 accumulation",
+             f32_note));
   kernels.mm.set_default("vulkan_mm");
-  for (const char* op : {"fill", "scale"})
+  kernels.attention.add(
+      "vulkan_attn", [&backend] { return std::make_unique<VulkanAttention>(backend); },
+      concat("attention.comp: exact, two passes over the keys, additive bias, key lengths (batch <= 2), f32",
+             f32_note),
+      KernelTraits::with_bias());
+  kernels.attention.set_default("vulkan_attn");
+  kernels.rms_norm.add(
+      "vulkan_rms_norm",
+      [&backend] {
+        return std::make_unique<VulkanNorm<RmsNormKernel>>(
+            backend, host_device().kernels().rms_norm.default_name(), false);
+      },
+      concat("norm.comp, one invocation per row, f32", f32_note));
+  kernels.rms_norm.set_default("vulkan_rms_norm");
+  kernels.layer_norm.add(
+      "vulkan_layer_norm",
+      [&backend] {
+        return std::make_unique<VulkanNorm<LayerNormKernel>>(
+            backend, host_device().kernels().layer_norm.default_name(), true);
+      },
+      concat("norm.comp, one invocation per row, f32", f32_note));
+  kernels.layer_norm.set_default("vulkan_layer_norm");
+  kernels.rope.add(
+      "vulkan_rope", [&backend] { return std::make_unique<VulkanRope>(backend); },
+      concat("rope.comp from cos/sin tables, f32", f32_note));
+  kernels.rope.set_default("vulkan_rope");
+  for (const std::string& op : elementwise_op_names()) {
+    if (op == "gelu_erf" || op == "channel_l2_norm") continue;  // no shader yet: the host fallback
     kernels.elementwise.add(
         op, [&backend, op] { return std::make_unique<VulkanElementwise>(backend, op); },
-        concat(op, ".comp for contiguous f32; other layouts run the cpu's op through host copies"));
+        concat("shader for f32", f32_note));
+  }
 }
 
 }  // namespace x2v::vulkan

@@ -13,6 +13,13 @@ constexpr uintptr_t kAddressBase = uintptr_t{1} << 48;  // non-canonical on x86-
 constexpr size_t kAddressAlignment = 4096;
 constexpr size_t kStagingBytes = size_t{32} << 20;
 
+void destroy_buffer(Context& context, Allocation& allocation) {
+  if (allocation.mapped != nullptr) vkUnmapMemory(context.device(), allocation.memory);
+  if (allocation.buffer != VK_NULL_HANDLE) vkDestroyBuffer(context.device(), allocation.buffer, nullptr);
+  if (allocation.memory != VK_NULL_HANDLE) vkFreeMemory(context.device(), allocation.memory, nullptr);
+  allocation = Allocation{};
+}
+
 Allocation create_buffer(Context& context, size_t bytes, bool host_visible, bool map) {
   Allocation allocation;
   allocation.bytes = bytes;
@@ -45,18 +52,14 @@ Allocation create_buffer(Context& context, size_t bytes, bool host_visible, bool
     if (result == VK_ERROR_OUT_OF_DEVICE_MEMORY || result == VK_ERROR_OUT_OF_HOST_MEMORY) return allocation;
     check(result, "vkAllocateMemory");
   }
-  check(vkBindBufferMemory(context.device(), allocation.buffer, allocation.memory, 0), "vkBindBufferMemory");
-  if (map && context.memory_type_is_host_visible(type))
-    check(vkMapMemory(context.device(), allocation.memory, 0, VK_WHOLE_SIZE, 0, &allocation.mapped),
-          "vkMapMemory");
+  VkResult bound = vkBindBufferMemory(context.device(), allocation.buffer, allocation.memory, 0);
+  if (bound == VK_SUCCESS && map && context.memory_type_is_host_coherent(type))
+    bound = vkMapMemory(context.device(), allocation.memory, 0, VK_WHOLE_SIZE, 0, &allocation.mapped);
+  if (bound != VK_SUCCESS) {
+    destroy_buffer(context, allocation);
+    check(bound, "binding or mapping device memory");
+  }
   return allocation;
-}
-
-void destroy_buffer(Context& context, Allocation& allocation) {
-  if (allocation.mapped != nullptr) vkUnmapMemory(context.device(), allocation.memory);
-  if (allocation.buffer != VK_NULL_HANDLE) vkDestroyBuffer(context.device(), allocation.buffer, nullptr);
-  if (allocation.memory != VK_NULL_HANDLE) vkFreeMemory(context.device(), allocation.memory, nullptr);
-  allocation = Allocation{};
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) writeonly buffer Out { float out_values[]; };
 layout(push_constant) uniform Push {
-  uint base[4];  // first element of each binding (the bound range starts at an aligned offset)
+  uint base[6];  // first element of each binding (the bound range starts at an aligned offset)
   uint count;
   float value;
 } p;
