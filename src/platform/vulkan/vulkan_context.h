@@ -38,6 +38,9 @@ class Context {
   // "llvmpipe (LLVM 15.0.6, 256 bits); driver Mesa 22.3.6; Vulkan 1.3.230; 2.00 GiB; subgroup 8; fp16, int8"
   const std::string& description() const { return description_; }
   bool validation() const { return validation_; }
+  // storageBuffer16BitAccess: the shaders read and write f32, bf16 and f16 through 16-bit views and need it;
+  // without it every vulkan kernel takes its host fallback.
+  bool storage16() const { return storage16_; }
 
   // The memory type index for `type_bits` with `required` flags, preferring `preferred`; -1 when none fits.
   int memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
@@ -68,6 +71,7 @@ class Context {
   DeviceLimits limits_;
   std::string description_;
   bool validation_ = false;
+  bool storage16_ = false;
   std::mutex submit_mutex_;
 
  public:

@@ -42,7 +42,9 @@ class VulkanDevice : public Device, public vulkan::Backend {
   std::string device_string() const override { return "vulkan:0"; }
   std::string hardware() const override {
     if (!probe()) return concat("unavailable: ", unavailable_reason_);
-    return state_->context.description() + (state_->context.validation() ? "; validation layer on" : "");
+    return state_->context.description() +
+           (state_->context.storage16() ? "" : "; no 16-bit storage: every kernel runs on the host") +
+           (state_->context.validation() ? "; validation layer on" : "");
   }
   DeviceCapabilities capabilities() const override { return {}; }  // the shaders compute in f32 today
   DeviceMemory memory() const override {

@@ -108,7 +108,7 @@ void Dispatcher::run(const std::string& shader, const std::vector<Binding>& bind
                                    format_bytes(limits.max_storage_buffer_range),
                                    "; use smaller sizes (splitting such tensors is not implemented yet)"));
     infos[i] = VkDescriptorBufferInfo{location.allocation->buffer, aligned, std::max<size_t>(range, 4)};
-    push[i] = static_cast<uint32_t>((location.offset - aligned) / 4);
+    push[i] = static_cast<uint32_t>((location.offset - aligned) / bindings[i].element_size);
   }
   const uint32_t push_bytes = kMaxBindings * 4 + parameter_bytes;
   if (parameter_bytes > 0) std::memcpy(push + kMaxBindings, parameters, parameter_bytes);

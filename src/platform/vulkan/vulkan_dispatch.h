@@ -10,10 +10,11 @@
 
 namespace x2v::vulkan {
 
-// A tensor's bytes in device memory, as a shader sees it: 4-byte elements.
+// A tensor's bytes in device memory, as a shader sees it.
 struct Binding {
   const void* address;  // the first element
   size_t bytes;
+  size_t element_size = 4;  // the unit of the first-element index the shader gets
 };
 
 // Push constants every shader starts with: the first element of each binding within its bound range.

@@ -1,7 +1,7 @@
-// The vulkan kernels: GLSL shaders for f32 tensors (mm, attention with bias and key lengths, RMS and layer
-// norm, RoPE, and the elementwise ops but gelu_erf and channel_l2_norm). Every other case (bf16 or f16
-// tensors, more than 6 dims, unusual layouts) and every other kernel runs the cpu's kernel through host
-// copies, so the device runs whole models while its shader set grows.
+// The vulkan kernels: GLSL shaders for f32, bf16 and f16 tensors with f32 math (mm, attention with bias and
+// key lengths, RMS and layer norm, RoPE, and the elementwise ops but gelu_erf and channel_l2_norm). Every
+// other case (quantized weights, more than 6 dims, unusual layouts) and every other kernel runs the cpu's
+// kernel through host copies, so the device runs whole models while its shader set grows.
 #include <cmath>
 
 #include "platform/host_fallback.h"
@@ -11,11 +11,28 @@
 namespace x2v::vulkan {
 namespace {
 
-bool on_device_f32(const Tensor& tensor, Device& device) {
-  return tensor.defined() && tensor.dtype() == DType::f32 && tensor.device() == &device;
+bool is_float(DType dtype) {
+  return dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16;
+}
+// A tensor the shaders read in place: f32, bf16 or f16 in this device's memory.
+bool on_device_float(const Tensor& tensor, Device& device) {
+  return tensor.defined() && is_float(tensor.dtype()) && tensor.device() == &device;
+}
+bool native_float(const Tensor& tensor, Device& device) {
+  return on_device_float(tensor, device) && tensor.is_contiguous();
 }
 bool native_f32(const Tensor& tensor, Device& device) {
-  return on_device_f32(tensor, device) && tensor.is_contiguous();
+  return native_float(tensor, device) && tensor.dtype() == DType::f32;
+}
+
+// The shaders' dtype codes (shaders/dtypes.glsl), 2 bits per binding in binding order.
+uint32_t pack_dtypes(std::initializer_list<const Tensor*> tensors) {
+  uint32_t packed = 0, index = 0;
+  for (const Tensor* tensor : tensors) {
+    const uint32_t code = tensor->dtype() == DType::bf16 ? 1u : tensor->dtype() == DType::f16 ? 2u : 0u;
+    packed |= code << (2 * index++);
+  }
+  return packed;
 }
 
 Binding binding_of(const Tensor& tensor) {
@@ -23,7 +40,7 @@ Binding binding_of(const Tensor& tensor) {
   int64_t last = 0;
   for (int dim = 0; dim < tensor.ndim(); ++dim) last += (tensor.size(dim) - 1) * tensor.stride(dim);
   const size_t elements = tensor.numel() == 0 ? 1 : static_cast<size_t>(last + 1);
-  return Binding{tensor.raw_data(), elements * tensor.element_size()};
+  return Binding{tensor.raw_data(), elements * tensor.element_size(), tensor.element_size()};
 }
 
 uint32_t u32(int64_t value) {
@@ -33,6 +50,7 @@ uint32_t u32(int64_t value) {
 // True when a shader whose invocations each run `per_item` loop iterations for each of `items` work items
 // (spread grid-stride over at most the device's groups of 64) stays within the device's loop budget.
 bool within_loop_budget(Backend& backend, uint64_t items, uint64_t per_item) {
+  if (!backend.context().storage16()) return false;  // every shader declares 16-bit views
   const DeviceLimits& limits = backend.context().limits();
   const uint64_t lanes = uint64_t{limits.max_workgroup_count} * 64;
   const uint64_t items_per_invocation = (items + lanes - 1) / lanes;
@@ -66,7 +84,7 @@ class VulkanMatmul : public MatmulKernel {
     weight_ = weight;
     bias_ = bias;
     Device& device = backend_.device();
-    native_weights_ = native_f32(weight, device) && (!bias.defined() || native_f32(bias, device));
+    native_weights_ = native_float(weight, device) && (!bias.defined() || native_float(bias, device));
     fallback_.reset();
   }
   void apply(const Tensor& x, Tensor& y) override {
@@ -74,17 +92,17 @@ class VulkanMatmul : public MatmulKernel {
     check_call(x, y);
     Device& device = backend_.device();
     const uint64_t outputs = static_cast<uint64_t>(x.numel() / in_features_) * out_features_;
-    if (!native_weights_ || !native_f32(x, device) || !native_f32(y, device) ||
+    if (!native_weights_ || !native_float(x, device) || !native_float(y, device) ||
         !within_loop_budget(backend_, outputs, in_features_)) {
       if (!fallback_.created()) fallback_.get().load(weight_, bias_);
       return fallback_.get().apply(x, y);
     }
-    struct {
-      uint32_t rows, in_features, out_features, has_bias;
-    } parameters{u32(x.numel() / in_features_), u32(in_features_), u32(out_features_),
-                 bias_.defined() ? 1u : 0u};
     const Tensor& bias = bias_.defined() ? bias_ : weight_;  // a valid binding the shader does not read
-    backend_.dispatcher().run("mm_f32", {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(y)},
+    struct {
+      uint32_t dtypes, rows, in_features, out_features, has_bias;
+    } parameters{pack_dtypes({&x, &weight_, &bias, &y}), u32(x.numel() / in_features_), u32(in_features_),
+                 u32(out_features_), bias_.defined() ? 1u : 0u};
+    backend_.dispatcher().run("mm", {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(y)},
                               &parameters, sizeof(parameters),
                               static_cast<uint64_t>(parameters.rows) * parameters.out_features);
   }
@@ -117,19 +135,21 @@ class VulkanAttention : public AttentionKernel {
         (!call.bias.defined() || native_f32(call.bias, device)) &&
         within_loop_budget(backend_, rows, 3 * static_cast<uint64_t>(k.size(-2)) * (q.size(-1) + 1));
     for (const Tensor* tensor : {&q, &k, &v, static_cast<const Tensor*>(&out)})
-      native = native && on_device_f32(*tensor, device);
+      native = native && on_device_float(*tensor, device);
     if (!native) {
       if (!fallback_.created()) fallback_.get().load(options_);
       return fallback_.get().apply(q, k, v, out, call);
     }
     const bool batched = q.ndim() == 4;
     struct {
-      uint32_t batch, heads, q_len, kv_len, head_dim;
+      uint32_t dtypes, batch, heads, q_len, kv_len, head_dim;
       float scale;
       uint32_t has_bias;
       uint32_t strides[12];
       uint32_t key_length[2];
     } parameters{};
+    const Tensor& bias = call.bias.defined() ? call.bias : q;  // a valid binding the shader does not read
+    parameters.dtypes = pack_dtypes({&q, &k, &v, &bias, &out});
     parameters.batch = batched ? u32(q.size(0)) : 1u;
     parameters.heads = u32(q.size(-3));
     parameters.q_len = u32(q.size(-2));
@@ -145,7 +165,6 @@ class VulkanAttention : public AttentionKernel {
       parameters.strides[3 * t + 2] = u32(tensors[t]->stride(-2));
     }
     for (size_t b = 0; b < call.key_lengths.size(); ++b) parameters.key_length[b] = u32(call.key_lengths[b]);
-    const Tensor& bias = call.bias.defined() ? call.bias : q;  // a valid binding the shader does not read
     backend_.dispatcher().run(
         "attention", {binding_of(q), binding_of(k), binding_of(v), binding_of(bias), binding_of(out)},
         &parameters, sizeof(parameters),
@@ -176,15 +195,19 @@ class VulkanNorm : public Kernel {
     check_norm_arguments(layer_norm_ ? "layer_norm" : "rms_norm", x, out, this->weight_, bias());
     Device& device = backend_.device();
     const int64_t x_stride = uniform_row_stride(x), out_stride = uniform_row_stride(out);
-    bool native = on_device_f32(x, device) && on_device_f32(out, device) && x_stride > 0 && out_stride > 0 &&
+    bool native = on_device_float(x, device) && on_device_float(out, device) && x_stride > 0 &&
+                  out_stride > 0 &&
                   within_loop_budget(backend_, x.numel() / x.size(-1), 4 * static_cast<uint64_t>(x.size(-1)));
     for (const Tensor* parameter : {static_cast<const Tensor*>(&this->weight_), &bias()})
-      native = native && (!parameter->defined() || native_f32(*parameter, device));
+      native = native && (!parameter->defined() || native_float(*parameter, device));
     if (!native) return fallback_apply(x, out);
+    const Tensor& weight = this->weight_.defined() ? this->weight_ : x;
+    const Tensor& bias_binding = bias().defined() ? bias() : x;
     struct {
-      uint32_t rows, width, x_row_stride, out_row_stride, layer_norm, has_weight, has_bias;
+      uint32_t dtypes, rows, width, x_row_stride, out_row_stride, layer_norm, has_weight, has_bias;
       float eps;
-    } parameters{u32(x.numel() / x.size(-1)),
+    } parameters{pack_dtypes({&x, &weight, &bias_binding, &out}),
+                 u32(x.numel() / x.size(-1)),
                  u32(x.size(-1)),
                  u32(x_stride),
                  u32(out_stride),
@@ -192,8 +215,6 @@ class VulkanNorm : public Kernel {
                  this->weight_.defined() ? 1u : 0u,
                  bias().defined() ? 1u : 0u,
                  this->eps_};
-    const Tensor& weight = this->weight_.defined() ? this->weight_ : x;
-    const Tensor& bias_binding = bias().defined() ? bias() : x;
     backend_.dispatcher().run("norm",
                               {binding_of(x), binding_of(weight), binding_of(bias_binding), binding_of(out)},
                               &parameters, sizeof(parameters), parameters.rows);
@@ -235,13 +256,20 @@ class VulkanRope : public RopeKernel {
   void apply(const Tensor& x, const RopeTables& tables, Tensor& out) override {
     check_rope_arguments(x, tables, out);
     Device& device = backend_.device();
-    const bool native = on_device_f32(x, device) && on_device_f32(out, device) &&
-                        native_f32(tables.cos, device) && native_f32(tables.sin, device);
+    const bool native = within_loop_budget(backend_, 0, 0) && on_device_float(x, device) &&
+                        on_device_float(out, device) && native_f32(tables.cos, device) &&
+                        native_f32(tables.sin, device);
     if (!native) return fallback_.get().apply(x, tables, out);
     struct {
-      uint32_t tokens, heads, pairs, x_token_stride, x_head_stride, out_token_stride, out_head_stride;
-    } parameters{u32(x.size(0)),   u32(x.size(1)),     u32(x.size(2) / 2), u32(x.stride(0)),
-                 u32(x.stride(1)), u32(out.stride(0)), u32(out.stride(1))};
+      uint32_t dtypes, tokens, heads, pairs, x_token_stride, x_head_stride, out_token_stride, out_head_stride;
+    } parameters{pack_dtypes({&x, &tables.cos, &tables.sin, &out}),
+                 u32(x.size(0)),
+                 u32(x.size(1)),
+                 u32(x.size(2) / 2),
+                 u32(x.stride(0)),
+                 u32(x.stride(1)),
+                 u32(out.stride(0)),
+                 u32(out.stride(1))};
     backend_.dispatcher().run(
         "rope", {binding_of(x), binding_of(tables.cos), binding_of(tables.sin), binding_of(out)}, &parameters,
         sizeof(parameters), static_cast<uint64_t>(parameters.tokens) * parameters.heads * parameters.pairs);
@@ -274,9 +302,9 @@ class VulkanElementwise : public ElementwiseKernel {
   // False when the case has no shader.
   bool run_native(const std::vector<Tensor>& inputs, Tensor& out) {
     Device& device = backend_.device();
-    if (!on_device_f32(out, device)) return false;
+    if (!on_device_float(out, device) || !within_loop_budget(backend_, 0, 0)) return false;
     for (const Tensor& input : inputs)
-      if (!on_device_f32(input, device)) return false;
+      if (!on_device_float(input, device)) return false;
     const uint32_t count = u32(out.numel());
     Dispatcher& dispatcher = backend_.dispatcher();
     if (op_ == "copy") return copy(inputs.at(0), out);
@@ -286,9 +314,9 @@ class VulkanElementwise : public ElementwiseKernel {
     if (op_ == "fill") {
       if (params_.size() != 1 || !inputs.empty()) throw Error("fill", "expects no inputs and [value]");
       const struct {
-        uint32_t count;
+        uint32_t dtypes, count;
         float value;
-      } parameters{count, params_[0]};
+      } parameters{pack_dtypes({&out}), count, params_[0]};
       dispatcher.run("fill", {binding_of(out)}, &parameters, sizeof(parameters), count);
       return true;
     }
@@ -303,10 +331,10 @@ class VulkanElementwise : public ElementwiseKernel {
       const bool has_params = unary == 0 || unary == 3;
       if (has_params && params_.size() != 2) throw Error(op_, "expects two parameters");
       const struct {
-        uint32_t count, op;
+        uint32_t dtypes, count, op;
         float a, b;
-      } parameters{count, static_cast<uint32_t>(unary), has_params ? params_[0] : 0.0f,
-                   has_params ? params_[1] : 0.0f};
+      } parameters{pack_dtypes({&inputs[0], &out}), count, static_cast<uint32_t>(unary),
+                   has_params ? params_[0] : 0.0f, has_params ? params_[1] : 0.0f};
       dispatcher.run("unary", {binding_of(inputs[0]), binding_of(out)}, &parameters, sizeof(parameters),
                      count);
       return true;
@@ -325,8 +353,9 @@ class VulkanElementwise : public ElementwiseKernel {
       for (size_t i = 1; i < arity; ++i) check_broadcast_operand(op_.c_str(), out, inputs[i]);
       const Tensor& third = arity == 3 ? inputs[2] : inputs[1];
       const struct {
-        uint32_t count, op, b_count, c_count;
-      } parameters{count, static_cast<uint32_t>(broadcast), u32(std::max<int64_t>(inputs[1].numel(), 1)),
+        uint32_t dtypes, count, op, b_count, c_count;
+      } parameters{pack_dtypes({&inputs[0], &inputs[1], &third, &out}), count,
+                   static_cast<uint32_t>(broadcast), u32(std::max<int64_t>(inputs[1].numel(), 1)),
                    u32(std::max<int64_t>(third.numel(), 1))};
       dispatcher.run("broadcast",
                      {binding_of(inputs[0]), binding_of(inputs[1]), binding_of(third), binding_of(out)},
@@ -339,8 +368,9 @@ class VulkanElementwise : public ElementwiseKernel {
       if (!within_loop_budget(backend_, out.numel() / std::max<int64_t>(out.size(-1), 1), 3 * out.size(-1)))
         return false;
       const struct {
-        uint32_t rows, width;
-      } parameters{u32(out.numel() / std::max<int64_t>(out.size(-1), 1)), u32(out.size(-1))};
+        uint32_t dtypes, rows, width;
+      } parameters{pack_dtypes({&inputs[0], &out}), u32(out.numel() / std::max<int64_t>(out.size(-1), 1)),
+                   u32(out.size(-1))};
       dispatcher.run("softmax", {binding_of(inputs[0]), binding_of(out)}, &parameters, sizeof(parameters),
                      parameters.rows);
       return true;
@@ -348,14 +378,15 @@ class VulkanElementwise : public ElementwiseKernel {
     return false;  // gelu_erf, channel_l2_norm: no shader yet
   }
 
-  // Any strides, up to 6 dims, f32 to f32.
+  // Any strides, up to 6 dims, between f32, bf16 and f16.
   bool copy(const Tensor& x, Tensor& out) {
     if (x.shape() != out.shape())
       throw Error("copy", concat("x ", x.describe(), " and out ", out.describe(), " differ in shape"));
     if (out.ndim() > 6 || out.numel() == 0) return out.numel() == 0;
     struct {
-      uint32_t count, ndim, shape[6], x_strides[6], out_strides[6];
+      uint32_t dtypes, count, ndim, shape[6], x_strides[6], out_strides[6];
     } parameters{};
+    parameters.dtypes = pack_dtypes({&x, &out});
     parameters.count = u32(out.numel());
     parameters.ndim = static_cast<uint32_t>(out.ndim());
     for (int dim = 0; dim < out.ndim(); ++dim) {
@@ -377,10 +408,10 @@ class VulkanElementwise : public ElementwiseKernel {
 }  // namespace
 
 void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
-  const char* f32_note = "; other dtypes and layouts run the cpu's kernel through host copies";
+  const char* f32_note = "; quantized weights and other layouts run the cpu's kernel through host copies";
   kernels.mm.add(
       "vulkan_mm", [&backend] { return std::make_unique<VulkanMatmul>(backend); },
-      concat("mm_f32.comp: f32 weights and activations, one invocation per output, f32 accumulation",
+      concat("mm.comp: f32/bf16/f16 weights and activations, one invocation per output, f32 accumulation",
              f32_note));
   kernels.mm.set_default("vulkan_mm");
   kernels.attention.add(

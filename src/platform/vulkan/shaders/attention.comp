@@ -1,22 +1,25 @@
 #version 450
-// Exact attention, f32: out = softmax(q k^T * scale + bias) v, one invocation per (batch, head, query) row.
+#extension GL_GOOGLE_include_directive : require
+// Exact attention (f32, bf16 or f16 tensors, f32 math): out = softmax(q k^T * scale + bias) v, one invocation per (batch, head, query) row.
 // q/k/v/out are [batch, heads, len, head_dim] views with any batch/head/row strides (head_dim contiguous);
 // bias (optional) is [heads, q_len, kv_len] contiguous; keys at or past key_length[batch] are masked.
 // Two passes over the keys (the row maximum, then the weighted sum), so memory stays linear in length.
 // head_dim <= 256.
+#include "dtypes.glsl"
 layout(local_size_x = 64) in;
 const uint kMaxHeadDim = 256;  // larger head dims run the host fallback
-layout(std430, binding = 0) readonly buffer Q { float q[]; };
-layout(std430, binding = 1) readonly buffer K { float k[]; };
-layout(std430, binding = 2) readonly buffer V { float v[]; };
+INPUT(0, q);
+INPUT(1, k);
+INPUT(2, v);
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 4) buffer Out { float out_values[]; };
+OUTPUT(4, out_values);
 // Compensated (Kahan) dot product: f32 sums close to the cpu's, so quantized activations downstream round
 // the same way.
 float dot_q_k(uint q_at, uint k_at, uint count);
 
 layout(push_constant) uniform Push {
   uint base[6];
+  uint dtypes;
   uint batch;
   uint heads;
   uint q_len;
@@ -31,7 +34,7 @@ layout(push_constant) uniform Push {
 float dot_q_k(uint q_at, uint k_at, uint count) {
   precise float sum = 0.0, compensation = 0.0;
   for (uint c = 0u; c < count; ++c) {
-    precise const float term = q[q_at + c] * k[k_at + c] - compensation;
+    precise const float term = LOAD(q, dtype_of(p.dtypes, 0u), q_at + c) * LOAD(k, dtype_of(p.dtypes, 1u), k_at + c) - compensation;
     precise const float next = sum + term;
     compensation = (next - sum) - term;
     sum = next;
@@ -65,8 +68,8 @@ void main() {
       score = score * p.scale + (p.has_bias != 0u ? bias[bias_row + j] : 0.0);
       const float weight = exp(score - largest);
       total_weight += weight;
-      for (uint c = 0u; c < p.head_dim; ++c) accumulator[c] += weight * v[v_head + j * p.strides[8] + c];
+      for (uint c = 0u; c < p.head_dim; ++c) accumulator[c] += weight * LOAD(v, dtype_of(p.dtypes, 2u), v_head + j * p.strides[8] + c);
     }
-    for (uint c = 0u; c < p.head_dim; ++c) out_values[out_at + c] = accumulator[c] / total_weight;
+    for (uint c = 0u; c < p.head_dim; ++c) STORE(out_values, dtype_of(p.dtypes, 4u), out_at + c, accumulator[c] / total_weight);
   }
 }

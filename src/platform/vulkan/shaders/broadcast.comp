@@ -1,14 +1,17 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // Ops whose later operands broadcast over the leading dims (their element count divides the output's):
 // op 0 add: a + b; 1 mul: a * b; 2 modulate: a * (1 + c) + b (x, shift, scale);
-// 3 gated_residual: a + b * c (residual, y, gate). Contiguous f32; out may be a.
+// 3 gated_residual: a + b * c (residual, y, gate). Contiguous; out may be a.
+#include "dtypes.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
-layout(std430, binding = 2) readonly buffer C { float c[]; };
-layout(std430, binding = 3) buffer Out { float out_values[]; };
+INPUT(0, a);
+INPUT(1, b);
+INPUT(2, c);
+OUTPUT(3, out_values);
 layout(push_constant) uniform Push {
   uint base[6];
+  uint dtypes;
   uint count;
   uint op;
   uint b_count;
@@ -17,19 +20,21 @@ layout(push_constant) uniform Push {
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  const uint a_dtype = dtype_of(p.dtypes, 0u), b_dtype = dtype_of(p.dtypes, 1u), c_dtype = dtype_of(p.dtypes, 2u),
+             out_dtype = dtype_of(p.dtypes, 3u);
   for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
-    const float va = a[p.base[0] + i];
-    const float vb = b[p.base[1] + i % p.b_count];
+    const float va = LOAD(a, a_dtype, p.base[0] + i);
+    const float vb = LOAD(b, b_dtype, p.base[1] + i % p.b_count);
     float result;
     if (p.op == 0u) {
       result = va + vb;
     } else if (p.op == 1u) {
       result = va * vb;
     } else if (p.op == 2u) {
-      result = va * (1.0 + c[p.base[2] + i % p.c_count]) + vb;
+      result = va * (1.0 + LOAD(c, c_dtype, p.base[2] + i % p.c_count)) + vb;
     } else {
-      result = va + vb * c[p.base[2] + i % p.c_count];
+      result = va + vb * LOAD(c, c_dtype, p.base[2] + i % p.c_count);
     }
-    out_values[p.base[3] + i] = result;
+    STORE(out_values, out_dtype, p.base[3] + i, result);
   }
 }

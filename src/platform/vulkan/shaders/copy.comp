@@ -1,10 +1,13 @@
 #version 450
-// out = x for f32 views of up to 6 dims with any strides (in elements); one invocation per element.
+#extension GL_GOOGLE_include_directive : require
+// out = x for views of up to 6 dims with any strides (in elements), converting between f32, bf16 and f16.
+#include "dtypes.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer In { float x[]; };
-layout(std430, binding = 1) buffer Out { float out_values[]; };
+INPUT(0, x);
+OUTPUT(1, out_values);
 layout(push_constant) uniform Push {
   uint base[6];
+  uint dtypes;
   uint count;
   uint ndim;
   uint shape[6];
@@ -14,6 +17,7 @@ layout(push_constant) uniform Push {
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  const uint x_dtype = dtype_of(p.dtypes, 0u), out_dtype = dtype_of(p.dtypes, 1u);
   for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
     uint rest = i, x_offset = 0u, out_offset = 0u;
     for (int dim = int(p.ndim) - 1; dim >= 0; --dim) {
@@ -22,6 +26,6 @@ void main() {
       x_offset += index * p.x_strides[dim];
       out_offset += index * p.out_strides[dim];
     }
-    out_values[p.base[1] + out_offset] = x[p.base[0] + x_offset];
+    STORE(out_values, out_dtype, p.base[1] + out_offset, LOAD(x, x_dtype, p.base[0] + x_offset));
   }
 }

@@ -1,11 +1,14 @@
 #version 450
-// out = f(x) over contiguous f32 tensors (out may be x). op: 0 scale (x * a + b), 1 silu, 2 gelu_tanh,
+#extension GL_GOOGLE_include_directive : require
+// out = f(x) over contiguous tensors (out may be x). op: 0 scale (x * a + b), 1 silu, 2 gelu_tanh,
 // 3 clamp (min(max(x, a), b)).
+#include "dtypes.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer In { float x[]; };
-layout(std430, binding = 1) buffer Out { float out_values[]; };
+INPUT(0, x);
+OUTPUT(1, out_values);
 layout(push_constant) uniform Push {
   uint base[6];
+  uint dtypes;
   uint count;
   uint op;
   float a;
@@ -14,8 +17,9 @@ layout(push_constant) uniform Push {
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  const uint x_dtype = dtype_of(p.dtypes, 0u), out_dtype = dtype_of(p.dtypes, 1u);
   for (uint i = gl_GlobalInvocationID.x; i < p.count; i += stride) {
-    const float v = x[p.base[0] + i];
+    const float v = LOAD(x, x_dtype, p.base[0] + i);
     float result;
     if (p.op == 0u) {
       result = v * p.a + p.b;
@@ -26,6 +30,6 @@ void main() {
     } else {
       result = min(max(v, p.a), p.b);
     }
-    out_values[p.base[1] + i] = result;
+    STORE(out_values, out_dtype, p.base[1] + i, result);
   }
 }
