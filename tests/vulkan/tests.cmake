@@ -33,3 +33,10 @@ add_test(NAME vulkan.device_index_out_of_range COMMAND bash ${X2V_CLI_DIR}/expec
          --output ${X2V_VULKAN_OUT}_bad_index.safetensors)
 set_tests_properties(vulkan.device_index_out_of_range PROPERTIES LABELS "vulkan;cli"
                      ENVIRONMENT "VK_ICD_FILENAMES=${X2V_LAVAPIPE_ICD};PLATFORM=vulkan;X2V_VULKAN_DEVICE=7")
+
+# The platform's own limits (tests/vulkan/test_vulkan.cpp), under the validation layer.
+add_executable(x2v_vulkan_tests ${CMAKE_CURRENT_LIST_DIR}/test_vulkan.cpp)
+target_link_libraries(x2v_vulkan_tests PRIVATE x2v_core GTest::gtest GTest::gtest_main)
+add_test(NAME vulkan.x2v_vulkan_tests COMMAND x2v_vulkan_tests)
+set_tests_properties(vulkan.x2v_vulkan_tests PROPERTIES LABELS vulkan
+                     ENVIRONMENT "VK_ICD_FILENAMES=${X2V_LAVAPIPE_ICD};X2V_VULKAN_VALIDATION=1")

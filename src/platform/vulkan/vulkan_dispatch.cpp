@@ -87,7 +87,7 @@ const Dispatcher::Pipeline& Dispatcher::pipeline(const std::string& shader, uint
   return pipelines_.emplace(shader, pipeline).first->second;
 }
 
-void Dispatcher::run(const std::string& shader, const std::vector<Binding>& bindings, const void* parameters,
+bool Dispatcher::run(const std::string& shader, const std::vector<Binding>& bindings, const void* parameters,
                      uint32_t parameter_bytes, uint64_t invocations) {
   if (bindings.empty() || bindings.size() > kMaxBindings || parameter_bytes % 4 != 0 ||
       kMaxBindings * 4 + parameter_bytes > 128)  // 128: the push-constant size every device has
@@ -102,11 +102,13 @@ void Dispatcher::run(const std::string& shader, const std::vector<Binding>& bind
     const size_t aligned =
         location.offset / limits.min_storage_offset_alignment * limits.min_storage_offset_alignment;
     const size_t range = location.offset - aligned + bindings[i].bytes;
-    if (range > limits.max_storage_buffer_range)
-      throw Error("vulkan", concat("shader '", shader, "' needs ", format_bytes(range),
-                                   " of one buffer, more than the ", "device's storage buffer range of ",
-                                   format_bytes(limits.max_storage_buffer_range),
-                                   "; use smaller sizes (splitting such tensors is not implemented yet)"));
+    if (range > limits.max_storage_buffer_range) {
+      log_once(LogLevel::info, "vulkan",
+               concat("shader '", shader, "' would bind ", format_bytes(range),
+                      ", more than the device's storage ", "buffer range of ",
+                      format_bytes(limits.max_storage_buffer_range), "; such calls run on the host"));
+      return false;
+    }
     infos[i] = VkDescriptorBufferInfo{location.allocation->buffer, aligned, std::max<size_t>(range, 4)};
     push[i] = static_cast<uint32_t>((location.offset - aligned) / bindings[i].element_size);
   }
@@ -160,6 +162,7 @@ void Dispatcher::run(const std::string& shader, const std::vector<Binding>& bind
     throw;
   }
   vkDestroyDescriptorPool(context_.device(), pool, nullptr);
+  return true;
 }
 
 }  // namespace x2v::vulkan

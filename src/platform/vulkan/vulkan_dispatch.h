@@ -27,8 +27,10 @@ class Dispatcher {
 
   // Runs `shader` over `invocations` (grid-stride beyond the group limit) with `bindings` in order and
   // `parameters` (the push constants after the binding offsets, a multiple of 4 bytes). Waits for it.
-  void run(const std::string& shader, const std::vector<Binding>& bindings, const void* parameters,
-           uint32_t parameter_bytes, uint64_t invocations);
+  // Returns false, having run nothing, when a binding spans more than the device's storage buffer range (the
+  // caller runs its fallback; splitting such tensors is not built yet).
+  [[nodiscard]] bool run(const std::string& shader, const std::vector<Binding>& bindings,
+                         const void* parameters, uint32_t parameter_bytes, uint64_t invocations);
 
  private:
   struct Pipeline {

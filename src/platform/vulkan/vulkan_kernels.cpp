@@ -102,9 +102,12 @@ class VulkanMatmul : public MatmulKernel {
       uint32_t dtypes, rows, in_features, out_features, has_bias;
     } parameters{pack_dtypes({&x, &weight_, &bias, &y}), u32(x.numel() / in_features_), u32(in_features_),
                  u32(out_features_), bias_.defined() ? 1u : 0u};
-    backend_.dispatcher().run("mm", {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(y)},
-                              &parameters, sizeof(parameters),
-                              static_cast<uint64_t>(parameters.rows) * parameters.out_features);
+    if (!backend_.dispatcher().run(
+            "mm", {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(y)}, &parameters,
+            sizeof(parameters), static_cast<uint64_t>(parameters.rows) * parameters.out_features)) {
+      if (!fallback_.created()) fallback_.get().load(weight_, bias_);
+      fallback_.get().apply(x, y);
+    }
   }
 
  private:
@@ -165,10 +168,13 @@ class VulkanAttention : public AttentionKernel {
       parameters.strides[3 * t + 2] = u32(tensors[t]->stride(-2));
     }
     for (size_t b = 0; b < call.key_lengths.size(); ++b) parameters.key_length[b] = u32(call.key_lengths[b]);
-    backend_.dispatcher().run(
-        "attention", {binding_of(q), binding_of(k), binding_of(v), binding_of(bias), binding_of(out)},
-        &parameters, sizeof(parameters),
-        static_cast<uint64_t>(parameters.batch) * parameters.heads * parameters.q_len);
+    if (!backend_.dispatcher().run(
+            "attention", {binding_of(q), binding_of(k), binding_of(v), binding_of(bias), binding_of(out)},
+            &parameters, sizeof(parameters),
+            static_cast<uint64_t>(parameters.batch) * parameters.heads * parameters.q_len)) {
+      if (!fallback_.created()) fallback_.get().load(options_);
+      fallback_.get().apply(q, k, v, out, call);
+    }
   }
 
  private:
@@ -215,9 +221,10 @@ class VulkanNorm : public Kernel {
                  this->weight_.defined() ? 1u : 0u,
                  bias().defined() ? 1u : 0u,
                  this->eps_};
-    backend_.dispatcher().run("norm",
-                              {binding_of(x), binding_of(weight), binding_of(bias_binding), binding_of(out)},
-                              &parameters, sizeof(parameters), parameters.rows);
+    if (!backend_.dispatcher().run(
+            "norm", {binding_of(x), binding_of(weight), binding_of(bias_binding), binding_of(out)},
+            &parameters, sizeof(parameters), parameters.rows))
+      fallback_apply(x, out);
   }
 
  private:
@@ -270,9 +277,11 @@ class VulkanRope : public RopeKernel {
                  u32(x.stride(1)),
                  u32(out.stride(0)),
                  u32(out.stride(1))};
-    backend_.dispatcher().run(
-        "rope", {binding_of(x), binding_of(tables.cos), binding_of(tables.sin), binding_of(out)}, &parameters,
-        sizeof(parameters), static_cast<uint64_t>(parameters.tokens) * parameters.heads * parameters.pairs);
+    if (!backend_.dispatcher().run(
+            "rope", {binding_of(x), binding_of(tables.cos), binding_of(tables.sin), binding_of(out)},
+            &parameters, sizeof(parameters),
+            static_cast<uint64_t>(parameters.tokens) * parameters.heads * parameters.pairs))
+      fallback_.get().apply(x, tables, out);
   }
 
  private:
@@ -317,8 +326,7 @@ class VulkanElementwise : public ElementwiseKernel {
         uint32_t dtypes, count;
         float value;
       } parameters{pack_dtypes({&out}), count, params_[0]};
-      dispatcher.run("fill", {binding_of(out)}, &parameters, sizeof(parameters), count);
-      return true;
+      return dispatcher.run("fill", {binding_of(out)}, &parameters, sizeof(parameters), count);
     }
     const int unary = op_ == "scale"       ? 0
                       : op_ == "silu"      ? 1
@@ -335,9 +343,8 @@ class VulkanElementwise : public ElementwiseKernel {
         float a, b;
       } parameters{pack_dtypes({&inputs[0], &out}), count, static_cast<uint32_t>(unary),
                    has_params ? params_[0] : 0.0f, has_params ? params_[1] : 0.0f};
-      dispatcher.run("unary", {binding_of(inputs[0]), binding_of(out)}, &parameters, sizeof(parameters),
-                     count);
-      return true;
+      return dispatcher.run("unary", {binding_of(inputs[0]), binding_of(out)}, &parameters,
+                            sizeof(parameters), count);
     }
     const int broadcast = op_ == "add"              ? 0
                           : op_ == "mul"            ? 1
@@ -357,10 +364,9 @@ class VulkanElementwise : public ElementwiseKernel {
       } parameters{pack_dtypes({&inputs[0], &inputs[1], &third, &out}), count,
                    static_cast<uint32_t>(broadcast), u32(std::max<int64_t>(inputs[1].numel(), 1)),
                    u32(std::max<int64_t>(third.numel(), 1))};
-      dispatcher.run("broadcast",
-                     {binding_of(inputs[0]), binding_of(inputs[1]), binding_of(third), binding_of(out)},
-                     &parameters, sizeof(parameters), count);
-      return true;
+      return dispatcher.run(
+          "broadcast", {binding_of(inputs[0]), binding_of(inputs[1]), binding_of(third), binding_of(out)},
+          &parameters, sizeof(parameters), count);
     }
     if (op_ == "softmax") {
       if (inputs.size() != 1 || inputs[0].shape() != out.shape())
@@ -371,9 +377,8 @@ class VulkanElementwise : public ElementwiseKernel {
         uint32_t dtypes, rows, width;
       } parameters{pack_dtypes({&inputs[0], &out}), u32(out.numel() / std::max<int64_t>(out.size(-1), 1)),
                    u32(out.size(-1))};
-      dispatcher.run("softmax", {binding_of(inputs[0]), binding_of(out)}, &parameters, sizeof(parameters),
-                     parameters.rows);
-      return true;
+      return dispatcher.run("softmax", {binding_of(inputs[0]), binding_of(out)}, &parameters,
+                            sizeof(parameters), parameters.rows);
     }
     return false;  // gelu_erf, channel_l2_norm: no shader yet
   }
@@ -395,9 +400,8 @@ class VulkanElementwise : public ElementwiseKernel {
       parameters.x_strides[dim] = u32(x.stride(dim));
       parameters.out_strides[dim] = u32(out.stride(dim));
     }
-    backend_.dispatcher().run("copy", {binding_of(x), binding_of(out)}, &parameters, sizeof(parameters),
-                              parameters.count);
-    return true;
+    return backend_.dispatcher().run("copy", {binding_of(x), binding_of(out)}, &parameters,
+                                     sizeof(parameters), parameters.count);
   }
 
   Backend& backend_;
