@@ -289,6 +289,68 @@ class VulkanRope : public RopeKernel {
   Fallback<RopeKernel> fallback_;
 };
 
+// Direct convolution (2-D as 3-D with depth 1) for contiguous tensors.
+class VulkanConv : public ConvKernel {
+ public:
+  explicit VulkanConv(Backend& backend)
+      : backend_(backend), fallback_(backend, host_device().kernels().conv.default_name()) {}
+  void load(const Tensor& weight, const Tensor& bias, const ConvOptions& options) override {
+    check_and_store(weight, bias, options);
+    fallback_.reset();
+  }
+  void apply(const Tensor& x, Tensor& out) override {
+    const Shape expected = output_shape(x.shape());
+    if (!out.defined() || out.shape() != expected)
+      throw Error("conv", concat("out is ", out.describe(), "; expected shape ", shape_to_string(expected)));
+    if (!run_native(x, out)) {
+      if (!fallback_.created()) fallback_.get().load(weight_, bias_, options_);
+      fallback_.get().apply(x, out);
+    }
+  }
+
+ private:
+  bool run_native(const Tensor& x, Tensor& out) {
+    Device& device = backend_.device();
+    if (!native_float(x, device) || !native_float(out, device) || !native_float(weight_, device) ||
+        (bias_.defined() && !native_float(bias_, device)))
+      return false;
+    const int dims = options_.spatial_dims;
+    const int first_spatial = x.ndim() - dims;
+    struct {
+      uint32_t dtypes, batch, in_channels, out_channels;
+      uint32_t in_size[3], out_size[3], kernel_size[3], stride[3], pad_begin[3], dilation[3];
+      uint32_t has_bias;
+    } parameters{};
+    const Tensor& bias = bias_.defined() ? bias_ : weight_;  // a valid binding the shader does not read
+    parameters.dtypes = pack_dtypes({&x, &weight_, &bias, &out});
+    parameters.batch = x.ndim() == dims + 2 ? u32(x.size(0)) : 1u;
+    parameters.in_channels = u32(weight_.size(1));
+    parameters.out_channels = u32(weight_.size(0));
+    for (int slot = 0; slot < 3; ++slot) {
+      const int dim = slot - (3 - dims);  // 2-D: depth is slot 0 with size 1
+      const bool present = dim >= 0;
+      parameters.in_size[slot] = present ? u32(x.size(first_spatial + dim)) : 1u;
+      parameters.out_size[slot] = present ? u32(out.size(first_spatial + dim)) : 1u;
+      parameters.kernel_size[slot] = present ? u32(weight_.size(2 + dim)) : 1u;
+      parameters.stride[slot] = present ? u32(options_.stride[dim]) : 1u;
+      parameters.pad_begin[slot] = present ? u32(options_.pad_begin[dim]) : 0u;
+      parameters.dilation[slot] = present ? u32(options_.dilation[dim]) : 1u;
+    }
+    parameters.has_bias = bias_.defined() ? 1u : 0u;
+    const uint64_t taps =
+        uint64_t{parameters.kernel_size[0]} * parameters.kernel_size[1] * parameters.kernel_size[2];
+    if (!within_loop_budget(backend_, static_cast<uint64_t>(out.numel()),
+                            2 * parameters.in_channels * taps + 1))
+      return false;
+    return backend_.dispatcher().run("conv",
+                                     {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(out)},
+                                     &parameters, sizeof(parameters), static_cast<uint64_t>(out.numel()));
+  }
+
+  Backend& backend_;
+  Fallback<ConvKernel> fallback_;
+};
+
 // One elementwise op: a shader for f32 tensors, the cpu's op through host copies for anything else.
 class VulkanElementwise : public ElementwiseKernel {
  public:
@@ -444,6 +506,10 @@ void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
       "vulkan_rope", [&backend] { return std::make_unique<VulkanRope>(backend); },
       concat("rope.comp from cos/sin tables, f32", f32_note));
   kernels.rope.set_default("vulkan_rope");
+  kernels.conv.add(
+      "vulkan_conv", [&backend] { return std::make_unique<VulkanConv>(backend); },
+      concat("conv.comp: direct 2-D/3-D convolution, one invocation per output, f32 math", f32_note));
+  kernels.conv.set_default("vulkan_conv");
   for (const std::string& op : elementwise_op_names()) {
     if (op == "gelu_erf" || op == "channel_l2_norm") continue;  // no shader yet: the host fallback
     kernels.elementwise.add(
