@@ -109,7 +109,10 @@ bool Dispatcher::run(const std::string& shader, const std::vector<Binding>& bind
                       format_bytes(limits.max_storage_buffer_range), "; such calls run on the host"));
       return false;
     }
-    infos[i] = VkDescriptorBufferInfo{location.allocation->buffer, aligned, std::max<size_t>(range, 4)};
+    // Whole 32-bit words: a shader reading bytes through words (fp8 weights) touches the last word's rest,
+    // which the caching allocator's rounding keeps inside the buffer.
+    const size_t word_range = std::min<size_t>((range + 3) / 4 * 4, location.allocation->bytes - aligned);
+    infos[i] = VkDescriptorBufferInfo{location.allocation->buffer, aligned, std::max<size_t>(word_range, 4)};
     push[i] = static_cast<uint32_t>((location.offset - aligned) / bindings[i].element_size);
   }
   const uint32_t push_bytes = kMaxBindings * 4 + parameter_bytes;

@@ -117,6 +117,61 @@ class VulkanMatmul : public MatmulKernel {
   Fallback<MatmulKernel> fallback_;
 };
 
+// float8 e4m3 weights with per-output-channel scales, weight-only (LightX2V's fp8 schemes on a device without
+// fp8 arithmetic): mm_fp8.comp decodes each byte.
+class VulkanFp8Matmul : public MatmulKernel {
+ public:
+  explicit VulkanFp8Matmul(Backend& backend)
+      : backend_(backend),
+        fallback_(backend, host_device().kernels().mm.default_name(QuantFormat::fp8_e4m3)) {}
+  QuantFormat quantized_format() const override { return QuantFormat::fp8_e4m3; }
+  void load(const Tensor&, const Tensor&) override {
+    throw Error("mm",
+                "vulkan_fp8 takes fp8 weights with scales; load it with a quantized checkpoint or "
+                "weight_auto_quant");
+  }
+  void load_quantized(const QuantizedWeight& weight, const Tensor& bias) override {
+    check_quantized_weights(weight, bias, QuantFormat::fp8_e4m3);
+    weight_ = QuantizedWeight{weight.weight, weight.scale.reshape({weight.scale.numel()})};
+    bias_ = bias;
+    fallback_.reset();
+  }
+  void apply(const Tensor& x, Tensor& y) override {
+    if (!weight_.weight.defined()) throw Error("mm", "apply before load_quantized");
+    check_call(x, y);
+    if (!run_native(x, y)) {
+      if (!fallback_.created()) fallback_.get().load_quantized(weight_, bias_);
+      fallback_.get().apply(x, y);
+    }
+  }
+
+ private:
+  bool run_native(const Tensor& x, Tensor& y) {
+    Device& device = backend_.device();
+    const bool on_device = weight_.weight.device() == &device && weight_.weight.is_contiguous() &&
+                           native_f32(weight_.scale, device) &&
+                           (!bias_.defined() || native_float(bias_, device));
+    const uint64_t outputs = static_cast<uint64_t>(x.numel() / in_features_) * out_features_;
+    if (!on_device || !native_float(x, device) || !native_float(y, device) ||
+        !within_loop_budget(backend_, outputs, in_features_))
+      return false;
+    const Tensor& bias = bias_.defined() ? bias_ : weight_.scale;  // a valid binding the shader does not read
+    struct {
+      uint32_t dtypes, rows, in_features, out_features, has_bias;
+    } parameters{pack_dtypes({&x, &weight_.scale, &weight_.scale, &bias, &y}), u32(x.numel() / in_features_),
+                 u32(in_features_), u32(out_features_), bias_.defined() ? 1u : 0u};
+    return backend_.dispatcher().run("mm_fp8",
+                                     {binding_of(x), binding_of(weight_.weight), binding_of(weight_.scale),
+                                      binding_of(bias), binding_of(y)},
+                                     &parameters, sizeof(parameters), outputs);
+  }
+
+  Backend& backend_;
+  QuantizedWeight weight_;
+  Tensor bias_;
+  Fallback<MatmulKernel> fallback_;
+};
+
 class VulkanAttention : public AttentionKernel {
  public:
   explicit VulkanAttention(Backend& backend)
@@ -480,6 +535,11 @@ void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
       concat("mm.comp: f32/bf16/f16 weights and activations, one invocation per output, f32 accumulation",
              f32_note));
   kernels.mm.set_default("vulkan_mm");
+  kernels.mm.add(
+      "vulkan_fp8", [&backend] { return std::make_unique<VulkanFp8Matmul>(backend); },
+      concat("mm_fp8.comp: float8 e4m3 weights, per-channel scales, weight-only, f32 math", f32_note),
+      KernelTraits::quantized(QuantFormat::fp8_e4m3));
+  kernels.mm.set_default("vulkan_fp8");
   kernels.attention.add(
       "vulkan_attn", [&backend] { return std::make_unique<VulkanAttention>(backend); },
       concat("attention.comp: exact, two passes over the keys, additive bias, key lengths (batch <= 2), f32",
