@@ -186,6 +186,7 @@ void Context::pick_physical_device() {
   limits_.max_workgroup_count = properties.limits.maxComputeWorkGroupCount[0];
   limits_.max_allocation_size = maintenance3.maxMemoryAllocationSize;
   limits_.max_buffer_size = limits_.max_allocation_size;  // maxBufferSize needs maintenance4 (Vulkan 1.3)
+  if (properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) limits_.work_budget = uint64_t{1} << 24;
   if (has_driver_properties && driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE)
     limits_.loop_iteration_budget = 60000;  // 65535, with margin
   for (uint32_t heap = 0; heap < memory_properties_.memoryHeapCount; ++heap)

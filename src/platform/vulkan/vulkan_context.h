@@ -22,6 +22,10 @@ struct DeviceLimits {
   // once 65535 iterations have run in total (its guard against endless shaders), silently: kernels whose
   // invocations would loop longer take their fallback there. Other drivers: no limit.
   uint64_t loop_iteration_budget = UINT64_MAX;
+  // Multiply-adds one call may ask of the device. On a CPU-backed device (lavapipe) the host's own kernels
+  // are far faster for large calls (a VAE decode: minutes instead of a second), so those run on the host
+  // there.
+  uint64_t work_budget = UINT64_MAX;
 };
 
 class Context {

@@ -48,13 +48,15 @@ uint32_t u32(int64_t value) {
 }
 
 // True when a shader whose invocations each run `per_item` loop iterations for each of `items` work items
-// (spread grid-stride over at most the device's groups of 64) stays within the device's loop budget.
+// (spread grid-stride over at most the device's groups of 64) stays within the device's loop budget and the
+// call within its work budget (both limits of CPU-backed devices, see DeviceLimits).
 bool within_loop_budget(Backend& backend, uint64_t items, uint64_t per_item) {
   if (!backend.context().storage16()) return false;  // every shader declares 16-bit views
   const DeviceLimits& limits = backend.context().limits();
   const uint64_t lanes = uint64_t{limits.max_workgroup_count} * 64;
   const uint64_t items_per_invocation = (items + lanes - 1) / lanes;
-  return items_per_invocation * (per_item + 1) <= limits.loop_iteration_budget;
+  return items_per_invocation * (per_item + 1) <= limits.loop_iteration_budget &&
+         items * per_item <= limits.work_budget;
 }
 
 // The cpu's default kernel of a category on host copies, created on first use.
