@@ -30,6 +30,7 @@ std::string device_string_of(const Tensor& tensor) {
 
 size_t HostMirror::add(const Tensor& tensor, bool written) {
   tensors_.push_back(tensor);
+  written_.push_back(written);
   region_of_.push_back(SIZE_MAX);
   if (!tensor.defined() || tensor.device() != &device_) return tensors_.size() - 1;
   auto [begin, end] = byte_range(tensor);
@@ -39,11 +40,10 @@ size_t HostMirror::add(const Tensor& tensor, bool written) {
     if (region.storage != tensor.storage().get()) continue;
     region.begin = std::min(region.begin, begin);
     region.end = std::max(region.end, end);
-    region.written = region.written || written;
     region_of_.back() = index;
     return tensors_.size() - 1;
   }
-  regions_.push_back(Region{tensor.storage().get(), begin, end, written, Tensor()});
+  regions_.push_back(Region{tensor.storage().get(), begin, end, Tensor()});
   region_of_.back() = regions_.size() - 1;
   return tensors_.size() - 1;
 }
@@ -75,10 +75,15 @@ void HostMirror::materialize() {
 }
 
 void HostMirror::write_back() {
-  for (const Region& region : regions_)
-    if (region.written && region.end > region.begin)
-      device_.copy(region.buffer.raw_data(), static_cast<char*>(region.storage->data) + region.begin,
-                   region.end - region.begin, CopyKind::host_to_device);
+  // Each written tensor's own bytes only: a gap between tensors of one storage may belong to someone else.
+  for (size_t index = 0; index < tensors_.size(); ++index) {
+    if (!written_[index] || region_of_[index] == SIZE_MAX) continue;
+    const Region& region = regions_[region_of_[index]];
+    const auto [begin, end] = byte_range(tensors_[index]);
+    if (end > begin)
+      device_.copy(static_cast<const char*>(region.buffer.raw_data()) + (begin - region.begin),
+                   static_cast<char*>(region.storage->data) + begin, end - begin, CopyKind::host_to_device);
+  }
 }
 
 Tensor HostMirror::to_host(const Tensor& tensor, Device& device) {

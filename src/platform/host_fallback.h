@@ -23,7 +23,8 @@ std::unique_ptr<Kernel> make_host_fallback(Device& device, Device& host, const s
 class HostMirror {
  public:
   explicit HostMirror(Device& device) : device_(device) {}
-  // Registers a tensor; returns its index for host(). Written tensors are copied back by write_back().
+  // Registers a tensor; returns its index for host(). Written tensors are copied back by write_back(), each
+  // its own bytes (for a strided view: the span from its first to its last element).
   size_t add(const Tensor& tensor, bool written);
   // Copies every registered range to the host (call once, after the adds).
   void materialize();
@@ -38,11 +39,11 @@ class HostMirror {
   struct Region {
     Storage* storage = nullptr;
     size_t begin = 0, end = 0;  // bytes from storage->data
-    bool written = false;
-    Tensor buffer;  // u8 host copy of [begin, end)
+    Tensor buffer;              // u8 host copy of [begin, end)
   };
   Device& device_;
   std::vector<Tensor> tensors_;
+  std::vector<bool> written_;
   std::vector<size_t> region_of_;
   std::vector<Region> regions_;
   std::vector<Tensor> views_;
