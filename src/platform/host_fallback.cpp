@@ -304,41 +304,14 @@ class FallbackElementwise : public ElementwiseKernel {
 };
 
 template <class Kernel>
-struct FallbackFor;
-template <>
-struct FallbackFor<AttentionKernel> {
-  using type = FallbackAttention;
-};
-template <>
-struct FallbackFor<MatmulKernel> {
-  using type = FallbackMatmul;
-};
-template <>
-struct FallbackFor<RmsNormKernel> {
-  using type = FallbackRmsNorm;
-};
-template <>
-struct FallbackFor<LayerNormKernel> {
-  using type = FallbackLayerNorm;
-};
-template <>
-struct FallbackFor<RopeKernel> {
-  using type = FallbackRope;
-};
-template <>
-struct FallbackFor<ConvKernel> {
-  using type = FallbackConv;
-};
-template <>
-struct FallbackFor<ElementwiseKernel> {
-  using type = FallbackElementwise;
-};
+using FallbackFor = KernelClass<Kernel, FallbackAttention, FallbackMatmul, FallbackRmsNorm, FallbackLayerNorm,
+                                FallbackRope, FallbackConv, FallbackElementwise>;
 
 }  // namespace
 
 template <class Kernel>
 std::unique_ptr<Kernel> make_host_fallback(Device& device, Device& host, const std::string& name) {
-  return std::make_unique<typename FallbackFor<Kernel>::type>(FallbackContext{&device, &host, name});
+  return std::make_unique<FallbackFor<Kernel>>(FallbackContext{&device, &host, name});
 }
 template std::unique_ptr<AttentionKernel> make_host_fallback(Device&, Device&, const std::string&);
 template std::unique_ptr<MatmulKernel> make_host_fallback(Device&, Device&, const std::string&);
@@ -360,9 +333,7 @@ void add_host_fallbacks(Device& device, Device& host) {
         const FallbackContext context{&device, &host, name};
         target.add(
             name,
-            [context]() -> std::unique_ptr<Kernel> {
-              return std::make_unique<typename FallbackFor<Kernel>::type>(context);
-            },
+            [context]() -> std::unique_ptr<Kernel> { return std::make_unique<FallbackFor<Kernel>>(context); },
             concat("host fallback: the ", host.name(), " kernel through copies"), traits);
       }
       for (QuantFormat format : {QuantFormat::none, QuantFormat::int8, QuantFormat::fp8_e4m3}) {

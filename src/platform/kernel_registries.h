@@ -3,6 +3,7 @@
 // the registries, the plugin ABI's category codes, the host fallback and `x2v platforms`.
 #include <array>
 #include <string>
+#include <type_traits>
 
 #include "platform/ops/attention.h"
 #include "platform/ops/conv.h"
@@ -48,35 +49,37 @@ struct KernelRegistries {
 
 // The registry of kernels of type `Kernel`.
 template <class Kernel>
-KernelRegistry<Kernel>& registry_of(KernelRegistries& kernels);
-template <>
-inline KernelRegistry<AttentionKernel>& registry_of(KernelRegistries& kernels) {
-  return kernels.attention;
+KernelRegistry<Kernel>& registry_of(KernelRegistries& kernels) {
+  if constexpr (std::is_same_v<Kernel, AttentionKernel>)
+    return kernels.attention;
+  else if constexpr (std::is_same_v<Kernel, MatmulKernel>)
+    return kernels.mm;
+  else if constexpr (std::is_same_v<Kernel, RmsNormKernel>)
+    return kernels.rms_norm;
+  else if constexpr (std::is_same_v<Kernel, LayerNormKernel>)
+    return kernels.layer_norm;
+  else if constexpr (std::is_same_v<Kernel, RopeKernel>)
+    return kernels.rope;
+  else if constexpr (std::is_same_v<Kernel, ConvKernel>)
+    return kernels.conv;
+  else
+    return kernels.elementwise;
 }
-template <>
-inline KernelRegistry<MatmulKernel>& registry_of(KernelRegistries& kernels) {
-  return kernels.mm;
-}
-template <>
-inline KernelRegistry<RmsNormKernel>& registry_of(KernelRegistries& kernels) {
-  return kernels.rms_norm;
-}
-template <>
-inline KernelRegistry<LayerNormKernel>& registry_of(KernelRegistries& kernels) {
-  return kernels.layer_norm;
-}
-template <>
-inline KernelRegistry<RopeKernel>& registry_of(KernelRegistries& kernels) {
-  return kernels.rope;
-}
-template <>
-inline KernelRegistry<ConvKernel>& registry_of(KernelRegistries& kernels) {
-  return kernels.conv;
-}
-template <>
-inline KernelRegistry<ElementwiseKernel>& registry_of(KernelRegistries& kernels) {
-  return kernels.elementwise;
-}
+
+// The class, of one per op template given in category order, that implements `Kernel`: lets a backend or
+// adapter family (plugin adapters, host fallbacks) map an op template to its own class in one line.
+template <class Kernel, class Attention, class Matmul, class RmsNorm, class LayerNorm, class Rope, class Conv,
+          class Elementwise>
+using KernelClass = std::conditional_t<
+    std::is_same_v<Kernel, AttentionKernel>, Attention,
+    std::conditional_t<
+        std::is_same_v<Kernel, MatmulKernel>, Matmul,
+        std::conditional_t<
+            std::is_same_v<Kernel, RmsNormKernel>, RmsNorm,
+            std::conditional_t<std::is_same_v<Kernel, LayerNormKernel>, LayerNorm,
+                               std::conditional_t<std::is_same_v<Kernel, RopeKernel>, Rope,
+                                                  std::conditional_t<std::is_same_v<Kernel, ConvKernel>, Conv,
+                                                                     Elementwise>>>>>>;
 
 // Calls `visit(registry)` with the registry of `category`.
 template <class Visit>

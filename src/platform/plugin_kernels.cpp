@@ -329,35 +329,9 @@ class PluginElementwiseKernel : public ElementwiseKernel {
 
 // The adapter class of each op template.
 template <class Kernel>
-struct PluginAdapterFor;
-template <>
-struct PluginAdapterFor<AttentionKernel> {
-  using type = PluginAttentionKernel;
-};
-template <>
-struct PluginAdapterFor<MatmulKernel> {
-  using type = PluginMatmulKernel;
-};
-template <>
-struct PluginAdapterFor<RmsNormKernel> {
-  using type = PluginRmsNormKernel;
-};
-template <>
-struct PluginAdapterFor<LayerNormKernel> {
-  using type = PluginLayerNormKernel;
-};
-template <>
-struct PluginAdapterFor<RopeKernel> {
-  using type = PluginRopeKernel;
-};
-template <>
-struct PluginAdapterFor<ConvKernel> {
-  using type = PluginConvKernel;
-};
-template <>
-struct PluginAdapterFor<ElementwiseKernel> {
-  using type = PluginElementwiseKernel;
-};
+using PluginAdapterFor =
+    KernelClass<Kernel, PluginAttentionKernel, PluginMatmulKernel, PluginRmsNormKernel, PluginLayerNormKernel,
+                PluginRopeKernel, PluginConvKernel, PluginElementwiseKernel>;
 
 }  // namespace
 
@@ -371,7 +345,7 @@ void add_plugin_kernel(KernelRegistries& kernels, std::shared_ptr<const PluginKe
       spec->description.empty() ? concat("from plugin ", spec->plugin) : spec->description;
   visit_registry(kernels, spec->category, [&](auto& registry) {
     using Kernel = typename std::remove_reference_t<decltype(registry)>::KernelType;
-    using Adapter = typename PluginAdapterFor<Kernel>::type;
+    using Adapter = PluginAdapterFor<Kernel>;
     registry.add(
         spec->name, [spec]() -> std::unique_ptr<Kernel> { return std::make_unique<Adapter>(spec); },
         std::move(description), std::move(traits));
