@@ -42,6 +42,10 @@ class Checkpoint {
   // mapped file when it is contiguous and aligned (zero copy, read-only pages); otherwise, or when another
   // dtype is asked for, it is a converted contiguous host copy. Throws Error for a dtype x2v cannot load.
   virtual Tensor load(const std::string& name, std::optional<DType> dtype = std::nullopt) const = 0;
+  // Gives the memory holding tensor `name`'s bytes back to the system (lazy loading reads a tensor once per
+  // use); a later load reads the file again. Tensors loaded before stay valid. Formats held in memory
+  // ignore it.
+  virtual void release(const std::string& name) const { (void)name; }
   // Free-form metadata (safetensors "__metadata__", the index's "metadata").
   virtual std::map<std::string, std::string> metadata() const { return {}; }
   // Anything a user should know about how the file was read, e.g. "tensors nested under 'state_dict'".

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -38,6 +39,15 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, cons
   }
   ::close(descriptor);  // the mapping stays valid without the descriptor
   return std::shared_ptr<const MappedFile>(new MappedFile(path, static_cast<const uint8_t*>(mapping), size));
+}
+
+void MappedFile::release(size_t offset, size_t bytes) const {
+  if (!data_ || bytes == 0 || offset >= size_) return;
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t begin = offset / page * page;
+  const size_t end = std::min(size_, offset + bytes);
+  // Advice only: a failure leaves the pages resident, which costs memory, never correctness.
+  ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

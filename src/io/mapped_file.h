@@ -23,6 +23,10 @@ class MappedFile {
   const std::string& path() const { return path_; }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  // Drops the pages of bytes [offset, offset + bytes) from memory; reading them again reads the file. The
+  // mapping is private and read-only, so no content is lost (pages shared with a neighbouring range are
+  // read again too).
+  void release(size_t offset, size_t bytes) const;
 
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size)

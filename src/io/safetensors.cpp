@@ -182,6 +182,11 @@ TensorInfo SafetensorsFile::info(const std::string& name) const {
   return entry(name).info;
 }
 
+void SafetensorsFile::release(const std::string& name) const {
+  const Entry& found = entry(name);
+  file_->release(found.begin, found.end - found.begin);
+}
+
 Tensor SafetensorsFile::load(const std::string& name, std::optional<DType> dtype) const {
   const Entry& found = entry(name);
   const TensorInfo& info = found.info;

@@ -28,6 +28,7 @@ class SafetensorsFile final : public Checkpoint {
   bool contains(const std::string& name) const override { return index_.count(name) != 0; }
   TensorInfo info(const std::string& name) const override;
   Tensor load(const std::string& name, std::optional<DType> dtype = std::nullopt) const override;
+  void release(const std::string& name) const override;
   std::map<std::string, std::string> metadata() const override { return metadata_; }
 
  private:
@@ -60,6 +61,7 @@ class SafetensorsShards final : public Checkpoint {
   bool contains(const std::string& name) const override { return shard_of_.count(name) != 0; }
   TensorInfo info(const std::string& name) const override;
   Tensor load(const std::string& name, std::optional<DType> dtype = std::nullopt) const override;
+  void release(const std::string& name) const override;
   std::map<std::string, std::string> metadata() const override { return metadata_; }
   // Shards opened so far (lazy opening is observable for tests).
   size_t open_shard_count() const;

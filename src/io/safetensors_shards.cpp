@@ -123,6 +123,10 @@ TensorInfo SafetensorsShards::info(const std::string& name) const {
   return shard_holding(name).info(name);
 }
 
+void SafetensorsShards::release(const std::string& name) const {
+  shard_holding(name).release(name);
+}
+
 Tensor SafetensorsShards::load(const std::string& name, std::optional<DType> dtype) const {
   return shard_holding(name).load(name, dtype);
 }

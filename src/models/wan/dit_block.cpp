@@ -1,39 +1,122 @@
 #include "models/wan/dit_block.h"
 
 #include "platform/ops.h"
+#include "platform/platform.h"
 #include "quant/quant_kernels.h"
 
 namespace x2v {
 
+namespace {
+
+// The linears of each part, with their [out, in] shapes.
+struct LinearShape {
+  const char* name;
+  unsigned part;
+  bool image_only;
+  bool ffn_up, ffn_down;
+};
+const LinearShape kLinears[] = {
+    {"self_attn.q", kWanSelfAttention, false, false, false},
+    {"self_attn.k", kWanSelfAttention, false, false, false},
+    {"self_attn.v", kWanSelfAttention, false, false, false},
+    {"self_attn.o", kWanSelfAttention, false, false, false},
+    {"cross_attn.q", kWanCrossAttention, false, false, false},
+    {"cross_attn.o", kWanCrossAttention, false, false, false},
+    {"cross_attn.k", kWanCrossContext, false, false, false},
+    {"cross_attn.v", kWanCrossContext, false, false, false},
+    {"cross_attn.k_img", kWanCrossContext, true, false, false},
+    {"cross_attn.v_img", kWanCrossContext, true, false, false},
+    {"ffn.0", kWanFeedForward, false, true, false},
+    {"ffn.2", kWanFeedForward, false, false, true},
+};
+
+struct NormName {
+  const char* name;
+  unsigned part;
+  bool image_only;
+};
+const NormName kRmsNorms[] = {{"self_attn.norm_q", kWanSelfAttention, false},
+                              {"self_attn.norm_k", kWanSelfAttention, false},
+                              {"cross_attn.norm_q", kWanCrossAttention, false},
+                              {"cross_attn.norm_k", kWanCrossContext, false},
+                              {"cross_attn.norm_k_img", kWanCrossContext, true}};
+
+Shape linear_shape(const LinearShape& linear, const WanDitConfig& config) {
+  if (linear.ffn_up) return {config.ffn_dim, config.dim};
+  if (linear.ffn_down) return {config.dim, config.ffn_dim};
+  return {config.dim, config.dim};
+}
+
+}  // namespace
+
+WeightSet WanBlock::read_weights(const WanDitConfig& config, const WanDitCheckpoint& checkpoint, int index,
+                                 const WanDitKernels& kernels, Precision precision, Device& device,
+                                 unsigned parts) {
+  const std::string prefix = concat("blocks.", index, ".");
+  Device& host = host_device();
+  WeightSet weights;
+  auto add = [&](const std::string& name, const Shape& shape, DType dtype) {
+    weights.add(name, checkpoint.load(prefix + name, shape, dtype, host));
+  };
+  // The attention and FFN linears: dit_quant_scheme's kernel, with quantized weights when it takes them.
+  const std::string& block_mm = kernels.block_linear_kernel();
+  const QuantFormat format = mm_kernel_format(device, block_mm, "dit_quant_scheme");
+  const int64_t dim = config.dim;
+  if (parts & (kWanSelfAttention | kWanFeedForward)) add("modulation", {6, dim}, DType::f32);
+  if (parts & kWanCrossAttention) {
+    add("norm3.weight", {dim}, DType::f32);
+    add("norm3.bias", {dim}, DType::f32);
+  }
+  for (const LinearShape& linear : kLinears) {
+    if (!(parts & linear.part) || (linear.image_only && !config.image_branch())) continue;
+    const std::string name = linear.name;
+    const Shape shape = linear_shape(linear, config);
+    if (format == QuantFormat::none) {
+      add(name + ".weight", shape, precision.compute);
+      add(name + ".bias", {shape[0]}, precision.compute);
+      continue;
+    }
+    QuantizedWeight quantized =
+        checkpoint.load_quantized(prefix + name, shape, format, block_mm, kernels.weight_auto_quant, host);
+    weights.add(name + ".weight", quantized.weight);
+    weights.add(name + ".weight_scale", quantized.scale);
+    add(name + ".bias", {shape[0]}, DType::f32);
+  }
+  for (const NormName& norm : kRmsNorms)
+    if ((parts & norm.part) && (!norm.image_only || config.image_branch()))
+      add(std::string(norm.name) + ".weight", {dim}, DType::f32);
+  return weights;
+}
+
 void WanBlock::load(const WanDitConfig& config, const WanDitCheckpoint& checkpoint, int index,
                     const WanDitKernels& kernels, Precision precision, Device& device) {
+  const WeightSet host = read_weights(config, checkpoint, index, kernels, precision, device, kWanAllParts);
+  const WeightSet on_device = host.copied_to(device, device.compute_stream());
+  device.compute_stream().synchronize();
+  build(config, on_device, kernels, precision, device, kWanAllParts);
+}
+
+void WanBlock::build(const WanDitConfig& config, const WeightSet& weights, const WanDitKernels& kernels,
+                     Precision precision, Device& device, unsigned parts) {
   device_ = &device;
   precision_ = precision;
   dim_ = config.dim;
   heads_ = config.num_heads;
   image_branch_ = config.image_branch();
-  const std::string prefix = concat("blocks.", index, ".");
-  const DType compute = precision.compute;
-  auto weight = [&](const std::string& name, const Shape& shape, DType dtype) {
-    return checkpoint.load(prefix + name, shape, dtype, device);
-  };
-  // The attention and FFN linears: dit_quant_scheme's kernel, with quantized weights when it takes them.
   const std::string& block_mm = kernels.block_linear_kernel();
   const QuantFormat format = mm_kernel_format(device, block_mm, "dit_quant_scheme");
-  auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in) {
+  auto linear = [&](Linear& layer, const std::string& name) {
     if (format == QuantFormat::none) {
-      layer.load(device, block_mm, weight(name + ".weight", {out, in}, compute),
-                 weight(name + ".bias", {out}, compute));
+      layer.load(device, block_mm, weights.get(name + ".weight"), weights.get(name + ".bias"));
       return;
     }
     layer.load_quantized(device, block_mm,
-                         checkpoint.load_quantized(prefix + name, {out, in}, format, block_mm,
-                                                   kernels.weight_auto_quant, device),
-                         weight(name + ".bias", {out}, DType::f32));
+                         QuantizedWeight{weights.get(name + ".weight"), weights.get(name + ".weight_scale")},
+                         weights.get(name + ".bias"));
   };
   auto rms_norm = [&](const std::string& name) {
     std::unique_ptr<RmsNormKernel> norm = device.kernels().rms_norm.create(kernels.rms_norm);
-    norm->load(weight(name + ".weight", {config.dim}, DType::f32), static_cast<float>(config.eps));
+    norm->load(weights.get(name + ".weight"), static_cast<float>(config.eps));
     return norm;
   };
   auto layer_norm = [&](const Tensor& scale, const Tensor& shift) {
@@ -41,35 +124,42 @@ void WanBlock::load(const WanDitConfig& config, const WanDitCheckpoint& checkpoi
     norm->load(scale, shift, static_cast<float>(config.eps));
     return norm;
   };
-  const int64_t dim = config.dim;
-  modulation_ = weight("modulation", {6, dim}, DType::f32);
-  norm1_ = layer_norm(Tensor(), Tensor());
-  norm2_ = layer_norm(Tensor(), Tensor());
-  norm3_ = layer_norm(weight("norm3.weight", {dim}, DType::f32), weight("norm3.bias", {dim}, DType::f32));
-  linear(self_q_, "self_attn.q", dim, dim);
-  linear(self_k_, "self_attn.k", dim, dim);
-  linear(self_v_, "self_attn.v", dim, dim);
-  linear(self_o_, "self_attn.o", dim, dim);
-  self_norm_q_ = rms_norm("self_attn.norm_q");
-  self_norm_k_ = rms_norm("self_attn.norm_k");
-  linear(cross_q_, "cross_attn.q", dim, dim);
-  linear(cross_k_, "cross_attn.k", dim, dim);
-  linear(cross_v_, "cross_attn.v", dim, dim);
-  linear(cross_o_, "cross_attn.o", dim, dim);
-  cross_norm_q_ = rms_norm("cross_attn.norm_q");
-  cross_norm_k_ = rms_norm("cross_attn.norm_k");
-  if (image_branch_) {
-    linear(cross_k_image_, "cross_attn.k_img", dim, dim);
-    linear(cross_v_image_, "cross_attn.v_img", dim, dim);
-    cross_norm_k_image_ = rms_norm("cross_attn.norm_k_img");
+  if (parts & (kWanSelfAttention | kWanFeedForward)) modulation_ = weights.get("modulation");
+  if (parts & kWanSelfAttention) {
+    norm1_ = layer_norm(Tensor(), Tensor());
+    linear(self_q_, "self_attn.q");
+    linear(self_k_, "self_attn.k");
+    linear(self_v_, "self_attn.v");
+    linear(self_o_, "self_attn.o");
+    self_norm_q_ = rms_norm("self_attn.norm_q");
+    self_norm_k_ = rms_norm("self_attn.norm_k");
+    rope_ = device.kernels().rope.create(kernels.rope);
+    self_attention_ = device.kernels().attention.create(kernels.self_attention);
   }
-  linear(ffn_up_, "ffn.0", config.ffn_dim, dim);
-  linear(ffn_down_, "ffn.2", dim, config.ffn_dim);
-  rope_ = device.kernels().rope.create(kernels.rope);
-  self_attention_ = device.kernels().attention.create(kernels.self_attention);
-  cross_attention_ = device.kernels().attention.create(kernels.cross_attention);
-  if (image_branch_)
-    image_cross_attention_ = device.kernels().attention.create(kernels.image_cross_attention);
+  if (parts & kWanCrossAttention) {
+    norm3_ = layer_norm(weights.get("norm3.weight"), weights.get("norm3.bias"));
+    linear(cross_q_, "cross_attn.q");
+    linear(cross_o_, "cross_attn.o");
+    cross_norm_q_ = rms_norm("cross_attn.norm_q");
+    cross_attention_ = device.kernels().attention.create(kernels.cross_attention);
+    if (image_branch_)
+      image_cross_attention_ = device.kernels().attention.create(kernels.image_cross_attention);
+  }
+  if (parts & kWanCrossContext) {
+    linear(cross_k_, "cross_attn.k");
+    linear(cross_v_, "cross_attn.v");
+    cross_norm_k_ = rms_norm("cross_attn.norm_k");
+    if (image_branch_) {
+      linear(cross_k_image_, "cross_attn.k_img");
+      linear(cross_v_image_, "cross_attn.v_img");
+      cross_norm_k_image_ = rms_norm("cross_attn.norm_k_img");
+    }
+  }
+  if (parts & kWanFeedForward) {
+    norm2_ = layer_norm(Tensor(), Tensor());
+    linear(ffn_up_, "ffn.0");
+    linear(ffn_down_, "ffn.2");
+  }
 }
 
 Tensor WanBlock::heads_view(const Tensor& tokens) const {
@@ -93,22 +183,23 @@ WanCrossContext WanBlock::cross_context(const Tensor& context, const Tensor& ima
   return cross;
 }
 
-void WanBlock::forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross,
-                       const RopeTables& rope) const {
+Tensor WanBlock::modulation(const Tensor& e0) const {
+  // shift_msa, scale_msa, gate_msa, shift_ffn, scale_ffn, gate_ffn
+  Tensor modulation = empty({6, dim_}, DType::f32, *device_);
+  ops::add(modulation_, e0, modulation);
+  return modulation;
+}
+
+void WanBlock::self_attention(Tensor& x, const Tensor& e0, const RopeTables& rope) const {
   Device& device = *device_;
   const int64_t tokens = x.size(0);
   const DType compute = precision_.compute;
-  // shift_msa, scale_msa, gate_msa, shift_ffn, scale_ffn, gate_ffn
-  Tensor modulation = empty({6, dim_}, DType::f32, device);
-  ops::add(modulation_, e0, modulation);
-  auto part = [&](int index) { return modulation.select(0, index); };
-
+  const Tensor modulated = modulation(e0);
+  auto part = [&](int index) { return modulated.select(0, index); };
   Tensor normed = empty({tokens, dim_}, DType::f32, device);
   Tensor hidden = empty({tokens, dim_}, compute, device);
   Tensor attended = empty({tokens, dim_}, compute, device);
   Tensor attended_heads = heads_view(attended);
-
-  // Self-attention.
   norm1_->apply(x, normed);
   ops::modulate(normed, part(0), part(1), hidden);
   {
@@ -121,36 +212,46 @@ void WanBlock::forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross
     rope_->apply(k_tokens, rope, k_tokens);
     self_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
   }
-  {
-    Tensor y = self_o_.forward(attended, compute);
-    ops::gated_residual(x, y, part(2), x);
-  }
+  Tensor y = self_o_.forward(attended, compute);
+  ops::gated_residual(x, y, part(2), x);
+}
 
-  // Cross-attention on the text (and image) context; no modulation, no gate.
+void WanBlock::cross_attention(Tensor& x, const WanCrossContext& cross) const {
+  // On the text (and image) context; no modulation, no gate.
+  Device& device = *device_;
+  const int64_t tokens = x.size(0);
+  const DType compute = precision_.compute;
+  Tensor hidden = empty({tokens, dim_}, compute, device);
+  Tensor attended = empty({tokens, dim_}, compute, device);
+  Tensor attended_heads = heads_view(attended);
   norm3_->apply(x, hidden);
-  {
-    Tensor q = project_and_norm(cross_q_, cross_norm_q_.get(), hidden);
-    cross_attention_->apply(heads_view(q), heads_view(cross.keys), heads_view(cross.values), attended_heads);
-    if (image_branch_) {
-      Tensor image_attended = empty({tokens, dim_}, compute, device);
-      Tensor image_heads = heads_view(image_attended);
-      image_cross_attention_->apply(heads_view(q), heads_view(cross.image_keys),
-                                    heads_view(cross.image_values), image_heads);
-      ops::add(attended, image_attended, attended);
-    }
-    Tensor y = cross_o_.forward(attended, compute);
-    ops::add(x, y, x);
+  Tensor q = project_and_norm(cross_q_, cross_norm_q_.get(), hidden);
+  cross_attention_->apply(heads_view(q), heads_view(cross.keys), heads_view(cross.values), attended_heads);
+  if (image_branch_) {
+    Tensor image_attended = empty({tokens, dim_}, compute, device);
+    Tensor image_heads = heads_view(image_attended);
+    image_cross_attention_->apply(heads_view(q), heads_view(cross.image_keys), heads_view(cross.image_values),
+                                  image_heads);
+    ops::add(attended, image_attended, attended);
   }
+  Tensor y = cross_o_.forward(attended, compute);
+  ops::add(x, y, x);
+}
 
-  // Feed-forward.
+void WanBlock::feed_forward(Tensor& x, const Tensor& e0) const {
+  Device& device = *device_;
+  const int64_t tokens = x.size(0);
+  const DType compute = precision_.compute;
+  const Tensor modulated = modulation(e0);
+  auto part = [&](int index) { return modulated.select(0, index); };
+  Tensor normed = empty({tokens, dim_}, DType::f32, device);
+  Tensor hidden = empty({tokens, dim_}, compute, device);
   norm2_->apply(x, normed);
   ops::modulate(normed, part(3), part(4), hidden);
-  {
-    Tensor up = ffn_up_.forward(hidden, compute);
-    ops::gelu(up, up, /*tanh_approximation=*/true);
-    Tensor y = ffn_down_.forward(up, compute);
-    ops::gated_residual(x, y, part(5), x);
-  }
+  Tensor up = ffn_up_.forward(hidden, compute);
+  ops::gelu(up, up, /*tanh_approximation=*/true);
+  Tensor y = ffn_down_.forward(up, compute);
+  ops::gated_residual(x, y, part(5), x);
 }
 
 }  // namespace x2v

@@ -8,6 +8,7 @@
 #include "models/wan/dit_kernels.h"
 #include "models/wan/dit_weights.h"
 #include "models/wan/rope_tables.h"
+#include "offload/unit_stream.h"
 
 namespace x2v {
 
@@ -18,23 +19,55 @@ struct WanCrossContext {
   Tensor image_keys, image_values;  // i2v: [257, dim]; else undefined
 };
 
-class WanBlock {
+// The parts of a block, as offload streams them: LightX2V's three phases (self-attention with the
+// modulation, cross-attention, FFN), with the cross-attention's key and value projections apart, since
+// they run once per context (prepare_context), not in every step.
+enum WanBlockParts : unsigned {
+  kWanSelfAttention = 1,
+  kWanCrossAttention = 2,  // norm3, q, norm_q, o and the attention itself
+  kWanCrossContext = 4,    // k, v, norm_k (and the image's): WanBlock::cross_context
+  kWanFeedForward = 8,
+  kWanStepParts = kWanSelfAttention | kWanCrossAttention | kWanFeedForward,
+  kWanAllParts = kWanStepParts | kWanCrossContext,
+};
+
+class WanBlock : public OffloadUnit {
  public:
   // Block `index` of a `config` model, its weights read from `checkpoint` (which may be a quantized export
   // holding no config.json: the architecture comes from `config`).
   void load(const WanDitConfig& config, const WanDitCheckpoint& checkpoint, int index,
             const WanDitKernels& kernels, Precision precision, Device& device);
+  // The weights of `parts` of block `index` as host tensors, named within the block ("self_attn.q.weight"),
+  // in the dtypes (and quantized layouts) `device`'s kernels take. Safe to call from any thread.
+  static WeightSet read_weights(const WanDitConfig& config, const WanDitCheckpoint& checkpoint, int index,
+                                const WanDitKernels& kernels, Precision precision, Device& device,
+                                unsigned parts);
+  // Builds `parts` from `weights` (read_weights' names, on `device`); kernels keep references to them.
+  void build(const WanDitConfig& config, const WeightSet& weights, const WanDitKernels& kernels,
+             Precision precision, Device& device, unsigned parts);
+
   // x [tokens, dim] (residual, precision.sensitive) is updated in place. e0 [6, dim] f32; context
   // [text_len, dim] and image_context [257, dim] (i2v only, else undefined) in precision.compute.
-  // `rope`: the tables of the tokens' grid (wan_rope_tables).
-  void forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross, const RopeTables& rope) const;
-  // The cross-attention keys and values of an embedded context (see WanDit::prepare_context).
+  // `rope`: the tables of the tokens' grid (wan_rope_tables). Needs kWanStepParts.
+  void forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross, const RopeTables& rope) const {
+    self_attention(x, e0, rope);
+    cross_attention(x, cross);
+    feed_forward(x, e0);
+  }
+  // forward's three phases, in that order; each needs its part.
+  void self_attention(Tensor& x, const Tensor& e0, const RopeTables& rope) const;
+  void cross_attention(Tensor& x, const WanCrossContext& cross) const;
+  void feed_forward(Tensor& x, const Tensor& e0) const;
+  // The cross-attention keys and values of an embedded context (see WanDit::prepare_context). Needs
+  // kWanCrossContext.
   WanCrossContext cross_context(const Tensor& context, const Tensor& image_context) const;
 
  private:
   // [tokens, dim] -> [heads, tokens, head_dim] view (no copy).
   Tensor heads_view(const Tensor& tokens) const;
   Tensor project_and_norm(const Linear& linear, RmsNormKernel* norm, const Tensor& input) const;
+  // modulation + e0 rows [first, first + 3): (shift, scale, gate) of one modulated phase.
+  Tensor modulation(const Tensor& e0) const;
 
   Device* device_ = nullptr;
   Precision precision_;

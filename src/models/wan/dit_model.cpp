@@ -3,6 +3,7 @@
 #include <cmath>
 #include <optional>
 
+#include "core/log.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
 
@@ -24,17 +25,118 @@ WanDitCheckpoint open_quantized_checkpoint(const std::string& path, const WanDit
 
 }  // namespace
 
+// The blocks of a streamed DiT as offload units: unit u holds parts[u % parts.size()] of block
+// u / parts.size().
+class WanBlockUnits final : public UnitSource {
+ public:
+  WanBlockUnits(std::shared_ptr<const WanDitCheckpoint> checkpoint, const WanDitKernels& kernels,
+                Precision precision, Device& device, std::vector<unsigned> parts, const OffloadOptions& offload)
+      : checkpoint_(std::move(checkpoint)),
+        config_(checkpoint_->config()),
+        kernels_(kernels),
+        precision_(precision),
+        device_(&device),
+        parts_(std::move(parts)),
+        lazy_(offload.lazy_load),
+        workers_(offload.num_disk_workers) {
+    if (lazy_) return;
+    // cpu_offload: the host copy, read once (tensors the file holds as they run stay mapped, not copied).
+    host_.reserve(unit_count());
+    for (size_t unit = 0; unit < unit_count(); ++unit) host_.push_back(read_parts(block_of(unit), parts_of(unit)));
+  }
+
+  size_t unit_count() const override { return static_cast<size_t>(config_.num_layers) * parts_.size(); }
+  WeightSet read(size_t unit) const override {
+    return lazy_ ? read_parts(block_of(unit), parts_of(unit)) : host_[unit];
+  }
+  std::unique_ptr<OffloadUnit> build(size_t unit, const WeightSet& weights) const override {
+    auto block = std::make_unique<WanBlock>();
+    block->build(config_, weights, kernels_, precision_, *device_, parts_of(unit));
+    return block;
+  }
+
+  // `parts` of `block` as host tensors; with lazy_load read from disk into memory of their own, the file's
+  // pages given back.
+  WeightSet read_parts(int block, unsigned parts) const {
+    WeightSet weights = WanBlock::read_weights(config_, *checkpoint_, block, kernels_, precision_, *device_, parts);
+    if (!lazy_) return weights;
+    WeightSet owned = weights.owned_copy(workers_);
+    for (const auto& entry : weights.entries()) checkpoint_->release(concat("blocks.", block, ".", entry.first));
+    return owned;
+  }
+
+ private:
+  int block_of(size_t unit) const { return static_cast<int>(unit / parts_.size()); }
+  unsigned parts_of(size_t unit) const { return parts_[unit % parts_.size()]; }
+
+  std::shared_ptr<const WanDitCheckpoint> checkpoint_;
+  WanDitConfig config_;
+  WanDitKernels kernels_;
+  Precision precision_;
+  Device* device_;
+  std::vector<unsigned> parts_;
+  bool lazy_;
+  int workers_;
+  std::vector<WeightSet> host_;
+};
+
 WanDit::WanDit(const WanDitCheckpoint& model_checkpoint, const WanDitKernels& kernels, Precision precision,
                Device& device)
-    : config_(model_checkpoint.config()), precision_(precision), device_(&device) {
+    : config_(model_checkpoint.config()), precision_(precision), device_(&device), kernels_(kernels) {
   // With dit_quantized_ckpt every weight comes from there (LightX2V's quantized exports are complete);
   // the model's checkpoint gave the architecture.
   std::optional<WanDitCheckpoint> quantized;
   if (!kernels.quantized_checkpoint.empty())
     quantized = open_quantized_checkpoint(kernels.quantized_checkpoint, config_);
   const WanDitCheckpoint& checkpoint = quantized ? *quantized : model_checkpoint;
+  load_non_block(checkpoint, kernels);
+  blocks_.resize(config_.num_layers);
+  for (int64_t i = 0; i < config_.num_layers; ++i)
+    blocks_[i].load(config_, checkpoint, static_cast<int>(i), kernels, precision, device);
+}
+
+WanDit::WanDit(std::shared_ptr<const WanDitCheckpoint> model_checkpoint, const WanDitKernels& kernels,
+               Precision precision, Device& device, const OffloadOptions& offload)
+    : config_(model_checkpoint->config()),
+      precision_(precision),
+      device_(&device),
+      kernels_(kernels),
+      offload_(offload) {
+  std::shared_ptr<const WanDitCheckpoint> checkpoint = model_checkpoint;
+  if (!kernels.quantized_checkpoint.empty())
+    checkpoint = std::make_shared<const WanDitCheckpoint>(
+        open_quantized_checkpoint(kernels.quantized_checkpoint, config_));
+  if (!offload.streams(device.host_accessible())) {
+    load_non_block(*checkpoint, kernels);
+    blocks_.resize(config_.num_layers);
+    for (int64_t i = 0; i < config_.num_layers; ++i)
+      blocks_[i].load(config_, *checkpoint, static_cast<int>(i), kernels, precision, device);
+    return;
+  }
+  if (offload.lazy_load && checkpoint->checkpoint().format() == "pth")
+    throw Error("wan dit", concat("lazy_load reads safetensors by byte ranges, and ", checkpoint->checkpoint().path(),
+                                  " is a .pth; make a block-split copy with `x2v convert --source ",
+                                  checkpoint->checkpoint().path(), " --output <folder> --save_by_block`",
+                                  " and give that folder"));
+  checkpoint->check_tensors();
+  load_non_block(*checkpoint, kernels);
+  streamed_checkpoint_ = checkpoint;
+  unit_parts_ = offload.granularity == OffloadGranularity::phase
+                    ? std::vector<unsigned>{kWanSelfAttention, kWanCrossAttention, kWanFeedForward}
+                    : std::vector<unsigned>{kWanStepParts};
+  source_ = std::make_shared<WanBlockUnits>(checkpoint, kernels, precision, device, unit_parts_, offload);
+  units_ = std::make_unique<UnitStream>(source_, device, offload.lazy_load);
+  log_info("wan dit", offload.describe(device.host_accessible()), ": ", config_.num_layers, " blocks",
+           unit_parts_.size() > 1 ? " of 3 phases" : "", " stream through ", device.device_string(),
+           ", two units at a time");
+}
+
+WanDit::~WanDit() = default;
+
+void WanDit::load_non_block(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels) {
   const WanDitConfig& c = config_;
-  const DType compute = precision.compute;
+  Device& device = *device_;
+  const DType compute = precision_.compute;
   auto weight = [&](const std::string& name, const Shape& shape, DType dtype) {
     return checkpoint.load(name, shape, dtype, device);
   };
@@ -65,9 +167,6 @@ WanDit::WanDit(const WanDitCheckpoint& model_checkpoint, const WanDitKernels& ke
     image_norm_out_->load(weight("img_emb.proj.4.weight", {c.dim}, DType::f32),
                           weight("img_emb.proj.4.bias", {c.dim}, DType::f32), 1e-5f);
   }
-  blocks_.resize(c.num_layers);
-  for (int64_t i = 0; i < c.num_layers; ++i)
-    blocks_[i].load(c, checkpoint, static_cast<int>(i), kernels, precision, device);
   head_modulation_ = weight("head.modulation", {2, c.dim}, DType::f32);
   head_norm_ = device.kernels().layer_norm.create(kernels.layer_norm);
   head_norm_->load(Tensor(), Tensor(), static_cast<float>(c.eps));
@@ -141,8 +240,21 @@ WanDitPreparedContext WanDit::prepare_context(const Tensor& context, const Tenso
   observe("text_embedding", text);
   const Tensor image = config_.image_branch() ? embed_image(clip_features) : Tensor();
   WanDitPreparedContext prepared;
-  prepared.blocks.reserve(blocks_.size());
-  for (const WanBlock& block : blocks_) prepared.blocks.push_back(block.cross_context(text, image));
+  prepared.blocks.reserve(config_.num_layers);
+  if (!units_) {
+    for (const WanBlock& block : blocks_) prepared.blocks.push_back(block.cross_context(text, image));
+    return prepared;
+  }
+  // Streamed: each block's key and value projections come in for this pass alone.
+  Device& device = *device_;
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    const WeightSet host = source_->read_parts(static_cast<int>(i), kWanCrossContext);
+    const WeightSet on_device = host.copied_to(device, device.compute_stream());
+    device.compute_stream().synchronize();
+    WanBlock block;
+    block.build(config_, on_device, kernels_, precision_, device, kWanCrossContext);
+    prepared.blocks.push_back(block.cross_context(text, image));
+  }
   return prepared;
 }
 
@@ -199,14 +311,10 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
     computed = prepare_context(inputs.context, inputs.clip_features);
     prepared = &computed;
   }
-  if (prepared->blocks.size() != blocks_.size())
+  if (static_cast<int64_t>(prepared->blocks.size()) != c.num_layers)
     throw InternalError("wan dit", concat("prepared context has ", prepared->blocks.size(), " blocks, model ",
-                                          blocks_.size()));
-
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    blocks_[i].forward(x, e0, prepared->blocks[i], rope);
-    observe(concat("block_", i), x);
-  }
+                                          c.num_layers));
+  run_blocks(x, e0, *prepared, rope);
 
   // Head: LN(x) * (1 + scale) + shift with [shift, scale] = head.modulation + e, then a linear to patches.
   Tensor head_modulation = empty({2, c.dim}, DType::f32, device);
@@ -224,6 +332,24 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   Tensor target = out.reshape({c.out_dim, grid.frames, pt, grid.height, ph, grid.width, pw});
   ops::copy(source, target);
   return ops::to_device(out, host_device());
+}
+
+void WanDit::run_blocks(Tensor& x, const Tensor& e0, const WanDitPreparedContext& prepared,
+                        const RopeTables& rope) const {
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    if (!units_) {
+      blocks_[i].forward(x, e0, prepared.blocks[i], rope);
+    } else {
+      for (size_t p = 0; p < unit_parts_.size(); ++p) {
+        const auto& block = static_cast<const WanBlock&>(units_->take(i * unit_parts_.size() + p));
+        const unsigned parts = unit_parts_[p];
+        if (parts & kWanSelfAttention) block.self_attention(x, e0, rope);
+        if (parts & kWanCrossAttention) block.cross_attention(x, prepared.blocks[i]);
+        if (parts & kWanFeedForward) block.feed_forward(x, e0);
+      }
+    }
+    observe(concat("block_", i), x);
+  }
 }
 
 }  // namespace x2v

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/wan/dit_block.h"
+#include "offload/offload_options.h"
 
 namespace x2v {
 
@@ -23,10 +24,20 @@ struct WanDitPreparedContext {
   std::vector<WanCrossContext> blocks;
 };
 
+class WanBlockUnits;  // the streamed blocks (dit_model.cpp)
+
 class WanDit {
  public:
+  // Every weight resident on `device`.
   WanDit(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels, Precision precision,
          Device& device);
+  // With `offload`: the blocks stream through the device unit by unit (cpu_offload, lazy_load) as
+  // offload/unit_stream.h describes, or stay resident when it asks for nothing to stream. Errors name a
+  // missing or misshaped block tensor before anything runs.
+  WanDit(std::shared_ptr<const WanDitCheckpoint> checkpoint, const WanDitKernels& kernels,
+         Precision precision, Device& device, const OffloadOptions& offload);
+  WanDit(WanDit&&) = default;
+  ~WanDit();
 
   const WanDitConfig& config() const { return config_; }
   const Precision& precision() const { return precision_; }
@@ -49,6 +60,10 @@ class WanDit {
   Tensor embed_time(double timestep, Tensor& e0) const;
   Tensor embed_text(const Tensor& context) const;
   Tensor embed_image(const Tensor& clip_features) const;
+  void load_non_block(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels);
+  // Runs every block on x, resident or streamed.
+  void run_blocks(Tensor& x, const Tensor& e0, const WanDitPreparedContext& prepared,
+                  const RopeTables& rope) const;
 
   WanDitConfig config_;
   Precision precision_;
@@ -58,7 +73,14 @@ class WanDit {
   Linear text_embedding_0_, text_embedding_2_;
   std::unique_ptr<LayerNormKernel> image_norm_in_, image_norm_out_;
   Linear image_projection_1_, image_projection_3_;
-  std::vector<WanBlock> blocks_;
+  std::vector<WanBlock> blocks_;  // resident blocks; empty when they stream
+  // Streaming: the blocks' checkpoint, their units and the parts of a block each unit holds.
+  std::shared_ptr<const WanDitCheckpoint> streamed_checkpoint_;
+  std::shared_ptr<WanBlockUnits> source_;
+  std::unique_ptr<UnitStream> units_;
+  std::vector<unsigned> unit_parts_;  // per unit of one block: kWanStepParts, or one phase each
+  WanDitKernels kernels_;
+  OffloadOptions offload_;
   Tensor head_modulation_;  // [2, dim] f32
   std::unique_ptr<LayerNormKernel> head_norm_;
   Linear head_;

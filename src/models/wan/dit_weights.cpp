@@ -222,6 +222,16 @@ std::string WanDitCheckpoint::file_name(const std::string& original_name) const 
          (naming_ == WanWeightNaming::diffusers ? wan_diffusers_name(original_name) : original_name);
 }
 
+void WanDitCheckpoint::check_tensors() const {
+  for (const auto& [original, expected] : wan_dit_tensor_shapes(config_)) {
+    const io::TensorInfo info = require(file_name(original));
+    if (shape_numel(info.shape) != shape_numel(expected))
+      throw Error("wan dit", concat("tensor '", file_name(original), "' in ", checkpoint_->path(), " has shape ",
+                                    shape_to_string(info.shape), ", expected ", shape_to_string(expected),
+                                    " for a ", config_.describe(), " model"));
+  }
+}
+
 io::TensorInfo WanDitCheckpoint::require(const std::string& name) const {
   if (!checkpoint_->contains(name))
     throw Error("wan dit", concat(checkpoint_->path(), " has no tensor '", name, "' (a ", config_.describe(),

@@ -59,6 +59,12 @@ class WanDitCheckpoint {
                                  const std::string& scheme, bool auto_quant, Device& device) const;
   // The name of `original_name` in this checkpoint.
   std::string file_name(const std::string& original_name) const;
+  // Gives the memory of `original_name`'s bytes back (lazy loading, once the tensor is copied).
+  void release(const std::string& original_name) const { checkpoint_->release(file_name(original_name)); }
+  // Checks from the headers alone that every tensor of the model is present with its expected size, so a
+  // streamed model fails before it runs: Error naming the first missing or misshaped tensor (and the
+  // file, for a block-split checkpoint whose block file is missing).
+  void check_tensors() const;
 
   // lora_configs: every LoRA is added to its weights as they load (before weight_auto_quant). LoRA keys
   // use the original Wan names or this checkpoint's own names. Errors name a key that changes no tensor.

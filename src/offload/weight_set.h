@@ -1,0 +1,45 @@
+#pragma once
+// The named weights of one offload unit (a DiT block, one phase of it): read on the host, then copied to
+// the device as one set on a copy stream. Holding the set holds the memory; dropping it frees it.
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "platform/device.h"
+
+namespace x2v {
+
+class WeightSet {
+ public:
+  void add(const std::string& name, const Tensor& tensor);
+  bool contains(const std::string& name) const;
+  // The tensor `name`; InternalError when the set has none (a model asked for a weight it did not read).
+  const Tensor& get(const std::string& name) const;
+  const std::vector<std::pair<std::string, Tensor>>& entries() const { return entries_; }
+  size_t bytes() const;
+
+  // Copies on `device` of every tensor, enqueued on `stream`: complete once the stream passes them. The
+  // host tensors must stay alive until then (the caller orders that with an event).
+  WeightSet copied_to(Device& device, Stream& stream) const;
+  // A copy of every tensor in memory of the host device's allocator, made by `workers` threads (largest
+  // tensors first). Lazy loading reads a unit from disk this way: tensors borrowed from a mapped file
+  // become the file's reads, spread over the workers.
+  WeightSet owned_copy(int workers) const;
+
+  // Called once the set (and every copy of its tensors a kernel kept) is no longer in use: lazy loading
+  // gives the pages of the tensors' file ranges back to the system there.
+  void on_release(std::function<void()> release);
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> entries_;
+  // Runs the release callbacks when the last copy of the set goes away.
+  struct Releaser {
+    std::vector<std::function<void()>> callbacks;
+    ~Releaser();
+  };
+  std::shared_ptr<Releaser> releaser_;
+};
+
+}  // namespace x2v
