@@ -44,7 +44,8 @@ class Checkpoint {
   virtual Tensor load(const std::string& name, std::optional<DType> dtype = std::nullopt) const = 0;
   // Gives the memory holding tensor `name`'s bytes back to the system (lazy loading reads a tensor once per
   // use); a later load reads the file again. Tensors loaded before stay valid. Formats held in memory
-  // ignore it.
+  // ignore it, and so does
+  // every format for a name it does not hold.
   virtual void release(const std::string& name) const { (void)name; }
   // Free-form metadata (safetensors "__metadata__", the index's "metadata").
   virtual std::map<std::string, std::string> metadata() const { return {}; }

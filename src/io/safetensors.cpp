@@ -118,8 +118,8 @@ void SafetensorsFile::parse_header() {
                                    " whose sizes are not all non-negative integers; ", kCorruptFix));
       const uint64_t extent = size.get<uint64_t>();
       if (extent > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, extent, &numel))
-        throw Error(kPlace, concat(where, " has shape ", shape_value.dump(), " too large to address; ",
-                                   kCorruptFix));
+        throw Error(kPlace,
+                    concat(where, " has shape ", shape_value.dump(), " too large to address; ", kCorruptFix));
       shape.push_back(static_cast<int64_t>(extent));
     }
 
@@ -183,6 +183,7 @@ TensorInfo SafetensorsFile::info(const std::string& name) const {
 }
 
 void SafetensorsFile::release(const std::string& name) const {
+  if (!contains(name)) return;
   const Entry& found = entry(name);
   file_->release(found.begin, found.end - found.begin);
 }

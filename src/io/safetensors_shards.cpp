@@ -124,6 +124,7 @@ TensorInfo SafetensorsShards::info(const std::string& name) const {
 }
 
 void SafetensorsShards::release(const std::string& name) const {
+  if (!contains(name)) return;
   shard_holding(name).release(name);
 }
 

@@ -33,7 +33,8 @@ OffloadOptions OffloadOptions::from_config(const io::Config& config) {
                                  "' is not one of block, phase, model (in ", config.source(), ")"));
   const int64_t workers = config.get_int("num_disk_workers", 4);
   if (workers < 1 || workers > 64)
-    throw Error("config", concat("num_disk_workers ", workers, " is not in 1..64 (in ", config.source(), ")"));
+    throw Error("config",
+                concat("num_disk_workers ", workers, " is not in 1..64 (in ", config.source(), ")"));
   options.num_disk_workers = static_cast<int>(workers);
   if (options.lazy_load && options.granularity == OffloadGranularity::model)
     throw Error("config", concat("lazy_load streams the DiT block by block or phase by phase; set ",

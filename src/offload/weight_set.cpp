@@ -41,7 +41,8 @@ WeightSet WeightSet::copied_to(Device& device, Stream& stream) const {
   WeightSet result;
   result.releaser_ = releaser_;
   for (const auto& [name, tensor] : entries_) {
-    const bool in_place = tensor.device() == &device || (device.host_accessible() && tensor.is_host_accessible());
+    const bool in_place =
+        tensor.device() == &device || (device.host_accessible() && tensor.is_host_accessible());
     if (!tensor.defined() || in_place) {
       result.entries_.emplace_back(name, tensor);
       continue;
@@ -62,9 +63,8 @@ WeightSet WeightSet::owned_copy(int workers) const {
   result.entries_.resize(entries_.size());
   std::vector<size_t> order(entries_.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return entries_[a].second.nbytes() > entries_[b].second.nbytes();
-  });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return entries_[a].second.nbytes() > entries_[b].second.nbytes(); });
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;

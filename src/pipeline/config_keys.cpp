@@ -17,7 +17,8 @@ const std::vector<std::string> kUsedKeys = {
     "rope_type", "dit_quantized", "dit_quant_scheme", "dit_quantized_ckpt", "weight_auto_quant",
     "t5_quantized", "t5_quant_scheme", "t5_quantized_ckpt", "dit_original_ckpt", "t5_original_ckpt",
     "t5_tokenizer_path", "vae_path", "use_tiling_vae", "vae_dtype", "t5_cpu_offload", "vae_cpu_offload",
-    "cpu_offload", "lora_configs", "strict_config",
+    "cpu_offload", "offload_granularity", "lazy_load", "num_disk_workers", "unload_modules", "lora_configs",
+    "strict_config",
     // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
     "use_stream_vae"};
 
@@ -31,7 +32,7 @@ struct UnimplementedKey {
 };
 
 const char* const kFullVae = "the video is decoded with the full Wan2.1 VAE";
-const char* const kWholeWeights = "weights are loaded whole, one model at a time";
+const char* const kNeverRead = "LightX2V documents it but never reads it, so it does nothing there either";
 const char* const kNoI2V = "it belongs to i2v (the CLIP image encoder), which x2v does not run yet";
 const char* const kFromModel = "x2v reads the architecture from the model's config.json and weights";
 const char* const kExactAttention = "attention is exact (no sparse attention)";
@@ -70,17 +71,13 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"resolution_rate", nullptr},
       {"changing_resolution_steps", nullptr},
       {"mm_config", "no linear is quantized by it; use dit_quantized and dit_quant_scheme"},
-      {"lazy_load", kWholeWeights},
-      {"t5_lazy_load", kWholeWeights},
-      {"unload_modules", "each model is already loaded just before its stage and freed after it"},
-      {"offload_granularity", nullptr},
-      {"num_disk_workers", nullptr},
-      {"offload_to_disk", kWholeWeights},
-      {"offload_ratio", nullptr},
-      {"max_memory", "set X2V_MEMORY_LIMIT to bound the allocator instead"},
-      {"t5_offload_granularity", nullptr},
-      {"vae_offload_cache", kWholeWeights},
-      {"cpu_offload_activations", kWholeWeights},
+      {"t5_lazy_load", "the text encoder is loaded whole for its stage and freed after it"},
+      {"offload_to_disk", kNeverRead},
+      {"offload_ratio", kNeverRead},
+      {"max_memory", "LightX2V never reads it either; set X2V_MEMORY_LIMIT to bound the allocator"},
+      {"t5_offload_granularity", kNeverRead},
+      {"vae_offload_cache", kNoWan22},
+      {"cpu_offload_activations", "activations stay on the device"},
       {"clean_cuda_cache", "cached blocks go back to the system after each stage"},
       {"parallel", "one process runs every step (no sequence or CFG parallelism)"},
       {"seq_parallel", "one process runs every step"},

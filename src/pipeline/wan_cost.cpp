@@ -39,6 +39,7 @@ WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, i
   const double activations = tokens * (ffn * static_cast<double>(dtype_size(compute)) + 6 * d * 4);
   const double latents = 4.0 * 16 * latent_frames * (shape.height / 8.0) * (shape.width / 8.0) * 4;
   cost.dit_bytes = weight_bytes + contexts + activations + latents;
+  cost.dit_block_weight_bytes = weight_bytes / static_cast<double>(std::max<int64_t>(1, dit.num_layers));
   // The decoder's last stage: 96 channels of up to 4 frames at full resolution (or of one tile), input and
   // output.
   const double height = vae_tile > 0 ? std::min<double>(shape.height, vae_tile) : shape.height;

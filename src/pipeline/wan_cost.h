@@ -18,7 +18,8 @@ struct WanCost {
   double dit_flops = 0;            // multiply-adds x 2 over every evaluation (linears and attention)
   double dit_attention_flops = 0;  // the part of dit_flops in attention's score and value products
   double dit_bytes = 0;  // lower bound of the DiT stage's memory (weights + one block's activations)
-  double vae_bytes = 0;  // lower bound of the VAE decode's memory (one chunk at full resolution)
+  double dit_block_weight_bytes = 0;  // one block's weights (two are on the device when blocks stream)
+  double vae_bytes = 0;               // lower bound of the VAE decode's memory (one chunk at full resolution)
 };
 
 // `block_weight_bytes`: bytes a weight of the blocks' linears (1 when quantized); `vae_tile` is the decode's

@@ -7,8 +7,9 @@ namespace x2v {
 WanDit WanDitStage::load(const std::string& path, const io::Config& config, Device& device) {
   const WanDitKernels kernels = WanDitKernels::from_config(config);
   kernels.check(device);
-  const WanDitCheckpoint checkpoint = open_wan_dit_checkpoint(path, config);
-  return WanDit(checkpoint, kernels, Precision::from_environment(), device);
+  const OffloadOptions offload = OffloadOptions::from_config(config);
+  auto checkpoint = std::make_shared<const WanDitCheckpoint>(open_wan_dit_checkpoint(path, config));
+  return WanDit(std::move(checkpoint), kernels, Precision::from_environment(), device, offload);
 }
 
 WanDitStage::WanDitStage(const std::string& path, const io::Config& config, Device& device)

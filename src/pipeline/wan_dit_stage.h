@@ -1,7 +1,8 @@
 #pragma once
 // The Wan DiT as one stage, the way `x2v dit`, `x2v sample` and the text-to-video runner all load and run
 // it: the checkpoint with the config's LoRAs merged, the config's kernels checked on the device first,
-// the precision from DTYPE.
+// the precision from DTYPE, the blocks resident or streamed as cpu_offload, offload_granularity and lazy_load
+// say.
 #include <string>
 
 #include "io/config.h"

@@ -84,12 +84,12 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   else if (vae_dtype != "fp32")
     throw Error("config",
                 concat("vae_dtype '", vae_dtype, "' is not fp32 or bf16 (in ", config_.source(), ")"));
-  const bool offload = config_.get_bool("cpu_offload", false);
-  if (offload && device.name() != "cpu")
-    throw Error("config", "cpu_offload is not supported yet on this device; set it to false");
-  if (offload)
-    log_warn("config",
-             "cpu_offload: the models already run on the cpu device, so there is nothing to offload");
+  offload_ = OffloadOptions::from_config(config_);
+  if (offload_.cpu_offload && !offload_.lazy_load && device.host_accessible())
+    log_warn("config", "cpu_offload: ", device.device_string(),
+             " computes in host memory, so the DiT's weights stay where they are (lazy_load streams them from"
+             " disk instead)");
+  config_.get_bool("unload_modules", false);
   const Precision precision = Precision::from_environment();
 
   // Kernels and quant schemes, on the device each stage will run on.
@@ -110,6 +110,11 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   cost_ =
       estimate_wan_cost(dit_config_, shape_, sampling.evaluations(), precision.compute, block_weight_bytes,
                         vae_options_.tiling ? vae_options_.tile_sample_size : 0, vae_options_.dtype);
+  if (offload_.streams(device.host_accessible())) {
+    // Two blocks' weights are held at a time, not all of them.
+    const double layers = static_cast<double>(dit_config_.num_layers);
+    cost_.dit_bytes -= cost_.dit_block_weight_bytes * std::max(0.0, layers - 2);
+  }
   check_vae_memory(cost_, shape_, stage_device(config_, "vae_cpu_offload", device));
 }
 
@@ -169,6 +174,10 @@ std::vector<std::string> WanT2VRunner::describe(const GenerationRequest& request
                          vae_options_.tiling ? " tiled" : "", "; platform ", device_->device_string(),
                          config_.get_bool("t5_cpu_offload", false) ? " (umT5 on cpu)" : "",
                          config_.get_bool("vae_cpu_offload", false) ? " (VAE on cpu)" : ""));
+  lines.push_back(concat(
+      "DiT weights: ", offload_.describe(device_->host_accessible()), " ",
+      config_.set_by_user("cpu_offload") || config_.set_by_user("lazy_load") ? "[config]" : "[default]",
+      "; each model is freed when its stage ends (unload_modules)"));
   lines.push_back(concat("kernels: attention ", registries.attention.resolve(kernels.self_attention), ", mm ",
                          registries.mm.resolve(kernels.mm), ", block linears ", block_mm, ", rms_norm ",
                          registries.rms_norm.resolve(kernels.rms_norm), ", layer_norm ",

@@ -9,6 +9,7 @@
 
 #include "io/config.h"
 #include "models/wan/vae.h"
+#include "offload/offload_options.h"
 #include "pipeline/runner.h"
 #include "pipeline/wan_cost.h"
 #include "pipeline/wan_defaults.h"
@@ -72,6 +73,7 @@ class WanT2VRunner : public Runner {
   WanVideoShape shape_;
   WanDitConfig dit_config_;
   WanCost cost_;
+  OffloadOptions offload_;
   WanVaeOptions vae_options_;
   int64_t text_len_ = 512;
   int64_t fps_ = 16;

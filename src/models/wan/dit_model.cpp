@@ -30,7 +30,8 @@ WanDitCheckpoint open_quantized_checkpoint(const std::string& path, const WanDit
 class WanBlockUnits final : public UnitSource {
  public:
   WanBlockUnits(std::shared_ptr<const WanDitCheckpoint> checkpoint, const WanDitKernels& kernels,
-                Precision precision, Device& device, std::vector<unsigned> parts, const OffloadOptions& offload)
+                Precision precision, Device& device, std::vector<unsigned> parts,
+                const OffloadOptions& offload)
       : checkpoint_(std::move(checkpoint)),
         config_(checkpoint_->config()),
         kernels_(kernels),
@@ -42,7 +43,8 @@ class WanBlockUnits final : public UnitSource {
     if (lazy_) return;
     // cpu_offload: the host copy, read once (tensors the file holds as they run stay mapped, not copied).
     host_.reserve(unit_count());
-    for (size_t unit = 0; unit < unit_count(); ++unit) host_.push_back(read_parts(block_of(unit), parts_of(unit)));
+    for (size_t unit = 0; unit < unit_count(); ++unit)
+      host_.push_back(read_parts(block_of(unit), parts_of(unit)));
   }
 
   size_t unit_count() const override { return static_cast<size_t>(config_.num_layers) * parts_.size(); }
@@ -58,10 +60,12 @@ class WanBlockUnits final : public UnitSource {
   // `parts` of `block` as host tensors; with lazy_load read from disk into memory of their own, the file's
   // pages given back.
   WeightSet read_parts(int block, unsigned parts) const {
-    WeightSet weights = WanBlock::read_weights(config_, *checkpoint_, block, kernels_, precision_, *device_, parts);
+    WeightSet weights =
+        WanBlock::read_weights(config_, *checkpoint_, block, kernels_, precision_, *device_, parts);
     if (!lazy_) return weights;
     WeightSet owned = weights.owned_copy(workers_);
-    for (const auto& entry : weights.entries()) checkpoint_->release(concat("blocks.", block, ".", entry.first));
+    for (const auto& entry : weights.entries())
+      checkpoint_->release(concat("blocks.", block, ".", entry.first));
     return owned;
   }
 
@@ -114,10 +118,11 @@ WanDit::WanDit(std::shared_ptr<const WanDitCheckpoint> model_checkpoint, const W
     return;
   }
   if (offload.lazy_load && checkpoint->checkpoint().format() == "pth")
-    throw Error("wan dit", concat("lazy_load reads safetensors by byte ranges, and ", checkpoint->checkpoint().path(),
-                                  " is a .pth; make a block-split copy with `x2v convert --source ",
-                                  checkpoint->checkpoint().path(), " --output <folder> --save_by_block`",
-                                  " and give that folder"));
+    throw Error("wan dit",
+                concat("lazy_load reads safetensors by byte ranges, and ", checkpoint->checkpoint().path(),
+                       " is a .pth; make a block-split copy with `x2v convert --source ",
+                       checkpoint->checkpoint().path(), " --output <folder> --save_by_block`",
+                       " and give that folder"));
   checkpoint->check_tensors();
   load_non_block(*checkpoint, kernels);
   streamed_checkpoint_ = checkpoint;
@@ -312,8 +317,8 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
     prepared = &computed;
   }
   if (static_cast<int64_t>(prepared->blocks.size()) != c.num_layers)
-    throw InternalError("wan dit", concat("prepared context has ", prepared->blocks.size(), " blocks, model ",
-                                          c.num_layers));
+    throw InternalError(
+        "wan dit", concat("prepared context has ", prepared->blocks.size(), " blocks, model ", c.num_layers));
   run_blocks(x, e0, *prepared, rope);
 
   // Head: LN(x) * (1 + scale) + shift with [shift, scale] = head.modulation + e, then a linear to patches.

@@ -226,9 +226,9 @@ void WanDitCheckpoint::check_tensors() const {
   for (const auto& [original, expected] : wan_dit_tensor_shapes(config_)) {
     const io::TensorInfo info = require(file_name(original));
     if (shape_numel(info.shape) != shape_numel(expected))
-      throw Error("wan dit", concat("tensor '", file_name(original), "' in ", checkpoint_->path(), " has shape ",
-                                    shape_to_string(info.shape), ", expected ", shape_to_string(expected),
-                                    " for a ", config_.describe(), " model"));
+      throw Error("wan dit", concat("tensor '", file_name(original), "' in ", checkpoint_->path(),
+                                    " has shape ", shape_to_string(info.shape), ", expected ",
+                                    shape_to_string(expected), " for a ", config_.describe(), " model"));
   }
 }
 
