@@ -30,8 +30,10 @@ std::unique_ptr<UnitStream::Loaded> UnitStream::read(size_t index) const {
   loaded->host = source_->read(index);
   if (host_memory_) {
     // Host memory is the device's memory: no copy, and building (packing weights) is host work too.
-    loaded->on_device = loaded->host;
-    loaded->unit = source_->build(index, loaded->on_device);
+    loaded->bytes = loaded->host.bytes();
+    loaded->unit = source_->build(index, loaded->host);
+    // Kernels keep what they need (a packed copy, or the tensor itself); the rest is freed now.
+    loaded->host = WeightSet();
   }
   return loaded;
 }
@@ -62,6 +64,7 @@ std::unique_ptr<UnitStream::Loaded> UnitStream::finish(Pending& pending) {
 void UnitStream::upload(Loaded& loaded) {
   if (host_memory_ || loaded.copied) return;
   loaded.on_device = loaded.host.copied_to(*device_, *copy_stream_);
+  loaded.bytes = loaded.on_device.bytes();
   loaded.copied = device_->create_event();
   loaded.copied->record(*copy_stream_);
 }
@@ -112,9 +115,10 @@ const OffloadUnit& UnitStream::take(size_t index) {
       pending_.reset();
     }
   }
+  // While this unit computes the next one is read (and copied): the two hold weights together.
+  peak_weight_bytes_ = std::max(peak_weight_bytes_, loaded->bytes + previous_bytes_);
+  previous_bytes_ = loaded->bytes;
   current_ = std::move(loaded);
-  const size_t held = current_->on_device.bytes() + (next_ ? next_->on_device.bytes() : 0);
-  peak_weight_bytes_ = std::max(peak_weight_bytes_, held);
   return *current_->unit;
 }
 

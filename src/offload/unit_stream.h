@@ -52,16 +52,17 @@ class UnitStream {
   // Drops every held unit (at the end of a pass that will not come back, or before an error unwinds).
   void release_all();
 
-  // The most weight bytes two consecutive units held.
+  // The most weight bytes two consecutive units held (as read, before a kernel packed them).
   size_t peak_weight_bytes() const { return peak_weight_bytes_; }
 
  private:
   struct Loaded {
     size_t index = 0;
-    WeightSet host;                 // kept until the unit is released (the copy reads it)
-    WeightSet on_device;            // copied_to(device) or, in host memory, the host set itself
+    WeightSet host;       // on a device: kept until the unit is released (the copy reads it)
+    WeightSet on_device;  // on a device: copied_to(device)
     std::unique_ptr<Event> copied;  // recorded on the copy stream after the copies
     std::unique_ptr<OffloadUnit> unit;
+    size_t bytes = 0;  // of the unit's weights where it computes
   };
   struct Pending {
     size_t index = 0;
@@ -84,6 +85,7 @@ class UnitStream {
   std::unique_ptr<Loaded> next_;  // read and (on a device) uploaded, not yet taken
   std::optional<Pending> pending_;
   size_t peak_weight_bytes_ = 0;
+  size_t previous_bytes_ = 0;
 };
 
 }  // namespace x2v

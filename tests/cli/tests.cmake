@@ -132,3 +132,4 @@ set_tests_properties(cli.encode_text_t5_auto_quant PROPERTIES LABELS cli FIXTURE
 add_test(NAME cli.interrupt COMMAND bash ${X2V_CLI_DIR}/interrupt.sh $<TARGET_FILE:x2v> ${X2V_CLI_OUT}/interrupt)
 set_tests_properties(cli.interrupt PROPERTIES LABELS cli TIMEOUT 180)
 include(${CMAKE_CURRENT_LIST_DIR}/newcomer.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/offload.cmake)

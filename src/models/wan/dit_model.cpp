@@ -136,7 +136,13 @@ WanDit::WanDit(std::shared_ptr<const WanDitCheckpoint> model_checkpoint, const W
            ", two units at a time");
 }
 
-WanDit::~WanDit() = default;
+WanDit::~WanDit() {
+  if (units_)
+    log_info("wan dit", "streamed blocks held at most ", format_bytes(units_->peak_weight_bytes()),
+             " of weights on ", device_->device_string(), " at a time (units of ",
+             unit_parts_.size() > 1 ? "one phase" : "one block", ", ", config_.num_layers * unit_parts_.size(),
+             " in all)");
+}
 
 void WanDit::load_non_block(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels) {
   const WanDitConfig& c = config_;

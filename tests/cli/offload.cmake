@@ -1,0 +1,26 @@
+# Offload and lazy loading through `x2v infer` on the tiny model: streamed runs write the resident run's
+# frames exactly (cpu, from one safetensors file and from LightX2V's block-split layout; the toy plugin's
+# own memory), and the keys' bad values are one-line errors. Included from tests.cmake.
+set(X2V_OFFLOAD_OUT ${X2V_CLI_OUT}/offload)
+set(x2v_tiny_infer "'$<TARGET_FILE:x2v>' infer --model_path '${X2V_TINY_MODEL}' --prompt 'a cat walking on the beach at sunset' --seed 3")
+# The tiny config with offload keys added (jq-free: the tiny config is one flat object).
+set(x2v_offload_config "sed 's/^}/, \"cpu_offload\": true, \"num_disk_workers\": 2, KEYS}/' '${X2V_TINY_CONFIG}'")
+
+add_test(NAME cli.infer_lazy_load_matches_resident COMMAND bash -c "set -e; o='${X2V_OFFLOAD_OUT}/lazy'; rm -rf $o; mkdir -p $o; \
+${x2v_offload_config} | sed 's/KEYS/\"lazy_load\": true, \"offload_granularity\": \"phase\"/' > $o/config.json; \
+${x2v_tiny_infer} --config_json $o/config.json --save_result_path $o/out.mp4 --save_frames $o/frames 2>$o/log; \
+grep -q 'phase lazy_load, 2 disk workers' $o/log; bash '${X2V_CLI_DIR}/compare_frames.sh' '${X2V_CLI_OUT}/tiny_frames' $o/frames 0")
+set_tests_properties(cli.infer_lazy_load_matches_resident PROPERTIES LABELS cli FIXTURES_REQUIRED "tiny_model;tiny_video")
+
+add_test(NAME cli.infer_lazy_load_block_files COMMAND bash -c "set -e; o='${X2V_OFFLOAD_OUT}/blocks'; rm -rf $o; mkdir -p $o; \
+'$<TARGET_FILE:x2v>' convert --source '${X2V_TINY_MODEL}' --output $o/dit --save_by_block --copy_no_weight_files >/dev/null 2>&1; \
+test -f $o/dit/block_1.safetensors; \
+${x2v_offload_config} | sed \"s|KEYS|\\\"lazy_load\\\": true, \\\"dit_original_ckpt\\\": \\\"$o/dit\\\"|\" > $o/config.json; \
+${x2v_tiny_infer} --config_json $o/config.json --save_result_path $o/out.mp4 --save_frames $o/frames; \
+bash '${X2V_CLI_DIR}/compare_frames.sh' '${X2V_CLI_OUT}/tiny_frames' $o/frames 0; \
+rm $o/dit/block_1.safetensors; \
+! ${x2v_tiny_infer} --config_json $o/config.json --save_result_path $o/bad.mp4 2>$o/err; grep -q 'block_1.safetensors' $o/err; test ! -e $o/bad.mp4")
+set_tests_properties(cli.infer_lazy_load_block_files PROPERTIES LABELS cli FIXTURES_REQUIRED "tiny_model;tiny_video")
+
+x2v_config_error(config_offload_granularity_unknown "offload_granularity 'layer' is not one of block, phase, model" offload_granularity.json)
+x2v_infer_warning(config_offload_never_read "offload_ratio" offload_ratio.json)
