@@ -47,6 +47,8 @@ class Checkpoint {
   // ignore it, and so does
   // every format for a name it does not hold.
   virtual void release(const std::string& name) const { (void)name; }
+  // True when tensors are read from a file on demand (mapped), so lazy loading can read them by ranges.
+  virtual bool reads_by_ranges() const { return false; }
   // Free-form metadata (safetensors "__metadata__", the index's "metadata").
   virtual std::map<std::string, std::string> metadata() const { return {}; }
   // Anything a user should know about how the file was read, e.g. "tensors nested under 'state_dict'".

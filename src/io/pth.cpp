@@ -253,8 +253,7 @@ PthFile::PthFile(const std::string& path) {
     }
   }
   if (!pickle)
-    throw Error(kPlace,
-                concat(path, ": the zip has no '<folder>/data.pkl'; it is not a torch.save archive"));
+    throw Error(kPlace, concat(path, ": the zip has no '<folder>/data.pkl'; it is not a torch.save archive"));
   const std::string prefix = pickle->name.substr(0, pickle->name.size() - std::strlen("data.pkl"));
   if (const ZipArchive::Entry* order = archive_->find(prefix + "byteorder")) {
     const std::string text(reinterpret_cast<const char*>(archive_->stored_data(*order)), order->size);
@@ -309,8 +308,8 @@ PthFile::PthFile(const std::string& path) {
     const uint64_t element = tensor.dtype->element_size;
     const ZipArchive::Entry* entry = archive_->find(concat(prefix, "data/", storage.key));
     if (!entry)
-      throw Error(kPlace, concat(where, " uses storage '", storage.key, "', which the archive lacks; ",
-                                 kCorruptFix));
+      throw Error(kPlace,
+                  concat(where, " uses storage '", storage.key, "', which the archive lacks; ", kCorruptFix));
     archive_->stored_data(*entry);  // refuses compressed entries now rather than at load
     if (entry->size < storage.bytes())
       throw Error(kPlace, concat(where, " uses storage '", storage.key, "' of ", storage.bytes(),
@@ -346,6 +345,15 @@ const PthFile::Record& PthFile::record(const std::string& name) const {
 
 TensorInfo PthFile::info(const std::string& name) const {
   return record(name).info;
+}
+
+void PthFile::release(const std::string& name) const {
+  if (!contains(name)) return;
+  const Record& found = record(name);
+  const size_t element = found.torch_dtype ? found.torch_dtype->element_size : 1;
+  const uint8_t* base = archive_->stored_data(*found.storage);
+  archive_->file()->release(static_cast<size_t>(base - archive_->file()->data()),
+                            found.storage_elements * element);
 }
 
 Tensor PthFile::load(const std::string& name, std::optional<DType> dtype) const {

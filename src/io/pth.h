@@ -34,6 +34,8 @@ class PthFile final : public Checkpoint {
   bool contains(const std::string& name) const override { return index_.count(name) != 0; }
   TensorInfo info(const std::string& name) const override;
   Tensor load(const std::string& name, std::optional<DType> dtype = std::nullopt) const override;
+  void release(const std::string& name) const override;
+  bool reads_by_ranges() const override { return true; }
   std::string note() const override { return note_; }
 
  private:

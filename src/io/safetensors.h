@@ -29,6 +29,7 @@ class SafetensorsFile final : public Checkpoint {
   TensorInfo info(const std::string& name) const override;
   Tensor load(const std::string& name, std::optional<DType> dtype = std::nullopt) const override;
   void release(const std::string& name) const override;
+  bool reads_by_ranges() const override { return true; }
   std::map<std::string, std::string> metadata() const override { return metadata_; }
 
  private:
@@ -62,6 +63,7 @@ class SafetensorsShards final : public Checkpoint {
   TensorInfo info(const std::string& name) const override;
   Tensor load(const std::string& name, std::optional<DType> dtype = std::nullopt) const override;
   void release(const std::string& name) const override;
+  bool reads_by_ranges() const override { return true; }
   std::map<std::string, std::string> metadata() const override { return metadata_; }
   // Shards opened so far (lazy opening is observable for tests).
   size_t open_shard_count() const;

@@ -58,8 +58,8 @@ class UnitStream {
  private:
   struct Loaded {
     size_t index = 0;
-    WeightSet host;       // on a device: kept until the unit is released (the copy reads it)
-    WeightSet on_device;  // on a device: copied_to(device)
+    WeightSet host;                 // on a device: kept until the unit is released (the copy reads it)
+    WeightSet on_device;            // on a device: copied_to(device)
     std::unique_ptr<Event> copied;  // recorded on the copy stream after the copies
     std::unique_ptr<OffloadUnit> unit;
     size_t bytes = 0;  // of the unit's weights where it computes

@@ -16,35 +16,40 @@ namespace x2v {
 
 void WeightSet::add(const std::string& name, const Tensor& tensor) {
   if (contains(name)) throw InternalError("weight set", concat("'", name, "' added twice"));
-  entries_.emplace_back(name, tensor);
+  entries_.push_back({name, tensor, false});
+}
+
+void WeightSet::add_host_only(const std::string& name, const Tensor& tensor) {
+  add(name, tensor);
+  entries_.back().stays_on_host = true;
 }
 
 bool WeightSet::contains(const std::string& name) const {
-  for (const auto& entry : entries_)
-    if (entry.first == name) return true;
+  for (const Entry& entry : entries_)
+    if (entry.name == name) return true;
   return false;
 }
 
 const Tensor& WeightSet::get(const std::string& name) const {
-  for (const auto& entry : entries_)
-    if (entry.first == name) return entry.second;
+  for (const Entry& entry : entries_)
+    if (entry.name == name) return entry.tensor;
   throw InternalError("weight set", concat("no weight '", name, "' was read for this unit"));
 }
 
 size_t WeightSet::bytes() const {
   size_t total = 0;
-  for (const auto& entry : entries_) total += entry.second.defined() ? entry.second.nbytes() : 0;
+  for (const Entry& entry : entries_) total += entry.tensor.defined() ? entry.tensor.nbytes() : 0;
   return total;
 }
 
 WeightSet WeightSet::copied_to(Device& device, Stream& stream) const {
   WeightSet result;
   result.releaser_ = releaser_;
-  for (const auto& [name, tensor] : entries_) {
+  for (const auto& [name, tensor, stays_on_host] : entries_) {
     const bool in_place =
         tensor.device() == &device || (device.host_accessible() && tensor.is_host_accessible());
-    if (!tensor.defined() || in_place) {
-      result.entries_.emplace_back(name, tensor);
+    if (!tensor.defined() || in_place || stays_on_host) {
+      result.entries_.push_back({name, tensor, stays_on_host});
       continue;
     }
     if (!tensor.is_host_accessible() || !tensor.is_contiguous())
@@ -52,7 +57,7 @@ WeightSet WeightSet::copied_to(Device& device, Stream& stream) const {
                                                "; offload copies contiguous host tensors"));
     Tensor copy = empty(tensor.shape(), tensor.dtype(), device);
     device.copy_async(tensor.raw_data(), copy.raw_data(), tensor.nbytes(), CopyKind::host_to_device, stream);
-    result.entries_.emplace_back(name, copy);
+    result.entries_.push_back({name, copy, false});
   }
   return result;
 }
@@ -64,13 +69,13 @@ WeightSet WeightSet::owned_copy(int workers) const {
   std::vector<size_t> order(entries_.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return entries_[a].second.nbytes() > entries_[b].second.nbytes(); });
+            [&](size_t a, size_t b) { return entries_[a].tensor.nbytes() > entries_[b].tensor.nbytes(); });
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;
   auto work = [&] {
     for (size_t taken = next++; taken < order.size(); taken = next++) {
-      const auto& [name, tensor] = entries_[order[taken]];
+      const auto& [name, tensor, stays_on_host] = entries_[order[taken]];
       try {
         if (!tensor.defined() || !tensor.is_host_accessible())
           throw InternalError("weight set", concat("'", name, "' is not a host tensor"));
@@ -79,7 +84,7 @@ WeightSet WeightSet::owned_copy(int workers) const {
           std::memcpy(copy.raw_data(), tensor.raw_data(), tensor.nbytes());
         else
           ops::copy(tensor, copy);
-        result.entries_[order[taken]] = {name, copy};
+        result.entries_[order[taken]] = {name, copy, stays_on_host};
       } catch (...) {
         std::lock_guard<std::mutex> lock(failure_mutex);
         if (!failure) failure = std::current_exception();

@@ -13,11 +13,18 @@ namespace x2v {
 
 class WeightSet {
  public:
+  struct Entry {
+    std::string name;
+    Tensor tensor;
+    bool stays_on_host = false;  // host-side data of the unit (a lookup table): never copied to a device
+  };
+
   void add(const std::string& name, const Tensor& tensor);
+  void add_host_only(const std::string& name, const Tensor& tensor);
   bool contains(const std::string& name) const;
   // The tensor `name`; InternalError when the set has none (a model asked for a weight it did not read).
   const Tensor& get(const std::string& name) const;
-  const std::vector<std::pair<std::string, Tensor>>& entries() const { return entries_; }
+  const std::vector<Entry>& entries() const { return entries_; }
   size_t bytes() const;
 
   // Copies on `device` of every tensor, enqueued on `stream`: complete once the stream passes them. The
@@ -33,7 +40,7 @@ class WeightSet {
   void on_release(std::function<void()> release);
 
  private:
-  std::vector<std::pair<std::string, Tensor>> entries_;
+  std::vector<Entry> entries_;
   // Runs the release callbacks when the last copy of the set goes away.
   struct Releaser {
     std::vector<std::function<void()>> callbacks;

@@ -17,8 +17,8 @@ const std::vector<std::string> kUsedKeys = {
     "rope_type", "dit_quantized", "dit_quant_scheme", "dit_quantized_ckpt", "weight_auto_quant",
     "t5_quantized", "t5_quant_scheme", "t5_quantized_ckpt", "dit_original_ckpt", "t5_original_ckpt",
     "t5_tokenizer_path", "vae_path", "use_tiling_vae", "vae_dtype", "t5_cpu_offload", "vae_cpu_offload",
-    "cpu_offload", "offload_granularity", "lazy_load", "num_disk_workers", "unload_modules", "lora_configs",
-    "strict_config",
+    "cpu_offload", "offload_granularity", "lazy_load", "num_disk_workers", "unload_modules", "t5_lazy_load",
+    "lora_configs", "strict_config",
     // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
     "use_stream_vae"};
 
@@ -71,7 +71,6 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"resolution_rate", nullptr},
       {"changing_resolution_steps", nullptr},
       {"mm_config", "no linear is quantized by it; use dit_quantized and dit_quant_scheme"},
-      {"t5_lazy_load", "the text encoder is loaded whole for its stage and freed after it"},
       {"offload_to_disk", kNeverRead},
       {"offload_ratio", kNeverRead},
       {"max_memory", "LightX2V never reads it either; set X2V_MEMORY_LIMIT to bound the allocator"},

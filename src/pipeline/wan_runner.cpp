@@ -257,9 +257,13 @@ WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::
            files_.t5_quant_scheme.empty() ? std::string()
                                           : concat(" (t5_quant_scheme ", files_.t5_quant_scheme,
                                                    files_.t5_auto_quant ? ", weight_auto_quant" : "", ")"));
+  // t5_lazy_load streams umT5's blocks from disk as lazy_load does the DiT's (it follows lazy_load when
+  // unset).
+  OffloadOptions t5_offload = offload_;
+  t5_offload.lazy_load = config_.get_bool("t5_lazy_load", offload_.lazy_load);
   const std::unique_ptr<T5Encoder> encoder =
       T5Encoder::open(files_.t5, Precision::from_environment(), device,
-                      T5LinearOptions{files_.t5_quant_scheme, files_.t5_auto_quant});
+                      T5LinearOptions{files_.t5_quant_scheme, files_.t5_auto_quant}, t5_offload);
   const bool cfg = cfg_enabled();
   Progress progress("text encoder", cfg ? 2 : 1);
   WanTextContexts contexts;

@@ -11,8 +11,10 @@
 
 #include "fixtures.h"
 #include "io/config.h"
+#include "io/memory_checkpoint.h"
 #include "io/safetensors.h"
 #include "models/wan/dit_model.h"
+#include "models/wan/t5_encoder.h"
 #include "pipeline/convert.h"
 #include "platform/platform.h"
 #include "support/test_device.h"
@@ -173,15 +175,17 @@ TEST(WanOffload, BadCheckpointsAreNamedErrors) {
   lazy.lazy_load = true;
   TemporaryDirectory folder("bad");
   const std::string split = write_block_split(folder.path);
-  // A .pth cannot be read by byte ranges: the fix is a block-split copy.
+  // A .pth streams too (its tensors are mapped like safetensors'), the same model.
   const fs::path pth = folder.path.string() + "_pth";
   ConvertOptions to_pth;
   to_pth.source = model_folder();
   to_pth.output = pth.string();
   to_pth.layout = OutputLayout::pth;
+  to_pth.non_linear_dtype = std::nullopt;
   convert_checkpoint(to_pth);
-  expect_error_mentioning([&] { run((pth / "converted.pth").string(), WanDitKernels{}, lazy); },
-                          "--save_by_block");
+  fs::copy(fs::path(model_folder()) / "config.json", pth / "config.json");
+  EXPECT_TRUE(same_bytes(run((pth / "converted.pth").string(), WanDitKernels{}, lazy),
+                         run(model_folder(), WanDitKernels{}, OffloadOptions{})));
   fs::remove_all(pth);
   // A block file that is gone is named before anything runs.
   fs::remove(fs::path(split) / "block_1.safetensors");
@@ -198,6 +202,39 @@ TEST(WanOffload, BadCheckpointsAreNamedErrors) {
   io::write_safetensors((fs::path(split) / "block_1.safetensors").string(), {});
   io::write_safetensors((fs::path(split) / "block_0.safetensors").string(), tensors);
   expect_error_mentioning([&] { run(split, WanDitKernels{}, lazy); }, "blocks.0.ffn.2.bias");
+}
+
+// The umT5 encoder streams its blocks the same way, from the .pth Wan ships and from safetensors, plain and
+// int8 (weight_auto_quant), encoding twice (the stream wraps around).
+TEST(WanOffload, LazyT5EqualsTheResidentEncoderBitForBit) {
+  TokenizedText tokens;
+  tokens.ids = {5, 17, 3, 42, 8, 1, 0, 0};
+  tokens.length = 6;
+  OffloadOptions lazy;
+  lazy.lazy_load = true;
+  lazy.num_disk_workers = 2;
+  for (const char* path : {"t5/wan/models_t5_umt5-xxl-enc-bf16.pth", "t5/text_encoder"})
+    for (const T5LinearOptions& linears : {T5LinearOptions{}, T5LinearOptions{"int8-vllm", true}}) {
+      const std::string what = std::string(path) + (linears.scheme.empty() ? "" : ", int8");
+      const auto resident = T5Encoder::open(fixture_path(path), Precision{}, test_device(), linears);
+      const auto streamed = T5Encoder::open(fixture_path(path), Precision{}, test_device(), linears, lazy);
+      const Tensor expected = resident->encode(tokens);
+      EXPECT_TRUE(same_bytes(streamed->encode(tokens), expected)) << what;
+      EXPECT_TRUE(same_bytes(streamed->encode(tokens), expected)) << what << ", second pass";
+    }
+}
+
+// A model held in memory cannot be read by byte ranges: the fix is writing it block-split.
+TEST(WanOffload, LazyLoadNeedsACheckpointOnDisk) {
+  auto memory = std::make_unique<io::MemoryCheckpoint>("an in-memory model");
+  auto file = io::open_checkpoint(model_folder());
+  for (const std::string& name : file->names()) memory->add(name, file->load(name));
+  auto checkpoint =
+      std::make_shared<const WanDitCheckpoint>(WanDitCheckpoint::from_checkpoint(std::move(memory), nullptr));
+  OffloadOptions lazy;
+  lazy.lazy_load = true;
+  expect_error_mentioning([&] { WanDit(checkpoint, WanDitKernels{}, Precision{}, test_device(), lazy); },
+                          "--save_by_block");
 }
 
 TEST(WanOffload, UnknownGranularityListsTheAllowedValues) {

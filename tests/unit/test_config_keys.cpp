@@ -42,11 +42,12 @@ TEST(ConfigKeys, TyposNameTheNearestKey) {
 }
 
 TEST(ConfigKeys, UnimplementedKeysSayWhatHappensInstead) {
-  const auto problems =
-      problems_of(R"({"use_tae": true, "t5_lazy_load": true, "vae_stride": [4, 16, 16], "lazy_load": true})");
+  const auto problems = problems_of(
+      R"({"use_tae": true, "offload_to_disk": true, "vae_stride": [4, 16, 16], "lazy_load": true})");
   ASSERT_EQ(problems.size(), 3u);
-  EXPECT_NE(problems[0].find("x2v ignores t5_lazy_load = true (not implemented): the text encoder is loaded"),
-            std::string::npos)
+  EXPECT_NE(
+      problems[0].find("x2v ignores offload_to_disk = true (not implemented): LightX2V documents it but"),
+      std::string::npos)
       << problems[0];
   EXPECT_NE(
       problems[1].find("x2v ignores use_tae = true (not implemented): the video is decoded with the full"),

@@ -65,7 +65,7 @@ class WanBlockUnits final : public UnitSource {
     if (!lazy_) return weights;
     WeightSet owned = weights.owned_copy(workers_);
     for (const auto& entry : weights.entries())
-      checkpoint_->release(concat("blocks.", block, ".", entry.first));
+      checkpoint_->release(concat("blocks.", block, ".", entry.name));
     return owned;
   }
 
@@ -117,12 +117,12 @@ WanDit::WanDit(std::shared_ptr<const WanDitCheckpoint> model_checkpoint, const W
       blocks_[i].load(config_, *checkpoint, static_cast<int>(i), kernels, precision, device);
     return;
   }
-  if (offload.lazy_load && checkpoint->checkpoint().format() == "pth")
-    throw Error("wan dit",
-                concat("lazy_load reads safetensors by byte ranges, and ", checkpoint->checkpoint().path(),
-                       " is a .pth; make a block-split copy with `x2v convert --source ",
-                       checkpoint->checkpoint().path(), " --output <folder> --save_by_block`",
-                       " and give that folder"));
+  if (offload.lazy_load && !checkpoint->checkpoint().reads_by_ranges())
+    throw Error(
+        "wan dit",
+        concat("lazy_load reads a checkpoint file by byte ranges, and ", checkpoint->checkpoint().path(),
+               " is held in memory (", checkpoint->checkpoint().format(), "); write it with `x2v convert",
+               " --source <model> --output <folder> --save_by_block` and give that folder"));
   checkpoint->check_tensors();
   load_non_block(*checkpoint, kernels);
   streamed_checkpoint_ = checkpoint;
@@ -140,8 +140,8 @@ WanDit::~WanDit() {
   if (units_)
     log_info("wan dit", "streamed blocks held at most ", format_bytes(units_->peak_weight_bytes()),
              " of weights on ", device_->device_string(), " at a time (units of ",
-             unit_parts_.size() > 1 ? "one phase" : "one block", ", ", config_.num_layers * unit_parts_.size(),
-             " in all)");
+             unit_parts_.size() > 1 ? "one phase" : "one block", ", ",
+             config_.num_layers * unit_parts_.size(), " in all)");
 }
 
 void WanDit::load_non_block(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels) {

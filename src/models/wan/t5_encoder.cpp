@@ -42,65 +42,159 @@ int64_t t5_relative_position_bucket(int64_t relative_position, int64_t num_bucke
   return bucket;
 }
 
-T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
-                     const T5LinearOptions& linears)
-    : precision_(precision), device_(&device) {
-  const T5Weights weights(checkpoint);
-  config_ = weights.config();
+WeightSet T5Encoder::read_block(const T5Weights& weights, int64_t index) const {
   const T5Config& c = config_;
-  const auto load = [&](const std::string& name, const Shape& shape) {
-    return ops::to_device(weights.load(name, shape), device);
-  };
-  const QuantFormat format = mm_kernel_format(device, linears.scheme, "t5_quant_scheme");
-  const auto linear = [&](Linear& layer, const std::string& name, int64_t out, int64_t in) {
-    const io::TensorInfo info = weights.info(name, {out, in});
+  Device& host = host_device();
+  const std::string prefix = concat("blocks.", index, ".");
+  const QuantFormat format = mm_kernel_format(*device_, linears_.scheme, "t5_quant_scheme");
+  const io::Checkpoint& checkpoint = weights.checkpoint();
+  WeightSet set;
+  const auto linear = [&](const std::string& name, int64_t out, int64_t in) {
+    const std::string wan_name = prefix + name + ".weight";
+    const io::TensorInfo info = weights.info(wan_name, {out, in});
     if (format == QuantFormat::none) {
       if (info.dtype && quant_format_of(*info.dtype) != QuantFormat::none)
-        throw Error("t5", concat("tensor '", weights.file_name(name), "' is ",
+        throw Error("t5", concat("tensor '", weights.file_name(wan_name), "' is ",
                                  quant_format_name(quant_format_of(*info.dtype)), ": ", checkpoint.path(),
                                  " is a quantized umT5; set t5_quantized true and t5_quant_scheme (",
                                  quant_format_name(quant_format_of(*info.dtype)), "-vllm, ...)"));
-      layer.load(device, linears.scheme, load(name, {out, in}), Tensor());
+      set.add(name, weights.load(wan_name, {out, in}));
       return;
     }
     QuantizedLinearRequest request;
-    request.weight_name = weights.file_name(name);
+    request.weight_name = weights.file_name(wan_name);
     request.scale_name = request.weight_name + "_scale";
     request.shape = {out, in};
     request.format = format;
-    request.scheme = linears.scheme;
+    request.scheme = linears_.scheme;
     request.scheme_key = "t5_quant_scheme";
     request.checkpoint_key = "t5_quantized_ckpt";
     request.place = "t5";
-    request.auto_quant = linears.auto_quant;
-    layer.load_quantized(device, linears.scheme, read_quantized_linear(checkpoint, request, device),
-                         Tensor());
+    request.auto_quant = linears_.auto_quant;
+    const QuantizedWeight quantized = read_quantized_linear(checkpoint, request, host);
+    set.add(name, quantized.weight);
+    set.add(name + "_scale", quantized.scale);
   };
-  token_embedding_ = load("token_embedding.weight", {c.vocab_size, c.dim});
-  blocks_.resize(c.num_layers);
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string prefix = concat("blocks.", i, ".");
-    Block& block = blocks_[i];
-    block.norm1 = make_norm(device, weights.load(prefix + "norm1.weight", {c.dim}));
-    block.norm2 = make_norm(device, weights.load(prefix + "norm2.weight", {c.dim}));
-    linear(block.q, prefix + "attn.q.weight", c.dim_attn, c.dim);
-    linear(block.k, prefix + "attn.k.weight", c.dim_attn, c.dim);
-    linear(block.v, prefix + "attn.v.weight", c.dim_attn, c.dim);
-    linear(block.o, prefix + "attn.o.weight", c.dim, c.dim_attn);
-    linear(block.gate, prefix + "ffn.gate.0.weight", c.dim_ffn, c.dim);
-    linear(block.fc1, prefix + "ffn.fc1.weight", c.dim_ffn, c.dim);
-    linear(block.fc2, prefix + "ffn.fc2.weight", c.dim, c.dim_ffn);
-    const Tensor table = weights.load(prefix + "pos_embedding.embedding.weight", {c.num_buckets, c.num_heads})
-                             .to_host(DType::f32);
-    block.position_table.assign(table.data<float>(), table.data<float>() + table.numel());
-    block.attention = device.kernels().attention.create("");
-    block.attention->load(AttentionOptions{1.0f});  // T5's logits are q k^T, unscaled
-  }
-  final_norm_ = make_norm(device, weights.load("norm.weight", {c.dim}));
+  set.add("norm1", weights.load(prefix + "norm1.weight", {c.dim}).to_host(DType::f32));
+  set.add("norm2", weights.load(prefix + "norm2.weight", {c.dim}).to_host(DType::f32));
+  linear("attn.q", c.dim_attn, c.dim);
+  linear("attn.k", c.dim_attn, c.dim);
+  linear("attn.v", c.dim_attn, c.dim);
+  linear("attn.o", c.dim, c.dim_attn);
+  linear("ffn.gate.0", c.dim_ffn, c.dim);
+  linear("ffn.fc1", c.dim_ffn, c.dim);
+  linear("ffn.fc2", c.dim, c.dim_ffn);
+  set.add_host_only("position_table",
+                    weights.load(prefix + "pos_embedding.embedding.weight", {c.num_buckets, c.num_heads})
+                        .to_host(DType::f32));
+  return set;
 }
 
+std::unique_ptr<T5Encoder::Block> T5Encoder::build_block(const WeightSet& weights) const {
+  Device& device = *device_;
+  const QuantFormat format = mm_kernel_format(device, linears_.scheme, "t5_quant_scheme");
+  auto block = std::make_unique<Block>();
+  const auto linear = [&](Linear& layer, const std::string& name) {
+    if (format == QuantFormat::none)
+      layer.load(device, linears_.scheme, weights.get(name), Tensor());
+    else
+      layer.load_quantized(device, linears_.scheme,
+                           QuantizedWeight{weights.get(name), weights.get(name + "_scale")}, Tensor());
+  };
+  // The norm weights were made f32 when read.
+  block->norm1 = device.kernels().rms_norm.create("");
+  block->norm1->load(weights.get("norm1"), kNormEps);
+  block->norm2 = device.kernels().rms_norm.create("");
+  block->norm2->load(weights.get("norm2"), kNormEps);
+  linear(block->q, "attn.q");
+  linear(block->k, "attn.k");
+  linear(block->v, "attn.v");
+  linear(block->o, "attn.o");
+  linear(block->gate, "ffn.gate.0");
+  linear(block->fc1, "ffn.fc1");
+  linear(block->fc2, "ffn.fc2");
+  const Tensor& table = weights.get("position_table");
+  block->position_table.assign(table.data<float>(), table.data<float>() + table.numel());
+  block->attention = device.kernels().attention.create("");
+  block->attention->load(AttentionOptions{1.0f});  // T5's logits are q k^T, unscaled
+  return block;
+}
+
+// The encoder's blocks read from disk one at a time ahead of use (lazy_load).
+class T5BlockUnits final : public UnitSource {
+ public:
+  T5BlockUnits(const T5Encoder& encoder, const T5Weights& weights, int workers)
+      : encoder_(encoder), weights_(weights), workers_(workers) {}
+  size_t unit_count() const override { return static_cast<size_t>(encoder_.config().num_layers); }
+  WeightSet read(size_t index) const override {
+    const WeightSet stored = encoder_.read_block(weights_, static_cast<int64_t>(index));
+    WeightSet owned = stored.owned_copy(workers_);
+    // The file's pages go back now that the block has memory of its own.
+    const std::string prefix = concat("blocks.", index, ".");
+    for (const char* name : {"norm1", "norm2", "attn.q", "attn.k", "attn.v", "attn.o", "ffn.gate.0",
+                             "ffn.fc1", "ffn.fc2", "pos_embedding.embedding"}) {
+      const std::string file_name = weights_.file_name(prefix + name + ".weight");
+      weights_.checkpoint().release(file_name);
+      weights_.checkpoint().release(file_name + "_scale");
+    }
+    return owned;
+  }
+  std::unique_ptr<OffloadUnit> build(size_t, const WeightSet& weights) const override {
+    return encoder_.build_block(weights);
+  }
+
+ private:
+  const T5Encoder& encoder_;
+  const T5Weights& weights_;
+  int workers_;
+};
+
+T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
+                     const T5LinearOptions& linears)
+    : precision_(precision), device_(&device), linears_(linears) {
+  const T5Weights weights(checkpoint);
+  load_non_block(weights);
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    const WeightSet on_device = read_block(weights, i).copied_to(device, device.compute_stream());
+    device.compute_stream().synchronize();
+    blocks_.push_back(build_block(on_device));
+  }
+}
+
+T5Encoder::T5Encoder(std::shared_ptr<const io::Checkpoint> checkpoint, Precision precision, Device& device,
+                     const T5LinearOptions& linears, const OffloadOptions& offload)
+    : precision_(precision), device_(&device), linears_(linears) {
+  if (!offload.lazy_load) {
+    const T5Weights weights(*checkpoint);
+    load_non_block(weights);
+    for (int64_t i = 0; i < config_.num_layers; ++i) {
+      const WeightSet on_device = read_block(weights, i).copied_to(device, device.compute_stream());
+      device.compute_stream().synchronize();
+      blocks_.push_back(build_block(on_device));
+    }
+    return;
+  }
+  streamed_checkpoint_ = std::move(checkpoint);
+  streamed_weights_ = std::make_unique<T5Weights>(*streamed_checkpoint_);
+  load_non_block(*streamed_weights_);
+  units_ = std::make_unique<UnitStream>(
+      std::make_shared<T5BlockUnits>(*this, *streamed_weights_, offload.num_disk_workers), device,
+      /*background_reads=*/true);
+  log_info("t5", "lazy_load: ", config_.num_layers, " blocks stream through ", device.device_string(),
+           ", two at a time");
+}
+
+void T5Encoder::load_non_block(const T5Weights& weights) {
+  config_ = weights.config();
+  const T5Config& c = config_;
+  token_embedding_ = ops::to_device(weights.load("token_embedding.weight", {c.vocab_size, c.dim}), *device_);
+  final_norm_ = make_norm(*device_, weights.load("norm.weight", {c.dim}));
+}
+
+T5Encoder::~T5Encoder() = default;
+
 std::unique_ptr<T5Encoder> T5Encoder::open(const std::string& path, Precision precision, Device& device,
-                                           const T5LinearOptions& linears) {
+                                           const T5LinearOptions& linears, const OffloadOptions& offload) {
   namespace fs = std::filesystem;
   std::error_code error;
   fs::path target(path);
@@ -123,8 +217,8 @@ std::unique_ptr<T5Encoder> T5Encoder::open(const std::string& path, Precision pr
                                  kWanT5File, ", or a diffusers text_encoder/ folder)"));
     }
   }
-  const std::unique_ptr<io::Checkpoint> checkpoint = io::open_checkpoint(target.string());
-  return std::make_unique<T5Encoder>(*checkpoint, precision, device, linears);
+  std::shared_ptr<const io::Checkpoint> checkpoint = io::open_checkpoint(target.string());
+  return std::make_unique<T5Encoder>(std::move(checkpoint), precision, device, linears, offload);
 }
 
 Tensor T5Encoder::heads_view(const Tensor& tokens) const {
@@ -203,7 +297,12 @@ Tensor T5Encoder::encode(const TokenizedText& tokens) const {
   // One host buffer for every block's bias (64 MiB at 512 tokens and 64 heads): apply() has finished with
   // it when the next block refills it.
   Tensor host_bias = Tensor::host({config_.num_heads, length, length}, DType::f32);
-  for (const Block& block : blocks_) run_block(block, x, buckets, host_bias);
+  if (units_) {
+    for (int64_t i = 0; i < config_.num_layers; ++i)
+      run_block(static_cast<const Block&>(units_->take(static_cast<size_t>(i))), x, buckets, host_bias);
+  } else {
+    for (const auto& block : blocks_) run_block(*block, x, buckets, host_bias);
+  }
   Tensor out = empty({length, config_.dim}, DType::f32, device);
   final_norm_->apply(x, out);
   return ops::to_device(out, host_device());

@@ -11,6 +11,8 @@
 #include "models/common/precision.h"
 #include "models/wan/t5_tokenizer.h"
 #include "models/wan/t5_weights.h"
+#include "offload/offload_options.h"
+#include "offload/unit_stream.h"
 
 namespace x2v {
 
@@ -30,6 +32,8 @@ struct T5LinearOptions {
   bool auto_quant = false;
 };
 
+class T5BlockUnits;  // the streamed blocks (t5_encoder.cpp)
+
 class T5Encoder {
  public:
   // Loads every tensor of a umT5 encoder checkpoint (either naming) onto `device`, as stored (bf16 stays
@@ -37,10 +41,18 @@ class T5Encoder {
   // precision.sensitive, matmuls and attention in precision.compute. The checkpoint may be closed after.
   T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
             const T5LinearOptions& linears = {});
+  T5Encoder(const T5Encoder&) = delete;
+  T5Encoder& operator=(const T5Encoder&) = delete;
+  // With `offload` asking for lazy_load: the blocks are read from the checkpoint (which the encoder keeps)
+  // one at a time ahead of use, as the DiT's are (offload/unit_stream.h); otherwise as above.
+  T5Encoder(std::shared_ptr<const io::Checkpoint> checkpoint, Precision precision, Device& device,
+            const T5LinearOptions& linears, const OffloadOptions& offload);
+  ~T5Encoder();
   // `path`: a checkpoint file (.pth, .safetensors, index.json), a diffusers text_encoder/ folder, or a Wan
   // model folder holding models_t5_umt5-xxl-enc-bf16.pth (or text_encoder/). Error naming what was expected.
   static std::unique_ptr<T5Encoder> open(const std::string& path, Precision precision, Device& device,
-                                         const T5LinearOptions& linears = {});
+                                         const T5LinearOptions& linears = {},
+                                         const OffloadOptions& offload = {});
 
   const T5Config& config() const { return config_; }
   const Precision& precision() const { return precision_; }
@@ -49,13 +61,20 @@ class T5Encoder {
   // padding out gives the same rows) into [length, dim] f32 on the host: the context the DiT takes.
   Tensor encode(const TokenizedText& tokens) const;
 
- private:
-  struct Block {
+  struct Block : OffloadUnit {
     std::unique_ptr<RmsNormKernel> norm1, norm2;
     Linear q, k, v, o, gate, fc1, fc2;
     std::vector<float> position_table;  // [num_buckets, num_heads] on the host
     std::unique_ptr<AttentionKernel> attention;
   };
+
+ private:
+  friend class T5BlockUnits;
+  void load_non_block(const T5Weights& weights);
+  // Block `index`'s weights as host tensors, in the dtypes (and quantized layouts) its kernels take.
+  WeightSet read_block(const T5Weights& weights, int64_t index) const;
+  // The block from its weights on the device.
+  std::unique_ptr<Block> build_block(const WeightSet& weights) const;
 
   // x [tokens, dim] (precision.sensitive) is updated in place; `buckets` [tokens, tokens] row-major;
   // `host_bias` [heads, tokens, tokens] f32 host scratch for the position bias.
@@ -67,9 +86,14 @@ class T5Encoder {
   T5Config config_;
   Precision precision_;
   Device* device_;
-  Tensor token_embedding_;  // [vocab, dim] as stored, on the device
-  std::vector<Block> blocks_;
+  T5LinearOptions linears_;
+  Tensor token_embedding_;                      // [vocab, dim] as stored, on the device
+  std::vector<std::unique_ptr<Block>> blocks_;  // resident blocks; empty when they stream
   std::unique_ptr<RmsNormKernel> final_norm_;
+  // lazy_load: the checkpoint, its names and the stream of blocks.
+  std::shared_ptr<const io::Checkpoint> streamed_checkpoint_;
+  std::unique_ptr<T5Weights> streamed_weights_;
+  std::unique_ptr<UnitStream> units_;
 };
 
 }  // namespace x2v
