@@ -9,6 +9,7 @@
 // X2V_BENCH_OFFLOAD_RESIDENT_LAYERS (8), X2V_BENCH_OFFLOAD_FRAMES (9 latent frames: 2304 tokens),
 // X2V_BENCH_OFFLOAD_DEVICE_LAYERS (4) and X2V_BENCH_OFFLOAD_DEVICE_FRAMES (1: 256 tokens).
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <chrono>
 #include <filesystem>
@@ -124,7 +125,10 @@ double peak_rss_gib() {
   return 0;
 }
 
+// Gives cached and freed memory back first, so an earlier benchmark's leftovers do not count.
 void reset_peak_rss() {
+  host_device().allocator().release_cache();
+  malloc_trim(0);
   std::ofstream("/proc/self/clear_refs") << "5";
 }
 

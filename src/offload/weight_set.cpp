@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
-#include <exception>
-#include <mutex>
 #include <thread>
+
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/text.h"
-#include "platform/ops.h"
 #include "platform/platform.h"
 
 namespace x2v {
@@ -62,42 +60,35 @@ WeightSet WeightSet::copied_to(Device& device, Stream& stream) const {
   return result;
 }
 
-WeightSet WeightSet::owned_copy(int workers) const {
-  WeightSet result;
-  result.releaser_ = releaser_;
-  result.entries_.resize(entries_.size());
-  std::vector<size_t> order(entries_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return entries_[a].tensor.nbytes() > entries_[b].tensor.nbytes(); });
-  std::atomic<size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto work = [&] {
-    for (size_t taken = next++; taken < order.size(); taken = next++) {
-      const auto& [name, tensor, stays_on_host] = entries_[order[taken]];
-      try {
-        if (!tensor.defined() || !tensor.is_host_accessible())
-          throw InternalError("weight set", concat("'", name, "' is not a host tensor"));
-        Tensor copy = empty(tensor.shape(), tensor.dtype(), host_device());
-        if (tensor.is_contiguous())
-          std::memcpy(copy.raw_data(), tensor.raw_data(), tensor.nbytes());
-        else
-          ops::copy(tensor, copy);
-        result.entries_[order[taken]] = {name, copy, stays_on_host};
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-      }
-    }
+void WeightSet::read_pages(int workers) const {
+  // 1 MiB pieces: a big tensor's pages spread over every worker.
+  constexpr size_t kPiece = size_t{1} << 20;
+  struct Piece {
+    const volatile uint8_t* begin;
+    size_t bytes;
   };
-  const int threads = std::max(1, std::min<int>(workers, static_cast<int>(order.size())));
+  std::vector<Piece> pieces;
+  for (const Entry& entry : entries_) {
+    const Tensor& tensor = entry.tensor;
+    if (!tensor.defined() || !tensor.is_host_accessible() || tensor.nbytes() == 0) continue;
+    const auto* data = static_cast<const volatile uint8_t*>(tensor.raw_data());
+    for (size_t offset = 0; offset < tensor.nbytes(); offset += kPiece)
+      pieces.push_back({data + offset, std::min(kPiece, tensor.nbytes() - offset)});
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    uint8_t sink = 0;
+    for (size_t taken = next++; taken < pieces.size(); taken = next++)
+      for (size_t offset = 0; offset < pieces[taken].bytes; offset += page)
+        sink ^= pieces[taken].begin[offset];
+    (void)sink;
+  };
+  const int threads = std::max(1, std::min<int>(workers, static_cast<int>(pieces.size())));
   std::vector<std::thread> helpers;
   for (int i = 1; i < threads; ++i) helpers.emplace_back(work);
   work();
   for (std::thread& helper : helpers) helper.join();
-  if (failure) std::rethrow_exception(failure);
-  return result;
 }
 
 void WeightSet::on_release(std::function<void()> release) {

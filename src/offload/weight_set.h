@@ -30,10 +30,9 @@ class WeightSet {
   // Copies on `device` of every tensor, enqueued on `stream`: complete once the stream passes them. The
   // host tensors must stay alive until then (the caller orders that with an event).
   WeightSet copied_to(Device& device, Stream& stream) const;
-  // A copy of every tensor in memory of the host device's allocator, made by `workers` threads (largest
-  // tensors first). Lazy loading reads a unit from disk this way: tensors borrowed from a mapped file
-  // become the file's reads, spread over the workers.
-  WeightSet owned_copy(int workers) const;
+  // Reads every page of the host tensors with `workers` threads: tensors borrowed from a mapped file come
+  // in from disk now (lazy loading's disk workers), not when a kernel first touches them.
+  void read_pages(int workers) const;
 
   // Called once the set (and every copy of its tensors a kernel kept) is no longer in use: lazy loading
   // gives the pages of the tensors' file ranges back to the system there.

@@ -63,10 +63,16 @@ class WanBlockUnits final : public UnitSource {
     WeightSet weights =
         WanBlock::read_weights(config_, *checkpoint_, block, kernels_, precision_, *device_, parts);
     if (!lazy_) return weights;
-    WeightSet owned = weights.owned_copy(workers_);
-    for (const auto& entry : weights.entries())
-      checkpoint_->release(concat("blocks.", block, ".", entry.name));
-    return owned;
+    weights.read_pages(workers_);
+    // The file's pages go back once the unit is done with them: right after its kernels are built on a
+    // device computing in host memory (packed weights are copies), after its copy to a device otherwise.
+    const std::shared_ptr<const WanDitCheckpoint> checkpoint = checkpoint_;
+    std::vector<std::string> names;
+    for (const auto& entry : weights.entries()) names.push_back(concat("blocks.", block, ".", entry.name));
+    weights.on_release([checkpoint, names] {
+      for (const std::string& name : names) checkpoint->release(name);
+    });
+    return weights;
   }
 
  private:

@@ -127,17 +127,21 @@ class T5BlockUnits final : public UnitSource {
       : encoder_(encoder), weights_(weights), workers_(workers) {}
   size_t unit_count() const override { return static_cast<size_t>(encoder_.config().num_layers); }
   WeightSet read(size_t index) const override {
-    const WeightSet stored = encoder_.read_block(weights_, static_cast<int64_t>(index));
-    WeightSet owned = stored.owned_copy(workers_);
-    // The file's pages go back now that the block has memory of its own.
+    WeightSet weights = encoder_.read_block(weights_, static_cast<int64_t>(index));
+    weights.read_pages(workers_);
+    // The file's pages go back once the block's kernels are built (or its copy to a device is done).
+    std::vector<std::string> names;
     const std::string prefix = concat("blocks.", index, ".");
     for (const char* name : {"norm1", "norm2", "attn.q", "attn.k", "attn.v", "attn.o", "ffn.gate.0",
                              "ffn.fc1", "ffn.fc2", "pos_embedding.embedding"}) {
-      const std::string file_name = weights_.file_name(prefix + name + ".weight");
-      weights_.checkpoint().release(file_name);
-      weights_.checkpoint().release(file_name + "_scale");
+      names.push_back(weights_.file_name(prefix + name + ".weight"));
+      names.push_back(names.back() + "_scale");
     }
-    return owned;
+    const io::Checkpoint* checkpoint = &weights_.checkpoint();
+    weights.on_release([checkpoint, names] {
+      for (const std::string& name : names) checkpoint->release(name);
+    });
+    return weights;
   }
   std::unique_ptr<OffloadUnit> build(size_t, const WeightSet& weights) const override {
     return encoder_.build_block(weights);
