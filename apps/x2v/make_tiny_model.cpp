@@ -11,6 +11,8 @@ void add_make_tiny_model_command(CLI::App& app) {
   auto seed = std::make_shared<uint64_t>(0);
   auto t5_dim = std::make_shared<int64_t>(TinyWanModelOptions{}.t5_dim);
   auto dit_size = std::make_shared<std::string>("tiny");
+  auto t5_size = std::make_shared<std::string>("tiny");
+  auto vae_size = std::make_shared<std::string>("tiny");
   CLI::App* command = app.add_subcommand(
       "make-tiny-model", "Write a small random-weight Wan2.1 T2V model directory (for trying x2v out)");
   command->add_option("directory", *directory, "folder to create (must not exist)")->required();
@@ -24,7 +26,17 @@ void add_make_tiny_model_command(CLI::App& app) {
   command->add_option("--dit_size", *dit_size, "tiny, or 1.3B: the DiT at Wan2.1-T2V-1.3B's shape")
       ->capture_default_str()
       ->check(CLI::IsMember({"tiny", "1.3B"}));
-  command->callback([directory, seed, t5_dim, dit_size] {
+  // umT5-XXL (11 GB of bf16) and the full-width VAE time and size those stages as a real model's, e.g. to
+  // measure a whole 14B pipeline's memory with dit_original_ckpt naming a 14B-width DiT.
+  command
+      ->add_option("--t5_size", *t5_size,
+                   "tiny, or xxl: umT5 at umT5-XXL's shape (the DiT's text_dim follows)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tiny", "xxl"}));
+  command->add_option("--vae_size", *vae_size, "tiny, or full: the VAE at Wan2.1's width")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tiny", "full"}));
+  command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size] {
     TinyWanModelOptions options;
     options.seed = *seed;
     if (*t5_dim % options.t5_heads != 0)
@@ -37,6 +49,14 @@ void add_make_tiny_model_command(CLI::App& app) {
       options.dit_layers = 30;
       options.dit_ffn = 8960;
     }
+    if (*t5_size == "xxl") {
+      options.t5_dim = 4096;
+      options.t5_heads = 64;
+      options.t5_layers = 24;
+      options.t5_ffn = 10240;
+      options.t5_vocab = 256384;
+    }
+    if (*vae_size == "full") options.vae_dim = 96;
     write_tiny_wan_model(*directory, options);
   });
 }

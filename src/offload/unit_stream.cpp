@@ -56,7 +56,9 @@ void UnitStream::start_reading(size_t index) {
 }
 
 std::unique_ptr<UnitStream::Loaded> UnitStream::finish(Pending& pending) {
+  const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Loaded> loaded = pending.loaded.get();
+  waited_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   upload(*loaded);
   return loaded;
 }

@@ -54,6 +54,8 @@ class UnitStream {
 
   // The most weight bytes two consecutive units held (as read, before a kernel packed them).
   size_t peak_weight_bytes() const { return peak_weight_bytes_; }
+  // Seconds the compute thread waited for units still being read (0 when reading kept ahead).
+  double waited_seconds() const { return waited_seconds_; }
 
  private:
   struct Loaded {
@@ -86,6 +88,7 @@ class UnitStream {
   std::optional<Pending> pending_;
   size_t peak_weight_bytes_ = 0;
   size_t previous_bytes_ = 0;
+  double waited_seconds_ = 0;
 };
 
 }  // namespace x2v

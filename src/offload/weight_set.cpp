@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -72,6 +73,11 @@ void WeightSet::read_pages(int workers) const {
     const Tensor& tensor = entry.tensor;
     if (!tensor.defined() || !tensor.is_host_accessible() || tensor.nbytes() == 0) continue;
     const auto* data = static_cast<const volatile uint8_t*>(tensor.raw_data());
+    // Asks the kernel to read the whole range ahead in large requests; the workers then map it page by page.
+    static const uintptr_t page_mask = ~(static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE)) - 1);
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(tensor.raw_data()) & page_mask;
+    ::madvise(reinterpret_cast<void*>(begin),
+              reinterpret_cast<uintptr_t>(tensor.raw_data()) + tensor.nbytes() - begin, MADV_WILLNEED);
     for (size_t offset = 0; offset < tensor.nbytes(); offset += kPiece)
       pieces.push_back({data + offset, std::min(kPiece, tensor.nbytes() - offset)});
   }

@@ -3,6 +3,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cmath>
 #include <filesystem>
@@ -150,7 +151,7 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
     const int64_t vocab = tokenizer.GetPieceSize();
 
     T5Config t5;
-    t5.vocab_size = vocab;
+    t5.vocab_size = std::max(vocab, options.t5_vocab);
     t5.dim = t5.dim_attn = options.t5_dim;
     t5.dim_ffn = options.t5_ffn;
     t5.num_heads = options.t5_heads;

@@ -13,7 +13,8 @@ struct TinyWanModelOptions {
   int64_t dit_dim = 128, dit_heads = 2, dit_layers = 2, dit_ffn = 256;
   int64_t t5_dim = 64, t5_heads = 4, t5_layers = 2, t5_ffn = 128;
   int64_t vae_dim = 16;
-  int64_t vocab_size = 800;
+  int64_t vocab_size = 800;  // the tokenizer's
+  int64_t t5_vocab = 0;      // rows of umT5's embedding when more than the tokenizer's (umT5-XXL: 256384)
 };
 
 // Writes the model into `directory`, which must not exist yet; it appears only when complete.

@@ -33,6 +33,19 @@ TEST(ConfigKeys, UsedKeysAndOffValuesAreSilent) {
                   .empty());
 }
 
+// Every config x2v ships (configs/**.json) uses only keys x2v implements: no warning at all.
+TEST(ConfigKeys, ShippedConfigsUseOnlyImplementedKeys) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(X2V_CONFIGS_DIR)) {
+    if (entry.path().extension() != ".json") continue;
+    const io::Config config = io::Config::from_file(entry.path().string());
+    EXPECT_TRUE(config_key_problems(config).empty())
+        << entry.path() << ": " << config_key_problems(config)[0];
+    ++checked;
+  }
+  EXPECT_GE(checked, 8);
+}
+
 TEST(ConfigKeys, TyposNameTheNearestKey) {
   const auto problems = problems_of(R"({"infer_step": 2, "target_widht": 96, "zzzz_qqqq": 1})");
   ASSERT_EQ(problems.size(), 3u);

@@ -147,7 +147,8 @@ WanDit::~WanDit() {
     log_info("wan dit", "streamed blocks held at most ", format_bytes(units_->peak_weight_bytes()),
              " of weights on ", device_->device_string(), " at a time (units of ",
              unit_parts_.size() > 1 ? "one phase" : "one block", ", ",
-             config_.num_layers * unit_parts_.size(), " in all)");
+             config_.num_layers * unit_parts_.size(), " in all); compute waited ", units_->waited_seconds(),
+             " s for reads");
 }
 
 void WanDit::load_non_block(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels) {
