@@ -18,7 +18,8 @@ const std::vector<std::string> kUsedKeys = {
     "t5_quantized", "t5_quant_scheme", "t5_quantized_ckpt", "dit_original_ckpt", "t5_original_ckpt",
     "t5_tokenizer_path", "vae_path", "use_tiling_vae", "vae_dtype", "t5_cpu_offload", "vae_cpu_offload",
     "cpu_offload", "offload_granularity", "lazy_load", "num_disk_workers", "unload_modules", "t5_lazy_load",
-    "lora_configs", "strict_config",
+    "lora_configs", "strict_config", "feature_caching", "teacache_thresh", "use_ret_steps", "coefficients",
+    "magcache_K", "magcache_thresh", "magcache_retention_ratio", "magcache_ratios", "magcache_calibration",
     // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
     "use_stream_vae"};
 
@@ -51,15 +52,6 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"lightvae_pruning_rate", nullptr},
       {"vae_weight_dtype", "the VAE weights run in vae_dtype"},
       {"vae_sensitive_layer_dtype", "the VAE runs in vae_dtype"},
-      {"feature_caching", "every step runs the whole DiT", {"NoCaching"}},
-      {"teacache_thresh", nullptr},
-      {"use_ret_steps", nullptr},
-      {"coefficients", nullptr},
-      {"magcache_calibration", nullptr},
-      {"magcache_K", nullptr},
-      {"magcache_thresh", nullptr},
-      {"magcache_retention_ratio", nullptr},
-      {"magcache_ratios", nullptr},
       {"residual_diff_threshold", nullptr},
       {"downsample_factor", nullptr},
       {"use_taylor_cache", "every step runs the whole DiT"},

@@ -158,7 +158,8 @@ std::vector<std::string> WanT2VRunner::describe(const GenerationRequest& request
       concat(steps, ", solver ", sampling.sampler.solver, ", shift ", sampling.sampler.shift, " ",
              origin("sample_shift"), ", CFG ", sampling.enable_cfg ? "on " : "off ", origin("enable_cfg"),
              sampling.enable_cfg ? concat(", scale ", sampling.guide_scale, " ", origin("sample_guide_scale"))
-                                 : std::string()));
+                                 : std::string(),
+             ", feature caching ", sampling.caching.describe(), " ", origin("feature_caching")));
   lines.push_back(concat("seed ", wan_seed(config_, request.seed), " ",
                          request.seed ? "[--seed]" : origin("seed"), ", text_len ", text_len_, " ",
                          origin("text_len"), ", negative prompt ",

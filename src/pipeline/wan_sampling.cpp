@@ -30,6 +30,7 @@ WanSamplingOptions WanSamplingOptions::from_config(const io::Config& config) {
   if (options.sampler.solver == "distill" && !distill_steps)
     throw Error("config", "sample_solver 'distill' needs denoising_step_list, e.g. [1000, 750, 500, 250]");
   make_sampler(options.sampler);  // checks the schedule (step list values, shift) before any work
+  options.caching = FeatureCacheOptions::from_config(config, options.step_count());
   return options;
 }
 
@@ -57,8 +58,12 @@ void apply_guidance(Tensor& cond, const Tensor& uncond, double guide_scale) {
 }  // namespace
 
 WanGuidedDenoiser::WanGuidedDenoiser(const WanDit& model, const WanSamplingInputs& inputs, bool enable_cfg,
-                                     double guide_scale)
-    : model_(model), enable_cfg_(enable_cfg), guide_scale_(guide_scale) {
+                                     double guide_scale, const FeatureCacheOptions& caching)
+    : model_(model),
+      enable_cfg_(enable_cfg),
+      guide_scale_(guide_scale),
+      cond_cache_(FeatureCache::create(caching, true)),
+      uncond_cache_(FeatureCache::create(caching, false)) {
   if (enable_cfg && !inputs.context_null.defined())
     throw Error("sample",
                 "enable_cfg is true but there is no negative context (context_null); "
@@ -72,15 +77,17 @@ WanGuidedDenoiser::WanGuidedDenoiser(const WanDit& model, const WanSamplingInput
   if (enable_cfg) prepared_null_ = model.prepare_context(inputs.context_null, inputs.clip_features);
 }
 
-Tensor WanGuidedDenoiser::velocity(const Tensor& latents, double timestep, int) {
+Tensor WanGuidedDenoiser::velocity(const Tensor& latents, double timestep, int step) {
   WanDitInputs step_inputs = inputs_;
   step_inputs.x = latents;
   step_inputs.timestep = timestep;
   step_inputs.context = context_;
-  Tensor velocity = model_.forward(step_inputs, &prepared_);
+  if (cond_cache_) cond_cache_->begin_step(step);
+  Tensor velocity = model_.forward(step_inputs, &prepared_, cond_cache_.get());
   if (enable_cfg_) {
     step_inputs.context = context_null_;
-    apply_guidance(velocity, model_.forward(step_inputs, &prepared_null_), guide_scale_);
+    if (uncond_cache_) uncond_cache_->begin_step(step);
+    apply_guidance(velocity, model_.forward(step_inputs, &prepared_null_, uncond_cache_.get()), guide_scale_);
   }
   return velocity;
 }
@@ -90,8 +97,21 @@ Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
   if (!inputs.noise.defined() || inputs.noise.ndim() != 4)
     throw Error("sample", concat("noise is ", inputs.noise.describe(), "; expected [16, F, H, W]"));
   std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
-  WanGuidedDenoiser denoiser(model, inputs, options.enable_cfg, options.guide_scale);
-  return run_sampling(denoiser, *sampler, inputs.noise, "sample");
+  WanGuidedDenoiser denoiser(model, inputs, options.enable_cfg, options.guide_scale, options.caching);
+  Tensor latents = run_sampling(denoiser, *sampler, inputs.noise, "sample");
+  if (const FeatureCache* cond = denoiser.cache(true)) {
+    const FeatureCache* uncond = denoiser.cache(false);
+    const int64_t evaluations =
+        static_cast<int64_t>(cond->computed().size() + (options.enable_cfg ? uncond->computed().size() : 0));
+    const int64_t skipped = cond->skipped() + (options.enable_cfg ? uncond->skipped() : 0);
+    log_info(
+        "sample", "feature caching ", options.caching.describe(), ": the blocks were skipped in ", skipped,
+        " of ", evaluations, " DiT evaluations (conditional ", cond->skipped(), "/", cond->computed().size(),
+        options.enable_cfg ? concat(", unconditional ", uncond->skipped(), "/", uncond->computed().size())
+                           : "",
+        ")");
+  }
+  return latents;
 }
 
 }  // namespace x2v

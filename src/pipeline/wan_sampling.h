@@ -4,6 +4,7 @@
 #include "io/config.h"
 #include "models/wan/dit_model.h"
 #include "pipeline/denoiser.h"
+#include "pipeline/feature_cache.h"
 #include "schedulers/sampler.h"
 
 namespace x2v {
@@ -12,9 +13,11 @@ struct WanSamplingOptions {
   SamplerOptions sampler;
   bool enable_cfg = true;
   double guide_scale = 5.0;
+  FeatureCacheOptions caching;  // feature_caching and its keys
 
-  // LightX2V keys: infer_steps, sample_shift, sample_guide_scale, enable_cfg, denoising_step_list and
-  // sample_solver ("unipc" default, "euler"; "distill" whenever denoising_step_list is given without one).
+  // LightX2V keys: infer_steps, sample_shift, sample_guide_scale, enable_cfg, denoising_step_list,
+  // sample_solver ("unipc" default, "euler"; "distill" whenever denoising_step_list is given without one) and
+  // feature_caching with its keys.
   static WanSamplingOptions from_config(const io::Config& config);
   // Sampling steps (the step list's length for step-distill) and DiT evaluations (twice with CFG).
   int64_t step_count() const;
@@ -36,9 +39,13 @@ WanDitCheckpoint open_wan_dit_checkpoint(const std::string& path, const io::Conf
 // cross-attention keys and values are computed once, at construction.
 class WanGuidedDenoiser : public Denoiser {
  public:
-  WanGuidedDenoiser(const WanDit& model, const WanSamplingInputs& inputs, bool enable_cfg,
-                    double guide_scale);
+  WanGuidedDenoiser(const WanDit& model, const WanSamplingInputs& inputs, bool enable_cfg, double guide_scale,
+                    const FeatureCacheOptions& caching = {});
   Tensor velocity(const Tensor& latents, double timestep, int step) override;
+  // Feature caching's record (null without it): per branch, which evaluations ran the blocks.
+  const FeatureCache* cache(bool conditional) const {
+    return (conditional ? cond_cache_ : uncond_cache_).get();
+  }
 
  private:
   const WanDit& model_;
@@ -47,6 +54,7 @@ class WanGuidedDenoiser : public Denoiser {
   WanDitInputs inputs_;  // the image conditioning (i2v); x, timestep and context per call
   Tensor context_, context_null_;
   WanDitPreparedContext prepared_, prepared_null_;
+  std::unique_ptr<FeatureCache> cond_cache_, uncond_cache_;
 };
 
 // Returns the final latents [16, F, H, W] f32 (host). Progress per step on stderr.

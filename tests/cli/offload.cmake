@@ -24,3 +24,11 @@ set_tests_properties(cli.infer_lazy_load_block_files PROPERTIES LABELS cli FIXTU
 
 x2v_config_error(config_offload_granularity_unknown "offload_granularity 'layer' is not one of block, phase, model" offload_granularity.json)
 x2v_infer_warning(config_offload_never_read "offload_ratio" offload_ratio.json)
+
+# Feature caching through `x2v infer`: the log counts the evaluations whose blocks were skipped.
+add_test(NAME cli.infer_teacache_skips COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/teacache'; rm -rf $o; mkdir -p $o; \
+sed 's/^}/, \"feature_caching\": \"Tea\", \"teacache_thresh\": 1.5, \"coefficients\": [[1.0, 0.0], [1.0, 0.0]]}/' '${X2V_TINY_CONFIG}' > $o/config.json; \
+${x2v_tiny_infer} --config_json $o/config.json --save_result_path $o/out.mp4 2>$o/log; \
+grep -q 'feature caching Tea (teacache_thresh 1.5) \\[config\\]' $o/log; grep -Eq 'the blocks were skipped in [1-9][0-9]* of 16 DiT evaluations' $o/log; test -f $o/out.mp4")
+set_tests_properties(cli.infer_teacache_skips PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
+x2v_config_error(config_feature_caching_unknown "feature_caching 'FirstBlockCache' is not one of NoCaching, Tea, Mag" feature_caching.json)

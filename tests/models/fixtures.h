@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "io/checkpoint.h"
@@ -12,6 +14,11 @@ namespace x2v::testing {
 
 inline std::string fixture_path(const std::string& relative) {
   return std::string(X2V_FIXTURES_DIR) + "/" + relative;
+}
+
+inline nlohmann::json read_json(const std::string& relative) {
+  std::ifstream file(fixture_path(relative));
+  return nlohmann::json::parse(file);
 }
 
 inline Tensor load_fixture(const std::string& file, const std::string& name) {

@@ -17,12 +17,8 @@ using testing::test_device;
 
 using testing::fixture_path;
 using testing::load_fixture;
+using testing::read_json;
 using testing::relative_error;
-
-nlohmann::json read_json(const std::string& relative) {
-  std::ifstream file(fixture_path(relative));
-  return nlohmann::json::parse(file);
-}
 
 TEST(WanSchedule, UniPcTablesMatchTheOfficialSchedulerExactly) {
   const nlohmann::json tables = read_json("wan_dit/scheduler_tables.json");

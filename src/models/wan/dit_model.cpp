@@ -298,7 +298,8 @@ Tensor WanDit::embed_image(const Tensor& clip_features) const {
   return projected;
 }
 
-Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* prepared) const {
+Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* prepared,
+                       WanBlockCache* cache) const {
   check_inputs(inputs);
   const WanDitConfig& c = config_;
   Device& device = *device_;
@@ -332,7 +333,19 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   if (static_cast<int64_t>(prepared->blocks.size()) != c.num_layers)
     throw InternalError(
         "wan dit", concat("prepared context has ", prepared->blocks.size(), " blocks, model ", c.num_layers));
-  run_blocks(x, e0, *prepared, rope);
+  if (cache == nullptr) {
+    run_blocks(x, e0, *prepared, rope);
+  } else if (cache->should_compute(e, e0)) {
+    // residual = out - in, one rounding as in LightX2V (the negation is exact).
+    Tensor negated_input = empty_like(x);
+    ops::scale(x, -1.0f, 0.0f, negated_input);
+    run_blocks(x, e0, *prepared, rope);
+    Tensor residual = empty_like(x);
+    ops::add(x, negated_input, residual);
+    cache->store_residual(residual);
+  } else {
+    ops::add(x, cache->residual(), x);
+  }
 
   // Head: LN(x) * (1 + scale) + shift with [shift, scale] = head.modulation + e, then a linear to patches.
   Tensor head_modulation = empty({2, c.dim}, DType::f32, device);

@@ -26,6 +26,19 @@ struct WanDitPreparedContext {
 
 class WanBlockUnits;  // the streamed blocks (dit_model.cpp)
 
+// Feature caching's hook around the blocks (TeaCache, MagCache): it sees the step's time embedding and
+// decides whether the blocks run. When they run it gets their residual (blocks' output minus input); when
+// they do not, the residual it kept is added to the blocks' input instead.
+class WanBlockCache {
+ public:
+  virtual ~WanBlockCache() = default;
+  // e [dim] (time embedding) and e0 [6, dim] (time projection), f32 on the model's device.
+  virtual bool should_compute(const Tensor& e, const Tensor& e0) = 0;
+  virtual void store_residual(Tensor residual) = 0;
+  // The residual to add when should_compute said no (a tensor store_residual got).
+  virtual const Tensor& residual() const = 0;
+};
+
 class WanDit {
  public:
   // Every weight resident on `device`.
@@ -43,7 +56,9 @@ class WanDit {
   const Precision& precision() const { return precision_; }
   // One forward pass: the velocity [out_dim, F, H, W] f32 on the host. `prepared` (from prepare_context of
   // inputs.context and inputs.clip_features) skips recomputing what depends on the context alone.
-  Tensor forward(const WanDitInputs& inputs, const WanDitPreparedContext* prepared = nullptr) const;
+  // `cache` (may be null) decides whether the blocks run (feature caching).
+  Tensor forward(const WanDitInputs& inputs, const WanDitPreparedContext* prepared = nullptr,
+                 WanBlockCache* cache = nullptr) const;
   // The context's share of the work, for every step that uses it (the same results as forward computes).
   WanDitPreparedContext prepare_context(const Tensor& context, const Tensor& clip_features) const;
 
