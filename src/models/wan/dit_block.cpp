@@ -190,18 +190,22 @@ Tensor WanBlock::modulation(const Tensor& e0) const {
   return modulation;
 }
 
+Tensor WanBlock::modulated_norm(const Tensor& x, LayerNormKernel& norm, const Tensor& modulation,
+                                int shift_row) const {
+  Tensor normed = empty({x.size(0), dim_}, DType::f32, *device_);
+  Tensor hidden = empty({x.size(0), dim_}, precision_.compute, *device_);
+  norm.apply(x, normed);
+  ops::modulate(normed, modulation.select(0, shift_row), modulation.select(0, shift_row + 1), hidden);
+  return hidden;
+}
+
 void WanBlock::self_attention(Tensor& x, const Tensor& e0, const RopeTables& rope) const {
-  Device& device = *device_;
   const int64_t tokens = x.size(0);
   const DType compute = precision_.compute;
   const Tensor modulated = modulation(e0);
-  auto part = [&](int index) { return modulated.select(0, index); };
-  Tensor normed = empty({tokens, dim_}, DType::f32, device);
-  Tensor hidden = empty({tokens, dim_}, compute, device);
-  Tensor attended = empty({tokens, dim_}, compute, device);
+  const Tensor hidden = modulated_norm(x, *norm1_, modulated, 0);
+  Tensor attended = empty({tokens, dim_}, compute, *device_);
   Tensor attended_heads = heads_view(attended);
-  norm1_->apply(x, normed);
-  ops::modulate(normed, part(0), part(1), hidden);
   {
     Tensor q = project_and_norm(self_q_, self_norm_q_.get(), hidden);
     Tensor k = project_and_norm(self_k_, self_norm_k_.get(), hidden);
@@ -213,7 +217,7 @@ void WanBlock::self_attention(Tensor& x, const Tensor& e0, const RopeTables& rop
     self_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
   }
   Tensor y = self_o_.forward(attended, compute);
-  ops::gated_residual(x, y, part(2), x);
+  ops::gated_residual(x, y, modulated.select(0, 2), x);
 }
 
 void WanBlock::cross_attention(Tensor& x, const WanCrossContext& cross) const {
@@ -239,19 +243,13 @@ void WanBlock::cross_attention(Tensor& x, const WanCrossContext& cross) const {
 }
 
 void WanBlock::feed_forward(Tensor& x, const Tensor& e0) const {
-  Device& device = *device_;
-  const int64_t tokens = x.size(0);
   const DType compute = precision_.compute;
   const Tensor modulated = modulation(e0);
-  auto part = [&](int index) { return modulated.select(0, index); };
-  Tensor normed = empty({tokens, dim_}, DType::f32, device);
-  Tensor hidden = empty({tokens, dim_}, compute, device);
-  norm2_->apply(x, normed);
-  ops::modulate(normed, part(3), part(4), hidden);
+  const Tensor hidden = modulated_norm(x, *norm2_, modulated, 3);
   Tensor up = ffn_up_.forward(hidden, compute);
   ops::gelu(up, up, /*tanh_approximation=*/true);
   Tensor y = ffn_down_.forward(up, compute);
-  ops::gated_residual(x, y, part(5), x);
+  ops::gated_residual(x, y, modulated.select(0, 5), x);
 }
 
 }  // namespace x2v

@@ -66,8 +66,11 @@ class WanBlock : public OffloadUnit {
   // [tokens, dim] -> [heads, tokens, head_dim] view (no copy).
   Tensor heads_view(const Tensor& tokens) const;
   Tensor project_and_norm(const Linear& linear, RmsNormKernel* norm, const Tensor& input) const;
-  // modulation + e0 rows [first, first + 3): (shift, scale, gate) of one modulated phase.
+  // modulation + e0 [6, dim]: (shift, scale, gate) of self-attention, then of the FFN.
   Tensor modulation(const Tensor& e0) const;
+  // norm(x) * (1 + scale) + shift in precision.compute, shift and scale rows shift_row and shift_row + 1.
+  Tensor modulated_norm(const Tensor& x, LayerNormKernel& norm, const Tensor& modulation,
+                        int shift_row) const;
 
   Device* device_ = nullptr;
   Precision precision_;
