@@ -13,6 +13,7 @@ void add_make_tiny_model_command(CLI::App& app) {
   auto dit_size = std::make_shared<std::string>("tiny");
   auto t5_size = std::make_shared<std::string>("tiny");
   auto vae_size = std::make_shared<std::string>("tiny");
+  auto with_tae = std::make_shared<bool>(false);
   CLI::App* command = app.add_subcommand(
       "make-tiny-model", "Write a small random-weight Wan2.1 T2V model directory (for trying x2v out)");
   command->add_option("directory", *directory, "folder to create (must not exist)")->required();
@@ -36,7 +37,9 @@ void add_make_tiny_model_command(CLI::App& app) {
   command->add_option("--vae_size", *vae_size, "tiny, or full: the VAE at Wan2.1's width")
       ->capture_default_str()
       ->check(CLI::IsMember({"tiny", "full"}));
-  command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size] {
+  command->add_flag("--with_tae", *with_tae,
+                    "also write taew2_1.safetensors (a random TAEHV decoder) for use_tae");
+  command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size, with_tae] {
     TinyWanModelOptions options;
     options.seed = *seed;
     if (*t5_dim % options.t5_heads != 0)
@@ -57,6 +60,7 @@ void add_make_tiny_model_command(CLI::App& app) {
       options.t5_vocab = 256384;
     }
     if (*vae_size == "full") options.vae_dim = 96;
+    options.with_tae = *with_tae;
     write_tiny_wan_model(*directory, options);
   });
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace x2v {
 namespace {
@@ -123,6 +124,26 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     files.vae = (root / kWanVaeFile).string();
   } else {
     missing(kWanVaeFile, "vae_path");
+  }
+  if (config.get_bool("use_tae", false)) {
+    if (config.has("tae_path")) {
+      files.tae = from_key(config, "tae_path");
+    } else {
+      std::string searched;
+      for (const char* name : {"taew2_1.pth", "taew2_1.safetensors"}) {
+        files.tae = find_in_model_folder(root, name);
+        if (!files.tae.empty()) break;
+        searched += concat(searched.empty() ? "" : ", ", name);
+      }
+      if (files.tae.empty())
+        throw Error("model",
+                    concat("use_tae is true but tae_path is unset and the model folder ", model_path,
+                           " (and its original/, fp8/, int8/, distill_models/, distill_fp8/, "
+                           "distill_int8/ folders) has no ",
+                           searched, "; download taew2_1 from github.com/madebyollin/taehv or set tae_path"));
+    }
+    files.tae_need_scaled = config.get_bool(
+        "need_scaled", fs::path(files.tae).filename().string().find("lighttae") != std::string::npos);
   }
   if (!missing_files.empty()) {
     std::string names, keys;

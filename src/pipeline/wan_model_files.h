@@ -10,14 +10,18 @@
 namespace x2v {
 
 struct WanModelFiles {
-  std::string dit;        // DiT checkpoint: the model directory, a transformer/ folder, or a file
-  std::string t5;         // umT5 encoder weights (.pth, safetensors, or a text_encoder/ folder)
+  std::string dit;  // DiT checkpoint: the model directory, a transformer/ folder, or a file
+  std::string t5;   // umT5 encoder weights (.pth, safetensors, or a text_encoder/ folder)
   // t5_quantized: t5_quant_scheme, the kernel of the umT5's attention and FFN linears ("" = unquantized),
   // and weight_auto_quant (float weights in `t5`, e.g. no quantized file was found, are quantized at load).
   std::string t5_quant_scheme;
   bool t5_auto_quant = false;
   std::string tokenizer;  // sentencepiece model (spiece.model)
   std::string vae;        // VAE weights (Wan2.1_VAE.pth or a vae/ folder)
+  // use_tae: the TAEHV decoder that replaces the VAE's (tae_path, else taew2_1.pth / .safetensors in the
+  // model folder's original/, fp8/, int8/, distill_* subfolders or the folder itself); "" without use_tae.
+  std::string tae;
+  bool tae_need_scaled = false;  // need_scaled, or a LightTAE file name ("lighttae")
 
   // Overrides: dit_original_ckpt, t5_original_ckpt, t5_tokenizer_path, vae_path (files or folders).
   // With t5_quantized the umT5 is t5_quantized_ckpt, else LightX2V's models_t5_umt5-xxl-enc-<int8|fp8>.pth

@@ -15,6 +15,7 @@
 #include "models/wan/dit_model.h"
 #include "models/wan/t5_encoder.h"
 #include "models/wan/t5_tokenizer.h"
+#include "models/wan/taehv.h"
 #include "models/wan/vae.h"
 #include "pipeline/runner_registry.h"
 #include "pipeline/wan_dit_stage.h"
@@ -115,7 +116,8 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
     const double layers = static_cast<double>(dit_config_.num_layers);
     cost_.dit_bytes -= cost_.dit_block_weight_bytes * std::max(0.0, layers - 2);
   }
-  check_vae_memory(cost_, shape_, stage_device(config_, "vae_cpu_offload", device));
+  // The TAE decoder needs a fraction of the VAE's memory (and its own check would only refuse less).
+  if (files_.tae.empty()) check_vae_memory(cost_, shape_, stage_device(config_, "vae_cpu_offload", device));
 }
 
 void WanT2VRunner::check_dit_stage() const {
@@ -292,6 +294,17 @@ Tensor WanT2VRunner::sample(const WanTextContexts& contexts, uint64_t seed) {
 
 void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink) {
   Device& device = stage_device(config_, "vae_cpu_offload", *device_);
+  if (!files_.tae.empty()) {
+    log_info("infer", "TAEHV decoder ", files_.tae, files_.tae_need_scaled ? " (need_scaled)" : "");
+    const std::unique_ptr<TaehvDecoder> tae = TaehvDecoder::open(files_.tae, device, files_.tae_need_scaled);
+    Progress progress("tae decode", static_cast<int>(4 * latents.shape()[1] - 3));
+    int64_t decoded = 0;
+    tae->decode(latents, [&](const Tensor& frame) {
+      sink(frame);
+      progress.update(++decoded);
+    });
+    return;
+  }
   const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae, vae_options_, device);
   Progress progress("vae decode", static_cast<int>(latents.shape()[1]));
   int64_t decoded = 0;

@@ -16,6 +16,7 @@
 #include "io/safetensors.h"
 #include "models/wan/dit_weights.h"
 #include "models/wan/t5_weights.h"
+#include "models/wan/taehv.h"
 #include "models/wan/vae_weights.h"
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_model_files.h"
@@ -160,6 +161,9 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
     io::write_pth((staging / kWanVaeFile).string(),
                   random_tensors(wan_vae_tensor_shapes(options.vae_dim, 16), DType::f32, random));
 
+    if (options.with_tae)
+      io::write_safetensors((staging / "taew2_1.safetensors").string(),
+                            random_tensors(taehv_decoder_tensor_shapes(), DType::f32, random));
     WanDitConfig dit;
     dit.dim = options.dit_dim;
     dit.num_heads = options.dit_heads;

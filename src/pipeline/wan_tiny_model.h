@@ -14,7 +14,9 @@ struct TinyWanModelOptions {
   int64_t t5_dim = 64, t5_heads = 4, t5_layers = 2, t5_ffn = 128;
   int64_t vae_dim = 16;
   int64_t vocab_size = 800;  // the tokenizer's
-  int64_t t5_vocab = 0;      // rows of umT5's embedding when more than the tokenizer's (umT5-XXL: 256384)
+  int64_t t5_vocab = 0;
+  bool with_tae = false;  // also taew2_1.safetensors (random TAEHV decoder weights, 38 MB) for use_tae //
+                          // rows of umT5's embedding when more than the tokenizer's (umT5-XXL: 256384)
 };
 
 // Writes the model into `directory`, which must not exist yet; it appears only when complete.

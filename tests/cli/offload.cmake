@@ -39,3 +39,12 @@ sed -e 's/\"target_video_length\": 81/\"target_video_length\": 5/' -e 's/\"targe
 ${x2v_tiny_infer} --config_json $o/config.json --save_result_path $o/out.mp4 2>$o/log; \
 grep -q 'the blocks were skipped in 58 of 100 DiT evaluations (conditional 29/50, unconditional 29/50)' $o/log")
 set_tests_properties(cli.infer_magcache_published_ratios PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
+
+# The TAEHV decoder (use_tae) in place of the VAE's: the video has the VAE's frame count and size.
+add_test(NAME cli.infer_tae COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/tae'; rm -rf $o; mkdir -p $o; \
+'$<TARGET_FILE:x2v>' make-tiny-model $o/model --with_tae >/dev/null 2>&1; \
+sed 's/^}/, \"use_tae\": true}/' '${X2V_TINY_CONFIG}' > $o/config.json; \
+'$<TARGET_FILE:x2v>' infer --model_path $o/model --config_json $o/config.json --prompt 'a red car' --save_result_path $o/out.mp4 2>$o/log; \
+grep -qF \"TAEHV decoder $o/model/taew2_1.safetensors\" $o/log; bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16")
+set_tests_properties(cli.infer_tae PROPERTIES LABELS cli)
+x2v_config_error(config_use_tae_without_file "has no taew2_1.pth, taew2_1.safetensors" use_tae_no_file.json)

@@ -56,15 +56,15 @@ TEST(ConfigKeys, TyposNameTheNearestKey) {
 
 TEST(ConfigKeys, UnimplementedKeysSayWhatHappensInstead) {
   const auto problems = problems_of(
-      R"({"use_tae": true, "offload_to_disk": true, "vae_stride": [4, 16, 16], "lazy_load": true})");
+      R"({"use_lightvae": true, "offload_to_disk": true, "vae_stride": [4, 16, 16], "lazy_load": true})");
   ASSERT_EQ(problems.size(), 3u);
   EXPECT_NE(
       problems[0].find("x2v ignores offload_to_disk = true (not implemented): LightX2V documents it but"),
       std::string::npos)
       << problems[0];
-  EXPECT_NE(
-      problems[1].find("x2v ignores use_tae = true (not implemented): the video is decoded with the full"),
-      std::string::npos);
+  EXPECT_NE(problems[1].find(
+                "x2v ignores use_lightvae = true (not implemented): the video is decoded with the full"),
+            std::string::npos);
   EXPECT_NE(problems[2].find("vae_stride"), std::string::npos);
 }
 
