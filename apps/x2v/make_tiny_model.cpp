@@ -34,9 +34,10 @@ void add_make_tiny_model_command(CLI::App& app) {
                    "tiny, or xxl: umT5 at umT5-XXL's shape (the DiT's text_dim follows)")
       ->capture_default_str()
       ->check(CLI::IsMember({"tiny", "xxl"}));
-  command->add_option("--vae_size", *vae_size, "tiny, or full: the VAE at Wan2.1's width")
+  command
+      ->add_option("--vae_size", *vae_size, "tiny, light (LightVAE's quarter width) or full: the VAE's width")
       ->capture_default_str()
-      ->check(CLI::IsMember({"tiny", "full"}));
+      ->check(CLI::IsMember({"tiny", "light", "full"}));
   command->add_flag("--with_tae", *with_tae,
                     "also write taew2_1.safetensors (a random TAEHV decoder) for use_tae");
   command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size, with_tae] {
@@ -60,6 +61,7 @@ void add_make_tiny_model_command(CLI::App& app) {
       options.t5_vocab = 256384;
     }
     if (*vae_size == "full") options.vae_dim = 96;
+    if (*vae_size == "light") options.vae_dim = 24;
     options.with_tae = *with_tae;
     write_tiny_wan_model(*directory, options);
   });

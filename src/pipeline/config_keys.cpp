@@ -18,8 +18,8 @@ const std::vector<std::string> kUsedKeys = {
     "t5_quantized", "t5_quant_scheme", "t5_quantized_ckpt", "dit_original_ckpt", "t5_original_ckpt",
     "t5_tokenizer_path", "vae_path", "use_tiling_vae", "vae_dtype", "t5_cpu_offload", "vae_cpu_offload",
     "cpu_offload", "offload_granularity", "lazy_load", "num_disk_workers", "unload_modules", "t5_lazy_load",
-    "lora_configs", "strict_config", "use_tae", "tae_path", "need_scaled", "feature_caching",
-    "teacache_thresh", "use_ret_steps", "coefficients", "magcache_K", "magcache_thresh",
+    "lora_configs", "strict_config", "use_tae", "tae_path", "need_scaled", "use_lightvae", "vae_name",
+    "feature_caching", "teacache_thresh", "use_ret_steps", "coefficients", "magcache_K", "magcache_thresh",
     "magcache_retention_ratio", "magcache_ratios", "magcache_calibration",
     // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
     "use_stream_vae"};
@@ -44,9 +44,7 @@ const char* const kNoWan22 = "it belongs to Wan2.2, which x2v does not run yet";
 
 const std::vector<UnimplementedKey>& unimplemented_keys() {
   static const std::vector<UnimplementedKey> keys = {
-      {"use_lightvae", kFullVae},
       {"vae_type", kFullVae, {"wan", "wan2.1"}},
-      {"vae_name", nullptr},
       {"lightvae_pruning_rate", nullptr},
       {"vae_weight_dtype", "the VAE weights run in vae_dtype"},
       {"vae_sensitive_layer_dtype", "the VAE runs in vae_dtype"},

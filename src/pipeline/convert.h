@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "platform/ops/mm.h"
 #include "pipeline/convert_source.h"
+#include "platform/ops/mm.h"
 #include "quant/lora.h"
 
 namespace x2v {

@@ -116,7 +116,17 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     missing(kWanTokenizerFile, "t5_tokenizer_path");
   }
 
-  if (config.has("vae_path")) {
+  files.lightvae = config.get_bool("use_lightvae", false);
+  if (files.lightvae && !config.has("vae_path")) {
+    const std::string name = config.get_string("vae_name", "lightvaew2_1.pth");
+    files.vae = find_in_model_folder(root, name);
+    if (files.vae.empty())
+      throw Error("model",
+                  concat("use_lightvae is true but vae_path is unset and the model folder ", model_path,
+                         " (and its original/, fp8/, int8/, distill_* folders) has no ", name,
+                         "; download LightX2V's lightvaew2_1.pth (huggingface.co/lightx2v/Autoencoders)",
+                         " or set vae_path"));
+  } else if (config.has("vae_path")) {
     files.vae = from_key(config, "vae_path");
   } else if (diffusers) {
     files.vae = (root / "vae").string();

@@ -22,6 +22,9 @@ struct WanModelFiles {
   // model folder's original/, fp8/, int8/, distill_* subfolders or the folder itself); "" without use_tae.
   std::string tae;
   bool tae_need_scaled = false;  // need_scaled, or a LightTAE file name ("lighttae")
+  // use_lightvae: `vae` is LightX2V's pruned LightVAE (vae_path, else vae_name, default lightvaew2_1.pth, in
+  // the model folder's subfolders as above), the Wan2.1 VAE at a quarter of its width.
+  bool lightvae = false;
 
   // Overrides: dit_original_ckpt, t5_original_ckpt, t5_tokenizer_path, vae_path (files or folders).
   // With t5_quantized the umT5 is t5_quantized_ckpt, else LightX2V's models_t5_umt5-xxl-enc-<int8|fp8>.pth

@@ -17,6 +17,7 @@
 #include "models/wan/t5_tokenizer.h"
 #include "models/wan/taehv.h"
 #include "models/wan/vae.h"
+#include "models/wan/vae_weights.h"
 #include "pipeline/runner_registry.h"
 #include "pipeline/wan_dit_stage.h"
 #include "platform/allocator.h"
@@ -115,6 +116,17 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
     // Two blocks' weights are held at a time, not all of them.
     const double layers = static_cast<double>(dit_config_.num_layers);
     cost_.dit_bytes -= cost_.dit_block_weight_bytes * std::max(0.0, layers - 2);
+  }
+  if (files_.lightvae) {
+    // LightVAE is the Wan2.1 VAE with every width pruned to a quarter (LightX2V's pruning_rate 0.75 of 96);
+    // the headers say which one the file is.
+    constexpr int64_t kLightVaeDim = 24;
+    const std::unique_ptr<io::Checkpoint> vae_file = io::open_checkpoint(files_.vae);
+    const int64_t dim = WanVaeCheckpoint(*vae_file).config().dim;
+    if (dim != kLightVaeDim)
+      throw Error("vae", concat(files_.vae, " is a Wan2.1 VAE of base width ", dim,
+                                "; use_lightvae takes LightX2V's pruned LightVAE (lightvaew2_1, base width ",
+                                kLightVaeDim, "): give it as vae_path, or set use_lightvae to false"));
   }
   // The TAE decoder needs a fraction of the VAE's memory (and its own check would only refuse less).
   if (files_.tae.empty()) check_vae_memory(cost_, shape_, stage_device(config_, "vae_cpu_offload", device));
@@ -306,6 +318,7 @@ void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const 
     return;
   }
   const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae, vae_options_, device);
+  if (files_.lightvae) log_info("infer", "LightVAE decoder ", files_.vae);
   Progress progress("vae decode", static_cast<int>(latents.shape()[1]));
   int64_t decoded = 0;
   vae->decode(latents, [&](const Tensor& frames) {

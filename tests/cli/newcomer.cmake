@@ -24,13 +24,13 @@ endfunction()
 #    instead, repeated keys are named; --strict (or strict_config) makes them errors.
 x2v_infer_warning(config_typo_did_you_mean "unknown config key 'infer_step' in" typo_key.json)
 x2v_infer_warning(config_typo_names_nearest "did you mean 'infer_steps'?" typo_key.json)
-x2v_infer_warning(config_unimplemented_key "x2v ignores use_lightvae = true (not implemented): the video is decoded with the full Wan2.1 VAE" use_lightvae.json)
+x2v_infer_warning(config_unimplemented_key "x2v ignores use_taylor_cache = true (not implemented): every step runs the whole DiT" use_taylor_cache.json)
 x2v_infer_warning(config_duplicate_key "config key 'infer_steps' is written more than once" duplicate_key.json)
 x2v_infer_warning(config_cpu_offload_on_cpu "cpu_offload: cpu computes in host memory, so the DiT's weights stay" cpu_offload.json)
 x2v_infer_warning(config_distill_steps_replaced "infer_steps 2 is replaced by the 4 steps of denoising_step_list" distill_steps.json --model_cls wan2.1_distill)
 x2v_config_error(config_strict_flag "unknown config key 'infer_step' in" typo_key.json --strict)
 x2v_config_error(config_strict_key "did you mean 'target_width'?" strict_typo.json)
-x2v_config_error(config_strict_unimplemented "x2v ignores use_lightvae" use_lightvae.json --strict)
+x2v_config_error(config_strict_unimplemented "x2v ignores use_taylor_cache" use_taylor_cache.json --strict)
 # The same accounting in the stage commands.
 add_test(NAME cli.config_keys_in_dit COMMAND bash ${X2V_CLI_DIR}/expect_warning.sh "did you mean 'infer_steps'?"
          $<TARGET_FILE:x2v> dit --model_path ${X2V_DIT_FIXTURES}/model_original --config_json

@@ -48,3 +48,15 @@ sed 's/^}/, \"use_tae\": true}/' '${X2V_TINY_CONFIG}' > $o/config.json; \
 grep -qF \"TAEHV decoder $o/model/taew2_1.safetensors\" $o/log; bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16")
 set_tests_properties(cli.infer_tae PROPERTIES LABELS cli)
 x2v_config_error(config_use_tae_without_file "has no taew2_1.pth, taew2_1.safetensors" use_tae_no_file.json)
+
+# LightVAE (use_lightvae): the Wan2.1 VAE at a quarter of its width decodes; the full-width VAE given for it is
+# named.
+add_test(NAME cli.infer_lightvae COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/lightvae'; rm -rf $o; mkdir -p $o; \
+'$<TARGET_FILE:x2v>' make-tiny-model $o/model --vae_size light >/dev/null 2>&1; mv $o/model/Wan2.1_VAE.pth $o/model/lightvaew2_1.pth; \
+sed 's/^}/, \"use_lightvae\": true}/' '${X2V_TINY_CONFIG}' > $o/config.json; \
+'$<TARGET_FILE:x2v>' infer --model_path $o/model --config_json $o/config.json --prompt 'a red car' --save_result_path $o/out.mp4 2>$o/log; \
+grep -qF \"LightVAE decoder $o/model/lightvaew2_1.pth\" $o/log; bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16; \
+sed 's|^}|, \"use_lightvae\": true, \"vae_path\": \"${X2V_TINY_MODEL}/Wan2.1_VAE.pth\"}|' '${X2V_TINY_CONFIG}' > $o/full.json; \
+! '$<TARGET_FILE:x2v>' infer --model_path $o/model --config_json $o/full.json --prompt 'a red car' --save_result_path $o/bad.mp4 2>$o/err; \
+grep -q 'use_lightvae takes LightX2V.s pruned LightVAE' $o/err; test ! -e $o/bad.mp4")
+set_tests_properties(cli.infer_lightvae PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)

@@ -56,14 +56,14 @@ TEST(ConfigKeys, TyposNameTheNearestKey) {
 
 TEST(ConfigKeys, UnimplementedKeysSayWhatHappensInstead) {
   const auto problems = problems_of(
-      R"({"use_lightvae": true, "offload_to_disk": true, "vae_stride": [4, 16, 16], "lazy_load": true})");
+      R"({"use_taylor_cache": true, "offload_to_disk": true, "vae_stride": [4, 16, 16], "lazy_load": true})");
   ASSERT_EQ(problems.size(), 3u);
   EXPECT_NE(
       problems[0].find("x2v ignores offload_to_disk = true (not implemented): LightX2V documents it but"),
       std::string::npos)
       << problems[0];
   EXPECT_NE(problems[1].find(
-                "x2v ignores use_lightvae = true (not implemented): the video is decoded with the full"),
+                "x2v ignores use_taylor_cache = true (not implemented): every step runs the whole DiT"),
             std::string::npos);
   EXPECT_NE(problems[2].find("vae_stride"), std::string::npos);
 }
