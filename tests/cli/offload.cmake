@@ -60,3 +60,15 @@ sed 's|^}|, \"use_lightvae\": true, \"vae_path\": \"${X2V_TINY_MODEL}/Wan2.1_VAE
 ! '$<TARGET_FILE:x2v>' infer --model_path $o/model --config_json $o/full.json --prompt 'a red car' --save_result_path $o/bad.mp4 2>$o/err; \
 grep -q 'use_lightvae takes LightX2V.s pruned LightVAE' $o/err; test ! -e $o/bad.mp4")
 set_tests_properties(cli.infer_lightvae PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
+
+# The distilled recipe: --model_cls wan2.1_distill with a LoRA in lora_configs (4 steps, no CFG, shift 5) on a
+# tiny model of the LoRA fixture's shape.
+add_test(NAME cli.infer_distill_lora_recipe COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/distill_lora'; rm -rf $o; mkdir -p $o; \
+'$<TARGET_FILE:x2v>' make-tiny-model $o/model --t5_dim 32 >/dev/null 2>&1; \
+sed -e 's|lightx2v/Wan2.1-Distill-Loras/wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors|${CMAKE_SOURCE_DIR}/tests/fixtures/lora/lora_wan_up_down.safetensors|' \
+    -e 's/\"target_video_length\": 81/\"target_video_length\": 17/' -e 's/\"target_height\": 480/\"target_height\": 128/' -e 's/\"target_width\": 832/\"target_width\": 192/' \
+    '${CMAKE_SOURCE_DIR}/configs/distill/wan_t2v_distill_lora_4step.json' > $o/config.json; \
+'$<TARGET_FILE:x2v>' infer --model_cls wan2.1_distill --model_path $o/model --config_json $o/config.json --prompt 'a red car' --save_result_path $o/out.mp4 2>$o/log; \
+grep -q '4 steps (denoising_step_list) \\[config\\], solver distill, shift 5 \\[config\\], CFG off' $o/log; grep -q 'LoRA: .* changes to' $o/log; \
+bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16")
+set_tests_properties(cli.infer_distill_lora_recipe PROPERTIES LABELS cli)
