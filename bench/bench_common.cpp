@@ -30,6 +30,26 @@ std::unique_ptr<io::MemoryCheckpoint> random_wan_dit(const WanDitConfig& config)
   return checkpoint;
 }
 
+std::unique_ptr<io::MemoryCheckpoint> random_checkpoint(
+    const std::vector<std::pair<std::string, Shape>>& shapes, const std::string& label, uint64_t seed) {
+  auto checkpoint = std::make_unique<io::MemoryCheckpoint>(label);
+  uint64_t state = seed;
+  for (const auto& [name, shape] : shapes) {
+    Tensor tensor = Tensor::host(shape, DType::f32);
+    float* values = tensor.data<float>();
+    const bool gamma = name.find("gamma") != std::string::npos;
+    const int64_t fan_in = shape.size() >= 2 ? shape_numel(shape) / shape[0] : 1;
+    const float scale = shape.size() >= 2 ? std::sqrt(3.0f / static_cast<float>(fan_in)) : 0.05f;
+    for (int64_t i = 0; i < tensor.numel(); ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const float uniform = static_cast<float>(state >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f;
+      values[i] = gamma ? 1.0f + 0.1f * uniform : scale * uniform;
+    }
+    checkpoint->add(name, tensor);
+  }
+  return checkpoint;
+}
+
 IterationTimes time_iterations(benchmark::State& state, const std::function<void()>& body) {
   IterationTimes times;
   for (auto _ : state) {

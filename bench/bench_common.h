@@ -18,6 +18,11 @@ int64_t environment_int(const char* name, int64_t fallback);
 // (unit-variance activations through the linears, norm weights near 1); the same values on every call.
 std::unique_ptr<io::MemoryCheckpoint> random_wan_dit(const WanDitConfig& config);
 
+// f32 tensors of `shapes` with random values at a trained model's scales (uniform with unit-variance
+// outputs for weights of 2+ dims, norm gammas near 1, small biases); the same values for the same seed.
+std::unique_ptr<io::MemoryCheckpoint> random_checkpoint(
+    const std::vector<std::pair<std::string, Shape>>& shapes, const std::string& label, uint64_t seed);
+
 struct IterationTimes {
   double total_seconds = 0.0;
   double best_seconds = 1e30;  // on a shared machine the best carries the fewest foreign bursts

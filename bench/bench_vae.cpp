@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "bench_common.h"
 #include "io/memory_checkpoint.h"
 #include "models/wan/vae.h"
 #include "platform/platform.h"
@@ -45,26 +46,6 @@ int64_t resident_kib(const char* field) {
   return -1;
 }
 
-// Random weights at the scales of a trained model: unit-variance activations, gammas near 1.
-std::unique_ptr<io::MemoryCheckpoint> random_vae() {
-  auto checkpoint = std::make_unique<io::MemoryCheckpoint>("random Wan2.1 VAE");
-  uint64_t state = 2024;
-  for (const auto& [name, shape] : wan_vae_tensor_shapes(96, 16)) {
-    Tensor tensor = Tensor::host(shape, DType::f32);
-    float* values = tensor.data<float>();
-    const bool gamma = name.find("gamma") != std::string::npos;
-    const int64_t fan_in = shape.size() >= 2 ? shape_numel(shape) / shape[0] : 1;
-    const float scale = shape.size() >= 2 ? std::sqrt(3.0f / static_cast<float>(fan_in)) : 0.05f;
-    for (int64_t i = 0; i < tensor.numel(); ++i) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      const float uniform = static_cast<float>(state >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f;
-      values[i] = gamma ? 1.0f + 0.1f * uniform : scale * uniform;
-    }
-    checkpoint->add(name, tensor);
-  }
-  return checkpoint;
-}
-
 const WanVae& model() {
   static const std::unique_ptr<WanVae> vae = [] {
     OpProfiler::instance().set_enabled(true);  // before the kernels are created
@@ -73,7 +54,9 @@ const WanVae& model() {
     if (!parse_dtype(dtype, &options.dtype))
       throw Error("bench", concat("X2V_BENCH_VAE_DTYPE='", dtype, "'"));
     options.tiling = environment("X2V_BENCH_VAE_TILING", "0") == "1";
-    return std::make_unique<WanVae>(*random_vae(), options, selected_device());
+    return std::make_unique<WanVae>(
+        *bench::random_checkpoint(wan_vae_tensor_shapes(96, 16), "random Wan2.1 VAE", 2024), options,
+        selected_device());
   }();
   return *vae;
 }
