@@ -81,13 +81,6 @@ void UnitStream::release_current() {
   current_.reset();
 }
 
-void UnitStream::release_all() {
-  release_current();
-  next_.reset();
-  if (pending_ && pending_->loaded.valid()) pending_->loaded.wait();
-  pending_.reset();
-}
-
 const OffloadUnit& UnitStream::take(size_t index) {
   if (index >= source_->unit_count())
     throw InternalError("offload", concat("unit ", index, " of ", source_->unit_count()));

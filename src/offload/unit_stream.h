@@ -49,8 +49,6 @@ class UnitStream {
   // before (its memory is reused once the compute stream has passed it) and starts reading the next one
   // (index + 1, wrapping to 0). Errors from reading (a missing or misshaped tensor) are rethrown here.
   const OffloadUnit& take(size_t index);
-  // Drops every held unit (at the end of a pass that will not come back, or before an error unwinds).
-  void release_all();
 
   // The most weight bytes two consecutive units held (as read, before a kernel packed them).
   size_t peak_weight_bytes() const { return peak_weight_bytes_; }

@@ -61,6 +61,12 @@ WeightSet WeightSet::copied_to(Device& device, Stream& stream) const {
   return result;
 }
 
+WeightSet WeightSet::copied_to(Device& device) const {
+  WeightSet copy = copied_to(device, device.compute_stream());
+  device.compute_stream().synchronize();
+  return copy;
+}
+
 void WeightSet::read_pages(int workers) const {
   // 1 MiB pieces: a big tensor's pages spread over every worker.
   constexpr size_t kPiece = size_t{1} << 20;

@@ -30,6 +30,8 @@ class WeightSet {
   // Copies on `device` of every tensor, enqueued on `stream`: complete once the stream passes them. The
   // host tensors must stay alive until then (the caller orders that with an event).
   WeightSet copied_to(Device& device, Stream& stream) const;
+  // The same on the device's compute stream, complete when it returns (a resident load).
+  WeightSet copied_to(Device& device) const;
   // Reads every page of the host tensors with `workers` threads: tensors borrowed from a mapped file come
   // in from disk now (lazy loading's disk workers), not when a kernel first touches them.
   void read_pages(int workers) const;

@@ -91,9 +91,7 @@ WeightSet WanBlock::read_weights(const WanDitConfig& config, const WanDitCheckpo
 void WanBlock::load(const WanDitConfig& config, const WanDitCheckpoint& checkpoint, int index,
                     const WanDitKernels& kernels, Precision precision, Device& device) {
   const WeightSet host = read_weights(config, checkpoint, index, kernels, precision, device, kWanAllParts);
-  const WeightSet on_device = host.copied_to(device, device.compute_stream());
-  device.compute_stream().synchronize();
-  build(config, on_device, kernels, precision, device, kWanAllParts);
+  build(config, host.copied_to(device), kernels, precision, device, kWanAllParts);
 }
 
 void WanBlock::build(const WanDitConfig& config, const WeightSet& weights, const WanDitKernels& kernels,

@@ -98,11 +98,14 @@ WanDit::WanDit(const WanDitCheckpoint& model_checkpoint, const WanDitKernels& ke
   std::optional<WanDitCheckpoint> quantized;
   if (!kernels.quantized_checkpoint.empty())
     quantized = open_quantized_checkpoint(kernels.quantized_checkpoint, config_);
-  const WanDitCheckpoint& checkpoint = quantized ? *quantized : model_checkpoint;
+  load_resident(quantized ? *quantized : model_checkpoint, kernels);
+}
+
+void WanDit::load_resident(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels) {
   load_non_block(checkpoint, kernels);
   blocks_.resize(config_.num_layers);
   for (int64_t i = 0; i < config_.num_layers; ++i)
-    blocks_[i].load(config_, checkpoint, static_cast<int>(i), kernels, precision, device);
+    blocks_[i].load(config_, checkpoint, static_cast<int>(i), kernels, precision_, *device_);
 }
 
 WanDit::WanDit(std::shared_ptr<const WanDitCheckpoint> model_checkpoint, const WanDitKernels& kernels,
@@ -117,10 +120,7 @@ WanDit::WanDit(std::shared_ptr<const WanDitCheckpoint> model_checkpoint, const W
     checkpoint = std::make_shared<const WanDitCheckpoint>(
         open_quantized_checkpoint(kernels.quantized_checkpoint, config_));
   if (!offload.streams(device.host_accessible())) {
-    load_non_block(*checkpoint, kernels);
-    blocks_.resize(config_.num_layers);
-    for (int64_t i = 0; i < config_.num_layers; ++i)
-      blocks_[i].load(config_, *checkpoint, static_cast<int>(i), kernels, precision, device);
+    load_resident(*checkpoint, kernels);
     return;
   }
   if (offload.lazy_load && !checkpoint->checkpoint().reads_by_ranges())
@@ -267,10 +267,8 @@ WanDitPreparedContext WanDit::prepare_context(const Tensor& context, const Tenso
   Device& device = *device_;
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     const WeightSet host = source_->read_parts(static_cast<int>(i), kWanCrossContext);
-    const WeightSet on_device = host.copied_to(device, device.compute_stream());
-    device.compute_stream().synchronize();
     WanBlock block;
-    block.build(config_, on_device, kernels_, precision_, device, kWanCrossContext);
+    block.build(config_, host.copied_to(device), kernels_, precision_, device, kWanCrossContext);
     prepared.blocks.push_back(block.cross_context(text, image));
   }
   return prepared;

@@ -76,6 +76,7 @@ class WanDit {
   Tensor embed_text(const Tensor& context) const;
   Tensor embed_image(const Tensor& clip_features) const;
   void load_non_block(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels);
+  void load_resident(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels);
   // Runs every block on x, resident or streamed.
   void run_blocks(Tensor& x, const Tensor& e0, const WanDitPreparedContext& prepared,
                   const RopeTables& rope) const;

@@ -156,26 +156,20 @@ class T5BlockUnits final : public UnitSource {
 T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
                      const T5LinearOptions& linears)
     : precision_(precision), device_(&device), linears_(linears) {
-  const T5Weights weights(checkpoint);
+  load_resident(T5Weights(checkpoint));
+}
+
+void T5Encoder::load_resident(const T5Weights& weights) {
   load_non_block(weights);
-  for (int64_t i = 0; i < config_.num_layers; ++i) {
-    const WeightSet on_device = read_block(weights, i).copied_to(device, device.compute_stream());
-    device.compute_stream().synchronize();
-    blocks_.push_back(build_block(on_device));
-  }
+  for (int64_t i = 0; i < config_.num_layers; ++i)
+    blocks_.push_back(build_block(read_block(weights, i).copied_to(*device_)));
 }
 
 T5Encoder::T5Encoder(std::shared_ptr<const io::Checkpoint> checkpoint, Precision precision, Device& device,
                      const T5LinearOptions& linears, const OffloadOptions& offload)
     : precision_(precision), device_(&device), linears_(linears) {
   if (!offload.lazy_load) {
-    const T5Weights weights(*checkpoint);
-    load_non_block(weights);
-    for (int64_t i = 0; i < config_.num_layers; ++i) {
-      const WeightSet on_device = read_block(weights, i).copied_to(device, device.compute_stream());
-      device.compute_stream().synchronize();
-      blocks_.push_back(build_block(on_device));
-    }
+    load_resident(T5Weights(*checkpoint));
     return;
   }
   streamed_checkpoint_ = std::move(checkpoint);

@@ -71,6 +71,7 @@ class T5Encoder {
  private:
   friend class T5BlockUnits;
   void load_non_block(const T5Weights& weights);
+  void load_resident(const T5Weights& weights);
   // Block `index`'s weights as host tensors, in the dtypes (and quantized layouts) its kernels take.
   WeightSet read_block(const T5Weights& weights, int64_t index) const;
   // The block from its weights on the device.

@@ -28,8 +28,8 @@ namespace x2v {
 std::string clean_prompt(const std::string& text);
 
 struct TokenizedText {
-  std::vector<int32_t> ids;  // exactly max_length ids, padded with the pad id
-  int64_t length = 0;        // real tokens, EOS included (the attention mask's ones)
+  std::vector<int32_t> ids;        // exactly max_length ids, padded with the pad id
+  int64_t length = 0;              // real tokens, EOS included (the attention mask's ones)
   int64_t untruncated_length = 0;  // what `length` would be without max_length (> length: it was cut)
 };
 
