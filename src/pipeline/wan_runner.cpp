@@ -307,8 +307,10 @@ Tensor WanT2VRunner::sample(const WanTextContexts& contexts, uint64_t seed) {
 void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink) {
   Device& device = stage_device(config_, "vae_cpu_offload", *device_);
   if (!files_.tae.empty()) {
-    log_info("infer", "TAEHV decoder ", files_.tae, files_.tae_need_scaled ? " (need_scaled)" : "");
-    const std::unique_ptr<TaehvDecoder> tae = TaehvDecoder::open(files_.tae, device, files_.tae_need_scaled);
+    // bf16 as LightX2V's WanVAE_tiny runs it, whatever vae_dtype says (that key is the full VAE's).
+    log_info("infer", "TAEHV decoder ", files_.tae, files_.tae_need_scaled ? " (need_scaled)" : "", ", bf16");
+    const std::unique_ptr<TaehvDecoder> tae =
+        TaehvDecoder::open(files_.tae, device, files_.tae_need_scaled, DType::bf16);
     Progress progress("tae decode", static_cast<int>(4 * latents.shape()[1] - 3));
     int64_t decoded = 0;
     tae->decode(latents, [&](const Tensor& frame) {

@@ -87,6 +87,30 @@ TEST(Taehv, DecodesAsTheReferenceFromBothCheckpointFormats) {
       worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - e[i]));
     EXPECT_LE(worst, 4e-3) << path;  // of a [-1, 1] range; the reference's own two modes differ by 4e-4
   }
+  // bf16, as x2v infer runs it (LightX2V's dtype): the project's bf16 tolerance.
+  const auto decoder = TaehvDecoder::open(safetensors, test_device(), false, DType::bf16);
+  const Tensor frames = decode_all(*decoder, latents);
+  ASSERT_EQ(frames.shape(), expected.shape());
+  EXPECT_GE(testing::cosine_similarity(frames, expected), 0.999);
+}
+
+TEST(Taehv, LightTaeUnscalesTheLatentsAsLightX2VDoes) {
+  // need_scaled (lighttaew2_1): the frames of LightX2V's WanVAE_tiny wrapper, already in [-1, 1].
+  TemporaryFolder folder;
+  const std::string path = (folder.path / "lighttaew2_1.safetensors").string();
+  io::write_safetensors(path, decoder_weights());
+  const Tensor latents = load_fixture("taehv/decode.safetensors", "latents");
+  const Tensor expected = load_fixture("taehv/decode.safetensors", "frames_need_scaled");
+  const auto decoder = TaehvDecoder::open(path, test_device(), /*need_scaled=*/true);
+  const Tensor frames = decode_all(*decoder, latents);
+  ASSERT_EQ(frames.shape(), expected.shape());
+  const std::vector<float> a = frames.to_floats(), e = expected.to_floats();
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - e[i]));
+  EXPECT_LE(worst, 4e-3);
+  // Without the un-scaling the frames differ: the test sees need_scaled.
+  const Tensor unscaled = decode_all(*TaehvDecoder::open(path, test_device(), false), latents);
+  EXPECT_LT(testing::cosine_similarity(unscaled, expected), 0.99);
 }
 
 TEST(Taehv, AnotherFamilysCheckpointIsNamed) {

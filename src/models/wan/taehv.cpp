@@ -60,13 +60,15 @@ std::vector<std::pair<std::string, Shape>> taehv_decoder_tensor_shapes() {
   return shapes;
 }
 
-TaehvDecoder::TaehvDecoder(const io::Checkpoint& checkpoint, Device& device, bool need_scaled)
-    : device_(&device), need_scaled_(need_scaled) {
+TaehvDecoder::TaehvDecoder(const io::Checkpoint& checkpoint, Device& device, bool need_scaled, DType dtype)
+    : device_(&device), need_scaled_(need_scaled), dtype_(dtype) {
+  if (dtype != DType::f32 && dtype != DType::bf16)
+    throw Error("taehv", concat("the decoder runs in f32 or bf16, not ", dtype_name(dtype)));
   const auto tensor = [&](const std::string& name, const Shape& expected) {
     if (!checkpoint.contains(name))
       throw Error("taehv", concat(checkpoint.path(), " has no tensor '", name,
                                   "'; it is not a TAEHV checkpoint (taew2_1.pth / .safetensors)"));
-    Tensor value = checkpoint.load(name, DType::f32);
+    Tensor value = checkpoint.load(name, dtype);
     if (value.shape() != expected)
       throw Error("taehv", concat("tensor '", name, "' of ", checkpoint.path(), " has shape ",
                                   shape_to_string(value.shape()), ", expected ", shape_to_string(expected)));
@@ -122,7 +124,7 @@ TaehvDecoder::TaehvDecoder(const io::Checkpoint& checkpoint, Device& device, boo
       const std::string weight_name = name + ".conv.weight";
       if (!checkpoint.contains(weight_name))
         throw Error("taehv", concat(checkpoint.path(), " has no tensor '", weight_name, "'"));
-      Tensor weight = checkpoint.load(weight_name, DType::f32);
+      Tensor weight = checkpoint.load(weight_name, dtype);
       const int64_t rows = in * stride;
       if (weight.ndim() != 4 || weight.size(0) < rows || weight.size(1) != in)
         throw Error("taehv", concat("tensor '", weight_name, "' has shape ", shape_to_string(weight.shape()),
@@ -153,14 +155,15 @@ TaehvDecoder::TaehvDecoder(const io::Checkpoint& checkpoint, Device& device, boo
 
 TaehvDecoder::~TaehvDecoder() = default;
 
-std::unique_ptr<TaehvDecoder> TaehvDecoder::open(const std::string& path, Device& device, bool need_scaled) {
+std::unique_ptr<TaehvDecoder> TaehvDecoder::open(const std::string& path, Device& device, bool need_scaled,
+                                                 DType dtype) {
   const std::unique_ptr<io::Checkpoint> checkpoint = io::open_checkpoint(path);
-  return std::make_unique<TaehvDecoder>(*checkpoint, device, need_scaled);
+  return std::make_unique<TaehvDecoder>(*checkpoint, device, need_scaled, dtype);
 }
 
 Tensor TaehvDecoder::convolve(const Layer& layer, int which, const Tensor& x) const {
   ConvKernel& conv = *layer.convs.at(static_cast<size_t>(which));
-  Tensor out = empty(conv.output_shape(x.shape()), DType::f32, *device_);
+  Tensor out = empty(conv.output_shape(x.shape()), dtype_, *device_);
   conv.apply(x, out);
   return out;
 }
@@ -168,7 +171,7 @@ Tensor TaehvDecoder::convolve(const Layer& layer, int which, const Tensor& x) co
 Tensor TaehvDecoder::upsample(const Tensor& x) const {
   // Nearest 2x: every input pixel lands in a 2x2 square, four strided copies.
   const int64_t channels = x.size(0), height = x.size(1), width = x.size(2);
-  Tensor out = empty({channels, 2 * height, 2 * width}, DType::f32, *device_);
+  Tensor out = empty({channels, 2 * height, 2 * width}, dtype_, *device_);
   const Tensor squares = out.reshape({channels, height, 2, width, 2});
   for (int64_t row = 0; row < 2; ++row)
     for (int64_t column = 0; column < 2; ++column) {
@@ -194,7 +197,7 @@ void TaehvDecoder::run(Tensor x, size_t first_layer, State& state, const FrameSi
       case Layer::Kind::memblock: {
         // relu(conv(relu(conv(relu(conv([x, past]))))) + x), past: this depth's previous input (zeros first).
         const int64_t channels = x.size(0);
-        Tensor joined = empty({2 * channels, x.size(1), x.size(2)}, DType::f32, *device_);
+        Tensor joined = empty({2 * channels, x.size(1), x.size(2)}, dtype_, *device_);
         Tensor first = joined.slice(0, 0, channels), second = joined.slice(0, channels, 2 * channels);
         ops::copy(x, first);
         if (state.past[i].defined())
@@ -226,11 +229,12 @@ void TaehvDecoder::run(Tensor x, size_t first_layer, State& state, const FrameSi
     }
   }
   if (state.emitted++ < kFramesToTrim) return;
-  // [0, 1] as taehv clamps, then the [-1, 1] of the VAE's frames.
-  ops::clamp(x, 0.0f, 1.0f, x);
-  Tensor scaled = empty_like(x);
-  ops::scale(x, 2.0f, -1.0f, scaled);
-  sink(ops::to_device(scaled, host_device()).reshape({3, 1, x.size(1), x.size(2)}));
+  // [0, 1] as taehv clamps, then the [-1, 1] of the VAE's frames, in f32.
+  Tensor frame = empty(x.shape(), DType::f32, *device_);
+  ops::copy(x, frame);
+  ops::clamp(frame, 0.0f, 1.0f, frame);
+  ops::scale(frame, 2.0f, -1.0f, frame);
+  sink(ops::to_device(frame, host_device()).reshape({3, 1, x.size(1), x.size(2)}));
 }
 
 void TaehvDecoder::decode(const Tensor& latents, const FrameSink& sink) const {
@@ -254,7 +258,7 @@ void TaehvDecoder::decode(const Tensor& latents, const FrameSink& sink) const {
         if (need_scaled_) value = value * std[c] + mean[c];
         out[c * height * width + p] = std::tanh(value / 3.0f) * 3.0f;
       }
-    run(ops::to_device(frame, *device_), 1, state, sink);
+    run(ops::to_device(dtype_ == DType::f32 ? frame : frame.to_host(dtype_), *device_), 1, state, sink);
   }
 }
 

@@ -22,9 +22,11 @@ class TaehvDecoder {
   // The decoder of a TAEHV checkpoint ("decoder.<i>..." tensors, .pth or .safetensors). `need_scaled`
   // (LightTAE): the latents are un-normalized with the Wan2.1 VAE's mean and std first. Errors name a
   // checkpoint of another family (Wan2.2's 48 latent channels, a patch size above 1) and missing or
-  // misshaped tensors.
-  TaehvDecoder(const io::Checkpoint& checkpoint, Device& device, bool need_scaled);
-  static std::unique_ptr<TaehvDecoder> open(const std::string& path, Device& device, bool need_scaled);
+  // misshaped tensors. `dtype` (f32 or bf16) holds the weights and activations; the convolutions accumulate
+  // in f32 either way. LightX2V's WanVAE_tiny runs in bf16.
+  TaehvDecoder(const io::Checkpoint& checkpoint, Device& device, bool need_scaled, DType dtype = DType::f32);
+  static std::unique_ptr<TaehvDecoder> open(const std::string& path, Device& device, bool need_scaled,
+                                            DType dtype = DType::f32);
   ~TaehvDecoder();
 
   using FrameSink = std::function<void(const Tensor& frames)>;
@@ -41,6 +43,7 @@ class TaehvDecoder {
 
   Device* device_;
   bool need_scaled_;
+  DType dtype_;
   std::vector<Layer> layers_;
 };
 
