@@ -77,7 +77,7 @@ void print_summary(const std::string& command, std::chrono::steady_clock::time_p
   const size_t peak_rss = static_cast<size_t>(usage.ru_maxrss) * 1024;
   std::fprintf(stderr, "x2v %s: done in %.2f s, peak memory %s (%s allocator peak %s)\n", command.c_str(),
                seconds_since(start), format_bytes(peak_rss).c_str(), device.device_string().c_str(),
-               format_bytes(device.allocator().stats().peak_bytes).c_str());
+               format_bytes(device.allocator().stats().lifetime_peak_bytes).c_str());
 }
 
 }  // namespace x2v::cli

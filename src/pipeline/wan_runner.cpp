@@ -183,10 +183,15 @@ std::vector<std::string> WanT2VRunner::describe(const GenerationRequest& request
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   KernelRegistries& registries = device_->kernels();
   const std::string block_mm = registries.mm.resolve(kernels.block_linear_kernel());
+  const std::string vae_dtype = vae_options_.dtype == DType::bf16 ? "bf16" : "fp32";
+  const std::string decoder =
+      !files_.tae.empty()
+          ? concat("decoder TAEHV", files_.tae_need_scaled ? " (need_scaled)" : "", " in bf16 [use_tae]")
+          : concat(files_.lightvae ? "decoder LightVAE [use_lightvae], " : "", "vae_dtype ", vae_dtype,
+                   vae_options_.tiling ? " tiled" : "");
   lines.push_back(concat("precision DTYPE=", dtype_setting(precision.compute),
-                         " SENSITIVE_LAYER_DTYPE=", dtype_setting(precision.sensitive), ", vae_dtype ",
-                         vae_options_.dtype == DType::bf16 ? "bf16" : "fp32",
-                         vae_options_.tiling ? " tiled" : "", "; platform ", device_->device_string(),
+                         " SENSITIVE_LAYER_DTYPE=", dtype_setting(precision.sensitive), ", ", decoder,
+                         "; platform ", device_->device_string(),
                          config_.get_bool("t5_cpu_offload", false) ? " (umT5 on cpu)" : "",
                          config_.get_bool("vae_cpu_offload", false) ? " (VAE on cpu)" : ""));
   lines.push_back(concat(

@@ -1,5 +1,6 @@
 #include "platform/allocator.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -103,6 +104,7 @@ void* CachingAllocator::allocate(size_t bytes) {
   }
   stats_.current_bytes += size;
   if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
+  stats_.lifetime_peak_bytes = std::max(stats_.lifetime_peak_bytes, stats_.peak_bytes);
   return pointer;
 }
 

@@ -11,10 +11,11 @@
 namespace x2v {
 
 struct AllocatorStats {
-  size_t current_bytes = 0;  // held by live tensors
-  size_t peak_bytes = 0;     // maximum of current_bytes since the last reset
-  size_t cached_bytes = 0;   // freed blocks kept for reuse
-  size_t limit_bytes = 0;    // 0: no limit
+  size_t current_bytes = 0;        // held by live tensors
+  size_t peak_bytes = 0;           // maximum of current_bytes since the last reset
+  size_t lifetime_peak_bytes = 0;  // maximum of current_bytes since the allocator was made
+  size_t cached_bytes = 0;         // freed blocks kept for reuse
+  size_t limit_bytes = 0;          // 0: no limit
 };
 
 class Allocator {

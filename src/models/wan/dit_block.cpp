@@ -92,6 +92,9 @@ void WanBlock::load(const WanDitConfig& config, const WanDitCheckpoint& checkpoi
                     const WanDitKernels& kernels, Precision precision, Device& device) {
   const WeightSet host = read_weights(config, checkpoint, index, kernels, precision, device, kWanAllParts);
   build(config, host.copied_to(device), kernels, precision, device, kWanAllParts);
+  // The kernels hold their own (packed, quantized or device) copies: the file's pages can go, or a resident
+  // model would count its weights twice in RSS. A kernel that still reads the file gets the pages back.
+  for (const auto& entry : host.entries()) checkpoint.release(concat("blocks.", index, ".", entry.name));
 }
 
 void WanBlock::build(const WanDitConfig& config, const WeightSet& weights, const WanDitKernels& kernels,

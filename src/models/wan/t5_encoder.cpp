@@ -120,6 +120,22 @@ std::unique_ptr<T5Encoder::Block> T5Encoder::build_block(const WeightSet& weight
   return block;
 }
 
+namespace {
+
+// The file names of block `index`'s tensors (scales included, where a quantized file has them).
+std::vector<std::string> block_file_names(const T5Weights& weights, int64_t index) {
+  std::vector<std::string> names;
+  const std::string prefix = concat("blocks.", index, ".");
+  for (const char* name : {"norm1", "norm2", "attn.q", "attn.k", "attn.v", "attn.o", "ffn.gate.0", "ffn.fc1",
+                           "ffn.fc2", "pos_embedding.embedding"}) {
+    names.push_back(weights.file_name(prefix + name + ".weight"));
+    names.push_back(names.back() + "_scale");
+  }
+  return names;
+}
+
+}  // namespace
+
 // The encoder's blocks read from disk one at a time ahead of use (lazy_load).
 class T5BlockUnits final : public UnitSource {
  public:
@@ -130,13 +146,7 @@ class T5BlockUnits final : public UnitSource {
     WeightSet weights = encoder_.read_block(weights_, static_cast<int64_t>(index));
     weights.read_pages(workers_);
     // The file's pages go back once the block's kernels are built (or its copy to a device is done).
-    std::vector<std::string> names;
-    const std::string prefix = concat("blocks.", index, ".");
-    for (const char* name : {"norm1", "norm2", "attn.q", "attn.k", "attn.v", "attn.o", "ffn.gate.0",
-                             "ffn.fc1", "ffn.fc2", "pos_embedding.embedding"}) {
-      names.push_back(weights_.file_name(prefix + name + ".weight"));
-      names.push_back(names.back() + "_scale");
-    }
+    std::vector<std::string> names = block_file_names(weights_, static_cast<int64_t>(index));
     const io::Checkpoint* checkpoint = &weights_.checkpoint();
     weights.on_release([checkpoint, names] {
       for (const std::string& name : names) checkpoint->release(name);
@@ -161,8 +171,11 @@ T5Encoder::T5Encoder(const io::Checkpoint& checkpoint, Precision precision, Devi
 
 void T5Encoder::load_resident(const T5Weights& weights) {
   load_non_block(weights);
-  for (int64_t i = 0; i < config_.num_layers; ++i)
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
     blocks_.push_back(build_block(read_block(weights, i).copied_to(*device_)));
+    // The kernels hold their own copies: give the file's pages back, as the DiT's resident blocks do.
+    for (const std::string& name : block_file_names(weights, i)) weights.checkpoint().release(name);
+  }
 }
 
 T5Encoder::T5Encoder(std::shared_ptr<const io::Checkpoint> checkpoint, Precision precision, Device& device,
