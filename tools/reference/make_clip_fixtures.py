@@ -1,0 +1,128 @@
+"""Writes the CLIP image encoder fixtures (tests/fixtures/clip/) with the official Wan code (wan/modules/clip.py).
+
+A small seeded-random VisionTransformer with the ViT-H/14 recipe Wan uses (patch 14, head width 80, GELU, class
+token, pre-norm, no post-norm) at 56x56 (4x4 patches + class token = 17 tokens), 160 wide (2 heads), 3 blocks.
+Its weights are drawn with torch's CPU generator from a per-tensor seed (torch.manual_seed(seed);
+torch.randn(numel) * scale + offset in float32), so the test regenerates them with x2v's torch-identical
+generator and the fixture holds only the recipe and the activations: the pre-norm output, the hidden states after
+each block and the use_31_block output (all blocks but the last). The preprocessing (CLIPModel.visual: bicubic to
+the image size, back to [0, 1], CLIP's mean and std) runs on a non-square 37x53 image.
+
+flash_attn is CUDA-only: attention runs through PyTorch's exact scaled_dot_product_attention in float32, and the
+tower runs in float32 (Wan autocasts it to fp16 on a GPU).
+
+Dev only:  pip install torch numpy safetensors
+           python3 tools/reference/make_clip_fixtures.py --wan-repo PATH_TO_Wan2.1_CHECKOUT
+"""
+import argparse
+import importlib.util
+import json
+import pathlib
+import sys
+import types
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "fixtures" / "clip"
+SMALL = dict(image_size=56, patch_size=14, dim=160, mlp_ratio=4, out_dim=64, num_heads=2, num_layers=3,
+             pool_type="token", pre_norm=True, post_norm=False, activation="gelu")
+IMAGE = (3, 37, 53)
+BASE_SEED = 5000
+MEAN = (0.48145466, 0.4578275, 0.40821073)  # open-CLIP's OPENAI_DATASET_MEAN / _STD, as clip.py's transforms
+STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def load_official_clip(wan_repo: pathlib.Path):
+    """Imports wan.modules.clip without wan/__init__.py; the text tower's tokenizer and torchvision are stubbed."""
+    for name, sub in [("wan", ""), ("wan.modules", "modules")]:
+        package = types.ModuleType(name)
+        package.__path__ = [str(wan_repo / "wan" / sub)]
+        sys.modules[name] = package
+    tokenizers = types.ModuleType("wan.modules.tokenizers")
+    tokenizers.HuggingfaceTokenizer = None
+    sys.modules["wan.modules.tokenizers"] = tokenizers
+    if importlib.util.find_spec("torchvision") is None:
+        torchvision = types.ModuleType("torchvision")
+        torchvision.transforms = types.ModuleType("torchvision.transforms")
+        sys.modules["torchvision"] = torchvision
+        sys.modules["torchvision.transforms"] = torchvision.transforms
+
+    def load(name, relative):
+        spec = importlib.util.spec_from_file_location(name, wan_repo / relative)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    load("wan.modules.attention", "wan/modules/attention.py")
+    load("wan.modules.xlm_roberta", "wan/modules/xlm_roberta.py")
+    clip = load("wan.modules.clip", "wan/modules/clip.py")
+
+    def sdpa_attention(q, k, v, dropout_p=0.0, causal=False, softmax_scale=None, **_):
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                             is_causal=causal, scale=softmax_scale)
+        return out.transpose(1, 2).contiguous()
+
+    clip.flash_attention = sdpa_attention
+    return clip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--wan-repo", type=pathlib.Path, required=True, help="a checkout of Wan-Video/Wan2.1")
+    arguments = parser.parse_args()
+    torch.set_num_threads(2)
+    clip = load_official_clip(arguments.wan_repo.resolve())
+    model = clip.VisionTransformer(**SMALL).eval()
+    recipe, state = [], {}
+    for index, (name, parameter) in enumerate(model.state_dict().items()):
+        seed, offset = BASE_SEED + index, 0.0
+        if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "pre_norm.weight":
+            scale, offset = 0.1, 1.0
+        elif parameter.ndim == 1:
+            scale = 0.1
+        elif name in ("cls_embedding", "pos_embedding", "head"):
+            scale = 1.0
+        else:
+            scale = 1.0 / parameter[0].numel() ** 0.5
+        scale = float(torch.tensor(scale, dtype=torch.float32))
+        torch.manual_seed(seed)
+        values = torch.randn(parameter.numel()) * torch.tensor(scale, dtype=torch.float32) + offset
+        state[name] = values.reshape(parameter.shape)
+        # Named as in Wan's CLIP file, where the visual tower sits under "visual.".
+        recipe.append({"name": "visual." + name, "shape": list(parameter.shape), "seed": seed, "scale": scale,
+                       "offset": offset})
+    model.load_state_dict(state)
+
+    generator = torch.Generator().manual_seed(21)
+    image = torch.rand(*IMAGE, generator=generator) * 2 - 1  # [-1, 1], as to_tensor then sub_(0.5).div_(0.5)
+    # CLIPModel.visual's preprocessing (its Normalize written out: torchvision is not needed for it).
+    size = (model.image_size,) * 2
+    pixels = F.interpolate(image.unsqueeze(0), size=size, mode="bicubic", align_corners=False)
+    pixels = pixels.mul_(0.5).add_(0.5)
+    pixels = (pixels - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+
+    outputs = {"image": image.contiguous(), "pixels": pixels[0].contiguous()}
+    with torch.no_grad():
+        x = model.patch_embedding(pixels).flatten(2).permute(0, 2, 1)
+        x = torch.cat([model.cls_embedding.expand(1, -1, -1), x], dim=1) + model.pos_embedding
+        x = model.pre_norm(x)
+        outputs["pre_norm"] = x[0].clone()
+        for index, block in enumerate(model.transformer):
+            x = block(x)
+            outputs[f"block_{index + 1}"] = x[0].clone()
+        features = model(pixels, use_31_block=True)[0]
+    assert torch.equal(features, outputs[f"block_{SMALL['num_layers'] - 1}"])
+    outputs["features"] = features.contiguous()
+    print(f"features {tuple(features.shape)}, std {features.std().item():.3f}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    save_file(outputs, str(OUT / "clip.safetensors"))
+    (OUT / "weights.json").write_text(json.dumps(recipe, indent=0) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
