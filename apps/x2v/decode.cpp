@@ -29,7 +29,7 @@ void run_decode(const DecodeArguments& arguments) {
                          {"target_height", latents.shape()[2] * 8},
                          {"target_width", latents.shape()[3] * 8}};
   const io::Config base = load_wan_run_config("wan2.1", "t2v", arguments.config_json, arguments.strict);
-  WanT2VRunner runner(arguments.model_path, base.merged_with(size), device);
+  WanRunner runner(arguments.model_path, base.merged_with(size), device);
   const WanVideoShape& shape = runner.video_shape();
   std::unique_ptr<io::PngFrameWriter> frames;
   if (!arguments.save_frames.empty()) frames = std::make_unique<io::PngFrameWriter>(arguments.save_frames);

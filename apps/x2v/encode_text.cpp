@@ -18,7 +18,7 @@ void run_encode_text(const EncodeTextArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
   Device& device = selected_device();
-  WanT2VRunner runner(arguments.model_path,
+  WanRunner runner(arguments.model_path,
                       load_wan_run_config("wan2.1", "t2v", arguments.config_json, arguments.strict), device);
   GenerationRequest request;
   request.prompt = arguments.prompt;

@@ -18,8 +18,7 @@ struct InferArguments {
 void run_infer(InferArguments arguments) {
   const auto start = std::chrono::steady_clock::now();
   runners().check(arguments.model_cls, arguments.task);
-  if (!arguments.image_path.empty())
-    throw Error("infer", "--image_path is for i2v; task t2v takes only a prompt");
+  arguments.request.image_path = arguments.image_path;
   if (!arguments.seed.empty()) arguments.request.seed = parse_seed_flag(arguments.seed);
   Device& device = selected_device();
   if (arguments.config_json.empty())
@@ -53,7 +52,7 @@ void add_infer_command(CLI::App& app) {
   auto arguments = std::make_shared<InferArguments>();
   CLI::App* command = app.add_subcommand("infer", "Generate a video from a prompt (LightX2V's command line)");
   command->add_option("--model_cls", arguments->model_cls, "wan2.1 or wan2.1_distill")->capture_default_str();
-  command->add_option("--task", arguments->task, "t2v (i2v needs the CLIP image encoder: not built yet)")
+  command->add_option("--task", arguments->task, "t2v (text to video) or i2v (image to video: --image_path)")
       ->capture_default_str();
   command->add_option("--model_path", arguments->model_path, "Wan2.1 model directory")->required();
   command->add_option("--config_json", arguments->config_json,
@@ -62,7 +61,7 @@ void add_infer_command(CLI::App& app) {
   command->add_option("--prompt", arguments->request.prompt, "what the video shows")->required();
   command->add_option("--negative_prompt", arguments->request.negative_prompt,
                       "what to avoid (default: config sample_neg_prompt, else Wan's official one)");
-  command->add_option("--image_path", arguments->image_path, "input image (i2v: not built yet)");
+  command->add_option("--image_path", arguments->image_path, "i2v: the first frame (PNG or JPEG)");
   command->add_option("--seed", arguments->seed,
                       "noise seed, 0..2^64-1 (default: the config's seed, else 42; every run prints it)");
   command->add_option("--save_result_path", arguments->request.save_result_path, "the .mp4 to write")

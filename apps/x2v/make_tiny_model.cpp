@@ -1,5 +1,5 @@
-// `x2v make-tiny-model DIR`: a complete random-weight Wan2.1 T2V model in the published layout, small
-// enough that `x2v infer` runs the whole path on it in seconds.
+// `x2v make-tiny-model DIR`: a complete random-weight Wan2.1 T2V (or, with --task i2v, I2V) model in the
+// published layout, small enough that `x2v infer` runs the whole path on it in seconds.
 #include "commands.h"
 #include "core/error.h"
 #include "pipeline/wan_tiny_model.h"
@@ -14,8 +14,10 @@ void add_make_tiny_model_command(CLI::App& app) {
   auto t5_size = std::make_shared<std::string>("tiny");
   auto vae_size = std::make_shared<std::string>("tiny");
   auto with_tae = std::make_shared<bool>(false);
+  auto task = std::make_shared<std::string>("t2v");
   CLI::App* command = app.add_subcommand(
-      "make-tiny-model", "Write a small random-weight Wan2.1 T2V model directory (for trying x2v out)");
+      "make-tiny-model",
+      "Write a small random-weight Wan2.1 T2V or I2V model directory (for trying x2v out)");
   command->add_option("directory", *directory, "folder to create (must not exist)")->required();
   command->add_option("--seed", *seed, "weight seed")->capture_default_str();
   // The DiT's text_dim follows it; 32 makes the DiT the shape of the tests' DiT fixtures.
@@ -38,11 +40,15 @@ void add_make_tiny_model_command(CLI::App& app) {
       ->add_option("--vae_size", *vae_size, "tiny, light (LightVAE's quarter width) or full: the VAE's width")
       ->capture_default_str()
       ->check(CLI::IsMember({"tiny", "light", "full"}));
+  command->add_option("--task", *task, "t2v, or i2v: an image-to-video DiT and a small CLIP image encoder")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"t2v", "i2v"}));
   command->add_flag("--with_tae", *with_tae,
                     "also write taew2_1.safetensors (a random TAEHV decoder) for use_tae");
-  command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size, with_tae] {
+  command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size, with_tae, task] {
     TinyWanModelOptions options;
     options.seed = *seed;
+    options.i2v = *task == "i2v";
     if (*t5_dim % options.t5_heads != 0)
       throw Error("make-tiny-model", concat("--t5_dim ", *t5_dim, " is not a multiple of the ",
                                             options.t5_heads, " umT5 heads; give a multiple of 4"));

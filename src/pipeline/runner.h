@@ -15,6 +15,7 @@ struct GenerationRequest {
   std::optional<uint64_t> seed;  // --seed; unset: the config's seed (default 42)
   std::string save_result_path;
   std::string save_frames_dir;  // optional: PNG frames as well
+  std::string image_path;       // i2v: the first frame (PNG or JPEG)
 };
 
 struct StageReport {

@@ -37,9 +37,8 @@ const RunnerEntry& RunnerRegistry::find(const std::string& model_cls, const std:
     throw Error("infer", concat("unknown --model_cls '", model_cls, "'", missing_runner_hint(model_cls),
                                 "; supported: ", join(model_classes())));
   if (std::find(found->tasks.begin(), found->tasks.end(), task) == found->tasks.end())
-    throw Error("infer",
-                concat("unsupported --task '", task, "' for ", model_cls, "; supported: ", join(found->tasks),
-                       task == "i2v" ? " (i2v needs the CLIP image encoder, not built yet)" : ""));
+    throw Error("infer", concat("unsupported --task '", task, "' for ", model_cls,
+                                "; supported: ", join(found->tasks)));
   return *found;
 }
 

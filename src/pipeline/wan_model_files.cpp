@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "models/wan/clip_encoder.h"
 
 namespace x2v {
 namespace {
@@ -48,7 +49,7 @@ std::string wan_quantized_t5_file(const std::string& scheme) {
   return concat("models_t5_umt5-xxl-enc-", scheme.substr(0, scheme.find('-')), ".pth");
 }
 
-WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Config& config) {
+WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Config& config, bool i2v) {
   const fs::path root(model_path);
   std::error_code error;
   if (!fs::exists(root, error))
@@ -134,6 +135,26 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     files.vae = (root / kWanVaeFile).string();
   } else {
     missing(kWanVaeFile, "vae_path");
+  }
+  if (i2v) {
+    if (!files.lightvae)
+      files.vae_encoder = files.vae;
+    else if (diffusers)
+      files.vae_encoder = (root / "vae").string();
+    else if (path_exists(root / kWanVaeFile))
+      files.vae_encoder = (root / kWanVaeFile).string();
+    else
+      missing(concat(kWanVaeFile, " (i2v encodes the image with the full VAE; use_lightvae only decodes)"),
+              "a full VAE beside the LightVAE");
+    if (config.get_bool("use_image_encoder", true)) {
+      if (config.has("clip_original_ckpt")) {
+        files.clip = from_key(config, "clip_original_ckpt");
+      } else {
+        files.clip = find_in_model_folder(root, kWanClipFile);
+        if (files.clip.empty())
+          missing(concat(kWanClipFile, " (the CLIP image encoder)"), "clip_original_ckpt");
+      }
+    }
   }
   if (config.get_bool("use_tae", false)) {
     if (config.has("tae_path")) {

@@ -25,11 +25,16 @@ struct WanModelFiles {
   // use_lightvae: `vae` is LightX2V's pruned LightVAE (vae_path, else vae_name, default lightvaew2_1.pth, in
   // the model folder's subfolders as above), the Wan2.1 VAE at a quarter of its width.
   bool lightvae = false;
+  // i2v: the CLIP image encoder (clip_original_ckpt, else the model folder's CLIP file; "" with
+  // use_image_encoder false) and the VAE whose encoder makes the image latent (the full Wan2.1 VAE, also when
+  // use_lightvae decodes with LightVAE, as in LightX2V).
+  std::string clip;
+  std::string vae_encoder;
 
   // Overrides: dit_original_ckpt, t5_original_ckpt, t5_tokenizer_path, vae_path (files or folders).
   // With t5_quantized the umT5 is t5_quantized_ckpt, else LightX2V's models_t5_umt5-xxl-enc-<int8|fp8>.pth
   // in the model folder or its original/, int8/, fp8/, distill_* subfolders.
-  static WanModelFiles locate(const std::string& model_path, const io::Config& config);
+  static WanModelFiles locate(const std::string& model_path, const io::Config& config, bool i2v = false);
 };
 
 // The published file names, for messages and for `x2v make-tiny-model`.

@@ -10,8 +10,10 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "io/image.h"
+#include "io/image_resize.h"
 #include "io/video_writer.h"
 #include "models/common/precision.h"
+#include "models/wan/clip_encoder.h"
 #include "models/wan/dit_model.h"
 #include "models/wan/t5_encoder.h"
 #include "models/wan/t5_tokenizer.h"
@@ -63,11 +65,40 @@ const char* dtype_setting(DType dtype) {
   return dtype == DType::bf16 ? "BF16" : dtype == DType::f16 ? "FP16" : "FP32";
 }
 
+// The image an i2v request names, decoded (Error naming the file when it is missing or not an image).
+Tensor request_image(const GenerationRequest& request) {
+  if (request.image_path.empty())
+    throw Error("infer", "--task i2v animates an image; give --image_path IMG (PNG or JPEG)");
+  return io::read_image(request.image_path);
+}
+
 }  // namespace
 
-WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Device& device,
-                           std::string model_cls)
-    : config_(std::move(config)), device_(&device), model_cls_(std::move(model_cls)) {
+WanVideoShape wan_i2v_video_shape(const WanVideoShape& target, int64_t image_height, int64_t image_width) {
+  // LightX2V: lat = round(sqrt(max_area * ratio) // vae_stride // patch * patch), in Python's float floor
+  // division; ratio = h / w of the image.
+  constexpr double kVaeStride = 8, kPatch = 2;
+  const double area = static_cast<double>(target.height) * static_cast<double>(target.width);
+  const double ratio = static_cast<double>(image_height) / static_cast<double>(image_width);
+  const auto latent = [&](double side) {
+    return static_cast<int64_t>(std::floor(std::floor(side / kVaeStride) / kPatch) * kPatch);
+  };
+  WanVideoShape shape = target;
+  shape.height = latent(std::sqrt(area * ratio)) * 8;
+  shape.width = latent(std::sqrt(area / ratio)) * 8;
+  if (shape.height < 16 || shape.width < 16)
+    throw Error("i2v", concat("the image is ", image_height, "x", image_width, ": at the target area of ",
+                              target.height, "x", target.width, " its ", shape.height, "x", shape.width,
+                              " video would be under 16 pixels on a side; give a less elongated image"));
+  return shape;
+}
+
+WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& device, std::string model_cls,
+                     std::string task)
+    : config_(std::move(config)), device_(&device), model_cls_(std::move(model_cls)), task_(std::move(task)) {
+  if (task_ != "t2v" && task_ != "i2v")
+    throw Error("infer", concat("unknown --task '", task_, "' for ", model_cls_, "; supported: t2v, i2v"));
+  const bool i2v = task_ == "i2v";
   shape_ = WanVideoShape::from_config(config_);
   const WanSamplingOptions sampling = WanSamplingOptions::from_config(config_);
   fps_ = config_.get_int("fps", 16);
@@ -97,6 +128,7 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   // Kernels and quant schemes, on the device each stage will run on.
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   kernels.check(device);
+  // The DiT's type first: a t2v model given for i2v is named as such, not by the CLIP file it lacks.
   files_ = WanModelFiles::locate(model_path, config_);
   if (!files_.t5_quant_scheme.empty())
     mm_kernel_format(stage_device(config_, "t5_cpu_offload", device), files_.t5_quant_scheme,
@@ -104,6 +136,19 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
 
   // Sizes against memory: the architecture comes from the checkpoint's header and config.json only.
   dit_config_ = WanDitCheckpoint::open(files_.dit).config();
+  if (i2v && !dit_config_.image_branch())
+    throw Error("model",
+                concat("--task i2v needs an I2V model (its DiT takes ", 16 + 20,
+                       " input channels and CLIP features); ", files_.dit, " is a t2v model (in_dim ",
+                       dit_config_.in_dim, "): use Wan2.1-I2V-14B-480P/720P, or --task t2v"));
+  if (!i2v && dit_config_.image_branch())
+    throw Error("model", concat(files_.dit, " is an I2V model (in_dim ", dit_config_.in_dim,
+                                "); run it with --task i2v --image_path IMG"));
+  if (i2v) files_ = WanModelFiles::locate(model_path, config_, /*i2v=*/true);
+  if (i2v && files_.clip.empty())
+    throw Error("config", concat("use_image_encoder is false, but this Wan2.1 I2V DiT conditions on CLIP "
+                                 "features; remove the key (in ",
+                                 config_.source(), ")"));
   // Quantized block linears keep 1 byte a weight.
   const size_t block_weight_bytes =
       mm_kernel_format(device, kernels.block_linear_kernel(), "dit_quant_scheme") == QuantFormat::none
@@ -132,7 +177,7 @@ WanT2VRunner::WanT2VRunner(const std::string& model_path, io::Config config, Dev
   if (files_.tae.empty()) check_vae_memory(cost_, shape_, stage_device(config_, "vae_cpu_offload", device));
 }
 
-void WanT2VRunner::check_dit_stage() const {
+void WanRunner::check_dit_stage() const {
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   if (!kernels.quantized_checkpoint.empty() && !std::filesystem::exists(kernels.quantized_checkpoint))
     throw Error("config", concat("dit_quantized_ckpt '", kernels.quantized_checkpoint,
@@ -149,20 +194,35 @@ void WanT2VRunner::check_dit_stage() const {
   check_dit_memory(cost_, shape_, *device_);
 }
 
-std::string WanT2VRunner::origin(const std::string& key) const {
+std::string WanRunner::origin(const std::string& key) const {
   return config_.set_by_user(key) ? "[config]" : "[default]";
 }
 
-std::vector<std::string> WanT2VRunner::describe(const GenerationRequest& request,
-                                                std::vector<std::string>* warnings) const {
+std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
+                                             std::vector<std::string>* warnings) const {
   const WanSamplingOptions sampling = WanSamplingOptions::from_config(config_);
   const Precision precision = Precision::from_environment();
   const Shape latent = shape_.latent_shape();
   std::vector<std::string> lines;
-  lines.push_back(concat(model_cls_, " t2v: ", shape_.frames, " frames of ", shape_.height, "x", shape_.width,
-                         " ", origin("target_video_length"), " at ", fps_, " fps ", origin("fps"),
-                         "; latents ", latent[0], "x", latent[1], "x", latent[2], "x", latent[3], ", ",
-                         cost_.tokens, " DiT tokens"));
+  if (task_ == "i2v") {
+    // The size follows the image: the target area at its aspect ratio.
+    const Tensor image = request_image(request);
+    const WanVideoShape shape = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
+    const Shape i2v_latent = shape.latent_shape();
+    lines.push_back(concat(model_cls_, " i2v: ", request.image_path, " (", image.size(1), "x", image.size(2),
+                           ") -> ", shape.frames, " frames of ", shape.height, "x", shape.width,
+                           " (the area of ", shape_.height, "x", shape_.width, " ", origin("target_height"),
+                           " at the image's aspect ratio) at ", fps_, " fps ", origin("fps"), "; latents ",
+                           i2v_latent[0], "x", i2v_latent[1], "x", i2v_latent[2], "x", i2v_latent[3]));
+    lines.push_back(concat("image encoder ", files_.clip,
+                           config_.get_bool("clip_cpu_offload", false) ? " (on cpu)" : "",
+                           "; image latent from ", files_.vae_encoder));
+  } else {
+    lines.push_back(concat(model_cls_, " t2v: ", shape_.frames, " frames of ", shape_.height, "x",
+                           shape_.width, " ", origin("target_video_length"), " at ", fps_, " fps ",
+                           origin("fps"), "; latents ", latent[0], "x", latent[1], "x", latent[2], "x",
+                           latent[3], ", ", cost_.tokens, " DiT tokens"));
+  }
   const bool distill = !sampling.sampler.denoising_step_list.empty();
   const int64_t step_count = sampling.step_count();
   const std::string steps =
@@ -227,20 +287,26 @@ std::vector<std::string> WanT2VRunner::describe(const GenerationRequest& request
   return lines;
 }
 
-bool WanT2VRunner::cfg_enabled() const {
+bool WanRunner::cfg_enabled() const {
   return config_.get_bool("enable_cfg", true);
 }
 
-void WanT2VRunner::check_request(const GenerationRequest& request) const {
+void WanRunner::check_request(const GenerationRequest& request) const {
   if (clean_prompt(request.prompt).empty())
     throw Error("infer", "the prompt is empty; give --prompt \"a description of the video\"");
   if (request.save_result_path.empty()) throw Error("infer", "no output; give --save_result_path out.mp4");
   check_video_path(request.save_result_path);
   if (!request.save_frames_dir.empty()) io::check_frames_folder(request.save_frames_dir);
+  if (task_ == "i2v") {
+    const Tensor image = request_image(request);
+    wan_i2v_video_shape(shape_, image.size(1), image.size(2));
+  } else if (!request.image_path.empty()) {
+    throw Error("infer", "--image_path is for i2v; task t2v takes only a prompt");
+  }
   check_dit_stage();
 }
 
-void WanT2VRunner::timed_stage(const std::string& name, const std::function<void()>& body) {
+void WanRunner::timed_stage(const std::string& name, const std::function<void()>& body) {
   const auto start = std::chrono::steady_clock::now();
   device_->allocator().reset_peak();
   log_info("infer", "stage ", name, ": started");
@@ -269,7 +335,7 @@ TokenizedText tokenize_prompt(const T5Tokenizer& tokenizer, const std::string& p
 
 }  // namespace
 
-WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::string& negative_prompt) {
+WanTextContexts WanRunner::encode_text(const std::string& prompt, const std::string& negative_prompt) {
   Device& device = stage_device(config_, "t5_cpu_offload", *device_);
   const T5Tokenizer tokenizer(files_.tokenizer);
   // The encoder lives only inside this function: it is freed before the DiT is loaded.
@@ -299,17 +365,54 @@ WanTextContexts WanT2VRunner::encode_text(const std::string& prompt, const std::
   return contexts;
 }
 
-Tensor WanT2VRunner::sample(const WanTextContexts& contexts, uint64_t seed) {
+WanImageConditioning WanRunner::encode_image(const Tensor& image) {
+  shape_ = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
+  const Shape latent = shape_.latent_shape();
+  WanImageConditioning conditioning;
+  {
+    Device& device = stage_device(config_, "clip_cpu_offload", *device_);
+    log_info("infer", "image encoder ", files_.clip);
+    const std::unique_ptr<ClipVisionEncoder> clip =
+        ClipVisionEncoder::open(files_.clip, Precision::from_environment(), device);
+    conditioning.clip_features = clip->encode(image);
+  }
+  // The VAE encodes the image resized to the video's size as frame 0, then black (zero) frames, as LightX2V.
+  Device& device = stage_device(config_, "vae_cpu_offload", *device_);
+  const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae_encoder, vae_options_, device);
+  const int64_t frame_values = shape_.height * shape_.width;
+  Tensor video = Tensor::host({3, shape_.frames, shape_.height, shape_.width}, DType::f32);
+  std::fill_n(video.data<float>(), video.numel(), 0.0f);
+  const Tensor first = io::resize_bicubic(image, shape_.height, shape_.width);
+  for (int64_t c = 0; c < 3; ++c)
+    std::copy_n(first.data<float>() + c * frame_values, frame_values,
+                video.data<float>() + c * shape_.frames * frame_values);
+  const Tensor image_latent = vae->encode(video);
+  // The mask: 1 on the first latent frame's 4 channels (the given frame), 0 after.
+  const int64_t latent_frames = latent[1], plane = latent[2] * latent[3];
+  conditioning.y = Tensor::host({4 + latent[0], latent_frames, latent[2], latent[3]}, DType::f32);
+  float* y = conditioning.y.data<float>();
+  for (int64_t c = 0; c < 4; ++c)
+    for (int64_t t = 0; t < latent_frames; ++t)
+      std::fill_n(y + (c * latent_frames + t) * plane, plane, t == 0 ? 1.0f : 0.0f);
+  std::copy_n(image_latent.data<float>(), image_latent.numel(), y + 4 * latent_frames * plane);
+  return conditioning;
+}
+
+Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const WanImageConditioning* image) {
   const WanDitStage stage(files_.dit, config_, *device_);
   WanSamplingInputs inputs;
   const Shape shape = shape_.latent_shape();
   inputs.noise = Tensor::host_from(torch_randn(seed, shape_numel(shape)), shape);
   inputs.context = contexts.context;
   inputs.context_null = contexts.context_null;
+  if (image != nullptr) {
+    inputs.clip_features = image->clip_features;
+    inputs.y = image->y;
+  }
   return stage.sample(inputs);
 }
 
-void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink) {
+void WanRunner::decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink) {
   Device& device = stage_device(config_, "vae_cpu_offload", *device_);
   if (!files_.tae.empty()) {
     // bf16 as LightX2V's WanVAE_tiny runs it, whatever vae_dtype says (that key is the full VAE's).
@@ -334,13 +437,17 @@ void WanT2VRunner::decode(const Tensor& latents, const std::function<void(const 
   });
 }
 
-void WanT2VRunner::run(const GenerationRequest& request) {
+void WanRunner::run(const GenerationRequest& request) {
   check_request(request);
   WanTextContexts contexts;
   timed_stage("text encoder", [&] { contexts = encode_text(request.prompt, request.negative_prompt); });
+  std::optional<WanImageConditioning> image;
+  if (task_ == "i2v") timed_stage("image encoder", [&] { image = encode_image(request_image(request)); });
   Tensor latents;
-  timed_stage("dit", [&] { latents = sample(contexts, wan_seed(config_, request.seed)); });
+  timed_stage(
+      "dit", [&] { latents = sample(contexts, wan_seed(config_, request.seed), image ? &*image : nullptr); });
   contexts = {};
+  image.reset();
   timed_stage("vae decode", [&] {
     io::VideoOptions video_options;
     video_options.fps = static_cast<int>(fps_);
@@ -360,13 +467,13 @@ void WanT2VRunner::run(const GenerationRequest& request) {
 
 void register_wan_runners(RunnerRegistry& registry) {
   for (const char* model_cls : {"wan2.1", "wan2.1_distill"})
-    registry.add(RunnerEntry{model_cls, {"t2v"}, [](const RunnerArguments& arguments, Device& device) {
-                               io::Config config =
-                                   load_wan_run_config(arguments.model_cls, arguments.task,
-                                                       arguments.config_json, arguments.strict);
-                               return std::make_unique<WanT2VRunner>(arguments.model_path, std::move(config),
-                                                                     device, arguments.model_cls);
-                             }});
+    registry.add(
+        RunnerEntry{model_cls, {"t2v", "i2v"}, [](const RunnerArguments& arguments, Device& device) {
+                      io::Config config = load_wan_run_config(arguments.model_cls, arguments.task,
+                                                              arguments.config_json, arguments.strict);
+                      return std::make_unique<WanRunner>(arguments.model_path, std::move(config), device,
+                                                         arguments.model_cls, arguments.task);
+                    }});
 }
 
 }  // namespace x2v

@@ -1,7 +1,8 @@
 #pragma once
-// The Wan2.1 text-to-video runner: prompt -> umT5 -> DiT sampling loop -> VAE decode -> MP4, one stage
-// at a time so each model is freed before the next is loaded (peak memory = the largest stage, not the
-// sum). The stages are public so the stage commands (encode-text, sample, decode) run them alone.
+// The Wan2.1 runner, text to video and image to video: prompt -> umT5 (and, for i2v, the image -> CLIP
+// features and the VAE-encoded first frame) -> DiT sampling loop -> VAE decode -> MP4, one stage at a time so
+// each model is freed before the next is loaded (peak memory = the largest stage, not the sum). The stages
+// are public so the stage commands (encode-text, sample, decode) run them alone.
 #include <functional>
 #include <optional>
 #include <string>
@@ -23,12 +24,22 @@ struct WanTextContexts {
   Tensor context_null;  // the negative prompt's; undefined when CFG is off
 };
 
-class WanT2VRunner : public Runner {
+// What an I2V run conditions the DiT on besides the text.
+struct WanImageConditioning {
+  Tensor clip_features;  // [257, 1280] f32: CLIP's hidden states (all blocks but the last)
+  Tensor y;              // [4 + 16, T_lat, h, w] f32: the first-frame mask and the VAE latent of the image
+};
+
+// LightX2V's I2V output size (resize_mode unset): the target area (target_height x target_width) at the
+// image's aspect ratio, in latents that are multiples of 2 (a DiT patch).
+WanVideoShape wan_i2v_video_shape(const WanVideoShape& target, int64_t image_height, int64_t image_width);
+
+class WanRunner : public Runner {
  public:
   // Checks every setting (config values, DTYPE, kernel names and quant schemes on the devices that will
   // run them, sizes against memory) and finds every model file before any work starts.
-  WanT2VRunner(const std::string& model_path, io::Config config, Device& device,
-               std::string model_cls = "wan2.1");
+  WanRunner(const std::string& model_path, io::Config config, Device& device,
+            std::string model_cls = "wan2.1", std::string task = "t2v");
 
   const io::Config& config() const { return config_; }
   int64_t fps() const { return fps_; }
@@ -49,7 +60,10 @@ class WanT2VRunner : public Runner {
 
   // Each stage loads its model, runs, and frees it before returning.
   WanTextContexts encode_text(const std::string& prompt, const std::string& negative_prompt);
-  Tensor sample(const WanTextContexts& contexts, uint64_t seed);
+  // i2v: the image's features and latent (image [3, H, W] in [-1, 1], io::read_image); sets the video's
+  // shape from the image's aspect ratio.
+  WanImageConditioning encode_image(const Tensor& image);
+  Tensor sample(const WanTextContexts& contexts, uint64_t seed, const WanImageConditioning* image = nullptr);
   // Streams the decoded frames ([3, n, H, W] f32 in [-1, 1]) to `sink` as they come.
   void decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink);
 
@@ -69,6 +83,7 @@ class WanT2VRunner : public Runner {
   io::Config config_;
   Device* device_;
   std::string model_cls_;
+  std::string task_;
   WanModelFiles files_;
   WanVideoShape shape_;
   WanDitConfig dit_config_;
@@ -81,7 +96,7 @@ class WanT2VRunner : public Runner {
 };
 
 class RunnerRegistry;
-// Registers wan2.1 and wan2.1_distill (t2v).
+// Registers wan2.1 and wan2.1_distill (t2v, i2v).
 void register_wan_runners(RunnerRegistry& registry);
 
 }  // namespace x2v

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "io/pth_writer.h"
 #include "io/safetensors.h"
+#include "models/wan/clip_encoder.h"
 #include "models/wan/dit_weights.h"
 #include "models/wan/t5_weights.h"
 #include "models/wan/taehv.h"
@@ -170,6 +171,19 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
     dit.num_layers = options.dit_layers;
     dit.ffn_dim = options.dit_ffn;
     dit.text_dim = options.t5_dim;
+    if (options.i2v) {
+      dit.model_type = "i2v";
+      dit.in_dim = 36;  // 16 noise + 4 mask + 16 image latent channels
+      dit.clip_dim = options.clip_dim;
+      ClipVisionConfig clip;
+      clip.dim = options.clip_dim;
+      clip.num_heads = options.clip_dim / 80;
+      clip.num_layers = options.clip_layers;
+      clip.mlp_dim = 4 * options.clip_dim;
+      clip.image_size = options.clip_image_size;
+      io::write_pth((staging / kWanClipFile).string(),
+                    random_tensors(clip_vision_tensor_shapes(clip), DType::f32, random));
+    }
     io::write_safetensors((staging / kWanDitFile).string(),
                           random_tensors(wan_dit_tensor_shapes(dit), DType::f32, random));
     const nlohmann::json config = {{"_class_name", "WanModel"},
@@ -178,7 +192,7 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
                                    {"ffn_dim", dit.ffn_dim},
                                    {"freq_dim", dit.freq_dim},
                                    {"in_dim", dit.in_dim},
-                                   {"model_type", "t2v"},
+                                   {"model_type", dit.model_type},
                                    {"num_heads", dit.num_heads},
                                    {"num_layers", dit.num_layers},
                                    {"out_dim", dit.out_dim},

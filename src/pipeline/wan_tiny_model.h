@@ -2,7 +2,9 @@
 // A complete Wan2.1 T2V model directory at toy widths, in the published layout and file formats: the DiT
 // as diffusion_pytorch_model.safetensors + config.json, umT5 as models_t5_umt5-xxl-enc-bf16.pth, the VAE
 // as Wan2.1_VAE.pth and a sentencepiece tokenizer (trained on the spot) as google/umt5-xxl/spiece.model.
-// Random weights: the video is noise, but every stage of the real path runs on it in seconds.
+// Random weights: the video is noise, but every stage of the real path runs on it in seconds. With `i2v` it
+// is an image-to-video model: the DiT takes the image conditioning (36 input channels, CLIP features) and a
+// small CLIP image encoder is written under Wan's file name.
 #include <cstdint>
 #include <string>
 
@@ -15,6 +17,8 @@ struct TinyWanModelOptions {
   int64_t vae_dim = 16;
   int64_t vocab_size = 800;  // the tokenizer's
   int64_t t5_vocab = 0;
+  bool i2v = false;
+  int64_t clip_dim = 160, clip_layers = 3, clip_image_size = 56;  // i2v: 2 heads of ViT-H/14's 80
   bool with_tae = false;  // also taew2_1.safetensors (random TAEHV decoder weights, 38 MB) for use_tae //
                           // rows of umT5's embedding when more than the tokenizer's (umT5-XXL: 256384)
 };

@@ -133,3 +133,4 @@ add_test(NAME cli.interrupt COMMAND bash ${X2V_CLI_DIR}/interrupt.sh $<TARGET_FI
 set_tests_properties(cli.interrupt PROPERTIES LABELS cli TIMEOUT 180)
 include(${CMAKE_CURRENT_LIST_DIR}/newcomer.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/offload.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/i2v.cmake)

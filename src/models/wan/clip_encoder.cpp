@@ -53,6 +53,34 @@ class VisualTensors {
 
 }  // namespace
 
+std::vector<std::pair<std::string, Shape>> clip_vision_tensor_shapes(const ClipVisionConfig& c) {
+  const int64_t d = c.dim;
+  std::vector<std::pair<std::string, Shape>> shapes = {
+      {"visual.patch_embedding.weight", {d, 3, c.patch_size, c.patch_size}},
+      {"visual.cls_embedding", {1, 1, d}},
+      {"visual.pos_embedding", {1, c.tokens(), d}},
+      {"visual.pre_norm.weight", {d}},
+      {"visual.pre_norm.bias", {d}}};
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string name = concat("visual.transformer.", i, ".");
+    for (const char* norm : {"norm1", "norm2"}) {
+      shapes.push_back({name + norm + ".weight", {d}});
+      shapes.push_back({name + norm + ".bias", {d}});
+    }
+    shapes.push_back({name + "attn.to_qkv.weight", {3 * d, d}});
+    shapes.push_back({name + "attn.to_qkv.bias", {3 * d}});
+    shapes.push_back({name + "attn.proj.weight", {d, d}});
+    shapes.push_back({name + "attn.proj.bias", {d}});
+    shapes.push_back({name + "mlp.0.weight", {c.mlp_dim, d}});
+    shapes.push_back({name + "mlp.0.bias", {c.mlp_dim}});
+    shapes.push_back({name + "mlp.2.weight", {d, c.mlp_dim}});
+    shapes.push_back({name + "mlp.2.bias", {d}});
+  }
+  shapes.push_back({"visual.post_norm.weight", {d}});
+  shapes.push_back({"visual.post_norm.bias", {d}});
+  return shapes;
+}
+
 ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision precision, Device& device)
     : precision_(precision), device_(&device) {
   const VisualTensors tensors(checkpoint);

@@ -20,6 +20,9 @@ struct ClipVisionConfig {
   int64_t tokens() const { return (image_size / patch_size) * (image_size / patch_size) + 1; }
 };
 
+// Every tensor of the visual tower in Wan's CLIP file ("visual.*"), for `x2v make-tiny-model`.
+std::vector<std::pair<std::string, Shape>> clip_vision_tensor_shapes(const ClipVisionConfig& config);
+
 // The file Wan and LightX2V ship the encoder in (the whole CLIP; x2v reads its "visual." tensors).
 inline constexpr const char* kWanClipFile = "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth";
 
