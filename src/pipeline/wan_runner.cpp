@@ -10,7 +10,6 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "io/image.h"
-#include "io/image_resize.h"
 #include "io/video_writer.h"
 #include "models/common/precision.h"
 #include "models/wan/clip_encoder.h"
@@ -22,6 +21,7 @@
 #include "models/wan/vae_weights.h"
 #include "pipeline/runner_registry.h"
 #include "pipeline/wan_dit_stage.h"
+#include "pipeline/wan_i2v.h"
 #include "platform/allocator.h"
 #include "platform/platform.h"
 #include "quant/lora.h"
@@ -73,25 +73,6 @@ Tensor request_image(const GenerationRequest& request) {
 }
 
 }  // namespace
-
-WanVideoShape wan_i2v_video_shape(const WanVideoShape& target, int64_t image_height, int64_t image_width) {
-  // LightX2V: lat = round(sqrt(max_area * ratio) // vae_stride // patch * patch), in Python's float floor
-  // division; ratio = h / w of the image.
-  constexpr double kVaeStride = 8, kPatch = 2;
-  const double area = static_cast<double>(target.height) * static_cast<double>(target.width);
-  const double ratio = static_cast<double>(image_height) / static_cast<double>(image_width);
-  const auto latent = [&](double side) {
-    return static_cast<int64_t>(std::floor(std::floor(side / kVaeStride) / kPatch) * kPatch);
-  };
-  WanVideoShape shape = target;
-  shape.height = latent(std::sqrt(area * ratio)) * 8;
-  shape.width = latent(std::sqrt(area / ratio)) * 8;
-  if (shape.height < 16 || shape.width < 16)
-    throw Error("i2v", concat("the image is ", image_height, "x", image_width, ": at the target area of ",
-                              target.height, "x", target.width, " its ", shape.height, "x", shape.width,
-                              " video would be under 16 pixels on a side; give a less elongated image"));
-  return shape;
-}
 
 WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& device, std::string model_cls,
                      std::string task)
@@ -367,7 +348,6 @@ WanTextContexts WanRunner::encode_text(const std::string& prompt, const std::str
 
 WanImageConditioning WanRunner::encode_image(const Tensor& image) {
   shape_ = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
-  const Shape latent = shape_.latent_shape();
   WanImageConditioning conditioning;
   {
     Device& device = stage_device(config_, "clip_cpu_offload", *device_);
@@ -376,25 +356,9 @@ WanImageConditioning WanRunner::encode_image(const Tensor& image) {
         ClipVisionEncoder::open(files_.clip, Precision::from_environment(), device);
     conditioning.clip_features = clip->encode(image);
   }
-  // The VAE encodes the image resized to the video's size as frame 0, then black (zero) frames, as LightX2V.
   Device& device = stage_device(config_, "vae_cpu_offload", *device_);
   const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae_encoder, vae_options_, device);
-  const int64_t frame_values = shape_.height * shape_.width;
-  Tensor video = Tensor::host({3, shape_.frames, shape_.height, shape_.width}, DType::f32);
-  std::fill_n(video.data<float>(), video.numel(), 0.0f);
-  const Tensor first = io::resize_bicubic(image, shape_.height, shape_.width);
-  for (int64_t c = 0; c < 3; ++c)
-    std::copy_n(first.data<float>() + c * frame_values, frame_values,
-                video.data<float>() + c * shape_.frames * frame_values);
-  const Tensor image_latent = vae->encode(video);
-  // The mask: 1 on the first latent frame's 4 channels (the given frame), 0 after.
-  const int64_t latent_frames = latent[1], plane = latent[2] * latent[3];
-  conditioning.y = Tensor::host({4 + latent[0], latent_frames, latent[2], latent[3]}, DType::f32);
-  float* y = conditioning.y.data<float>();
-  for (int64_t c = 0; c < 4; ++c)
-    for (int64_t t = 0; t < latent_frames; ++t)
-      std::fill_n(y + (c * latent_frames + t) * plane, plane, t == 0 ? 1.0f : 0.0f);
-  std::copy_n(image_latent.data<float>(), image_latent.numel(), y + 4 * latent_frames * plane);
+  conditioning.y = wan_i2v_y(*vae, image, shape_);
   return conditioning;
 }
 

@@ -14,6 +14,7 @@
 #include "pipeline/runner.h"
 #include "pipeline/wan_cost.h"
 #include "pipeline/wan_defaults.h"
+#include "pipeline/wan_i2v.h"
 #include "pipeline/wan_model_files.h"
 #include "platform/device.h"
 
@@ -23,16 +24,6 @@ struct WanTextContexts {
   Tensor context;       // [tokens, text_dim] f32 (EOS included, no padding)
   Tensor context_null;  // the negative prompt's; undefined when CFG is off
 };
-
-// What an I2V run conditions the DiT on besides the text.
-struct WanImageConditioning {
-  Tensor clip_features;  // [257, 1280] f32: CLIP's hidden states (all blocks but the last)
-  Tensor y;              // [4 + 16, T_lat, h, w] f32: the first-frame mask and the VAE latent of the image
-};
-
-// LightX2V's I2V output size (resize_mode unset): the target area (target_height x target_width) at the
-// image's aspect ratio, in latents that are multiples of 2 (a DiT patch).
-WanVideoShape wan_i2v_video_shape(const WanVideoShape& target, int64_t image_height, int64_t image_width);
 
 class WanRunner : public Runner {
  public:
