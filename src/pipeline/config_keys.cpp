@@ -20,7 +20,8 @@ const std::vector<std::string> kUsedKeys = {
     "cpu_offload", "offload_granularity", "lazy_load", "num_disk_workers", "unload_modules", "t5_lazy_load",
     "lora_configs", "strict_config", "use_tae", "tae_path", "need_scaled", "use_lightvae", "vae_name",
     "feature_caching", "teacache_thresh", "use_ret_steps", "coefficients", "magcache_K", "magcache_thresh",
-    "magcache_retention_ratio", "magcache_ratios", "magcache_calibration",
+    "magcache_retention_ratio", "magcache_ratios", "magcache_calibration", "use_image_encoder",
+    "clip_original_ckpt", "clip_cpu_offload",
     // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
     "use_stream_vae"};
 
@@ -35,7 +36,6 @@ struct UnimplementedKey {
 
 const char* const kFullVae = "the video is decoded with the full Wan2.1 VAE";
 const char* const kNeverRead = "LightX2V documents it but never reads it, so it does nothing there either";
-const char* const kNoI2V = "it belongs to i2v (the CLIP image encoder), which x2v does not run yet";
 const char* const kFromModel = "x2v reads the architecture from the model's config.json and weights";
 const char* const kExactAttention = "attention is exact (no sparse attention)";
 const char* const kOtherFamily = "it belongs to a LightX2V model x2v does not run";
@@ -78,18 +78,18 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"do_mm_calib", "no calibration is run"},
       {"use_bfloat16", "set DTYPE=FP32 for f32 compute", {true}},
       {"lora_dynamic_apply", "lora_configs are merged into the weights at load"},
-      {"use_image_encoder", kNoI2V, {true}},
-      {"use_31_block", kNoI2V},
-      {"clip_quantized", kNoI2V},
+      {"use_31_block", "the image features are always those after all CLIP blocks but the last", {true}},
+      {"clip_quantized", "the CLIP image encoder runs unquantized (int8/fp8 CLIP is not built yet)"},
       {"clip_quant_scheme", nullptr},
       {"clip_quantized_ckpt", nullptr},
-      {"clip_original_ckpt", nullptr},
-      {"clip_cpu_offload", kNoI2V},
-      {"clip_attn_type", nullptr},
-      {"image_path", kNoI2V},
-      {"last_frame_path", kNoI2V},
-      {"resize_mode", kNoI2V},
-      {"max_area", kNoI2V},
+      {"clip_attn_type",
+       "the CLIP encoder uses the platform's exact attention",
+       {"torch_sdpa", "flash_attn2", "flash_attn3"}},
+      {"image_path", "the image comes from --image_path"},
+      {"last_frame_path", "first-and-last-frame (flf2v) is not built"},
+      {"resize_mode",
+       "the i2v size is LightX2V's default: the target area at the image's aspect ratio (no resize buckets)"},
+      {"max_area", "the i2v area is target_height x target_width"},
       {"aspect_ratio", "set target_height and target_width"},
       {"video_duration", "set target_video_length"},
       {"model_cls", "x2v takes it from --model_cls"},
@@ -137,7 +137,7 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"num_fragments", kOtherFamily},
       {"auto_target_shape", kOtherFamily},
       {"num_channels_latents", kFromModel},
-      {"clip_embed_dim", kNoI2V},
+      {"clip_embed_dim", kFromModel},
       {"boundary", kNoWan22},
       {"boundary_step_index", kNoWan22},
       {"high_noise_original_ckpt", kNoWan22},
