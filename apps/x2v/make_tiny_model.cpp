@@ -15,6 +15,7 @@ void add_make_tiny_model_command(CLI::App& app) {
   auto vae_size = std::make_shared<std::string>("tiny");
   auto with_tae = std::make_shared<bool>(false);
   auto task = std::make_shared<std::string>("t2v");
+  auto model_cls = std::make_shared<std::string>("wan2.1");
   CLI::App* command = app.add_subcommand(
       "make-tiny-model",
       "Write a small random-weight Wan2.1 T2V or I2V model directory (for trying x2v out)");
@@ -43,12 +44,19 @@ void add_make_tiny_model_command(CLI::App& app) {
   command->add_option("--task", *task, "t2v, or i2v: an image-to-video DiT and a small CLIP image encoder")
       ->capture_default_str()
       ->check(CLI::IsMember({"t2v", "i2v"}));
+  command
+      ->add_option(
+          "--model_cls", *model_cls,
+          "wan2.1, or wan2.2_moe: two experts in high_noise_model/ and low_noise_model/ (A14B's layout)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"wan2.1", "wan2.2_moe"}));
   command->add_flag("--with_tae", *with_tae,
                     "also write taew2_1.safetensors (a random TAEHV decoder) for use_tae");
-  command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size, with_tae, task] {
+  command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size, with_tae, task, model_cls] {
     TinyWanModelOptions options;
     options.seed = *seed;
     options.i2v = *task == "i2v";
+    options.experts = *model_cls == "wan2.2_moe";
     if (*t5_dim % options.t5_heads != 0)
       throw Error("make-tiny-model", concat("--t5_dim ", *t5_dim, " is not a multiple of the ",
                                             options.t5_heads, " umT5 heads; give a multiple of 4"));

@@ -12,11 +12,16 @@ WanDit WanDitStage::load(const std::string& path, const io::Config& config, Devi
   return WanDit(std::move(checkpoint), kernels, Precision::from_environment(), device, offload);
 }
 
+std::unique_ptr<WanDit> WanDitStage::open_model(const std::string& path, const io::Config& config,
+                                                Device& device) {
+  return std::make_unique<WanDit>(load(path, config, device));
+}
+
 WanDitStage::WanDitStage(const std::string& path, const io::Config& config, Device& device)
     : options_(WanSamplingOptions::from_config(config)), model_(load(path, config, device)) {}
 
 std::string wan_dit_task(const std::string& path) {
-  return WanDitCheckpoint::open(path).config().image_branch() ? "i2v" : "t2v";
+  return WanDitCheckpoint::open(path).config().takes_y() ? "i2v" : "t2v";
 }
 
 }  // namespace x2v

@@ -26,6 +26,9 @@ class WanDitStage {
   }
 
   const WanDit& model() const { return model_; }
+  // The DiT alone, loaded as a stage loads it (Wan2.2's experts, one at a time).
+  static std::unique_ptr<WanDit> open_model(const std::string& path, const io::Config& config,
+                                            Device& device);
   const WanSamplingOptions& options() const { return options_; }
 
  private:

@@ -1,6 +1,7 @@
 #include "pipeline/wan_model_files.h"
 
 #include <filesystem>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/text.h"
@@ -49,7 +50,8 @@ std::string wan_quantized_t5_file(const std::string& scheme) {
   return concat("models_t5_umt5-xxl-enc-", scheme.substr(0, scheme.find('-')), ".pth");
 }
 
-WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Config& config, bool i2v) {
+WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Config& config,
+                                    const WanModelNeeds& needs) {
   const fs::path root(model_path);
   std::error_code error;
   if (!fs::exists(root, error))
@@ -68,7 +70,21 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     override_keys.push_back(key);
   };
 
-  if (config.has("dit_original_ckpt")) {
+  if (needs.experts) {
+    // Wan2.2 A14B: one DiT per noise range, each a folder of (sharded) safetensors.
+    for (const auto& [folder, key, target] :
+         {std::tuple{"high_noise_model", "high_noise_original_ckpt", &files.dit_high_noise},
+          std::tuple{"low_noise_model", "low_noise_original_ckpt", &files.dit}}) {
+      if (config.has(key))
+        *target = from_key(config, key);
+      else if (has_dit_weights(root / folder))
+        *target = (root / folder).string();
+      else
+        missing(concat(folder, "/ (the ", std::string(folder).substr(0, std::string(folder).find('_')),
+                       "-noise expert's DiT)"),
+                key);
+    }
+  } else if (config.has("dit_original_ckpt")) {
     files.dit = from_key(config, "dit_original_ckpt");
   } else if (diffusers) {
     files.dit = (root / "transformer").string();
@@ -136,7 +152,7 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
   } else {
     missing(kWanVaeFile, "vae_path");
   }
-  if (i2v) {
+  if (needs.i2v) {
     if (!files.lightvae)
       files.vae_encoder = files.vae;
     else if (diffusers)
@@ -146,7 +162,7 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     else
       missing(concat(kWanVaeFile, " (i2v encodes the image with the full VAE; use_lightvae only decodes)"),
               "a full VAE beside the LightVAE");
-    if (config.get_bool("use_image_encoder", true)) {
+    if (needs.clip && config.get_bool("use_image_encoder", true)) {
       if (config.has("clip_original_ckpt")) {
         files.clip = from_key(config, "clip_original_ckpt");
       } else {

@@ -9,9 +9,20 @@
 
 namespace x2v {
 
+// What a run needs beyond the text-to-video parts.
+struct WanModelNeeds {
+  bool i2v = false;      // the VAE encoder for the image latent
+  bool clip = false;     // the CLIP image encoder (Wan2.1 I2V; use_image_encoder false drops it)
+  bool experts = false;  // Wan2.2 A14B: high_noise_model/ and low_noise_model/
+};
+
 struct WanModelFiles {
-  std::string dit;  // DiT checkpoint: the model directory, a transformer/ folder, or a file
-  std::string t5;   // umT5 encoder weights (.pth, safetensors, or a text_encoder/ folder)
+  // DiT checkpoint: the model directory, a transformer/ folder, or a file. For Wan2.2 A14B the low-noise
+  // expert (low_noise_model/, or low_noise_original_ckpt), whose config.json describes both.
+  std::string dit;
+  std::string
+      dit_high_noise;  // Wan2.2 A14B: the high-noise expert (high_noise_model/ or high_noise_original_ckpt)
+  std::string t5;      // umT5 encoder weights (.pth, safetensors, or a text_encoder/ folder)
   // t5_quantized: t5_quant_scheme, the kernel of the umT5's attention and FFN linears ("" = unquantized),
   // and weight_auto_quant (float weights in `t5`, e.g. no quantized file was found, are quantized at load).
   std::string t5_quant_scheme;
@@ -34,7 +45,8 @@ struct WanModelFiles {
   // Overrides: dit_original_ckpt, t5_original_ckpt, t5_tokenizer_path, vae_path (files or folders).
   // With t5_quantized the umT5 is t5_quantized_ckpt, else LightX2V's models_t5_umt5-xxl-enc-<int8|fp8>.pth
   // in the model folder or its original/, int8/, fp8/, distill_* subfolders.
-  static WanModelFiles locate(const std::string& model_path, const io::Config& config, bool i2v = false);
+  static WanModelFiles locate(const std::string& model_path, const io::Config& config,
+                              const WanModelNeeds& needs = {});
 };
 
 // The published file names, for messages and for `x2v make-tiny-model`.

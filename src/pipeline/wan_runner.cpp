@@ -22,6 +22,7 @@
 #include "pipeline/runner_registry.h"
 #include "pipeline/wan_dit_stage.h"
 #include "pipeline/wan_i2v.h"
+#include "pipeline/wan_moe.h"
 #include "platform/allocator.h"
 #include "platform/platform.h"
 #include "quant/lora.h"
@@ -80,6 +81,7 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
   if (task_ != "t2v" && task_ != "i2v")
     throw Error("infer", concat("unknown --task '", task_, "' for ", model_cls_, "; supported: t2v, i2v"));
   const bool i2v = task_ == "i2v";
+  const bool experts = model_cls_ == "wan2.2_moe";
   shape_ = WanVideoShape::from_config(config_);
   const WanSamplingOptions sampling = WanSamplingOptions::from_config(config_);
   fps_ = config_.get_int("fps", 16);
@@ -109,24 +111,43 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
   // Kernels and quant schemes, on the device each stage will run on.
   const WanDitKernels kernels = WanDitKernels::from_config(config_);
   kernels.check(device);
+  if (sampling.low_noise_guide_scale && !experts)
+    throw Error("config", concat("sample_guide_scale is a list [high, low], which only Wan2.2's two experts "
+                                 "take (--model_cls wan2.2_moe); give one number for ",
+                                 model_cls_, " (in ", config_.source(), ")"));
+  if (experts) moe_ = WanMoeOptions::from_config(config_);
   // The DiT's type first: a t2v model given for i2v is named as such, not by the CLIP file it lacks.
-  files_ = WanModelFiles::locate(model_path, config_);
+  WanModelNeeds needs;
+  needs.experts = experts;
+  files_ = WanModelFiles::locate(model_path, config_, needs);
   if (!files_.t5_quant_scheme.empty())
     mm_kernel_format(stage_device(config_, "t5_cpu_offload", device), files_.t5_quant_scheme,
                      "t5_quant_scheme");
 
   // Sizes against memory: the architecture comes from the checkpoint's header and config.json only.
   dit_config_ = WanDitCheckpoint::open(files_.dit).config();
-  if (i2v && !dit_config_.image_branch())
+  if (experts) {
+    // Both experts have one architecture (LightX2V reads low_noise_model/config.json for both).
+    const WanDitConfig high = WanDitCheckpoint::open(files_.dit_high_noise).config();
+    if (high.describe() != dit_config_.describe())
+      throw Error("model", concat("the experts differ: ", files_.dit_high_noise, " is ", high.describe(),
+                                  ", ", files_.dit, " is ", dit_config_.describe(),
+                                  "; both must come from one Wan2.2 A14B model"));
+  }
+  if (i2v && !dit_config_.takes_y())
     throw Error("model",
-                concat("--task i2v needs an I2V model (its DiT takes ", 16 + 20,
-                       " input channels and CLIP features); ", files_.dit, " is a t2v model (in_dim ",
-                       dit_config_.in_dim, "): use Wan2.1-I2V-14B-480P/720P, or --task t2v"));
-  if (!i2v && dit_config_.image_branch())
+                concat("--task i2v needs an I2V model (its DiT takes the image latent beside the noise); ",
+                       files_.dit, " is a t2v model (in_dim ", dit_config_.in_dim,
+                       "): use an I2V model (Wan2.1-I2V-14B, Wan2.2-I2V-A14B), or --task t2v"));
+  if (!i2v && dit_config_.takes_y())
     throw Error("model", concat(files_.dit, " is an I2V model (in_dim ", dit_config_.in_dim,
                                 "); run it with --task i2v --image_path IMG"));
-  if (i2v) files_ = WanModelFiles::locate(model_path, config_, /*i2v=*/true);
-  if (i2v && files_.clip.empty())
+  if (i2v) {
+    needs.i2v = true;
+    needs.clip = dit_config_.image_branch();
+    files_ = WanModelFiles::locate(model_path, config_, needs);
+  }
+  if (i2v && dit_config_.image_branch() && files_.clip.empty())
     throw Error("config", concat("use_image_encoder is false, but this Wan2.1 I2V DiT conditions on CLIP "
                                  "features; remove the key (in ",
                                  config_.source(), ")"));
@@ -204,6 +225,18 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
                            origin("fps"), "; latents ", latent[0], "x", latent[1], "x", latent[2], "x",
                            latent[3], ", ", cost_.tokens, " DiT tokens"));
   }
+  if (!files_.dit_high_noise.empty())
+    lines.push_back(concat(
+        "experts: high-noise ", files_.dit_high_noise, " while ",
+        moe_.boundary_step_index >= 0 ? concat("step < ", moe_.boundary_step_index, " [boundary_step_index]")
+                                      : concat("timestep >= ", moe_.boundary * 1000, " (boundary ",
+                                               moe_.boundary, " ", origin("boundary"), ")"),
+        sampling.enable_cfg ? concat(", scale ", sampling.guide_scale) : std::string(), "; then low-noise ",
+        files_.dit,
+        sampling.enable_cfg
+            ? concat(", scale ", sampling.low_noise_guide_scale.value_or(sampling.guide_scale))
+            : std::string(),
+        "; one expert in memory at a time"));
   const bool distill = !sampling.sampler.denoising_step_list.empty();
   const int64_t step_count = sampling.step_count();
   const std::string steps =
@@ -349,7 +382,7 @@ WanTextContexts WanRunner::encode_text(const std::string& prompt, const std::str
 WanImageConditioning WanRunner::encode_image(const Tensor& image) {
   shape_ = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
   WanImageConditioning conditioning;
-  {
+  if (!files_.clip.empty()) {  // Wan2.2's I2V DiTs take no CLIP features
     Device& device = stage_device(config_, "clip_cpu_offload", *device_);
     log_info("infer", "image encoder ", files_.clip);
     const std::unique_ptr<ClipVisionEncoder> clip =
@@ -363,7 +396,6 @@ WanImageConditioning WanRunner::encode_image(const Tensor& image) {
 }
 
 Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const WanImageConditioning* image) {
-  const WanDitStage stage(files_.dit, config_, *device_);
   WanSamplingInputs inputs;
   const Shape shape = shape_.latent_shape();
   inputs.noise = Tensor::host_from(torch_randn(seed, shape_numel(shape)), shape);
@@ -373,6 +405,20 @@ Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const W
     inputs.clip_features = image->clip_features;
     inputs.y = image->y;
   }
+  if (!files_.dit_high_noise.empty()) {
+    const WanSamplingOptions options = WanSamplingOptions::from_config(config_);
+    WanMoeDenoiser denoiser(
+        [&](WanExpert expert) {
+          const bool high = expert == WanExpert::high_noise;
+          log_info("infer", high ? "high" : "low", "-noise expert ",
+                   high ? files_.dit_high_noise : files_.dit);
+          return WanDitStage::open_model(high ? files_.dit_high_noise : files_.dit, config_, *device_);
+        },
+        inputs, options, moe_);
+    const std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
+    return run_sampling(denoiser, *sampler, inputs.noise, "sample");
+  }
+  const WanDitStage stage(files_.dit, config_, *device_);
   return stage.sample(inputs);
 }
 
@@ -430,7 +476,7 @@ void WanRunner::run(const GenerationRequest& request) {
 }
 
 void register_wan_runners(RunnerRegistry& registry) {
-  for (const char* model_cls : {"wan2.1", "wan2.1_distill"})
+  for (const char* model_cls : {"wan2.1", "wan2.1_distill", "wan2.2_moe"})
     registry.add(
         RunnerEntry{model_cls, {"t2v", "i2v"}, [](const RunnerArguments& arguments, Device& device) {
                       io::Config config = load_wan_run_config(arguments.model_cls, arguments.task,

@@ -16,6 +16,7 @@
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_i2v.h"
 #include "pipeline/wan_model_files.h"
+#include "pipeline/wan_moe.h"
 #include "platform/device.h"
 
 namespace x2v {
@@ -80,6 +81,7 @@ class WanRunner : public Runner {
   WanDitConfig dit_config_;
   WanCost cost_;
   OffloadOptions offload_;
+  WanMoeOptions moe_;  // wan2.2_moe
   WanVaeOptions vae_options_;
   int64_t text_len_ = 512;
   int64_t fps_ = 16;
@@ -87,7 +89,7 @@ class WanRunner : public Runner {
 };
 
 class RunnerRegistry;
-// Registers wan2.1 and wan2.1_distill (t2v, i2v).
+// Registers wan2.1, wan2.1_distill and wan2.2_moe (t2v, i2v).
 void register_wan_runners(RunnerRegistry& registry);
 
 }  // namespace x2v

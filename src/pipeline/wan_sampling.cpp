@@ -9,7 +9,17 @@ WanSamplingOptions WanSamplingOptions::from_config(const io::Config& config) {
   WanSamplingOptions options;
   options.sampler.steps = static_cast<int>(config.get_int("infer_steps", 50));
   options.sampler.shift = config.get_double("sample_shift", 5.0);
-  options.guide_scale = config.get_double("sample_guide_scale", 5.0);
+  const auto guide = config.json().find("sample_guide_scale");
+  if (guide != config.json().end() && guide->is_array()) {
+    if (guide->size() != 2 || !(*guide)[0].is_number() || !(*guide)[1].is_number())
+      throw Error("config",
+                  concat("sample_guide_scale ", guide->dump(), " must be a number, or [high, low] for ",
+                         "Wan2.2's two experts (in ", config.source(), ")"));
+    options.guide_scale = (*guide)[0].get<double>();
+    options.low_noise_guide_scale = (*guide)[1].get<double>();
+  } else {
+    options.guide_scale = config.get_double("sample_guide_scale", 5.0);
+  }
   options.enable_cfg = config.get_bool("enable_cfg", true);
   for (int64_t step : config.get_int_list("denoising_step_list", {}))
     options.sampler.denoising_step_list.push_back(static_cast<int>(step));

@@ -1,6 +1,8 @@
 #pragma once
 // The denoising loop: the DiT's velocity (with classifier-free guidance when enabled) fed to a sampler
 // from pure noise to clean latents.
+#include <optional>
+
 #include "io/config.h"
 #include "models/wan/dit_model.h"
 #include "pipeline/denoiser.h"
@@ -13,6 +15,8 @@ struct WanSamplingOptions {
   SamplerOptions sampler;
   bool enable_cfg = true;
   double guide_scale = 5.0;
+  // Wan2.2 A14B: sample_guide_scale given as [high, low], one per expert; guide_scale is then the high one.
+  std::optional<double> low_noise_guide_scale;
   FeatureCacheOptions caching;  // feature_caching and its keys
 
   // LightX2V keys: infer_steps, sample_shift, sample_guide_scale, enable_cfg, denoising_step_list,

@@ -172,9 +172,12 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
     dit.ffn_dim = options.dit_ffn;
     dit.text_dim = options.t5_dim;
     if (options.i2v) {
-      dit.model_type = "i2v";
       dit.in_dim = 36;  // 16 noise + 4 mask + 16 image latent channels
+      // Wan2.2's I2V DiTs have no CLIP branch; Wan2.1's take CLIP features from its image encoder.
+      dit.model_type = options.experts ? "t2v" : "i2v";
       dit.clip_dim = options.clip_dim;
+    }
+    if (options.i2v && !options.experts) {
       ClipVisionConfig clip;
       clip.dim = options.clip_dim;
       clip.num_heads = options.clip_dim / 80;
@@ -184,20 +187,27 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
       io::write_pth((staging / kWanClipFile).string(),
                     random_tensors(clip_vision_tensor_shapes(clip), DType::f32, random));
     }
-    io::write_safetensors((staging / kWanDitFile).string(),
-                          random_tensors(wan_dit_tensor_shapes(dit), DType::f32, random));
     const nlohmann::json config = {{"_class_name", "WanModel"},
                                    {"dim", dit.dim},
                                    {"eps", 1e-6},
                                    {"ffn_dim", dit.ffn_dim},
                                    {"freq_dim", dit.freq_dim},
                                    {"in_dim", dit.in_dim},
-                                   {"model_type", dit.model_type},
+                                   {"model_type", options.i2v ? "i2v" : "t2v"},
                                    {"num_heads", dit.num_heads},
                                    {"num_layers", dit.num_layers},
                                    {"out_dim", dit.out_dim},
                                    {"text_len", dit.text_len}};
-    write_text(staging / "config.json", config.dump(2) + "\n");
+    // Each expert is a DiT of its own (different random weights) in its folder, as Wan2.2 A14B ships them.
+    const std::vector<fs::path> dit_folders =
+        options.experts ? std::vector<fs::path>{staging / "high_noise_model", staging / "low_noise_model"}
+                        : std::vector<fs::path>{staging};
+    for (const fs::path& folder : dit_folders) {
+      fs::create_directories(folder);
+      io::write_safetensors((folder / kWanDitFile).string(),
+                            random_tensors(wan_dit_tensor_shapes(dit), DType::f32, random));
+      write_text(folder / "config.json", config.dump(2) + "\n");
+    }
     fs::rename(staging, target);
   } catch (...) {
     fs::remove_all(staging, error);

@@ -203,26 +203,35 @@ void WanDit::check_inputs(const WanDitInputs& inputs) const {
   if (!x.defined() || x.ndim() != 4)
     throw Error("wan dit", concat("x is ", x.describe(), "; expected [channels, frames, height, width]"));
   if (x.size(0) + y_channels != c.in_dim)
-    throw Error("wan dit",
-                concat("x has ", x.size(0), " channels", y_channels ? concat(" and y ", y_channels) : "",
-                       "; this ", c.model_type, " model takes ", c.in_dim, " input channels",
-                       c.image_branch() ? " (16 noise + 20 from y)" : ""));
+    throw Error(
+        "wan dit",
+        concat("x has ", x.size(0), " channels", y_channels ? concat(" and y ", y_channels) : "", "; this ",
+               c.model_type, " model takes ", c.in_dim, " input channels",
+               c.takes_y() ? concat(" (", c.out_dim, " noise + ", c.in_dim - c.out_dim, " from y)") : ""));
   if (x.size(2) % c.patch[1] || x.size(3) % c.patch[2] || x.size(1) % c.patch[0])
     throw Error("wan dit",
                 concat("latent height and width (", x.size(2), "x", x.size(3), ") must be multiples of ",
                        c.patch[1], "; the video size must be a multiple of 16"));
-  if (c.image_branch()) {
-    if (!inputs.y.defined() || !inputs.clip_features.defined())
-      throw Error("wan dit", "an i2v model needs 'y' [20, F, H, W] and 'clip_fea' [257, clip_dim] inputs");
+  if (c.takes_y()) {
+    if (!inputs.y.defined())
+      throw Error("wan dit", concat("an i2v model needs 'y' [", c.in_dim - c.out_dim, ", F, H, W]",
+                                    c.image_branch() ? " and 'clip_fea' [257, clip_dim]" : "", " inputs"));
     if (inputs.y.ndim() != 4 || inputs.y.size(1) != x.size(1) || inputs.y.size(2) != x.size(2) ||
         inputs.y.size(3) != x.size(3))
       throw Error("wan dit", concat("y is ", inputs.y.describe(), "; expected [", c.in_dim - x.size(0), ", ",
                                     x.size(1), ", ", x.size(2), ", ", x.size(3), "]"));
+  } else if (inputs.y.defined()) {
+    throw Error("wan dit", "'y' is an i2v input; this is a t2v model");
+  }
+  if (c.image_branch()) {
+    if (!inputs.clip_features.defined())
+      throw Error("wan dit",
+                  "this Wan2.1 i2v model needs 'clip_fea' [257, clip_dim], the CLIP image features");
     if (inputs.clip_features.ndim() != 2 || inputs.clip_features.size(1) != c.clip_dim)
       throw Error("wan dit", concat("clip_fea is ", inputs.clip_features.describe(), "; expected [257, ",
                                     c.clip_dim, "]"));
-  } else if (inputs.y.defined() || inputs.clip_features.defined()) {
-    throw Error("wan dit", "'y' and 'clip_fea' are i2v inputs; this is a t2v model");
+  } else if (inputs.clip_features.defined()) {
+    throw Error("wan dit", "'clip_fea' is for a DiT with the CLIP branch (Wan2.1 i2v); this one has none");
   }
   const Tensor& context = inputs.context;
   if (!context.defined() || context.ndim() != 2 || context.size(1) != c.text_dim)
@@ -303,7 +312,7 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   Device& device = *device_;
   // Patch embedding of [x ; y] (i2v concatenates the conditioning channels).
   Tensor video = ops::to_device(inputs.x.to_host(DType::f32), device);
-  if (c.image_branch()) {
+  if (c.takes_y()) {
     Tensor joined =
         empty({c.in_dim, inputs.x.size(1), inputs.x.size(2), inputs.x.size(3)}, DType::f32, device);
     Tensor first = joined.slice(0, 0, inputs.x.size(0)), second = joined.slice(0, inputs.x.size(0), c.in_dim);

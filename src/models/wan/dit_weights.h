@@ -27,7 +27,11 @@ struct WanDitConfig {
   double eps = 1e-6;
   int64_t patch[3] = {1, 2, 2};
 
+  // The CLIP branch (img_emb and the image keys and values of cross-attention): Wan2.1 I2V.
   bool image_branch() const { return model_type == "i2v"; }
+  // Image conditioning channels beside the noise (y: mask and image latent): Wan2.1 I2V, and Wan2.2 I2V
+  // whose DiT has no CLIP branch.
+  bool takes_y() const { return in_dim > out_dim; }
   int64_t head_dim() const { return dim / num_heads; }
   std::string describe() const;
 };
