@@ -216,7 +216,8 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
                            " (the area of ", shape_.height, "x", shape_.width, " ", origin("target_height"),
                            " at the image's aspect ratio) at ", fps_, " fps ", origin("fps"), "; latents ",
                            i2v_latent[0], "x", i2v_latent[1], "x", i2v_latent[2], "x", i2v_latent[3]));
-    lines.push_back(concat("image encoder ", files_.clip,
+    lines.push_back(concat(files_.clip.empty() ? std::string("no CLIP image encoder (this DiT takes none)")
+                                               : concat("image encoder ", files_.clip),
                            config_.get_bool("clip_cpu_offload", false) ? " (on cpu)" : "",
                            "; image latent from ", files_.vae_encoder));
   } else {
