@@ -22,7 +22,7 @@ nlohmann::json wan_default_config(const std::string& model_cls, const std::strin
                           {"enable_cfg", true},
                           {"fps", 16},
                           {"seed", 42}};
-  if (model_cls == "wan2.2_moe") {
+  if (model_cls == "wan2.2_moe" || model_cls == "wan2.2_moe_distill") {
     // LightX2V's configs/wan22/wan_moe_{t2v,i2v}.json (the official A14B settings): guidance per expert
     // [high, low]; i2v has no CLIP.
     defaults["infer_steps"] = 40;
@@ -30,11 +30,18 @@ nlohmann::json wan_default_config(const std::string& model_cls, const std::strin
     defaults["sample_shift"] = i2v ? 5.0 : 12.0;
     defaults["sample_guide_scale"] =
         i2v ? nlohmann::json::array({3.5, 3.5}) : nlohmann::json::array({4.0, 3.0});
-    if (!i2v) {
-      defaults["target_height"] = 720;
-      defaults["target_width"] = 1280;
-    }
+    defaults["target_height"] = 720;
+    defaults["target_width"] = 1280;
     if (i2v) defaults["use_image_encoder"] = false;
+  }
+  if (model_cls == "wan2.2_moe_distill") {
+    // LightX2V's configs/distill/wan22: 4 steps, the high-noise expert for the first 2, no CFG, shift 5.
+    defaults["infer_steps"] = 4;
+    defaults["denoising_step_list"] = {1000, 750, 500, 250};
+    defaults["boundary_step_index"] = 2;
+    defaults["enable_cfg"] = false;
+    defaults["sample_shift"] = 5.0;
+    defaults["sample_guide_scale"] = nlohmann::json::array({3.5, 3.5});
   }
   if (model_cls == "wan2.1_distill") {
     // LightX2V's wan2.1 step-distill configs: 4 steps, no CFG, shift 5.

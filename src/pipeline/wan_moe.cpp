@@ -6,7 +6,7 @@
 
 namespace x2v {
 
-WanMoeOptions WanMoeOptions::from_config(const io::Config& config) {
+WanMoeOptions WanMoeOptions::from_config(const io::Config& config, bool by_step) {
   WanMoeOptions options;
   options.boundary = config.get_double("boundary", options.boundary);
   if (!(options.boundary > 0.0 && options.boundary < 1.0))
@@ -14,10 +14,21 @@ WanMoeOptions WanMoeOptions::from_config(const io::Config& config) {
                                  " is outside (0, 1): it is the share of the 1000 timesteps where the "
                                  "low-noise expert takes over (0.875 t2v, 0.900 i2v) (in ",
                                  config.source(), ")"));
-  options.boundary_step_index = config.get_int("boundary_step_index", -1);
-  if (config.has("boundary_step_index") && options.boundary_step_index < 0)
-    throw Error("config", concat("boundary_step_index ", options.boundary_step_index,
+  const int64_t step_index = config.get_int("boundary_step_index", -1);
+  if (config.has("boundary_step_index") && step_index < 0)
+    throw Error("config", concat("boundary_step_index ", step_index,
                                  " must be 0 or more (the first step of the low-noise expert)"));
+  if (by_step) {
+    if (step_index < 0)
+      throw Error("config",
+                  concat("wan2.2_moe_distill switches experts at boundary_step_index; set it (LightX2V: 2) ",
+                         "in ", config.source()));
+    options.boundary_step_index = step_index;
+  } else if (step_index >= 0) {
+    log_once(LogLevel::warn, "config",
+             concat("boundary_step_index is for wan2.2_moe_distill; wan2.2_moe switches at boundary ",
+                    options.boundary, ", as in LightX2V"));
+  }
   return options;
 }
 

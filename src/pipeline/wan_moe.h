@@ -17,8 +17,9 @@ struct WanMoeOptions {
   double boundary = 0.875;           // of the 1000 training timesteps
   int64_t boundary_step_index = -1;  // >= 0: switch by step index instead (wan2.2_moe_distill)
 
-  // boundary (in (0, 1)) and boundary_step_index; errors name a value out of range.
-  static WanMoeOptions from_config(const io::Config& config);
+  // boundary (in (0, 1)) and, for the step-distilled model (`by_step`, wan2.2_moe_distill),
+  // boundary_step_index; errors name a value out of range.
+  static WanMoeOptions from_config(const io::Config& config, bool by_step = false);
 };
 
 enum class WanExpert { high_noise, low_noise };

@@ -81,7 +81,7 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
   if (task_ != "t2v" && task_ != "i2v")
     throw Error("infer", concat("unknown --task '", task_, "' for ", model_cls_, "; supported: t2v, i2v"));
   const bool i2v = task_ == "i2v";
-  const bool experts = model_cls_ == "wan2.2_moe";
+  const bool experts = model_cls_ == "wan2.2_moe" || model_cls_ == "wan2.2_moe_distill";
   shape_ = WanVideoShape::from_config(config_);
   const WanSamplingOptions sampling = WanSamplingOptions::from_config(config_);
   fps_ = config_.get_int("fps", 16);
@@ -115,7 +115,7 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
     throw Error("config", concat("sample_guide_scale is a list [high, low], which only Wan2.2's two experts "
                                  "take (--model_cls wan2.2_moe); give one number for ",
                                  model_cls_, " (in ", config_.source(), ")"));
-  if (experts) moe_ = WanMoeOptions::from_config(config_);
+  if (experts) moe_ = WanMoeOptions::from_config(config_, model_cls_ == "wan2.2_moe_distill");
   // The DiT's type first: a t2v model given for i2v is named as such, not by the CLIP file it lacks.
   WanModelNeeds needs;
   needs.experts = experts;
@@ -185,6 +185,12 @@ void WanRunner::check_dit_stage() const {
     throw Error("config", concat("dit_quantized_ckpt '", kernels.quantized_checkpoint,
                                  "' does not exist; give the quantized DiT's file or folder (in ",
                                  config_.source(), ")"));
+  if (!files_.dit_high_noise.empty() && config_.get_bool("dit_quantized", false))
+    for (const char* key : {"high_noise_quantized_ckpt", "low_noise_quantized_ckpt"})
+      if (config_.has(key) && !std::filesystem::exists(config_.get_string(key)))
+        throw Error("config",
+                    concat(key, " '", config_.get_string(key),
+                           "' does not exist; give that expert's quantized DiT (in ", config_.source(), ")"));
   for (const LoraConfig& lora : lora_configs_from(config_)) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(lora.path, error))
@@ -413,7 +419,13 @@ Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const W
           const bool high = expert == WanExpert::high_noise;
           log_info("infer", high ? "high" : "low", "-noise expert ",
                    high ? files_.dit_high_noise : files_.dit);
-          return WanDitStage::open_model(high ? files_.dit_high_noise : files_.dit, config_, *device_);
+          // With dit_quantized, each expert's quantized file is its *_quantized_ckpt.
+          const char* quantized_key = high ? "high_noise_quantized_ckpt" : "low_noise_quantized_ckpt";
+          const io::Config expert_config =
+              config_.get_bool("dit_quantized", false) && config_.has(quantized_key)
+                  ? config_.merged_with({{"dit_quantized_ckpt", config_.get_string(quantized_key)}})
+                  : config_;
+          return WanDitStage::open_model(high ? files_.dit_high_noise : files_.dit, expert_config, *device_);
         },
         inputs, options, moe_);
     const std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
@@ -477,7 +489,7 @@ void WanRunner::run(const GenerationRequest& request) {
 }
 
 void register_wan_runners(RunnerRegistry& registry) {
-  for (const char* model_cls : {"wan2.1", "wan2.1_distill", "wan2.2_moe"})
+  for (const char* model_cls : {"wan2.1", "wan2.1_distill", "wan2.2_moe", "wan2.2_moe_distill"})
     registry.add(
         RunnerEntry{model_cls, {"t2v", "i2v"}, [](const RunnerArguments& arguments, Device& device) {
                       io::Config config = load_wan_run_config(arguments.model_cls, arguments.task,

@@ -71,3 +71,11 @@ sed 's/\"sample_guide_scale\": 6/\"sample_guide_scale\": [4.0, 3.0]/' '${X2V_TIN
 X2V_EXPECT_NO_FILE=$o/out.mp4 bash '${X2V_CLI_DIR}/expect_error.sh' 'only Wan2.2' \
 '$<TARGET_FILE:x2v>' infer --model_path '${X2V_TINY_MODEL}' --config_json $o/config.json --prompt cat --save_result_path $o/out.mp4")
 set_tests_properties(cli.guide_list_needs_moe PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model)
+# wan2.2_moe_distill: the switch by step index (the high-noise expert for steps 1 and 2), both experts quantized to
+# int8 at load.
+add_test(NAME cli.infer_moe_distill_int8 COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/moe_distill'; rm -rf $o; mkdir -p $o; \
+sed 's/^}/, \"dit_quant_scheme\": \"int8-vllm\", \"weight_auto_quant\": true}/' '${X2V_TINY_CONFIG}' > $o/config.json; \
+'$<TARGET_FILE:x2v>' infer --model_cls wan2.2_moe_distill --model_path '${X2V_TINY_MOE_MODEL}' --config_json $o/config.json --prompt 'a cat' --save_result_path $o/out.mp4 2>$o/log; \
+grep -q 'while step < 2 \\[boundary_step_index\\]' $o/log; grep -q 'step 3 (timestep [0-9.]*): the low-noise expert' $o/log; \
+grep -q 'block linears int8' $o/log; bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16")
+set_tests_properties(cli.infer_moe_distill_int8 PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_moe_model)

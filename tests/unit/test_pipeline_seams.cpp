@@ -87,7 +87,8 @@ TEST(Runners, ModelClassAndTaskSelectTheRunner) {
 }
 
 TEST(Runners, BuiltInsAreWan21AndLightX2VFamiliesNotBuiltAreNamed) {
-  EXPECT_EQ(runners().model_classes(), (std::vector<std::string>{"wan2.1", "wan2.1_distill", "wan2.2_moe"}));
+  EXPECT_EQ(runners().model_classes(),
+            (std::vector<std::string>{"wan2.1", "wan2.1_distill", "wan2.2_moe", "wan2.2_moe_distill"}));
   testing::expect_error_mentioning([&] { runners().check("wan2.2", "t2v"); }, "Wan2.2 is not built yet");
   runners().check("wan2.1", "i2v");
   testing::expect_error_mentioning([&] { runners().check("wan2.1", "flf2v"); },
