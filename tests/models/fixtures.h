@@ -8,6 +8,7 @@
 #include <string>
 
 #include "io/checkpoint.h"
+#include "schedulers/torch_random.h"
 #include "support/tolerances.h"
 
 namespace x2v::testing {
@@ -19,6 +20,20 @@ inline std::string fixture_path(const std::string& relative) {
 inline nlohmann::json read_json(const std::string& relative) {
   std::ifstream file(fixture_path(relative));
   return nlohmann::json::parse(file);
+}
+
+// Weights a fixture script drew with torch's CPU generator, regenerated from its recipe: per entry a name,
+// shape, seed, scale and (optional) offset: torch.manual_seed(seed); torch.randn(numel) * scale + offset.
+inline std::vector<std::pair<std::string, Tensor>> recipe_tensors(const nlohmann::json& entries) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const nlohmann::json& entry : entries) {
+    const Shape shape = entry["shape"].get<Shape>();
+    std::vector<float> values = torch_randn(entry["seed"].get<uint64_t>(), shape_numel(shape));
+    const float scale = entry["scale"].get<float>(), offset = entry.value("offset", 0.0f);
+    for (float& value : values) value = value * scale + offset;
+    tensors.emplace_back(entry["name"].get<std::string>(), Tensor::host_from(values, shape));
+  }
+  return tensors;
 }
 
 inline Tensor load_fixture(const std::string& file, const std::string& name) {

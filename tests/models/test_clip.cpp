@@ -11,7 +11,6 @@
 #include "io/memory_checkpoint.h"
 #include "io/pth_writer.h"
 #include "models/wan/clip_encoder.h"
-#include "schedulers/torch_random.h"
 #include "support/test_device.h"
 #include "support/test_helpers.h"
 
@@ -29,15 +28,7 @@ using testing::test_device;
 using Tensors = std::vector<std::pair<std::string, Tensor>>;
 
 Tensors clip_weights() {
-  Tensors tensors;
-  for (const nlohmann::json& entry : read_json("clip/weights.json")) {
-    const Shape shape = entry["shape"].get<Shape>();
-    std::vector<float> values = torch_randn(entry["seed"].get<uint64_t>(), shape_numel(shape));
-    const float scale = entry["scale"].get<float>(), offset = entry["offset"].get<float>();
-    for (float& value : values) value = value * scale + offset;
-    tensors.emplace_back(entry["name"].get<std::string>(), Tensor::host_from(values, shape));
-  }
-  return tensors;
+  return testing::recipe_tensors(read_json("clip/weights.json"));
 }
 
 std::unique_ptr<io::MemoryCheckpoint> in_memory(const Tensors& tensors) {

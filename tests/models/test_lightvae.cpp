@@ -10,7 +10,6 @@
 #include "io/memory_checkpoint.h"
 #include "models/wan/vae.h"
 #include "models/wan/vae_weights.h"
-#include "schedulers/torch_random.h"
 #include "support/test_device.h"
 
 namespace x2v {
@@ -24,14 +23,9 @@ using testing::test_device;
 TEST(LightVae, DecodesAsLightX2VsPrunedVae) {
   io::MemoryCheckpoint checkpoint("lightvaew2_1 (fixture recipe)");
   std::vector<std::pair<std::string, Shape>> recipe_shapes;
-  for (const nlohmann::json& entry : read_json("lightvae/weights.json")) {
-    const Shape shape = entry["shape"].get<Shape>();
-    std::vector<float> values = torch_randn(entry["seed"].get<uint64_t>(), shape_numel(shape));
-    const float scale = entry["scale"].get<float>(), offset = entry["offset"].get<float>();
-    for (float& value : values) value = value * scale + offset;
-    const std::string name = entry["name"].get<std::string>();
-    checkpoint.add(name, Tensor::host_from(values, shape));
-    recipe_shapes.emplace_back(name, shape);
+  for (const auto& [name, tensor] : testing::recipe_tensors(read_json("lightvae/weights.json"))) {
+    checkpoint.add(name, tensor);
+    recipe_shapes.emplace_back(name, tensor.shape());
   }
   // LightX2V's pruned model has exactly the tensors of x2v's table at base width 24.
   std::vector<std::pair<std::string, Shape>> expected_shapes = wan_vae_tensor_shapes(24, 16);

@@ -11,7 +11,6 @@
 #include "io/pth_writer.h"
 #include "io/safetensors.h"
 #include "models/wan/taehv.h"
-#include "schedulers/torch_random.h"
 #include "support/test_device.h"
 #include "support/test_helpers.h"
 
@@ -27,15 +26,7 @@ using testing::test_device;
 using Tensors = std::vector<std::pair<std::string, Tensor>>;
 
 Tensors decoder_weights() {
-  Tensors tensors;
-  for (const nlohmann::json& entry : read_json("taehv/decoder_weights.json")) {
-    const Shape shape = entry["shape"].get<Shape>();
-    std::vector<float> values = torch_randn(entry["seed"].get<uint64_t>(), shape_numel(shape));
-    const float scale = entry["scale"].get<float>();
-    for (float& value : values) value *= scale;
-    tensors.emplace_back(entry["name"].get<std::string>(), Tensor::host_from(values, shape));
-  }
-  return tensors;
+  return testing::recipe_tensors(read_json("taehv/decoder_weights.json"));
 }
 
 // All frames of a decode, [3, T, H, W] in [-1, 1].

@@ -73,7 +73,9 @@ TEST(WanCache, BadKeysAreNamed) {
       "coefficients must be [[ret coefficients], [non-ret coefficients]]");
   expect_error_mentioning(
       [&] {
-        options({{"feature_caching", "Tea"}, {"use_ret_steps", true}, {"coefficients", {nlohmann::json::array(), {1.0, 0.0}}}});
+        options({{"feature_caching", "Tea"},
+                 {"use_ret_steps", true},
+                 {"coefficients", {nlohmann::json::array(), {1.0, 0.0}}}});
       },
       "coefficients[0] is empty");
   expect_error_mentioning(

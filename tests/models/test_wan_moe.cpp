@@ -7,7 +7,6 @@
 #include "fixtures.h"
 #include "io/memory_checkpoint.h"
 #include "pipeline/wan_moe.h"
-#include "schedulers/torch_random.h"
 #include "support/test_device.h"
 #include "support/test_helpers.h"
 
@@ -24,13 +23,7 @@ constexpr Precision kF32{DType::f32, DType::f32};
 
 WanDitCheckpoint expert_checkpoint(const nlohmann::json& fixture, const std::string& which) {
   auto checkpoint = std::make_unique<io::MemoryCheckpoint>(which);
-  for (const nlohmann::json& entry : fixture[which]) {
-    const Shape shape = entry["shape"].get<Shape>();
-    std::vector<float> values = torch_randn(entry["seed"].get<uint64_t>(), shape_numel(shape));
-    const float scale = entry["scale"].get<float>(), offset = entry["offset"].get<float>();
-    for (float& value : values) value = value * scale + offset;
-    checkpoint->add(entry["name"].get<std::string>(), Tensor::host_from(values, shape));
-  }
+  for (const auto& [name, tensor] : testing::recipe_tensors(fixture[which])) checkpoint->add(name, tensor);
   const io::Config config(fixture["config"], "moe.json config");
   return WanDitCheckpoint::from_checkpoint(std::move(checkpoint), &config);
 }

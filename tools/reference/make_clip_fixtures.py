@@ -25,6 +25,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import reference_common as common  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "clip"
 SMALL = dict(image_size=56, patch_size=14, dim=160, mlp_ratio=4, out_dim=64, num_heads=2, num_layers=3,
@@ -37,10 +40,7 @@ STD = (0.26862954, 0.26130258, 0.27577711)
 
 def load_official_clip(wan_repo: pathlib.Path):
     """Imports wan.modules.clip without wan/__init__.py; the text tower's tokenizer and torchvision are stubbed."""
-    for name, sub in [("wan", ""), ("wan.modules", "modules")]:
-        package = types.ModuleType(name)
-        package.__path__ = [str(wan_repo / "wan" / sub)]
-        sys.modules[name] = package
+    common.add_packages(wan_repo, [("wan", "wan"), ("wan.modules", "wan/modules")])
     tokenizers = types.ModuleType("wan.modules.tokenizers")
     tokenizers.HuggingfaceTokenizer = None
     sys.modules["wan.modules.tokenizers"] = tokenizers
@@ -49,25 +49,21 @@ def load_official_clip(wan_repo: pathlib.Path):
         torchvision.transforms = types.ModuleType("torchvision.transforms")
         sys.modules["torchvision"] = torchvision
         sys.modules["torchvision.transforms"] = torchvision.transforms
-
-    def load(name, relative):
-        spec = importlib.util.spec_from_file_location(name, wan_repo / relative)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-
-    load("wan.modules.attention", "wan/modules/attention.py")
-    load("wan.modules.xlm_roberta", "wan/modules/xlm_roberta.py")
-    clip = load("wan.modules.clip", "wan/modules/clip.py")
-
-    def sdpa_attention(q, k, v, dropout_p=0.0, causal=False, softmax_scale=None, **_):
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                             is_causal=causal, scale=softmax_scale)
-        return out.transpose(1, 2).contiguous()
-
-    clip.flash_attention = sdpa_attention
+    common.load_module("wan.modules.attention", wan_repo / "wan/modules/attention.py")
+    common.load_module("wan.modules.xlm_roberta", wan_repo / "wan/modules/xlm_roberta.py")
+    clip = common.load_module("wan.modules.clip", wan_repo / "wan/modules/clip.py")
+    clip.flash_attention = common.sdpa_attention
     return clip
+
+
+def scale_of(name, shape):
+    if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "pre_norm.weight":
+        return 0.1, 1.0
+    if len(shape) == 1:
+        return 0.1, 0.0
+    if name in ("cls_embedding", "pos_embedding", "head"):
+        return 1.0, 0.0
+    return 1.0 / common.fan_in(shape) ** 0.5, 0.0
 
 
 def main() -> None:
@@ -77,24 +73,9 @@ def main() -> None:
     torch.set_num_threads(2)
     clip = load_official_clip(arguments.wan_repo.resolve())
     model = clip.VisionTransformer(**SMALL).eval()
-    recipe, state = [], {}
-    for index, (name, parameter) in enumerate(model.state_dict().items()):
-        seed, offset = BASE_SEED + index, 0.0
-        if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "pre_norm.weight":
-            scale, offset = 0.1, 1.0
-        elif parameter.ndim == 1:
-            scale = 0.1
-        elif name in ("cls_embedding", "pos_embedding", "head"):
-            scale = 1.0
-        else:
-            scale = 1.0 / parameter[0].numel() ** 0.5
-        scale = float(torch.tensor(scale, dtype=torch.float32))
-        torch.manual_seed(seed)
-        values = torch.randn(parameter.numel()) * torch.tensor(scale, dtype=torch.float32) + offset
-        state[name] = values.reshape(parameter.shape)
-        # Named as in Wan's CLIP file, where the visual tower sits under "visual.".
-        recipe.append({"name": "visual." + name, "shape": list(parameter.shape), "seed": seed, "scale": scale,
-                       "offset": offset})
+    # Named as in Wan's CLIP file, where the visual tower sits under "visual.".
+    state, recipe = common.seeded_weights([(n, p.shape) for n, p in model.state_dict().items()], BASE_SEED,
+                                          scale_of, prefix="visual.")
     model.load_state_dict(state)
 
     generator = torch.Generator().manual_seed(21)

@@ -20,6 +20,9 @@ import types
 import torch
 from safetensors.torch import save_file
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import reference_common as common  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "lightvae"
 LATENT = (16, 2, 4, 6)  # channels, latent frames, height, width: 5 frames of 32x48
@@ -59,11 +62,15 @@ def load_lightx2v_vae(repo: pathlib.Path):
     stub("lightx2v_platform")
     stub("lightx2v_platform.base")
     stub("lightx2v_platform.base.global_var", AI_DEVICE="cpu")
-    path = repo / "lightx2v" / "models" / "video_encoders" / "hf" / "wan" / "vae.py"
-    spec = importlib.util.spec_from_file_location("lightx2v_wan_vae", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return common.load_module("lightx2v_wan_vae", repo / "lightx2v/models/video_encoders/hf/wan/vae.py")
+
+
+def scale_of(name, shape):
+    if name.endswith("gamma"):
+        return 0.1, 1.0
+    if len(shape) == 1:
+        return 0.5, 0.0  # biases away from zero keep F.normalize's inputs away from all-zero positions
+    return 1.0 / common.fan_in(shape) ** 0.5, 0.0
 
 
 def main() -> None:
@@ -75,20 +82,8 @@ def main() -> None:
     # _video_vae's configuration with use_lightvae's pruning rate.
     model = vae.WanVAE_(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                         temperal_downsample=[False, True, True], dropout=0.0, pruning_rate=0.75).eval()
-    recipe, state = [], {}
-    for index, (name, parameter) in enumerate(model.state_dict().items()):
-        seed, offset = BASE_SEED + index, 0.0
-        if name.endswith("gamma"):
-            scale, offset = 0.1, 1.0
-        elif parameter.ndim == 1:
-            scale = 0.5  # biases away from zero keep F.normalize's inputs away from all-zero positions
-        else:
-            scale = 1.0 / parameter[0].numel() ** 0.5
-        scale = float(torch.tensor(scale, dtype=torch.float32))
-        torch.manual_seed(seed)
-        values = torch.randn(parameter.numel()) * torch.tensor(scale, dtype=torch.float32) + offset
-        state[name] = values.reshape(parameter.shape)
-        recipe.append({"name": name, "shape": list(parameter.shape), "seed": seed, "scale": scale, "offset": offset})
+    state, recipe = common.seeded_weights([(n, p.shape) for n, p in model.state_dict().items()], BASE_SEED,
+                                          scale_of)
     model.load_state_dict(state)
     print(f"LightVAE: base width {model.encoder.conv1.out_channels}, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")

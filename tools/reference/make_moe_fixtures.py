@@ -14,15 +14,15 @@ Dev only:  pip install torch numpy safetensors diffusers
            python3 tools/reference/make_moe_fixtures.py --wan22-repo PATH_TO_Wan2.2_CHECKOUT
 """
 import argparse
-import importlib.util
 import json
 import pathlib
 import sys
-import types
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save_file
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import reference_common as common  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "wan_moe"
@@ -33,52 +33,25 @@ STEPS, SHIFT, BOUNDARY, GUIDE = 10, 12.0, 0.875, (3.0, 4.0)  # GUIDE: (low noise
 
 
 def load_official(repo: pathlib.Path):
-    for name, sub in [("wan", ""), ("wan.modules", "modules"), ("wan.utils", "utils")]:
-        package = types.ModuleType(name)
-        package.__path__ = [str(repo / "wan" / sub)]
-        sys.modules[name] = package
-
-    def load(name, relative):
-        spec = importlib.util.spec_from_file_location(name, repo / relative)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-
-    load("wan.modules.attention", "wan/modules/attention.py")
-    model = load("wan.modules.model", "wan/modules/model.py")
-
-    def sdpa_attention(q, k, v, q_lens=None, k_lens=None, softmax_scale=None, **_):
-        mask = None
-        if k_lens is not None:
-            mask = (torch.arange(k.shape[1])[None, :] < k_lens[:, None])[:, None, None, :]
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                             attn_mask=mask, scale=softmax_scale)
-        return out.transpose(1, 2).contiguous()
-
-    model.flash_attention = sdpa_attention
-    solvers = load("wan.utils.fm_solvers_unipc", "wan/utils/fm_solvers_unipc.py")
+    common.add_packages(repo, [("wan", "wan"), ("wan.modules", "wan/modules"), ("wan.utils", "wan/utils")])
+    common.load_module("wan.modules.attention", repo / "wan/modules/attention.py")
+    model = common.load_module("wan.modules.model", repo / "wan/modules/model.py")
+    model.flash_attention = common.sdpa_attention
+    solvers = common.load_module("wan.utils.fm_solvers_unipc", repo / "wan/utils/fm_solvers_unipc.py")
     return model, solvers
+
+
+def scale_of(name, shape):
+    if "norm" in name and len(shape) == 1 and name.endswith("weight"):
+        return 0.1, 1.0
+    if "modulation" in name or len(shape) == 1:
+        return 0.1, 0.0
+    return 1.0 / common.fan_in(shape) ** 0.5, 0.0
 
 
 def build(wan_model, model_type, in_dim, base_seed):
     model = wan_model.WanModel(model_type=model_type, patch_size=(1, 2, 2), in_dim=in_dim, **SMALL).eval()
-    recipe, state = [], {}
-    for index, (name, parameter) in enumerate(model.state_dict().items()):
-        seed, offset = base_seed + index, 0.0
-        if "norm" in name and parameter.ndim == 1 and name.endswith("weight"):
-            scale, offset = 0.1, 1.0
-        elif "modulation" in name:
-            scale = 0.1
-        elif parameter.ndim == 1:
-            scale = 0.1
-        else:
-            scale = 1.0 / parameter[0].numel() ** 0.5
-        scale = float(torch.tensor(scale, dtype=torch.float32))
-        torch.manual_seed(seed)
-        values = torch.randn(parameter.numel()) * torch.tensor(scale, dtype=torch.float32) + offset
-        state[name] = values.reshape(parameter.shape)
-        recipe.append({"name": name, "shape": list(parameter.shape), "seed": seed, "scale": scale, "offset": offset})
+    state, recipe = common.seeded_weights([(n, p.shape) for n, p in model.state_dict().items()], base_seed, scale_of)
     model.load_state_dict(state)
     return model, recipe
 
