@@ -26,6 +26,9 @@ import types
 import torch
 from safetensors.torch import save_file
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import reference_common as common  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "taehv"
 LATENT = (16, 3, 4, 6)  # channels, latent frames, height, width: 9 frames of 32x48 out
@@ -41,19 +44,12 @@ def load_taehv(repo: pathlib.Path):
 
 def load_lightx2v_tiny_vae(repo: pathlib.Path):
     """Imports LightX2V's WanVAE_tiny and its TAEHV without the rest of the lightx2v package."""
-    def load(name: str, path: pathlib.Path):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-
     for package in ["lightx2v", "lightx2v.models", "lightx2v.models.video_encoders", "lightx2v.models.video_encoders.hf",
                     "lightx2v.models.video_encoders.hf.wan"]:
         sys.modules.setdefault(package, types.ModuleType(package))
     hf = repo / "lightx2v" / "models" / "video_encoders" / "hf"
-    load("lightx2v.models.video_encoders.hf.tae", hf / "tae.py")
-    return load("lightx2v.models.video_encoders.hf.wan.vae_tiny", hf / "wan" / "vae_tiny.py")
+    common.load_module("lightx2v.models.video_encoders.hf.tae", hf / "tae.py")
+    return common.load_module("lightx2v.models.video_encoders.hf.wan.vae_tiny", hf / "wan" / "vae_tiny.py")
 
 
 def main() -> None:
