@@ -22,7 +22,8 @@ const std::vector<std::string> kUsedKeys = {
     "feature_caching", "teacache_thresh", "use_ret_steps", "coefficients", "magcache_K", "magcache_thresh",
     "magcache_retention_ratio", "magcache_ratios", "magcache_calibration", "use_image_encoder",
     "clip_original_ckpt", "clip_cpu_offload", "boundary", "boundary_step_index", "high_noise_original_ckpt",
-    "low_noise_original_ckpt",
+    "low_noise_original_ckpt", "high_noise_quantized_ckpt", "low_noise_quantized_ckpt", "clip_quantized",
+    "clip_quant_scheme", "clip_quantized_ckpt",
     // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
     "use_stream_vae"};
 
@@ -80,9 +81,6 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"use_bfloat16", "set DTYPE=FP32 for f32 compute", {true}},
       {"lora_dynamic_apply", "lora_configs are merged into the weights at load"},
       {"use_31_block", "the image features are always those after all CLIP blocks but the last", {true}},
-      {"clip_quantized", "the CLIP image encoder runs unquantized (int8/fp8 CLIP is not built yet)"},
-      {"clip_quant_scheme", nullptr},
-      {"clip_quantized_ckpt", nullptr},
       {"clip_attn_type",
        "the CLIP encoder uses the platform's exact attention",
        {"torch_sdpa", "flash_attn2", "flash_attn3"}},

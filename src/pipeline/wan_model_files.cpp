@@ -162,7 +162,29 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     else
       missing(concat(kWanVaeFile, " (i2v encodes the image with the full VAE; use_lightvae only decodes)"),
               "a full VAE beside the LightVAE");
-    if (needs.clip && config.get_bool("use_image_encoder", true)) {
+    if (needs.clip && config.get_bool("use_image_encoder", true) &&
+        config.get_bool("clip_quantized", false)) {
+      // LightX2V's quantized CLIP file, or (weight_auto_quant) the float one quantized at load.
+      files.clip_quant_scheme = config.get_string("clip_quant_scheme", "");
+      if (files.clip_quant_scheme.empty() || files.clip_quant_scheme == "Default")
+        throw Error(
+            "config",
+            concat("clip_quantized is true but clip_quant_scheme is '", files.clip_quant_scheme,
+                   "'; name the CLIP checkpoint's scheme (int8-vllm, fp8-sgl, ...) in ", config.source()));
+      files.clip_auto_quant = config.get_bool("weight_auto_quant", false);
+      if (config.has("clip_quantized_ckpt"))
+        files.clip = from_key(config, "clip_quantized_ckpt");
+      else
+        files.clip = find_in_model_folder(root, wan_quantized_clip_file(files.clip_quant_scheme));
+      if (files.clip.empty() && !files.clip_auto_quant)
+        throw Error("model",
+                    concat("clip_quantized: model directory ", model_path, " has no ",
+                           wan_quantized_clip_file(files.clip_quant_scheme),
+                           " (nor in its int8/, fp8/, original/ folders); set clip_quantized_ckpt, or "
+                           "weight_auto_quant to quantize ",
+                           kWanClipFile, " at load"));
+    }
+    if (needs.clip && config.get_bool("use_image_encoder", true) && files.clip.empty()) {
       if (config.has("clip_original_ckpt")) {
         files.clip = from_key(config, "clip_original_ckpt");
       } else {

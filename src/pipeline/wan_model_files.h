@@ -41,6 +41,10 @@ struct WanModelFiles {
   // use_lightvae decodes with LightVAE, as in LightX2V).
   std::string clip;
   std::string vae_encoder;
+  // clip_quantized: clip_quant_scheme, the kernel of the CLIP blocks' linears, and weight_auto_quant (float
+  // weights in `clip` are quantized at load).
+  std::string clip_quant_scheme;
+  bool clip_auto_quant = false;
 
   // Overrides: dit_original_ckpt, t5_original_ckpt, t5_tokenizer_path, vae_path (files or folders).
   // With t5_quantized the umT5 is t5_quantized_ckpt, else LightX2V's models_t5_umt5-xxl-enc-<int8|fp8>.pth

@@ -222,10 +222,15 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
                            " (the area of ", shape_.height, "x", shape_.width, " ", origin("target_height"),
                            " at the image's aspect ratio) at ", fps_, " fps ", origin("fps"), "; latents ",
                            i2v_latent[0], "x", i2v_latent[1], "x", i2v_latent[2], "x", i2v_latent[3]));
-    lines.push_back(concat(files_.clip.empty() ? std::string("no CLIP image encoder (this DiT takes none)")
-                                               : concat("image encoder ", files_.clip),
-                           config_.get_bool("clip_cpu_offload", false) ? " (on cpu)" : "",
-                           "; image latent from ", files_.vae_encoder));
+    lines.push_back(concat(
+        files_.clip.empty() ? std::string("no CLIP image encoder (this DiT takes none)")
+                            : concat("image encoder ", files_.clip,
+                                     files_.clip_quant_scheme.empty()
+                                         ? std::string()
+                                         : concat(" (", files_.clip_quant_scheme,
+                                                  files_.clip_auto_quant ? ", quantized at load" : "", ")")),
+        config_.get_bool("clip_cpu_offload", false) ? " (on cpu)" : "", "; image latent from ",
+        files_.vae_encoder));
   } else {
     lines.push_back(concat(model_cls_, " t2v: ", shape_.frames, " frames of ", shape_.height, "x",
                            shape_.width, " ", origin("target_video_length"), " at ", fps_, " fps ",
@@ -393,7 +398,8 @@ WanImageConditioning WanRunner::encode_image(const Tensor& image) {
     Device& device = stage_device(config_, "clip_cpu_offload", *device_);
     log_info("infer", "image encoder ", files_.clip);
     const std::unique_ptr<ClipVisionEncoder> clip =
-        ClipVisionEncoder::open(files_.clip, Precision::from_environment(), device);
+        ClipVisionEncoder::open(files_.clip, Precision::from_environment(), device,
+                                LinearQuantOptions{files_.clip_quant_scheme, files_.clip_auto_quant});
     conditioning.clip_features = clip->encode(image);
   }
   Device& device = stage_device(config_, "vae_cpu_offload", *device_);

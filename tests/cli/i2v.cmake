@@ -79,3 +79,13 @@ sed 's/^}/, \"dit_quant_scheme\": \"int8-vllm\", \"weight_auto_quant\": true}/' 
 grep -q 'while step < 2 \\[boundary_step_index\\]' $o/log; grep -q 'step 3 (timestep [0-9.]*): the low-noise expert' $o/log; \
 grep -q 'block linears int8' $o/log; bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16")
 set_tests_properties(cli.infer_moe_distill_int8 PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_moe_model)
+# An int8 CLIP (clip_quantized): quantized at load with weight_auto_quant; without it the missing quantized file
+# is named.
+add_test(NAME cli.infer_i2v_clip_int8 COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/i2v_clip_int8'; rm -rf $o; mkdir -p $o; \
+sed 's/^}/, \"clip_quantized\": true, \"clip_quant_scheme\": \"int8-vllm\", \"weight_auto_quant\": true}/' '${X2V_TINY_CONFIG}' > $o/config.json; \
+'$<TARGET_FILE:x2v>' infer --task i2v --model_path '${X2V_TINY_I2V_MODEL}' --config_json $o/config.json --prompt 'a cat' --image_path '${X2V_IMAGES}/testsrc_150x100.png' --save_result_path $o/out.mp4 2>$o/log; \
+bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16; \
+sed 's/^}/, \"clip_quantized\": true, \"clip_quant_scheme\": \"int8-vllm\"}/' '${X2V_TINY_CONFIG}' > $o/no_file.json; \
+X2V_EXPECT_NO_FILE=$o/bad.mp4 X2V_EXPECT_BEFORE_WORK=1 bash '${X2V_CLI_DIR}/expect_error.sh' 'has no models_clip_open-clip-xlm-roberta-large-vit-huge-14-int8.pth' \
+'$<TARGET_FILE:x2v>' infer --task i2v --model_path '${X2V_TINY_I2V_MODEL}' --config_json $o/no_file.json --prompt cat --image_path '${X2V_IMAGES}/testsrc_150x100.png' --save_result_path $o/bad.mp4")
+set_tests_properties(cli.infer_i2v_clip_int8 PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_i2v_model)

@@ -11,6 +11,7 @@
 #include "io/memory_checkpoint.h"
 #include "io/pth_writer.h"
 #include "models/wan/clip_encoder.h"
+#include "quant/quantize.h"
 #include "support/test_device.h"
 #include "support/test_helpers.h"
 
@@ -85,6 +86,41 @@ TEST(Clip, Bf16FromWansFileName) {
   const auto encoder = ClipVisionEncoder::open(folder.string(), Precision{}, test_device());  // bf16
   EXPECT_GE(cosine_similarity(encoder->encode(fixture("image")), fixture("features")), 0.999);
   fs::remove_all(folder);
+}
+
+bool quantized_linear(const std::string& name) {
+  for (const char* part : {"attn.to_qkv.weight", "attn.proj.weight", "mlp.0.weight", "mlp.2.weight"})
+    if (name.ends_with(part)) return true;
+  return false;
+}
+
+TEST(Clip, Int8LinearsAsLightX2VQuantizesThem) {
+  // Quantized at load (weight_auto_quant) and read from a file quantized as LightX2V's converter does: the
+  // same weights, so the same features; both close to the float tower's.
+  const Tensors weights = clip_weights();
+  const LinearQuantOptions at_load{"int8-vllm", /*auto_quant=*/true};
+  const ClipVisionEncoder quantized_at_load(*in_memory(weights), kF32, test_device(), at_load);
+  io::MemoryCheckpoint file("models_clip_open-clip-xlm-roberta-large-vit-huge-14-int8.pth");
+  int quantized = 0;
+  for (const auto& [name, tensor] : weights) {
+    if (!quantized_linear(name)) {
+      file.add(name, tensor);
+      continue;
+    }
+    const QuantizedWeight q = quantize_weight(tensor, QuantFormat::int8);
+    file.add(name, q.weight);
+    file.add(name + "_scale", q.scale);
+    ++quantized;
+  }
+  EXPECT_EQ(quantized, 4 * 3);
+  const ClipVisionEncoder from_file(file, kF32, test_device(), LinearQuantOptions{"int8-vllm", false});
+  const Tensor image = fixture("image");
+  const Tensor features = from_file.encode(image);
+  EXPECT_LE(relative_error(features, quantized_at_load.encode(image)), 1e-6);
+  EXPECT_GE(cosine_similarity(features, fixture("features")), 0.999);
+  EXPECT_GT(relative_error(features, fixture("features")), 1e-5);  // it did quantize
+  // A quantized file without clip_quantized is named.
+  expect_error_mentioning([&] { ClipVisionEncoder(file, kF32, test_device()); }, "set clip_quantized true");
 }
 
 TEST(Clip, BadFilesAreNamed) {

@@ -7,6 +7,8 @@
 #include "io/image_resize.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
+#include "quant/quant_kernels.h"
+#include "quant/quantized_linear.h"
 
 namespace x2v {
 
@@ -34,6 +36,12 @@ class VisualTensors {
                          "CLIP image encoder (", kWanClipFile, ")"));
   }
   bool contains(const std::string& name) const { return checkpoint_.contains(prefix_ + name); }
+  std::string file_name(const std::string& name) const { return prefix_ + name; }
+  io::TensorInfo info(const std::string& name) const {
+    if (!checkpoint_.contains(prefix_ + name))
+      throw Error("clip", concat(checkpoint_.path(), " has no tensor '", prefix_ + name, "'"));
+    return checkpoint_.info(prefix_ + name);
+  }
   Shape shape(const std::string& name) const { return checkpoint_.info(prefix_ + name).shape; }
   Tensor load(const std::string& name, const Shape& expected, DType dtype) const {
     const std::string full = prefix_ + name;
@@ -81,7 +89,13 @@ std::vector<std::pair<std::string, Shape>> clip_vision_tensor_shapes(const ClipV
   return shapes;
 }
 
-ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision precision, Device& device)
+std::string wan_quantized_clip_file(const std::string& scheme) {
+  const std::string format = scheme.substr(0, scheme.find('-'));
+  return concat("models_clip_open-clip-xlm-roberta-large-vit-huge-14-", format, ".pth");
+}
+
+ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
+                                     const LinearQuantOptions& linears)
     : precision_(precision), device_(&device) {
   const VisualTensors tensors(checkpoint);
   ClipVisionConfig& c = config_;
@@ -112,6 +126,7 @@ ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision
   c.mlp_dim = tensors.shape("transformer.0.mlp.0.weight").at(0);
 
   const DType compute = precision.compute;
+  const QuantFormat format = mm_kernel_format(device, linears.scheme, "clip_quant_scheme");
   patch_embedding_ = device.kernels().conv.create("");
   ConvOptions patch_options;
   patch_options.spatial_dims = 2;
@@ -136,9 +151,35 @@ ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision
     block->norm1 = norm(name + "norm1", c.dim);
     block->norm2 = norm(name + "norm2", c.dim);
     const auto linear = [&](Linear& layer, const std::string& part, int64_t out, int64_t in) {
-      layer.load(device, "",
-                 ops::to_device(tensors.load(name + part + ".weight", {out, in}, compute), device),
-                 ops::to_device(tensors.load(name + part + ".bias", {out}, compute), device));
+      const std::string weight = name + part + ".weight";
+      const Tensor bias = ops::to_device(tensors.load(name + part + ".bias", {out}, compute), device);
+      const io::TensorInfo info = tensors.info(weight);
+      const QuantFormat stored = info.dtype ? quant_format_of(*info.dtype) : QuantFormat::none;
+      if (format == QuantFormat::none) {
+        if (stored != QuantFormat::none)
+          throw Error("clip",
+                      concat("tensor '", tensors.file_name(weight), "' is ", quant_format_name(stored), ": ",
+                             checkpoint.path(), " is a quantized CLIP; set clip_quantized true and ",
+                             "clip_quant_scheme (", quant_format_name(stored), "-vllm, ...)"));
+        layer.load(device, linears.scheme, ops::to_device(tensors.load(weight, {out, in}, compute), device),
+                   bias);
+        return;
+      }
+      QuantizedLinearRequest request;
+      request.weight_name = tensors.file_name(weight);
+      request.scale_name = request.weight_name + "_scale";
+      request.shape = {out, in};
+      request.format = format;
+      request.scheme = linears.scheme;
+      request.scheme_key = "clip_quant_scheme";
+      request.checkpoint_key = "clip_quantized_ckpt";
+      request.place = "clip";
+      request.auto_quant = linears.auto_quant;
+      if (info.shape != Shape{out, in})
+        throw Error("clip",
+                    concat("tensor '", request.weight_name, "' of ", checkpoint.path(), " has shape ",
+                           shape_to_string(info.shape), ", expected ", shape_to_string(request.shape)));
+      layer.load_quantized(device, linears.scheme, read_quantized_linear(checkpoint, request, device), bias);
     };
     linear(block->qkv, "attn.to_qkv", 3 * c.dim, c.dim);
     linear(block->projection, "attn.proj", c.dim, c.dim);
@@ -153,7 +194,8 @@ ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision
 ClipVisionEncoder::~ClipVisionEncoder() = default;
 
 std::unique_ptr<ClipVisionEncoder> ClipVisionEncoder::open(const std::string& path, Precision precision,
-                                                           Device& device) {
+                                                           Device& device,
+                                                           const LinearQuantOptions& linears) {
   namespace fs = std::filesystem;
   std::error_code error;
   fs::path target(path);
@@ -168,7 +210,7 @@ std::unique_ptr<ClipVisionEncoder> ClipVisionEncoder::open(const std::string& pa
     target /= kWanClipFile;
   }
   const std::unique_ptr<io::Checkpoint> checkpoint = io::open_checkpoint(target.string());
-  return std::make_unique<ClipVisionEncoder>(*checkpoint, precision, device);
+  return std::make_unique<ClipVisionEncoder>(*checkpoint, precision, device, linears);
 }
 
 Tensor ClipVisionEncoder::preprocess(const Tensor& image) const {

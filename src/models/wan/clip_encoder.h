@@ -9,6 +9,7 @@
 
 #include "io/checkpoint.h"
 #include "models/common/linear.h"
+#include "models/common/linear_quant_options.h"
 #include "models/common/precision.h"
 #include "platform/device.h"
 
@@ -25,18 +26,23 @@ std::vector<std::pair<std::string, Shape>> clip_vision_tensor_shapes(const ClipV
 
 // The file Wan and LightX2V ship the encoder in (the whole CLIP; x2v reads its "visual." tensors).
 inline constexpr const char* kWanClipFile = "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth";
+// LightX2V's quantized CLIP file for a clip_quant_scheme: the scheme's format ("int8-vllm" -> ...-int8.pth).
+std::string wan_quantized_clip_file(const std::string& scheme);
 
 class ClipVisionEncoder {
  public:
   // The visual tower's tensors ("visual.*", or the same names without the prefix); the shape follows from
   // them, with ViT-H/14's head width of 80 giving the head count. Errors name a missing or misshaped tensor.
-  ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision precision, Device& device);
+  // `linears` (clip_quantized, clip_quant_scheme) quantizes the blocks' linears as LightX2V does (to_qkv,
+  // proj, the MLP); the rest stays in floating point.
+  ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
+                    const LinearQuantOptions& linears = {});
   ClipVisionEncoder(const ClipVisionEncoder&) = delete;
   ClipVisionEncoder& operator=(const ClipVisionEncoder&) = delete;
   ~ClipVisionEncoder();
   // `path`: the CLIP .pth (or .safetensors), or a Wan model folder holding kWanClipFile.
-  static std::unique_ptr<ClipVisionEncoder> open(const std::string& path, Precision precision,
-                                                 Device& device);
+  static std::unique_ptr<ClipVisionEncoder> open(const std::string& path, Precision precision, Device& device,
+                                                 const LinearQuantOptions& linears = {});
 
   const ClipVisionConfig& config() const { return config_; }
 

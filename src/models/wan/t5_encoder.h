@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/common/linear.h"
+#include "models/common/linear_quant_options.h"
 #include "models/common/precision.h"
 #include "models/wan/t5_tokenizer.h"
 #include "models/wan/t5_weights.h"
@@ -23,14 +24,7 @@ int64_t t5_relative_position_bucket(int64_t relative_position, int64_t num_bucke
 
 // How the blocks' attention and FFN linears run: the ones LightX2V quantizes in the T5 (t5_quantized,
 // t5_quant_scheme). Everything else (embedding, norms, position tables) is never quantized.
-struct T5LinearOptions {
-  // An mm kernel name or LightX2V scheme ("" = the platform's default). A quantized scheme ("int8-vllm",
-  // "fp8-sgl", ...) reads `<name>.weight` int8/float8_e4m3fn + `<name>.weight_scale` from the checkpoint.
-  std::string scheme;
-  // weight_auto_quant: a quantized scheme quantizes float weights at load instead of requiring them stored
-  // quantized.
-  bool auto_quant = false;
-};
+using T5LinearOptions = LinearQuantOptions;
 
 class T5BlockUnits;  // the streamed blocks (t5_encoder.cpp)
 
