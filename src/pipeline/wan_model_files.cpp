@@ -189,8 +189,11 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
         files.clip = from_key(config, "clip_original_ckpt");
       } else {
         files.clip = find_in_model_folder(root, kWanClipFile);
+        if (files.clip.empty() && path_exists(root / "image_encoder"))
+          files.clip = (root / "image_encoder").string();
         if (files.clip.empty())
-          missing(concat(kWanClipFile, " (the CLIP image encoder)"), "clip_original_ckpt");
+          missing(concat(kWanClipFile, " (the CLIP image encoder; or diffusers' image_encoder/)"),
+                  "clip_original_ckpt");
       }
     }
   }

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "fixtures.h"
 #include "io/memory_checkpoint.h"
 #include "io/pth_writer.h"
+#include "io/safetensors.h"
 #include "models/wan/clip_encoder.h"
 #include "quant/quantize.h"
 #include "support/test_device.h"
@@ -121,6 +123,37 @@ TEST(Clip, Int8LinearsAsLightX2VQuantizesThem) {
   EXPECT_GT(relative_error(features, fixture("features")), 1e-5);  // it did quantize
   // A quantized file without clip_quantized is named.
   expect_error_mentioning([&] { ClipVisionEncoder(file, kF32, test_device()); }, "set clip_quantized true");
+}
+
+TEST(Clip, DiffusersImageEncoderGivesTheSameFeatures) {
+  // The fixture's weights under diffusers' image_encoder/ names (the script checked that mapping with
+  // transformers' CLIPVisionModel); x2v's own naming reads them back into Wan's tower.
+  std::map<std::string, Tensor> original;
+  for (const auto& [name, tensor] : clip_weights()) original[name] = tensor;
+  Tensors renamed;
+  for (const nlohmann::json& entry : read_json("clip/diffusers_names.json")) {
+    Tensor value = original.at(entry["from"].get<std::string>());
+    if (!entry["rows"].is_null())
+      value = value.slice(0, entry["rows"][0].get<int64_t>(), entry["rows"][1].get<int64_t>());
+    renamed.emplace_back(entry["name"].get<std::string>(),
+                         value.to_host(DType::f32).reshape(entry["shape"].get<Shape>()));
+  }
+  const fs::path folder = fs::temp_directory_path() / ("x2v_clip_diffusers_" + std::to_string(::getpid()));
+  fs::create_directories(folder / "image_encoder");
+  io::write_safetensors((folder / "image_encoder" / "model.safetensors").string(), renamed);
+  const auto encoder = ClipVisionEncoder::open(folder.string(), kF32, test_device());  // a model folder
+  EXPECT_LE(relative_error(encoder->encode(fixture("image")), fixture("features")),
+            testing::kModelF32Tolerance);
+  const auto int8 = ClipVisionEncoder::open((folder / "image_encoder").string(), kF32, test_device(),
+                                            LinearQuantOptions{"int8-vllm", true});
+  EXPECT_GE(cosine_similarity(int8->encode(fixture("image")), fixture("features")), 0.999);
+  expect_error_mentioning(
+      [&] {
+        ClipVisionEncoder::open((folder / "image_encoder").string(), kF32, test_device(),
+                                LinearQuantOptions{"int8-vllm", false});
+      },
+      "needs weight_auto_quant");
+  fs::remove_all(folder);
 }
 
 TEST(Clip, BadFilesAreNamed) {

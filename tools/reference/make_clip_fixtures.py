@@ -66,6 +66,60 @@ def scale_of(name, shape):
     return 1.0 / common.fan_in(shape) ** 0.5, 0.0
 
 
+def diffusers_mapping(layers: int, dim: int):
+    """diffusers' image_encoder/ (transformers' CLIPVisionModel) names from Wan's: (name, source, rows or None)."""
+    v, hf = "visual.", "vision_model."
+    entries = [(hf + "embeddings.patch_embedding.weight", v + "patch_embedding.weight", None),
+               (hf + "embeddings.class_embedding", v + "cls_embedding", None),
+               (hf + "embeddings.position_embedding.weight", v + "pos_embedding", None)]
+    for kind in ("weight", "bias"):
+        entries.append((f"{hf}pre_layrnorm.{kind}", f"{v}pre_norm.{kind}", None))
+        entries.append((f"{hf}post_layernorm.{kind}", f"{v}post_norm.{kind}", None))
+        for i in range(layers):
+            ours, theirs = f"{v}transformer.{i}.", f"{hf}encoder.layers.{i}."
+            for a, b in [("norm1", "layer_norm1"), ("norm2", "layer_norm2"), ("attn.proj", "self_attn.out_proj"),
+                         ("mlp.0", "mlp.fc1"), ("mlp.2", "mlp.fc2")]:
+                entries.append((f"{theirs}{b}.{kind}", f"{ours}{a}.{kind}", None))
+            for index, part in enumerate(("q_proj", "k_proj", "v_proj")):  # to_qkv is [q | k | v]
+                entries.append((f"{theirs}self_attn.{part}.{kind}", f"{ours}attn.to_qkv.{kind}",
+                                [index * dim, (index + 1) * dim]))
+    return entries
+
+
+def check_diffusers_layout(model, state, pixels, features):
+    """The same weights under diffusers' image_encoder/ names run in transformers' CLIPVisionModel: its
+    hidden_states[-2] (what diffusers' Wan I2V pipeline takes) must equal the official features."""
+    for name in ("torchvision.transforms", "torchvision"):  # the stubs clip.py needed would confuse transformers
+        if name in sys.modules and sys.modules[name].__spec__ is None:
+            del sys.modules[name]
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+    config = CLIPVisionConfig(hidden_size=SMALL["dim"], intermediate_size=SMALL["dim"] * SMALL["mlp_ratio"],
+                              num_hidden_layers=SMALL["num_layers"], num_attention_heads=SMALL["num_heads"],
+                              image_size=SMALL["image_size"], patch_size=SMALL["patch_size"], hidden_act="gelu",
+                              layer_norm_eps=1e-5)
+    hf = CLIPVisionModel(config).eval()
+    mapping = diffusers_mapping(SMALL["num_layers"], SMALL["dim"])
+    # The published image_encoder/ files carry "vision_model."; transformers 5's CLIPVisionModel drops the prefix.
+    model_keys = hf.state_dict()
+    key = (lambda name: name) if "vision_model.pre_layrnorm.weight" in model_keys else (
+        lambda name: name[len("vision_model."):])
+    renamed = {}
+    for name, source, rows in mapping:
+        value = state[source[len("visual."):]]
+        if rows is not None:
+            value = value[rows[0]:rows[1]]
+        renamed[name] = value.reshape(model_keys[key(name)].shape)
+    missing, unexpected = hf.load_state_dict({key(name): value for name, value in renamed.items()}, strict=False)
+    assert not unexpected and all("position_ids" in name for name in missing), (missing, unexpected)
+    with torch.no_grad():
+        hidden = hf(pixel_values=pixels, output_hidden_states=True).hidden_states[-2][0]
+    error = (hidden - features).abs().max().item()
+    print(f"transformers' CLIPVisionModel under diffusers' names vs the official tower: max abs difference {error:.2e}")
+    assert error < 1e-5
+    return [{"name": name, "from": source, "rows": rows, "shape": list(renamed[name].shape)}
+            for name, source, rows in mapping]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--wan-repo", type=pathlib.Path, required=True, help="a checkout of Wan-Video/Wan2.1")
@@ -98,10 +152,12 @@ def main() -> None:
         features = model(pixels, use_31_block=True)[0]
     assert torch.equal(features, outputs[f"block_{SMALL['num_layers'] - 1}"])
     outputs["features"] = features.contiguous()
+    diffusers_names = check_diffusers_layout(model, state, pixels, features)
     print(f"features {tuple(features.shape)}, std {features.std().item():.3f}")
     OUT.mkdir(parents=True, exist_ok=True)
     save_file(outputs, str(OUT / "clip.safetensors"))
     (OUT / "weights.json").write_text(json.dumps(recipe, indent=0) + "\n")
+    (OUT / "diffusers_names.json").write_text(json.dumps(diffusers_names, indent=0) + "\n")
     print(f"wrote {OUT}")
 
 

@@ -1,5 +1,7 @@
 #include "models/wan/clip_encoder.h"
 
+#include "models/wan/clip_weights.h"
+
 #include <filesystem>
 
 #include "core/error.h"
@@ -8,6 +10,7 @@
 #include "platform/ops.h"
 #include "platform/platform.h"
 #include "quant/quant_kernels.h"
+#include "quant/quantize.h"
 #include "quant/quantized_linear.h"
 
 namespace x2v {
@@ -25,69 +28,7 @@ constexpr int64_t kHeadDim = 80;  // ViT-H/14: 1280 wide, 16 heads
 constexpr float kPixelMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 constexpr float kPixelStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
-// Reads the visual tower's tensors under "visual." (the whole CLIP file) or without a prefix.
-class VisualTensors {
- public:
-  explicit VisualTensors(const io::Checkpoint& checkpoint) : checkpoint_(checkpoint) {
-    prefix_ = checkpoint.contains("visual.patch_embedding.weight") ? "visual." : "";
-    if (!checkpoint.contains(prefix_ + "patch_embedding.weight"))
-      throw Error("clip",
-                  concat(checkpoint.path(), " has no 'visual.patch_embedding.weight'; it is not Wan's ",
-                         "CLIP image encoder (", kWanClipFile, ")"));
-  }
-  bool contains(const std::string& name) const { return checkpoint_.contains(prefix_ + name); }
-  std::string file_name(const std::string& name) const { return prefix_ + name; }
-  io::TensorInfo info(const std::string& name) const {
-    if (!checkpoint_.contains(prefix_ + name))
-      throw Error("clip", concat(checkpoint_.path(), " has no tensor '", prefix_ + name, "'"));
-    return checkpoint_.info(prefix_ + name);
-  }
-  Shape shape(const std::string& name) const { return checkpoint_.info(prefix_ + name).shape; }
-  Tensor load(const std::string& name, const Shape& expected, DType dtype) const {
-    const std::string full = prefix_ + name;
-    if (!checkpoint_.contains(full))
-      throw Error("clip", concat(checkpoint_.path(), " has no tensor '", full, "'"));
-    Tensor value = checkpoint_.load(full, dtype);
-    if (value.shape() != expected)
-      throw Error("clip", concat("tensor '", full, "' of ", checkpoint_.path(), " has shape ",
-                                 shape_to_string(value.shape()), ", expected ", shape_to_string(expected)));
-    return value;
-  }
-
- private:
-  const io::Checkpoint& checkpoint_;
-  std::string prefix_;
-};
-
 }  // namespace
-
-std::vector<std::pair<std::string, Shape>> clip_vision_tensor_shapes(const ClipVisionConfig& c) {
-  const int64_t d = c.dim;
-  std::vector<std::pair<std::string, Shape>> shapes = {
-      {"visual.patch_embedding.weight", {d, 3, c.patch_size, c.patch_size}},
-      {"visual.cls_embedding", {1, 1, d}},
-      {"visual.pos_embedding", {1, c.tokens(), d}},
-      {"visual.pre_norm.weight", {d}},
-      {"visual.pre_norm.bias", {d}}};
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string name = concat("visual.transformer.", i, ".");
-    for (const char* norm : {"norm1", "norm2"}) {
-      shapes.push_back({name + norm + ".weight", {d}});
-      shapes.push_back({name + norm + ".bias", {d}});
-    }
-    shapes.push_back({name + "attn.to_qkv.weight", {3 * d, d}});
-    shapes.push_back({name + "attn.to_qkv.bias", {3 * d}});
-    shapes.push_back({name + "attn.proj.weight", {d, d}});
-    shapes.push_back({name + "attn.proj.bias", {d}});
-    shapes.push_back({name + "mlp.0.weight", {c.mlp_dim, d}});
-    shapes.push_back({name + "mlp.0.bias", {c.mlp_dim}});
-    shapes.push_back({name + "mlp.2.weight", {d, c.mlp_dim}});
-    shapes.push_back({name + "mlp.2.bias", {d}});
-  }
-  shapes.push_back({"visual.post_norm.weight", {d}});
-  shapes.push_back({"visual.post_norm.bias", {d}});
-  return shapes;
-}
 
 std::string wan_quantized_clip_file(const std::string& scheme) {
   const std::string format = scheme.substr(0, scheme.find('-'));
@@ -97,7 +38,7 @@ std::string wan_quantized_clip_file(const std::string& scheme) {
 ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
                                      const LinearQuantOptions& linears)
     : precision_(precision), device_(&device) {
-  const VisualTensors tensors(checkpoint);
+  const ClipVisualWeights tensors(checkpoint);
   ClipVisionConfig& c = config_;
   const Shape patch = tensors.shape("patch_embedding.weight");
   if (patch.size() != 4 || patch[1] != 3 || patch[2] != patch[3])
@@ -154,7 +95,8 @@ ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision
       const std::string weight = name + part + ".weight";
       const Tensor bias = ops::to_device(tensors.load(name + part + ".bias", {out}, compute), device);
       const io::TensorInfo info = tensors.info(weight);
-      const QuantFormat stored = info.dtype ? quant_format_of(*info.dtype) : QuantFormat::none;
+      const QuantFormat stored =
+          info.dtype && !tensors.diffusers() ? quant_format_of(*info.dtype) : QuantFormat::none;
       if (format == QuantFormat::none) {
         if (stored != QuantFormat::none)
           throw Error("clip",
@@ -163,6 +105,19 @@ ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision
                              "clip_quant_scheme (", quant_format_name(stored), "-vllm, ...)"));
         layer.load(device, linears.scheme, ops::to_device(tensors.load(weight, {out, in}, compute), device),
                    bias);
+        return;
+      }
+      if (tensors.diffusers()) {
+        // diffusers' image_encoder/ is float (and q, k, v apart): quantized here or not at all.
+        if (!linears.auto_quant)
+          throw Error("clip", concat(checkpoint.path(), " is a diffusers image_encoder/ of float weights; ",
+                                     "clip_quantized needs weight_auto_quant to quantize them at load"));
+        const QuantizedWeight quantized =
+            quantize_weight(tensors.load(weight, {out, in}, DType::f32), format);
+        layer.load_quantized(device, linears.scheme,
+                             QuantizedWeight{ops::to_device(quantized.weight, device),
+                                             ops::to_device(quantized.scale, device)},
+                             bias);
         return;
       }
       QuantizedLinearRequest request;
@@ -203,11 +158,17 @@ std::unique_ptr<ClipVisionEncoder> ClipVisionEncoder::open(const std::string& pa
     throw Error("clip",
                 concat("'", path, "' does not exist; give ", kWanClipFile, " or the Wan I2V model folder"));
   if (fs::is_directory(target, error)) {
-    if (!fs::exists(target / kWanClipFile, error))
+    // Wan's file in a model folder, else diffusers' image_encoder/ (the folder itself or inside a model
+    // folder).
+    if (fs::exists(target / kWanClipFile, error))
+      target /= kWanClipFile;
+    else if (fs::is_directory(target / "image_encoder", error))
+      target /= "image_encoder";
+    else if (!fs::exists(target / "model.safetensors", error) &&
+             !fs::exists(target / "model.safetensors.index.json", error))
       throw Error("clip", concat("folder '", path, "' has no ", kWanClipFile,
-                                 "; I2V needs Wan's CLIP image encoder (shipped with Wan2.1-I2V-14B) or "
-                                 "clip_original_ckpt naming it"));
-    target /= kWanClipFile;
+                                 " and no image_encoder/; I2V needs Wan's CLIP image encoder (shipped with "
+                                 "Wan2.1-I2V-14B) or clip_original_ckpt naming it"));
   }
   const std::unique_ptr<io::Checkpoint> checkpoint = io::open_checkpoint(target.string());
   return std::make_unique<ClipVisionEncoder>(*checkpoint, precision, device, linears);

@@ -11,6 +11,7 @@
 #include "models/common/linear.h"
 #include "models/common/linear_quant_options.h"
 #include "models/common/precision.h"
+#include "models/wan/clip_weights.h"
 #include "platform/device.h"
 
 namespace x2v {
@@ -21,9 +22,6 @@ struct ClipVisionConfig {
   int64_t tokens() const { return (image_size / patch_size) * (image_size / patch_size) + 1; }
 };
 
-// Every tensor of the visual tower in Wan's CLIP file ("visual.*"), for `x2v make-tiny-model`.
-std::vector<std::pair<std::string, Shape>> clip_vision_tensor_shapes(const ClipVisionConfig& config);
-
 // The file Wan and LightX2V ship the encoder in (the whole CLIP; x2v reads its "visual." tensors).
 inline constexpr const char* kWanClipFile = "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth";
 // LightX2V's quantized CLIP file for a clip_quant_scheme: the scheme's format ("int8-vllm" -> ...-int8.pth).
@@ -31,16 +29,17 @@ std::string wan_quantized_clip_file(const std::string& scheme);
 
 class ClipVisionEncoder {
  public:
-  // The visual tower's tensors ("visual.*", or the same names without the prefix); the shape follows from
-  // them, with ViT-H/14's head width of 80 giving the head count. Errors name a missing or misshaped tensor.
-  // `linears` (clip_quantized, clip_quant_scheme) quantizes the blocks' linears as LightX2V does (to_qkv,
-  // proj, the MLP); the rest stays in floating point.
+  // The visual tower's tensors (Wan's "visual.*", the same without the prefix, or diffusers' image_encoder/,
+  // clip_weights.h); the shape follows from them, with ViT-H/14's head width of 80 giving the head count.
+  // Errors name a missing or misshaped tensor. `linears` (clip_quantized, clip_quant_scheme) quantizes the
+  // blocks' linears as LightX2V does (to_qkv, proj, the MLP); the rest stays in floating point.
   ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision precision, Device& device,
                     const LinearQuantOptions& linears = {});
   ClipVisionEncoder(const ClipVisionEncoder&) = delete;
   ClipVisionEncoder& operator=(const ClipVisionEncoder&) = delete;
   ~ClipVisionEncoder();
-  // `path`: the CLIP .pth (or .safetensors), or a Wan model folder holding kWanClipFile.
+  // `path`: the CLIP .pth (or .safetensors), a Wan model folder holding kWanClipFile, or diffusers'
+  // image_encoder/ (or a folder holding it).
   static std::unique_ptr<ClipVisionEncoder> open(const std::string& path, Precision precision, Device& device,
                                                  const LinearQuantOptions& linears = {});
 
