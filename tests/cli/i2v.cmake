@@ -36,7 +36,7 @@ x2v_i2v_error(t2v_with_image "--image_path is for i2v" --task t2v --model_path $
 # A model folder without the CLIP file names it and the key that overrides it.
 add_test(NAME cli.i2v_missing_clip COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/i2v_no_clip'; rm -rf $o; mkdir -p $o; \
 cp -r '${X2V_TINY_I2V_MODEL}' $o/model; rm $o/model/models_clip_*.pth; \
-X2V_EXPECT_NO_FILE=$o/out.mp4 X2V_EXPECT_BEFORE_WORK=1 bash '${X2V_CLI_DIR}/expect_error.sh' 'models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth (the CLIP image encoder)' \
+X2V_EXPECT_NO_FILE=$o/out.mp4 X2V_EXPECT_BEFORE_WORK=1 bash '${X2V_CLI_DIR}/expect_error.sh' 'models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth (the CLIP image encoder' \
 '$<TARGET_FILE:x2v>' infer --task i2v --model_path $o/model --config_json '${X2V_TINY_CONFIG}' --prompt cat --image_path '${X2V_IMAGES}/testsrc_150x100.png' --save_result_path $o/out.mp4")
 set_tests_properties(cli.i2v_missing_clip PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_i2v_model)
 
