@@ -15,8 +15,9 @@ std::string find_vae_file(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code error;
   if (fs::is_directory(path, error)) {
-    for (const char* candidate : {"Wan2.1_VAE.pth", "vae/diffusion_pytorch_model.safetensors",
-                                  "diffusion_pytorch_model.safetensors"}) {
+    for (const char* candidate :
+         {"Wan2.1_VAE.pth", "Wan2.2_VAE.pth", "vae/diffusion_pytorch_model.safetensors",
+          "diffusion_pytorch_model.safetensors"}) {
       const fs::path file = fs::path(path) / candidate;
       if (fs::exists(file, error)) return file.string();
     }
@@ -44,6 +45,26 @@ const std::vector<float>& WanVae::latent_mean() {
   return mean;
 }
 
+const std::vector<float>& WanVae::wan22_latent_mean() {
+  static const std::vector<float> mean = {
+      -0.2289f, -0.0052f, -0.1323f, -0.2339f, -0.2799f, 0.0174f,  0.1838f,  0.1557f,  -0.1382f, 0.0542f,
+      0.2813f,  0.0891f,  0.1570f,  -0.0098f, 0.0375f,  -0.1825f, -0.2246f, -0.1207f, -0.0698f, 0.5109f,
+      0.2665f,  -0.2108f, -0.2158f, 0.2502f,  -0.2055f, -0.0322f, 0.1109f,  0.1567f,  -0.0729f, 0.0899f,
+      -0.2799f, -0.1230f, -0.0313f, -0.1649f, 0.0117f,  0.0723f,  -0.2839f, -0.2083f, -0.0520f, 0.3748f,
+      0.0152f,  0.1957f,  0.1433f,  -0.2944f, 0.3573f,  -0.0548f, -0.1681f, -0.0667f};
+  return mean;
+}
+
+const std::vector<float>& WanVae::wan22_latent_std() {
+  static const std::vector<float> std = {
+      0.4765f, 1.0364f, 0.4514f, 1.1677f, 0.5313f, 0.4990f, 0.4818f, 0.5013f, 0.8158f, 1.0344f,
+      0.5894f, 1.0901f, 0.6885f, 0.6165f, 0.8454f, 0.4978f, 0.5759f, 0.3523f, 0.7135f, 0.6804f,
+      0.5833f, 1.4146f, 0.8986f, 0.5659f, 0.7069f, 0.5338f, 0.4889f, 0.4917f, 0.4069f, 0.4999f,
+      0.6866f, 0.4093f, 0.5709f, 0.6065f, 0.6415f, 0.4944f, 0.5726f, 1.2042f, 0.5458f, 1.6887f,
+      0.3971f, 1.0600f, 0.3943f, 0.5537f, 0.5444f, 0.4089f, 0.7468f, 0.7744f};
+  return std;
+}
+
 const std::vector<float>& WanVae::latent_std() {
   static const std::vector<float> std = {2.8184f, 1.4541f, 2.3275f, 2.6558f, 1.2196f, 1.7708f,
                                          2.6052f, 2.0743f, 3.2687f, 2.1526f, 2.8652f, 1.5579f,
@@ -55,9 +76,15 @@ WanVae::WanVae(const io::Checkpoint& checkpoint, const WanVaeOptions& options, D
     : options_(options), device_(&device) {
   const WanVaeCheckpoint weights(checkpoint);
   config_ = weights.config();
-  if (config_.z_dim != static_cast<int64_t>(latent_mean().size()))
-    throw Error("wan vae", concat(checkpoint.path(), " has z_dim ", config_.z_dim,
-                                  "; the Wan2.1 VAE (and its latent mean/std) has 16 latent channels"));
+  mean_ = &(config_.wan22() ? wan22_latent_mean() : latent_mean());
+  std_ = &(config_.wan22() ? wan22_latent_std() : latent_std());
+  if (config_.z_dim != static_cast<int64_t>(mean_->size()))
+    throw Error("wan vae", concat(checkpoint.path(), " has z_dim ", config_.z_dim, "; the ",
+                                  config_.wan22() ? "Wan2.2 VAE has 48" : "Wan2.1 VAE has 16",
+                                  " latent channels (its latent mean and std are fixed)"));
+  if (options.tiling && config_.wan22())
+    throw Error("wan vae",
+                "use_tiling_vae tiles the Wan2.1 VAE's decode; the Wan2.2 VAE decodes whole frames");
   if (options.dtype != DType::f32 && options.dtype != DType::bf16)
     throw Error("wan vae", concat("dtype ", dtype_name(options.dtype), " is not supported; use f32 or bf16"));
   if (options.tiling)
@@ -80,7 +107,7 @@ Tensor WanVae::denormalized(const Tensor& latent_frame) const {
   Tensor z = empty(source.shape(), DType::f32, *device_);
   for (int64_t c = 0; c < config_.z_dim; ++c) {
     Tensor channel = z.select(0, c);
-    ops::scale(source.select(0, c), latent_std()[c], latent_mean()[c], channel);
+    ops::scale(source.select(0, c), (*std_)[c], (*mean_)[c], channel);
   }
   return z;
 }
@@ -155,12 +182,13 @@ Tensor WanVae::encode(const Tensor& video) const {
     throw Error("wan vae",
                 concat("the video has ", frames, " frames; the VAE encodes 4n+1 frames (1, 5, 9, ...): drop ",
                        extra, " or add ", kTemporalFactor - extra));
-  if (height < kSpatialFactor || width < kSpatialFactor || height % kSpatialFactor || width % kSpatialFactor)
+  const int64_t factor = config_.spatial_factor();
+  if (height < factor || width < factor || height % factor || width % factor)
     throw Error("wan vae", concat("the video is ", width, "x", height,
-                                  "; width and height must be multiples of 8 (resize or crop it)"));
+                                  "; width and height must be multiples of ", factor, " for the ",
+                                  config_.wan22() ? "Wan2.2" : "Wan2.1", " VAE (resize or crop it)"));
   const int64_t latent_frames = 1 + (frames - 1) / kTemporalFactor;
-  Tensor latents = Tensor::host(
-      {config_.z_dim, latent_frames, height / kSpatialFactor, width / kSpatialFactor}, DType::f32);
+  Tensor latents = Tensor::host({config_.z_dim, latent_frames, height / factor, width / factor}, DType::f32);
   VaeStream stream = encoder_->new_stream();
   for (int64_t i = 0; i < latent_frames; ++i) {
     const int64_t first = i == 0 ? 0 : 1 + kTemporalFactor * (i - 1), last = 1 + kTemporalFactor * i;
@@ -169,8 +197,8 @@ Tensor WanVae::encode(const Tensor& video) const {
     Tensor normalized = empty(mu.shape(), DType::f32, *device_);
     for (int64_t c = 0; c < config_.z_dim; ++c) {
       Tensor channel = normalized.select(0, c);
-      const float inverse_std = 1.0f / latent_std()[c];
-      ops::scale(mu.select(0, c), inverse_std, -latent_mean()[c] * inverse_std, channel);
+      const float inverse_std = 1.0f / (*std_)[c];
+      ops::scale(mu.select(0, c), inverse_std, -(*mean_)[c] * inverse_std, channel);
     }
     Tensor target = latents.slice(1, i, i + 1);
     ops::copy(ops::to_device(normalized, host_device()), target);

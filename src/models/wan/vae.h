@@ -36,6 +36,9 @@ class WanVae {
   // The latent normalization: z_norm = (mu - mean) / std per channel.
   static const std::vector<float>& latent_mean();
   static const std::vector<float>& latent_std();
+  // Wan2.2's (48 channels).
+  static const std::vector<float>& wan22_latent_mean();
+  static const std::vector<float>& wan22_latent_std();
 
   // latents [z_dim, T_lat, h, w] (host, normalized as the DiT produces them). Calls `sink` with each
   // decoded chunk [3, n, 8h, 8w] f32 host in [-1, 1]: n = 1 for latent frame 0, then 4 per latent frame.
@@ -54,6 +57,8 @@ class WanVae {
   void decode_tiled(const Tensor& latents, const FrameSink& sink) const;
 
   WanVaeConfig config_;
+  const std::vector<float>* mean_ = nullptr;  // this VAE's latent normalization
+  const std::vector<float>* std_ = nullptr;
   WanVaeOptions options_;
   Device* device_;
   std::unique_ptr<WanVaeEncoder> encoder_;

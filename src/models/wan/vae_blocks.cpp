@@ -188,13 +188,14 @@ Tensor VaeAttentionBlock::forward(Tensor x, VaeStream&) const {
 }
 
 VaeResample::VaeResample(const WanVaeCheckpoint& checkpoint, const std::string& prefix, VaeLayerKind kind,
-                         int64_t channels, const VaeContext& context, VaeSlotCounter& slots)
+                         int64_t channels, int64_t out_channels, const VaeContext& context,
+                         VaeSlotCounter& slots)
     : context_(context), kind_(kind), channels_(channels) {
   Device& device = *context.device;
   const int64_t c = channels;
   const bool up = kind == VaeLayerKind::upsample2d || kind == VaeLayerKind::upsample3d;
   if (kind == VaeLayerKind::residual) throw InternalError("wan vae", "a residual block is not a resample");
-  const int64_t spatial_out = up ? c / 2 : c;
+  const int64_t spatial_out = up ? out_channels : c;
   const Tensor weight =
       checkpoint.load(prefix + "resample.1.weight", {spatial_out, c, 3, 3}, context.dtype, device);
   const Tensor bias = checkpoint.load(prefix + "resample.1.bias", {spatial_out}, context.dtype, device);
@@ -289,8 +290,8 @@ std::vector<std::unique_ptr<VaeLayer>> load_vae_layers(const WanVaeCheckpoint& c
       layers.push_back(std::make_unique<VaeResidualBlock>(checkpoint, name, layer.in_channels,
                                                           layer.out_channels, context, slots));
     else
-      layers.push_back(
-          std::make_unique<VaeResample>(checkpoint, name, layer.kind, layer.in_channels, context, slots));
+      layers.push_back(std::make_unique<VaeResample>(checkpoint, name, layer.kind, layer.in_channels,
+                                                     layer.out_channels, context, slots));
   }
   return layers;
 }

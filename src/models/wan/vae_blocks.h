@@ -117,8 +117,11 @@ class VaeAttentionBlock final : public VaeLayer {
 //                stride 2; the first chunk passes through
 class VaeResample final : public VaeLayer {
  public:
+  // `out_channels`: the spatial conv's output width (upsampling: half the input in Wan2.1, the same in
+  // Wan2.2;
+  // downsampling keeps the width).
   VaeResample(const WanVaeCheckpoint& checkpoint, const std::string& prefix, VaeLayerKind kind,
-              int64_t channels, const VaeContext& context, VaeSlotCounter& slots);
+              int64_t channels, int64_t out_channels, const VaeContext& context, VaeSlotCounter& slots);
   Tensor forward(Tensor x, VaeStream& stream) const override;
 
  private:

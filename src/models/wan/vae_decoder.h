@@ -19,7 +19,8 @@ class WanVaeDecoder {
   Tensor decode_chunk(const Tensor& z, VaeStream& stream) const;
 
  private:
-  Device* device_;
+  int64_t patch_;  // Wan2.2: frames come out as 2x2 patches
+  VaeContext context_;
   VaeSlotCounter slots_;
   size_t per_frame_from_ = 0;  // upsamples from here on run frame by frame
   CausalConv3d conv2_, conv_in_, conv_out_;

@@ -13,13 +13,16 @@ class WanVaeEncoder {
   WanVaeEncoder(const WanVaeCheckpoint& checkpoint, const VaeContext& context);
 
   VaeStream new_stream() const { return VaeStream(slots_.count); }
-  // video [3, n, H, W] (n = 1 for the stream's first chunk, else 4; H, W multiples of 8) on the context's
-  // device. Returns mu [z_dim, 1, H/8, W/8] in the activation dtype, not normalized.
+  // video [3, n, H, W] (n = 1 for the stream's first chunk, else 4; H, W multiples of the spatial factor, 8
+  // or
+  // 16 for Wan2.2) on the context's device. Returns mu [z_dim, 1, H/f, W/f] in the activation dtype, not
+  // normalized.
   Tensor encode_chunk(const Tensor& video, VaeStream& stream) const;
 
  private:
   int64_t z_dim_;
-  Device* device_;
+  int64_t patch_;  // Wan2.2: frames come in as 2x2 patches
+  VaeContext context_;
   VaeSlotCounter slots_;
   size_t per_frame_until_ = 0;  // downsamples before this one run frame by frame
   CausalConv3d conv_in_, conv_out_, conv1_;

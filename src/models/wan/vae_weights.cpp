@@ -93,6 +93,7 @@ void add_plan(std::vector<std::pair<std::string, Shape>>& shapes, const std::str
 }  // namespace
 
 std::string WanVaeConfig::describe() const {
+  if (wan22()) return concat("Wan2.2 VAE dim ", dim, " (decoder ", decoder_dim, "), z_dim ", z_dim);
   return concat("Wan2.1 VAE dim ", dim, ", z_dim ", z_dim);
 }
 
@@ -209,8 +210,20 @@ WanVaeCheckpoint::WanVaeCheckpoint(const io::Checkpoint& checkpoint) : checkpoin
                                     rank, " dims"));
     return shape;
   };
-  config_.dim = shape_of("encoder.conv1.weight", 5)[0];
+  const Shape conv_in = shape_of("encoder.conv1.weight", 5);
+  config_.dim = conv_in[0];
   config_.z_dim = shape_of("conv2.weight", 5)[0];
+  config_.decoder_dim = config_.dim;
+  if (conv_in[1] == 12) {  // 3 colours x 2 x 2 pixels: Wan2.2's patchified input
+    if (naming_ == WanWeightNaming::diffusers)
+      throw Error("wan vae", concat(checkpoint.path(), " is a Wan2.2 VAE in diffusers' names; x2v reads the ",
+                                    "released Wan2.2_VAE.pth"));
+    config_.patch = 2;
+    config_.decoder_dim = shape_of("decoder.conv1.weight", 5)[0] / 4;
+  } else if (conv_in[1] != 3) {
+    throw Error("wan vae", concat("encoder.conv1.weight of ", checkpoint.path(), " takes ", conv_in[1],
+                                  " channels; a Wan VAE takes 3 (Wan2.1) or 12 (Wan2.2, 2x2 patches)"));
+  }
 }
 
 std::string WanVaeCheckpoint::file_name(const std::string& original_name) const {

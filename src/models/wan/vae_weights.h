@@ -16,6 +16,12 @@ namespace x2v {
 struct WanVaeConfig {
   int64_t dim = 96;    // base width: the stages are dim x [1, 2, 4, 4]
   int64_t z_dim = 16;  // latent channels
+  // Wan2.2's VAE (TI2V-5B): frames go in and out as 2x2 pixel patches (12 channels), the decoder has its own
+  // base width (256 against the encoder's 160), and its stages add parameter-free shortcuts.
+  int64_t patch = 1;
+  int64_t decoder_dim = 96;
+  bool wan22() const { return patch == 2; }
+  int64_t spatial_factor() const { return 8 * patch; }
   std::string describe() const;
 };
 
