@@ -47,9 +47,10 @@ void add_make_tiny_model_command(CLI::App& app) {
   command
       ->add_option(
           "--model_cls", *model_cls,
-          "wan2.1, or wan2.2_moe: two experts in high_noise_model/ and low_noise_model/ (A14B's layout)")
+          "wan2.1; wan2.2_moe: two experts in high_noise_model/ and low_noise_model/ (A14B's layout); "
+          "wan2.2: TI2V-5B's layout (the Wan2.2 VAE, 48 latent channels)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"wan2.1", "wan2.2_moe"}));
+      ->check(CLI::IsMember({"wan2.1", "wan2.2_moe", "wan2.2"}));
   command->add_flag("--with_tae", *with_tae,
                     "also write taew2_1.safetensors (a random TAEHV decoder) for use_tae");
   command->callback([directory, seed, t5_dim, dit_size, t5_size, vae_size, with_tae, task, model_cls] {
@@ -57,6 +58,10 @@ void add_make_tiny_model_command(CLI::App& app) {
     options.seed = *seed;
     options.i2v = *task == "i2v";
     options.experts = *model_cls == "wan2.2_moe";
+    options.ti2v = *model_cls == "wan2.2";
+    if (options.ti2v && options.i2v)
+      throw Error("make-tiny-model",
+                  "--model_cls wan2.2 makes a t2v model: x2v does not run TI2V-5B's i2v yet");
     if (*t5_dim % options.t5_heads != 0)
       throw Error("make-tiny-model", concat("--t5_dim ", *t5_dim, " is not a multiple of the ",
                                             options.t5_heads, " umT5 heads; give a multiple of 4"));

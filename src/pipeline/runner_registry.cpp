@@ -16,8 +16,7 @@ std::string join(const std::vector<std::string>& names) {
 
 // LightX2V's model classes that x2v has no runner for yet, and what is missing.
 std::string missing_runner_hint(const std::string& model_cls) {
-  if (model_cls.starts_with("wan2.2"))
-    return " (Wan2.2 is not built yet beyond wan2.2_moe, the A14B experts)";
+  if (model_cls.starts_with("wan2.2")) return " (of Wan2.2, x2v runs wan2.2 (TI2V-5B) and wan2.2_moe (A14B))";
   if (model_cls.starts_with("ltx")) return " (LTX-2 is not built yet)";
   return "";
 }

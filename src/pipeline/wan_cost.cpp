@@ -16,8 +16,9 @@ WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, i
                           DType compute, size_t block_weight_bytes, int64_t vae_tile, DType vae_dtype) {
   WanCost cost;
   const double latent_frames = 1.0 + static_cast<double>(shape.frames - 1) / 4.0;
-  const double tokens =
-      latent_frames * (static_cast<double>(shape.height) / 16.0) * (static_cast<double>(shape.width) / 16.0);
+  const double patch_pixels = 2.0 * static_cast<double>(shape.spatial_factor);
+  const double tokens = latent_frames * (static_cast<double>(shape.height) / patch_pixels) *
+                        (static_cast<double>(shape.width) / patch_pixels);
   cost.tokens = static_cast<int64_t>(std::min(tokens, 9.0e18));
   cost.dit_evaluations = evaluations;
   const double d = static_cast<double>(dit.dim), ffn = static_cast<double>(dit.ffn_dim);
@@ -37,7 +38,9 @@ WanCost estimate_wan_cost(const WanDitConfig& dit, const WanVideoShape& shape, i
       2.0 * static_cast<double>(dit.num_layers) * 2 * text * d * static_cast<double>(dtype_size(compute));
   // The FFN's hidden activations and a handful of [tokens, dim] f32 tensors live at once.
   const double activations = tokens * (ffn * static_cast<double>(dtype_size(compute)) + 6 * d * 4);
-  const double latents = 4.0 * 16 * latent_frames * (shape.height / 8.0) * (shape.width / 8.0) * 4;
+  const double factor = static_cast<double>(shape.spatial_factor);
+  const double latents = 4.0 * static_cast<double>(shape.latent_channels) * latent_frames *
+                         (shape.height / factor) * (shape.width / factor) * 4;
   cost.dit_bytes = weight_bytes + contexts + activations + latents;
   cost.dit_block_weight_bytes = weight_bytes / static_cast<double>(std::max<int64_t>(1, dit.num_layers));
   // The decoder's last stage: 96 channels of up to 4 frames at full resolution (or of one tile), input and

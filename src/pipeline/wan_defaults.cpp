@@ -43,6 +43,15 @@ nlohmann::json wan_default_config(const std::string& model_cls, const std::strin
     defaults["sample_shift"] = 5.0;
     defaults["sample_guide_scale"] = nlohmann::json::array({3.5, 3.5});
   }
+  if (model_cls == "wan2.2") {
+    // Wan2.2 TI2V-5B (LightX2V's configs/wan22/wan_ti2v_t2v.json, the official wan_ti2v_5B.py).
+    defaults["target_video_length"] = 121;
+    defaults["target_height"] = 704;
+    defaults["target_width"] = 1280;
+    defaults["sample_guide_scale"] = 5.0;
+    defaults["sample_shift"] = 5.0;
+    defaults["fps"] = 24;
+  }
   if (model_cls == "wan2.1_distill") {
     // LightX2V's wan2.1 step-distill configs: 4 steps, no CFG, shift 5.
     defaults["infer_steps"] = 4;
@@ -119,7 +128,12 @@ WanVideoShape WanVideoShape::from_config(const io::Config& config) {
 }
 
 Shape WanVideoShape::latent_shape() const {
-  return {16, 1 + (frames - 1) / 4, height / 8, width / 8};
+  return {latent_channels, 1 + (frames - 1) / 4, height / spatial_factor, width / spatial_factor};
+}
+
+int64_t WanVideoShape::tokens() const {
+  const Shape latent = latent_shape();
+  return latent[1] * (latent[2] / 2) * (latent[3] / 2);
 }
 
 }  // namespace x2v

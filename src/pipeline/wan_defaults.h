@@ -33,10 +33,14 @@ const std::string& wan_default_negative_prompt();
 // (multiples of 16). Errors name the key and a valid value.
 struct WanVideoShape {
   int64_t frames = 81, height = 480, width = 832;
+  // The VAE's: 16 channels at 8x (Wan2.1's VAE), 48 at 16x (Wan2.2's, TI2V-5B).
+  int64_t latent_channels = 16, spatial_factor = 8;
   // Errors name the key, the rule and a valid value.
   static WanVideoShape from_config(const io::Config& config);
-  // [16, 1 + (frames - 1) / 4, height / 8, width / 8]
+  // [latent_channels, 1 + (frames - 1) / 4, height / spatial_factor, width / spatial_factor]
   Shape latent_shape() const;
+  // DiT tokens: latent frames x latent pixels / 4 (2x2 patches).
+  int64_t tokens() const;
 };
 
 }  // namespace x2v

@@ -147,10 +147,11 @@ WanModelFiles WanModelFiles::locate(const std::string& model_path, const io::Con
     files.vae = from_key(config, "vae_path");
   } else if (diffusers) {
     files.vae = (root / "vae").string();
-  } else if (path_exists(root / kWanVaeFile)) {
-    files.vae = (root / kWanVaeFile).string();
+  } else if (const char* vae_file = needs.wan22_vae ? kWan22VaeFile : kWanVaeFile;
+             path_exists(root / vae_file)) {
+    files.vae = (root / vae_file).string();
   } else {
-    missing(kWanVaeFile, "vae_path");
+    missing(needs.wan22_vae ? kWan22VaeFile : kWanVaeFile, "vae_path");
   }
   if (needs.i2v) {
     if (!files.lightvae)

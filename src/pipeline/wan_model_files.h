@@ -11,9 +11,10 @@ namespace x2v {
 
 // What a run needs beyond the text-to-video parts.
 struct WanModelNeeds {
-  bool i2v = false;      // the VAE encoder for the image latent
-  bool clip = false;     // the CLIP image encoder (Wan2.1 I2V; use_image_encoder false drops it)
-  bool experts = false;  // Wan2.2 A14B: high_noise_model/ and low_noise_model/
+  bool i2v = false;        // the VAE encoder for the image latent
+  bool clip = false;       // the CLIP image encoder (Wan2.1 I2V; use_image_encoder false drops it)
+  bool experts = false;    // Wan2.2 A14B: high_noise_model/ and low_noise_model/
+  bool wan22_vae = false;  // Wan2.2 TI2V-5B: Wan2.2_VAE.pth
 };
 
 struct WanModelFiles {
@@ -58,6 +59,7 @@ inline constexpr const char* kWanT5File = "models_t5_umt5-xxl-enc-bf16.pth";
 // LightX2V's quantized umT5 file for a t5_quant_scheme: the scheme's format ("int8-vllm" -> int8).
 std::string wan_quantized_t5_file(const std::string& scheme);
 inline constexpr const char* kWanVaeFile = "Wan2.1_VAE.pth";
+inline constexpr const char* kWan22VaeFile = "Wan2.2_VAE.pth";
 inline constexpr const char* kWanTokenizerFile = "google/umt5-xxl/spiece.model";
 inline constexpr const char* kWanDitFile = "diffusion_pytorch_model.safetensors";
 

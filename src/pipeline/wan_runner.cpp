@@ -119,6 +119,7 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
   // The DiT's type first: a t2v model given for i2v is named as such, not by the CLIP file it lacks.
   WanModelNeeds needs;
   needs.experts = experts;
+  needs.wan22_vae = model_cls_ == "wan2.2";
   files_ = WanModelFiles::locate(model_path, config_, needs);
   if (!files_.t5_quant_scheme.empty())
     mm_kernel_format(stage_device(config_, "t5_cpu_offload", device), files_.t5_quant_scheme,
@@ -151,6 +152,24 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
     throw Error("config", concat("use_image_encoder is false, but this Wan2.1 I2V DiT conditions on CLIP "
                                  "features; remove the key (in ",
                                  config_.source(), ")"));
+  // The latent space is the VAE's: 16 channels at 8x (Wan2.1's VAE), 48 at 16x (Wan2.2's); the DiT must make
+  // latents of that width.
+  if (!files_.lightvae) {
+    const WanVaeConfig vae = WanVae::read_config(files_.vae);
+    if (vae.z_dim != dit_config_.out_dim)
+      throw Error("model",
+                  concat("the DiT makes ", dit_config_.out_dim, " latent channels but ", files_.vae, " is a ",
+                         vae.describe(), " of ", vae.z_dim, ": give the VAE of the model's family (",
+                         dit_config_.out_dim == 48 ? kWan22VaeFile : kWanVaeFile, ") as vae_path"));
+    shape_.latent_channels = vae.z_dim;
+    shape_.spatial_factor = vae.spatial_factor();
+    const int64_t multiple = 2 * shape_.spatial_factor;
+    if (shape_.height % multiple || shape_.width % multiple)
+      throw Error("config",
+                  concat("target_height x target_width ", shape_.height, "x", shape_.width,
+                         " must be multiples of ", multiple, " for ", vae.describe(),
+                         " (16x latents in 2x2 patches); use e.g. 704x1280 (in ", config_.source(), ")"));
+  }
   // Quantized block linears keep 1 byte a weight.
   const size_t block_weight_bytes =
       mm_kernel_format(device, kernels.block_linear_kernel(), "dit_quant_scheme") == QuantFormat::none
@@ -495,9 +514,13 @@ void WanRunner::run(const GenerationRequest& request) {
 }
 
 void register_wan_runners(RunnerRegistry& registry) {
-  for (const char* model_cls : {"wan2.1", "wan2.1_distill", "wan2.2_moe", "wan2.2_moe_distill"})
+  for (const char* model_cls : {"wan2.1", "wan2.1_distill", "wan2.2_moe", "wan2.2_moe_distill", "wan2.2"})
     registry.add(
-        RunnerEntry{model_cls, {"t2v", "i2v"}, [](const RunnerArguments& arguments, Device& device) {
+        // TI2V-5B's i2v (the first latent frame fixed, per-token timesteps) is not built yet.
+        RunnerEntry{model_cls,
+                    std::string(model_cls) == "wan2.2" ? std::vector<std::string>{"t2v"}
+                                                       : std::vector<std::string>{"t2v", "i2v"},
+                    [](const RunnerArguments& arguments, Device& device) {
                       io::Config config = load_wan_run_config(arguments.model_cls, arguments.task,
                                                               arguments.config_json, arguments.strict);
                       return std::make_unique<WanRunner>(arguments.model_path, std::move(config), device,

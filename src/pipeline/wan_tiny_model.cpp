@@ -159,8 +159,13 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
     t5.num_heads = options.t5_heads;
     t5.num_layers = options.t5_layers;
     io::write_pth((staging / kWanT5File).string(), random_tensors(t5_tensor_shapes(t5), DType::bf16, random));
-    io::write_pth((staging / kWanVaeFile).string(),
-                  random_tensors(wan_vae_tensor_shapes(options.vae_dim, 16), DType::f32, random));
+    if (options.ti2v)
+      io::write_pth(
+          (staging / kWan22VaeFile).string(),
+          random_tensors(wan22_vae_tensor_shapes(options.vae_dim, options.vae_dim, 48), DType::f32, random));
+    else
+      io::write_pth((staging / kWanVaeFile).string(),
+                    random_tensors(wan_vae_tensor_shapes(options.vae_dim, 16), DType::f32, random));
 
     if (options.with_tae)
       io::write_safetensors((staging / "taew2_1.safetensors").string(),
@@ -171,6 +176,7 @@ void write_tiny_wan_model(const std::string& directory, const TinyWanModelOption
     dit.num_layers = options.dit_layers;
     dit.ffn_dim = options.dit_ffn;
     dit.text_dim = options.t5_dim;
+    if (options.ti2v) dit.in_dim = dit.out_dim = 48;
     if (options.i2v) {
       dit.in_dim = 36;  // 16 noise + 4 mask + 16 image latent channels
       // Wan2.2's I2V DiTs have no CLIP branch; Wan2.1's take CLIP features from its image encoder.

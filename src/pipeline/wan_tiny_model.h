@@ -20,6 +20,8 @@ struct TinyWanModelOptions {
   bool i2v = false;
   // Wan2.2 A14B's layout: two DiTs, high_noise_model/ and low_noise_model/ (for i2v without CLIP, as Wan2.2).
   bool experts = false;
+  // Wan2.2 TI2V-5B's layout: the Wan2.2 VAE (Wan2.2_VAE.pth, 48 latent channels) and a DiT of 48 in and out.
+  bool ti2v = false;
   int64_t clip_dim = 160, clip_layers = 3, clip_image_size = 56;  // i2v: 2 heads of ViT-H/14's 80
   bool with_tae = false;  // also taew2_1.safetensors (random TAEHV decoder weights, 38 MB) for use_tae //
                           // rows of umT5's embedding when more than the tokenizer's (umT5-XXL: 256384)

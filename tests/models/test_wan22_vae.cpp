@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "fixtures.h"
 #include "io/pth_writer.h"
 #include "models/wan/vae.h"
+#include "models/wan/vae_weights.h"
 #include "support/test_device.h"
 #include "support/test_helpers.h"
 
@@ -44,6 +46,15 @@ TEST(Wan22Vae, ReadsItsShapeFromTheFile) {
   EXPECT_EQ(vae->config().decoder_dim, 8);
   EXPECT_EQ(vae->z_dim(), 48);
   EXPECT_EQ(vae->config().spatial_factor(), 16);
+}
+
+TEST(Wan22Vae, TensorTableIsTheOfficialModels) {
+  std::vector<std::pair<std::string, Shape>> official, table = wan22_vae_tensor_shapes(8, 8, 48);
+  for (const auto& [name, tensor] : testing::recipe_tensors(read_json("wan22_vae/weights.json")))
+    official.emplace_back(name, tensor.shape());
+  std::sort(official.begin(), official.end());
+  std::sort(table.begin(), table.end());
+  EXPECT_EQ(table, official);
 }
 
 TEST(Wan22Vae, DecodeMatchesOfficialForOneToThreeLatentFrames) {

@@ -87,9 +87,11 @@ TEST(Runners, ModelClassAndTaskSelectTheRunner) {
 }
 
 TEST(Runners, BuiltInsAreWan21AndLightX2VFamiliesNotBuiltAreNamed) {
-  EXPECT_EQ(runners().model_classes(),
-            (std::vector<std::string>{"wan2.1", "wan2.1_distill", "wan2.2_moe", "wan2.2_moe_distill"}));
-  testing::expect_error_mentioning([&] { runners().check("wan2.2", "t2v"); }, "Wan2.2 is not built yet");
+  EXPECT_EQ(runners().model_classes(), (std::vector<std::string>{"wan2.1", "wan2.1_distill", "wan2.2_moe",
+                                                                 "wan2.2_moe_distill", "wan2.2"}));
+  testing::expect_error_mentioning([&] { runners().check("wan2.2_s2v", "t2v"); },
+                                   "x2v runs wan2.2 (TI2V-5B)");
+  testing::expect_error_mentioning([&] { runners().check("wan2.2", "i2v"); }, "supported: t2v");
   runners().check("wan2.1", "i2v");
   testing::expect_error_mentioning([&] { runners().check("wan2.1", "flf2v"); },
                                    "unsupported --task 'flf2v' for wan2.1; supported: t2v, i2v");

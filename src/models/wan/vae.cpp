@@ -101,6 +101,11 @@ std::unique_ptr<WanVae> WanVae::open(const std::string& path, const WanVaeOption
   return std::make_unique<WanVae>(*checkpoint, options, device);
 }
 
+WanVaeConfig WanVae::read_config(const std::string& path) {
+  const std::unique_ptr<io::Checkpoint> checkpoint = io::open_checkpoint(find_vae_file(path));
+  return WanVaeCheckpoint(*checkpoint).config();
+}
+
 Tensor WanVae::denormalized(const Tensor& latent_frame) const {
   // z = z_norm * std + mean, channel by channel (each channel is one contiguous block).
   const Tensor source = ops::to_device(latent_frame, *device_);

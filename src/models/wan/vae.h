@@ -30,6 +30,8 @@ class WanVae {
   // `path`: a Wan2.1_VAE.pth or AutoencoderKLWan .safetensors file, a model directory holding
   // Wan2.1_VAE.pth or vae/diffusion_pytorch_model.safetensors, or that vae/ folder itself.
   static std::unique_ptr<WanVae> open(const std::string& path, const WanVaeOptions& options, Device& device);
+  // The configuration of the VAE at `path` (as open() finds it), read from the headers alone.
+  static WanVaeConfig read_config(const std::string& path);
 
   const WanVaeConfig& config() const { return config_; }
   int64_t z_dim() const { return config_.z_dim; }

@@ -74,8 +74,8 @@ void add_plan(std::vector<std::pair<std::string, Shape>>& shapes, const std::str
         shapes.push_back({name + "time_conv.bias", {2 * c}});
         [[fallthrough]];
       case VaeLayerKind::upsample2d:
-        shapes.push_back({name + "resample.1.weight", {c / 2, c, 3, 3}});
-        shapes.push_back({name + "resample.1.bias", {c / 2}});
+        shapes.push_back({name + "resample.1.weight", {layer.out_channels, c, 3, 3}});
+        shapes.push_back({name + "resample.1.bias", {layer.out_channels}});
         break;
       case VaeLayerKind::downsample2d:
       case VaeLayerKind::downsample3d:
@@ -156,6 +156,53 @@ std::vector<std::pair<std::string, Shape>> wan_vae_tensor_shapes(int64_t dim, in
   shapes.insert(shapes.end(), {{"decoder.head.0.gamma", {dim, 1, 1, 1}},
                                {"decoder.head.2.weight", {3, dim, 3, 3, 3}},
                                {"decoder.head.2.bias", {3}}});
+  return shapes;
+}
+
+std::vector<std::pair<std::string, Shape>> wan22_vae_tensor_shapes(int64_t dim, int64_t decoder_dim,
+                                                                   int64_t z_dim) {
+  std::vector<std::pair<std::string, Shape>> shapes = {{"encoder.conv1.weight", {dim, 12, 3, 3, 3}},
+                                                       {"encoder.conv1.bias", {dim}}};
+  // Each stage's residual blocks and resample under "<stage>.downsamples." / ".upsamples." (the shortcuts
+  // hold no weights); the stages follow the encoder and decoder plans of Wan2.1 with Wan2.2's widths.
+  int64_t in = dim;
+  for (int stage = 0; stage < 4; ++stage) {
+    const int64_t out = dim * kDimMult[stage];
+    const std::string prefix = concat("encoder.downsamples.", stage, ".downsamples.");
+    std::vector<VaeLayerPlan> inner = {{VaeLayerKind::residual, in, out}, {VaeLayerKind::residual, out, out}};
+    if (stage != 3)
+      inner.push_back(
+          {kTemporalDownsample[stage] ? VaeLayerKind::downsample3d : VaeLayerKind::downsample2d, out, out});
+    add_plan(shapes, prefix, inner);
+    in = out;
+  }
+  const int64_t deepest = dim * kDimMult[3], decoder_deepest = decoder_dim * kDimMult[3];
+  add_middle(shapes, "encoder.", deepest);
+  shapes.insert(shapes.end(), {{"encoder.head.0.gamma", {deepest, 1, 1, 1}},
+                               {"encoder.head.2.weight", {2 * z_dim, deepest, 3, 3, 3}},
+                               {"encoder.head.2.bias", {2 * z_dim}},
+                               {"conv1.weight", {2 * z_dim, 2 * z_dim, 1, 1, 1}},
+                               {"conv1.bias", {2 * z_dim}},
+                               {"conv2.weight", {z_dim, z_dim, 1, 1, 1}},
+                               {"conv2.bias", {z_dim}},
+                               {"decoder.conv1.weight", {decoder_deepest, z_dim, 3, 3, 3}},
+                               {"decoder.conv1.bias", {decoder_deepest}}});
+  add_middle(shapes, "decoder.", decoder_deepest);
+  const int64_t widths[] = {decoder_deepest, decoder_deepest, decoder_dim * kDimMult[2],
+                            decoder_dim * kDimMult[1], decoder_dim * kDimMult[0]};
+  for (int stage = 0; stage < 4; ++stage) {
+    const int64_t from = widths[stage], out = widths[stage + 1];
+    std::vector<VaeLayerPlan> inner = {{VaeLayerKind::residual, from, out},
+                                       {VaeLayerKind::residual, out, out},
+                                       {VaeLayerKind::residual, out, out}};
+    if (stage != 3)
+      inner.push_back(
+          {kTemporalDownsample[2 - stage] ? VaeLayerKind::upsample3d : VaeLayerKind::upsample2d, out, out});
+    add_plan(shapes, concat("decoder.upsamples.", stage, ".upsamples."), inner);
+  }
+  shapes.insert(shapes.end(), {{"decoder.head.0.gamma", {decoder_dim, 1, 1, 1}},
+                               {"decoder.head.2.weight", {12, decoder_dim, 3, 3, 3}},
+                               {"decoder.head.2.bias", {12}}});
   return shapes;
 }
 

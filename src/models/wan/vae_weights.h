@@ -37,6 +37,9 @@ std::vector<VaeLayerPlan> wan_vae_decoder_plan(int64_t dim);
 
 // Every tensor of the VAE, original names, with its shape as stored (gammas [C, 1, 1, 1] or [C, 1, 1]).
 std::vector<std::pair<std::string, Shape>> wan_vae_tensor_shapes(int64_t dim, int64_t z_dim);
+// Every tensor of the Wan2.2 VAE (Wan2.2_VAE.pth's names): encoder and decoder base widths, latent channels.
+std::vector<std::pair<std::string, Shape>> wan22_vae_tensor_shapes(int64_t dim, int64_t decoder_dim,
+                                                                   int64_t z_dim);
 // The AutoencoderKLWan name of an original tensor name (e.g. decoder.upsamples.3.time_conv.weight ->
 // decoder.up_blocks.0.upsamplers.0.time_conv.weight).
 std::string wan_vae_diffusers_name(const std::string& original_name);
