@@ -135,11 +135,13 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"enable_reuse", kOtherFamily},
       {"num_fragments", kOtherFamily},
       {"auto_target_shape", kOtherFamily},
-      {"num_channels_latents", kFromModel},
+      {"num_channels_latents", "x2v reads the latent channels from the model's VAE and DiT", {16, 48}},
       {"clip_embed_dim", kFromModel},
       {"comment", nullptr},
       {"comment_parallel", nullptr},
-      {"vae_stride", "Wan2.1's VAE stride is [4, 8, 8]", {nlohmann::json::array({4, 8, 8})}},
+      {"vae_stride",
+       "x2v reads the VAE's stride from its file ([4, 8, 8] for Wan2.1's, [4, 16, 16] for Wan2.2's)",
+       {nlohmann::json::array({4, 8, 8}), nlohmann::json::array({4, 16, 16})}},
       {"patch_size", "Wan2.1's patch size is [1, 2, 2]", {nlohmann::json::array({1, 2, 2})}},
   };
   return keys;

@@ -56,7 +56,7 @@ TEST(ConfigKeys, TyposNameTheNearestKey) {
 
 TEST(ConfigKeys, UnimplementedKeysSayWhatHappensInstead) {
   const auto problems = problems_of(
-      R"({"use_taylor_cache": true, "offload_to_disk": true, "vae_stride": [4, 16, 16], "lazy_load": true})");
+      R"({"use_taylor_cache": true, "offload_to_disk": true, "vae_stride": [4, 32, 32], "lazy_load": true})");
   ASSERT_EQ(problems.size(), 3u);
   EXPECT_NE(
       problems[0].find("x2v ignores offload_to_disk = true (not implemented): LightX2V documents it but"),
