@@ -70,6 +70,19 @@ TEST(Wan22Vae, DecodeMatchesOfficialForOneToThreeLatentFrames) {
   }
 }
 
+TEST(Wan22Vae, Bf16DecodeStaysCloseAndTilingIsRefused) {
+  const Wan22VaeFolder folder;
+  WanVaeOptions bf16;
+  bf16.dtype = DType::bf16;
+  const auto vae = WanVae::open(folder.path.string(), bf16, test_device());
+  const Tensor latents = fixture("latents"), expected = fixture("video");
+  EXPECT_GE(testing::cosine_similarity(vae->decode(latents), expected), testing::kVaeBf16Cosine);
+  WanVaeOptions tiled;
+  tiled.tiling = true;
+  testing::expect_error_mentioning([&] { WanVae::open(folder.path.string(), tiled, test_device()); },
+                                   "use_tiling_vae tiles the Wan2.1 VAE's decode");
+}
+
 TEST(Wan22Vae, EncodeMatchesOfficialForOneFiveAndNineFrames) {
   const Wan22VaeFolder folder;
   const auto vae = WanVae::open(folder.path.string(), WanVaeOptions{}, test_device());
