@@ -2,6 +2,7 @@
 // The model call a sampling loop makes: the velocity at some latents and timestep for one request's
 // conditioning. Classifier-free guidance, Wan2.2's two experts (one per noise range) and CFG-parallel live
 // behind this interface, so the loop and the samplers stay as they are for them.
+#include <functional>
 #include <string>
 
 #include "core/tensor.h"
@@ -18,7 +19,9 @@ class Denoiser {
 };
 
 // Runs `sampler` from `noise` to clean latents with `denoiser`'s velocities, with progress per step on
-// stderr under `label`. Returns host f32 latents.
-Tensor run_sampling(Denoiser& denoiser, Sampler& sampler, const Tensor& noise, const std::string& label);
+// stderr under `label`. `constrain`, when given, edits the latents before the first step and after every step
+// (Wan2.2 TI2V i2v keeps its first frame at the image's latent). Returns host f32 latents.
+Tensor run_sampling(Denoiser& denoiser, Sampler& sampler, const Tensor& noise, const std::string& label,
+                    const std::function<void(Tensor&)>& constrain = {});
 
 }  // namespace x2v

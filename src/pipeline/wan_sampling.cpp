@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/progress.h"
+#include "platform/ops.h"
 
 namespace x2v {
 
@@ -80,6 +81,7 @@ WanGuidedDenoiser::WanGuidedDenoiser(const WanDit& model, const WanSamplingInput
                 "give one or set enable_cfg to false");
   inputs_.clip_features = inputs.clip_features;
   inputs_.y = inputs.y;
+  if (inputs.first_frame_latent.defined()) inputs_.first_frame_timestep = 0.0;
   context_ = inputs.context;
   context_null_ = inputs.context_null;
   // The contexts' share of the DiT (text embedding, cross-attention keys and values) once, for every step.
@@ -102,13 +104,26 @@ Tensor WanGuidedDenoiser::velocity(const Tensor& latents, double timestep, int s
   return velocity;
 }
 
+void hold_first_frame(Tensor& latents, const Tensor& image_latent) {
+  if (!image_latent.defined() || image_latent.ndim() != 4 || image_latent.size(0) != latents.size(0) ||
+      image_latent.size(1) != 1 || image_latent.size(2) != latents.size(2) ||
+      image_latent.size(3) != latents.size(3))
+    throw Error("sample", concat("the first-frame latent is ", image_latent.describe(), "; expected [",
+                                 latents.size(0), ", 1, ", latents.size(2), ", ", latents.size(3), "]"));
+  Tensor first = latents.slice(1, 0, 1);
+  ops::copy(image_latent.to_host(DType::f32), first);
+}
+
 Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
                           const WanSamplingOptions& options) {
   if (!inputs.noise.defined() || inputs.noise.ndim() != 4)
     throw Error("sample", concat("noise is ", inputs.noise.describe(), "; expected [16, F, H, W]"));
   std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
   WanGuidedDenoiser denoiser(model, inputs, options.enable_cfg, options.guide_scale, options.caching);
-  Tensor latents = run_sampling(denoiser, *sampler, inputs.noise, "sample");
+  std::function<void(Tensor&)> constrain;
+  if (inputs.first_frame_latent.defined())
+    constrain = [&](Tensor& latents) { hold_first_frame(latents, inputs.first_frame_latent); };
+  Tensor latents = run_sampling(denoiser, *sampler, inputs.noise, "sample", constrain);
   if (const FeatureCache* cond = denoiser.cache(true)) {
     const FeatureCache* uncond = denoiser.cache(false);
     const int64_t evaluations =

@@ -34,6 +34,9 @@ struct WanSamplingInputs {
   Tensor context_null;   // needed when CFG is on
   Tensor clip_features;  // i2v
   Tensor y;              // i2v
+  // Wan2.2 TI2V i2v: the image's latent [C, 1, h, w]: the first latent frame is held at it (before the first
+  // step and after every step) and its tokens run at timestep 0.
+  Tensor first_frame_latent;
 };
 
 // The DiT checkpoint at `path` with the config's lora_configs merged into it as it loads.
@@ -61,7 +64,10 @@ class WanGuidedDenoiser : public Denoiser {
   std::unique_ptr<FeatureCache> cond_cache_, uncond_cache_;
 };
 
-// Returns the final latents [16, F, H, W] f32 (host). Progress per step on stderr.
+// Holds the first latent frame of `latents` [C, F, h, w] at `image_latent` [C, 1, h, w] (TI2V i2v).
+void hold_first_frame(Tensor& latents, const Tensor& image_latent);
+
+// Returns the final latents [C, F, H, W] f32 (host). Progress per step on stderr.
 Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
                           const WanSamplingOptions& options);
 

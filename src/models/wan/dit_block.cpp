@@ -192,19 +192,42 @@ Tensor WanBlock::modulation(const Tensor& e0) const {
 }
 
 Tensor WanBlock::modulated_norm(const Tensor& x, LayerNormKernel& norm, const Tensor& modulation,
-                                int shift_row) const {
-  Tensor normed = empty({x.size(0), dim_}, DType::f32, *device_);
-  Tensor hidden = empty({x.size(0), dim_}, precision_.compute, *device_);
+                                const Tensor& first_modulation, int64_t first_tokens, int shift_row) const {
+  const int64_t tokens = x.size(0);
+  Tensor normed = empty({tokens, dim_}, DType::f32, *device_);
+  Tensor hidden = empty({tokens, dim_}, precision_.compute, *device_);
   norm.apply(x, normed);
-  ops::modulate(normed, modulation.select(0, shift_row), modulation.select(0, shift_row + 1), hidden);
+  // Rows are contiguous, so each token range is one contiguous block.
+  const auto apply = [&](const Tensor& rows_modulation, int64_t begin, int64_t end) {
+    if (begin == end) return;
+    Tensor target = hidden.slice(0, begin, end);
+    ops::modulate(normed.slice(0, begin, end), rows_modulation.select(0, shift_row),
+                  rows_modulation.select(0, shift_row + 1), target);
+  };
+  apply(first_modulation, 0, first_tokens);
+  apply(modulation, first_tokens, tokens);
   return hidden;
 }
 
-void WanBlock::self_attention(Tensor& x, const Tensor& e0, const RopeTables& rope) const {
+void WanBlock::gated_residual(Tensor& x, const Tensor& y, const Tensor& modulation,
+                              const Tensor& first_modulation, int64_t first_tokens, int row) const {
+  if (first_tokens == 0) {
+    ops::gated_residual(x, y, modulation.select(0, row), x);
+    return;
+  }
+  const int64_t tokens = x.size(0);
+  Tensor first = x.slice(0, 0, first_tokens), rest = x.slice(0, first_tokens, tokens);
+  ops::gated_residual(first, y.slice(0, 0, first_tokens), first_modulation.select(0, row), first);
+  if (first_tokens < tokens)
+    ops::gated_residual(rest, y.slice(0, first_tokens, tokens), modulation.select(0, row), rest);
+}
+
+void WanBlock::self_attention(Tensor& x, const WanTimeConditioning& time, const RopeTables& rope) const {
   const int64_t tokens = x.size(0);
   const DType compute = precision_.compute;
-  const Tensor modulated = modulation(e0);
-  const Tensor hidden = modulated_norm(x, *norm1_, modulated, 0);
+  const Tensor modulated = modulation(time.e0);
+  const Tensor first = time.first_tokens > 0 ? modulation(time.first_e0) : Tensor();
+  const Tensor hidden = modulated_norm(x, *norm1_, modulated, first, time.first_tokens, 0);
   Tensor attended = empty({tokens, dim_}, compute, *device_);
   Tensor attended_heads = heads_view(attended);
   {
@@ -218,7 +241,7 @@ void WanBlock::self_attention(Tensor& x, const Tensor& e0, const RopeTables& rop
     self_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
   }
   Tensor y = self_o_.forward(attended, compute);
-  ops::gated_residual(x, y, modulated.select(0, 2), x);
+  gated_residual(x, y, modulated, first, time.first_tokens, 2);
 }
 
 void WanBlock::cross_attention(Tensor& x, const WanCrossContext& cross) const {
@@ -243,14 +266,15 @@ void WanBlock::cross_attention(Tensor& x, const WanCrossContext& cross) const {
   ops::add(x, y, x);
 }
 
-void WanBlock::feed_forward(Tensor& x, const Tensor& e0) const {
+void WanBlock::feed_forward(Tensor& x, const WanTimeConditioning& time) const {
   const DType compute = precision_.compute;
-  const Tensor modulated = modulation(e0);
-  const Tensor hidden = modulated_norm(x, *norm2_, modulated, 3);
+  const Tensor modulated = modulation(time.e0);
+  const Tensor first = time.first_tokens > 0 ? modulation(time.first_e0) : Tensor();
+  const Tensor hidden = modulated_norm(x, *norm2_, modulated, first, time.first_tokens, 3);
   Tensor up = ffn_up_.forward(hidden, compute);
   ops::gelu(up, up, /*tanh_approximation=*/true);
   Tensor y = ffn_down_.forward(up, compute);
-  ops::gated_residual(x, y, modulated.select(0, 5), x);
+  gated_residual(x, y, modulated, first, time.first_tokens, 5);
 }
 
 }  // namespace x2v

@@ -31,6 +31,15 @@ enum WanBlockParts : unsigned {
   kWanAllParts = kWanStepParts | kWanCrossContext,
 };
 
+// A step's time conditioning: e0 [6, dim] f32 (the time projection) for every token, or, with `first_tokens`
+// set (Wan2.2 TI2V i2v, whose first latent frame is the given image), `first_e0` for the first `first_tokens`
+// tokens (that frame, at its own timestep) and e0 for the rest.
+struct WanTimeConditioning {
+  Tensor e0;
+  Tensor first_e0;
+  int64_t first_tokens = 0;
+};
+
 class WanBlock : public OffloadUnit {
  public:
   // Block `index` of a `config` model, its weights read from `checkpoint` (which may be a quantized export
@@ -46,18 +55,19 @@ class WanBlock : public OffloadUnit {
   void build(const WanDitConfig& config, const WeightSet& weights, const WanDitKernels& kernels,
              Precision precision, Device& device, unsigned parts);
 
-  // x [tokens, dim] (residual, precision.sensitive) is updated in place. e0 [6, dim] f32; context
+  // x [tokens, dim] (residual, precision.sensitive) is updated in place. `time`: the step's e0; context
   // [text_len, dim] and image_context [257, dim] (i2v only, else undefined) in precision.compute.
   // `rope`: the tables of the tokens' grid (wan_rope_tables). Needs kWanStepParts.
-  void forward(Tensor& x, const Tensor& e0, const WanCrossContext& cross, const RopeTables& rope) const {
-    self_attention(x, e0, rope);
+  void forward(Tensor& x, const WanTimeConditioning& time, const WanCrossContext& cross,
+               const RopeTables& rope) const {
+    self_attention(x, time, rope);
     cross_attention(x, cross);
-    feed_forward(x, e0);
+    feed_forward(x, time);
   }
   // forward's three phases, in that order; each needs its part.
-  void self_attention(Tensor& x, const Tensor& e0, const RopeTables& rope) const;
+  void self_attention(Tensor& x, const WanTimeConditioning& time, const RopeTables& rope) const;
   void cross_attention(Tensor& x, const WanCrossContext& cross) const;
-  void feed_forward(Tensor& x, const Tensor& e0) const;
+  void feed_forward(Tensor& x, const WanTimeConditioning& time) const;
   // The cross-attention keys and values of an embedded context (see WanDit::prepare_context). Needs
   // kWanCrossContext.
   WanCrossContext cross_context(const Tensor& context, const Tensor& image_context) const;
@@ -68,9 +78,13 @@ class WanBlock : public OffloadUnit {
   Tensor project_and_norm(const Linear& linear, RmsNormKernel* norm, const Tensor& input) const;
   // modulation + e0 [6, dim]: (shift, scale, gate) of self-attention, then of the FFN.
   Tensor modulation(const Tensor& e0) const;
-  // norm(x) * (1 + scale) + shift in precision.compute, shift and scale rows shift_row and shift_row + 1.
+  // norm(x) * (1 + scale) + shift in precision.compute, shift and scale rows shift_row and shift_row + 1 of
+  // the modulation (the first tokens' own with time.first_tokens).
   Tensor modulated_norm(const Tensor& x, LayerNormKernel& norm, const Tensor& modulation,
-                        int shift_row) const;
+                        const Tensor& first_modulation, int64_t first_tokens, int shift_row) const;
+  // x += y * gate, gate row `row` of the modulation (the first tokens' own with first_tokens).
+  void gated_residual(Tensor& x, const Tensor& y, const Tensor& modulation, const Tensor& first_modulation,
+                      int64_t first_tokens, int row) const;
 
   Device* device_ = nullptr;
   Precision precision_;

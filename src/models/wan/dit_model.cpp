@@ -328,10 +328,16 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   Tensor x = empty({tokens, c.dim}, precision_.sensitive, device);
   ops::copy(patches.reshape({c.dim, tokens}).transpose(0, 1), x);
 
-  Tensor e0;
-  const Tensor e = embed_time(inputs.timestep, e0);
+  WanTimeConditioning time;
+  const Tensor e = embed_time(inputs.timestep, time.e0);
+  const Tensor& e0 = time.e0;
   observe("time_embedding", e);
   observe("time_projection", e0);
+  Tensor first_e;
+  if (inputs.first_frame_timestep) {
+    first_e = embed_time(*inputs.first_frame_timestep, time.first_e0);
+    time.first_tokens = grid.height * grid.width;  // the first latent frame's tokens come first
+  }
   WanDitPreparedContext computed;
   if (prepared == nullptr) {
     computed = prepare_context(inputs.context, inputs.clip_features);
@@ -340,13 +346,15 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   if (static_cast<int64_t>(prepared->blocks.size()) != c.num_layers)
     throw InternalError(
         "wan dit", concat("prepared context has ", prepared->blocks.size(), " blocks, model ", c.num_layers));
+  if (cache != nullptr && inputs.first_frame_timestep)
+    throw Error("wan dit", "feature caching does not run with per-token timesteps (Wan2.2 TI2V i2v)");
   if (cache == nullptr) {
-    run_blocks(x, e0, *prepared, rope);
+    run_blocks(x, time, *prepared, rope);
   } else if (cache->should_compute(e, e0)) {
     // residual = out - in, one rounding as in LightX2V (the negation is exact).
     Tensor negated_input = empty_like(x);
     ops::scale(x, -1.0f, 0.0f, negated_input);
-    run_blocks(x, e0, *prepared, rope);
+    run_blocks(x, time, *prepared, rope);
     Tensor residual = empty_like(x);
     ops::add(x, negated_input, residual);
     cache->store_residual(residual);
@@ -355,11 +363,17 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   }
 
   // Head: LN(x) * (1 + scale) + shift with [shift, scale] = head.modulation + e, then a linear to patches.
-  Tensor head_modulation = empty({2, c.dim}, DType::f32, device);
-  ops::add(head_modulation_, e, head_modulation);
   Tensor normed = empty({tokens, c.dim}, DType::f32, device);
   head_norm_->apply(x, normed);
-  ops::modulate(normed, head_modulation.select(0, 0), head_modulation.select(0, 1), normed);
+  const auto modulate_rows = [&](const Tensor& embedding, int64_t begin, int64_t end) {
+    if (begin == end) return;
+    Tensor head_modulation = empty({2, c.dim}, DType::f32, device);
+    ops::add(head_modulation_, embedding, head_modulation);
+    Tensor rows = normed.slice(0, begin, end);
+    ops::modulate(rows, head_modulation.select(0, 0), head_modulation.select(0, 1), rows);
+  };
+  modulate_rows(first_e, 0, time.first_tokens);
+  modulate_rows(e, time.first_tokens, tokens);
   Tensor patch_values = head_.forward(normed, DType::f32);
 
   // Unpatchify: token (f, h, w) holds values ordered (pt, ph, pw, c) -> out[c, f*pt, h*ph, w*pw].
@@ -372,18 +386,18 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   return ops::to_device(out, host_device());
 }
 
-void WanDit::run_blocks(Tensor& x, const Tensor& e0, const WanDitPreparedContext& prepared,
+void WanDit::run_blocks(Tensor& x, const WanTimeConditioning& time, const WanDitPreparedContext& prepared,
                         const RopeTables& rope) const {
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     if (!units_) {
-      blocks_[i].forward(x, e0, prepared.blocks[i], rope);
+      blocks_[i].forward(x, time, prepared.blocks[i], rope);
     } else {
       for (size_t p = 0; p < unit_parts_.size(); ++p) {
         const auto& block = static_cast<const WanBlock&>(units_->take(i * unit_parts_.size() + p));
         const unsigned parts = unit_parts_[p];
-        if (parts & kWanSelfAttention) block.self_attention(x, e0, rope);
+        if (parts & kWanSelfAttention) block.self_attention(x, time, rope);
         if (parts & kWanCrossAttention) block.cross_attention(x, prepared.blocks[i]);
-        if (parts & kWanFeedForward) block.feed_forward(x, e0);
+        if (parts & kWanFeedForward) block.feed_forward(x, time);
       }
     }
     observe(concat("block_", i), x);

@@ -2,6 +2,7 @@
 // The Wan2.1 diffusion transformer (T2V and I2V): patch embedding, time and text (and image) embeddings,
 // the blocks, the modulated head and unpatchify. Written only against platform ops.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct WanDitInputs {
   Tensor context;        // [tokens <= text_len, text_dim] f32, host, unpadded
   Tensor clip_features;  // i2v: [257, clip_dim] f32
   Tensor y;              // i2v: [in_dim - x channels, F, H, W] f32 (mask + image latent)
+  // Wan2.2 TI2V i2v: the first latent frame is the given image, and its tokens take this timestep (0) while
+  // the rest take `timestep`.
+  std::optional<double> first_frame_timestep;
 };
 
 // A context prepared for the sampling loop: the text (and image) embedding and every block's cross-attention
@@ -78,7 +82,7 @@ class WanDit {
   void load_non_block(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels);
   void load_resident(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels);
   // Runs every block on x, resident or streamed.
-  void run_blocks(Tensor& x, const Tensor& e0, const WanDitPreparedContext& prepared,
+  void run_blocks(Tensor& x, const WanTimeConditioning& time, const WanDitPreparedContext& prepared,
                   const RopeTables& rope) const;
 
   WanDitConfig config_;
