@@ -59,9 +59,7 @@ void add_make_tiny_model_command(CLI::App& app) {
     options.i2v = *task == "i2v";
     options.experts = *model_cls == "wan2.2_moe";
     options.ti2v = *model_cls == "wan2.2";
-    if (options.ti2v && options.i2v)
-      throw Error("make-tiny-model",
-                  "--model_cls wan2.2 makes a t2v model: x2v does not run TI2V-5B's i2v yet");
+    if (options.ti2v) options.i2v = false;  // TI2V-5B is one model for both tasks
     if (*t5_dim % options.t5_heads != 0)
       throw Error("make-tiny-model", concat("--t5_dim ", *t5_dim, " is not a multiple of the ",
                                             options.t5_heads, " umT5 heads; give a multiple of 4"));

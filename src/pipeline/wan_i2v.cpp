@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "io/image_resize.h"
+#include "platform/ops.h"
 
 namespace x2v {
 
@@ -26,6 +27,39 @@ WanVideoShape wan_i2v_video_shape(const WanVideoShape& target, int64_t image_hei
                               target.height, "x", target.width, " its ", shape.height, "x", shape.width,
                               " video would be under 16 pixels on a side; give a less elongated image"));
   return shape;
+}
+
+WanVideoShape wan_ti2v_video_shape(const WanVideoShape& target, int64_t image_height, int64_t image_width) {
+  constexpr double kStep = 32;  // a 2x2 patch of 16x latents
+  const double area = static_cast<double>(target.height) * static_cast<double>(target.width);
+  const double ratio = static_cast<double>(image_width) / static_cast<double>(image_height);
+  const double ow = std::sqrt(area * ratio), oh = area / ow;
+  const auto floor_to = [&](double value) { return std::floor(value / kStep) * kStep; };
+  const double ow1 = floor_to(ow), oh1 = floor_to(area / ow1);
+  const double oh2 = floor_to(oh), ow2 = floor_to(area / oh2);
+  if (ow1 < kStep || oh1 < kStep || ow2 < kStep || oh2 < kStep)
+    throw Error("i2v",
+                concat("the image is ", image_height, "x", image_width, ": at the target area of ",
+                       target.height, "x", target.width, " its video would be under 32 pixels on a side; ",
+                       "give a less elongated image"));
+  const auto off = [&](double w, double h) { return std::max(ratio / (w / h), (w / h) / ratio); };
+  WanVideoShape shape = target;
+  const bool width_first = off(ow1, oh1) < off(ow2, oh2);
+  shape.width = static_cast<int64_t>(width_first ? ow1 : ow2);
+  shape.height = static_cast<int64_t>(width_first ? oh1 : oh2);
+  return shape;
+}
+
+Tensor wan_ti2v_first_frame(const Tensor& image, const WanVideoShape& shape) {
+  const int64_t ih = image.size(1), iw = image.size(2);
+  const double scale = std::max(static_cast<double>(shape.width) / static_cast<double>(iw),
+                                static_cast<double>(shape.height) / static_cast<double>(ih));
+  const int64_t rh = static_cast<int64_t>(std::nearbyint(static_cast<double>(ih) * scale));
+  const int64_t rw = static_cast<int64_t>(std::nearbyint(static_cast<double>(iw) * scale));
+  const Tensor resized = io::resize_bicubic(image, std::max(rh, shape.height), std::max(rw, shape.width));
+  const int64_t top = (resized.size(1) - shape.height) / 2, left = (resized.size(2) - shape.width) / 2;
+    return ops::contiguous(resized.slice(1, top, top + shape.height).slice(2, left, left + shape.width))
+      .reshape({3, 1, shape.height, shape.width});
 }
 
 Tensor wan_i2v_y(const WanVae& vae, const Tensor& image, const WanVideoShape& shape) {

@@ -135,7 +135,8 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
                                   ", ", files_.dit, " is ", dit_config_.describe(),
                                   "; both must come from one Wan2.2 A14B model"));
   }
-  if (i2v && !dit_config_.takes_y())
+  const bool ti2v = model_cls_ == "wan2.2";  // its i2v holds the first latent frame instead of taking y
+  if (i2v && !dit_config_.takes_y() && !ti2v)
     throw Error("model",
                 concat("--task i2v needs an I2V model (its DiT takes the image latent beside the noise); ",
                        files_.dit, " is a t2v model (in_dim ", dit_config_.in_dim,
@@ -234,7 +235,9 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
   if (task_ == "i2v") {
     // The size follows the image: the target area at its aspect ratio.
     const Tensor image = request_image(request);
-    const WanVideoShape shape = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
+    const WanVideoShape shape = model_cls_ == "wan2.2"
+                                    ? wan_ti2v_video_shape(shape_, image.size(1), image.size(2))
+                                    : wan_i2v_video_shape(shape_, image.size(1), image.size(2));
     const Shape i2v_latent = shape.latent_shape();
     lines.push_back(concat(model_cls_, " i2v: ", request.image_path, " (", image.size(1), "x", image.size(2),
                            ") -> ", shape.frames, " frames of ", shape.height, "x", shape.width,
@@ -344,7 +347,10 @@ void WanRunner::check_request(const GenerationRequest& request) const {
   if (!request.save_frames_dir.empty()) io::check_frames_folder(request.save_frames_dir);
   if (task_ == "i2v") {
     const Tensor image = request_image(request);
-    wan_i2v_video_shape(shape_, image.size(1), image.size(2));
+    if (model_cls_ == "wan2.2")
+      wan_ti2v_video_shape(shape_, image.size(1), image.size(2));
+    else
+      wan_i2v_video_shape(shape_, image.size(1), image.size(2));
   } else if (!request.image_path.empty()) {
     throw Error("infer", "--image_path is for i2v; task t2v takes only a prompt");
   }
@@ -411,8 +417,16 @@ WanTextContexts WanRunner::encode_text(const std::string& prompt, const std::str
 }
 
 WanImageConditioning WanRunner::encode_image(const Tensor& image) {
-  shape_ = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
   WanImageConditioning conditioning;
+  if (model_cls_ == "wan2.2") {
+    // TI2V-5B: the image, covered and centre-cropped to the output size, is the first frame's latent.
+    shape_ = wan_ti2v_video_shape(shape_, image.size(1), image.size(2));
+    Device& device = stage_device(config_, "vae_cpu_offload", *device_);
+    const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae_encoder, vae_options_, device);
+    conditioning.first_frame_latent = vae->encode(wan_ti2v_first_frame(image, shape_));
+    return conditioning;
+  }
+  shape_ = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
   if (!files_.clip.empty()) {  // Wan2.2's I2V DiTs take no CLIP features
     Device& device = stage_device(config_, "clip_cpu_offload", *device_);
     log_info("infer", "image encoder ", files_.clip);
@@ -436,6 +450,7 @@ Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const W
   if (image != nullptr) {
     inputs.clip_features = image->clip_features;
     inputs.y = image->y;
+    inputs.first_frame_latent = image->first_frame_latent;
   }
   if (!files_.dit_high_noise.empty()) {
     const WanSamplingOptions options = WanSamplingOptions::from_config(config_);
@@ -516,10 +531,7 @@ void WanRunner::run(const GenerationRequest& request) {
 void register_wan_runners(RunnerRegistry& registry) {
   for (const char* model_cls : {"wan2.1", "wan2.1_distill", "wan2.2_moe", "wan2.2_moe_distill", "wan2.2"})
     registry.add(
-        // TI2V-5B's i2v (the first latent frame fixed, per-token timesteps) is not built yet.
-        RunnerEntry{model_cls,
-                    std::string(model_cls) == "wan2.2" ? std::vector<std::string>{"t2v"}
-                                                       : std::vector<std::string>{"t2v", "i2v"},
+        RunnerEntry{model_cls, std::vector<std::string>{"t2v", "i2v"},
                     [](const RunnerArguments& arguments, Device& device) {
                       io::Config config = load_wan_run_config(arguments.model_cls, arguments.task,
                                                               arguments.config_json, arguments.strict);

@@ -58,3 +58,11 @@ sed 's/^}/, \"dit_quant_scheme\": \"int8-vllm\", \"weight_auto_quant\": true}/' 
 grep -q 'while step < 2 \\[boundary_step_index\\]' $o/log; grep -q 'step 3 (timestep [0-9.]*): the low-noise expert' $o/log; \
 grep -q 'block linears int8' $o/log; bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16")
 set_tests_properties(cli.infer_moe_distill_int8 PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_moe_model)
+# TI2V-5B i2v: the image covered and centre-cropped to the size nearest its aspect ratio (multiples of 32), its
+# latent held as the first frame; no CLIP.
+add_test(NAME cli.infer_ti2v_i2v COMMAND bash -c "set -e; o='${X2V_CLI_OUT}/ti2v_i2v'; rm -rf $o; mkdir -p $o; \
+'$<TARGET_FILE:x2v>' infer --model_cls wan2.2 --task i2v --model_path '${X2V_TINY_TI2V_MODEL}' --config_json '${X2V_TINY_CONFIG}' --prompt 'a cat' \
+--image_path '${X2V_IMAGES}/testsrc_150x100.png' --save_result_path $o/out.mp4 2>$o/log; \
+grep -q 'wan2.2 i2v: .*(100x150) -> 17 frames of 128x192' $o/log; grep -q 'no CLIP image encoder' $o/log; \
+bash '${X2V_CLI_DIR}/check_video.sh' $o/out.mp4 17 192 128 16")
+set_tests_properties(cli.infer_ti2v_i2v PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_ti2v_model)

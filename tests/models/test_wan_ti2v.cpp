@@ -5,6 +5,7 @@
 
 #include "fixtures.h"
 #include "io/memory_checkpoint.h"
+#include "pipeline/wan_i2v.h"
 #include "pipeline/wan_sampling.h"
 #include "support/test_device.h"
 
@@ -44,6 +45,28 @@ TEST(WanTi2v, FirstFrameHeldAndAtTimestepZeroAsTheOfficialLoop) {
   plain.first_frame_latent = Tensor();
   plain.noise = fixture("noise");
   EXPECT_GT(relative_error(sample_wan_latents(model, plain, options), expected), 1e-2);
+}
+
+TEST(WanTi2v, OutputSizeIsTheOfficialBestOutputSize) {
+  int checked = 0;
+  const nlohmann::json ti2v = read_json("wan_ti2v/ti2v.json");
+  for (const nlohmann::json& entry : ti2v["shapes"]) {
+    WanVideoShape target;
+    target.height = entry["target"][0].get<int64_t>();
+    target.width = entry["target"][1].get<int64_t>();
+    const WanVideoShape shape =
+        wan_ti2v_video_shape(target, entry["image"][0].get<int64_t>(), entry["image"][1].get<int64_t>());
+    EXPECT_EQ(shape.height, entry["output"][0].get<int64_t>()) << entry.dump();
+    EXPECT_EQ(shape.width, entry["output"][1].get<int64_t>()) << entry.dump();
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
+  // The first frame covers the size and is centre-cropped to it.
+  const Tensor image = Tensor::host({3, 100, 150}, DType::f32);
+  WanVideoShape shape;
+  shape.height = 64;
+  shape.width = 64;
+  EXPECT_EQ(wan_ti2v_first_frame(image, shape).shape(), (Shape{3, 1, 64, 64}));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ Dev only:  pip install torch numpy safetensors diffusers
            python3 tools/reference/make_ti2v_fixtures.py --wan22-repo PATH_TO_Wan2.2_CHECKOUT
 """
 import argparse
+import ast
 import json
 import pathlib
 import sys
@@ -25,6 +26,18 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "wan_ti2v"
 LATENT = (48, 3, 4, 6)
 STEPS, SHIFT, GUIDE = 4, 5.0, 5.0
+SHAPE_CASES = [(100, 150, 704, 1280), (1080, 1920, 704, 1280), (1920, 1080, 704, 1280), (512, 512, 704, 1280),
+               (300, 1200, 704, 1280), (768, 1024, 128, 192), (100, 150, 128, 192)]  # image h, w; target h, w
+
+
+def official_best_output_size(repo: pathlib.Path):
+    """wan/utils/utils.py's best_output_size, run from its source alone (the module imports imageio and
+    torchvision, which it does not need)."""
+    tree = ast.parse((repo / "wan/utils/utils.py").read_text())
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "best_output_size")
+    namespace = {}
+    exec(compile(ast.Module(body=[function], type_ignores=[]), "utils.py", "exec"), namespace)
+    return namespace["best_output_size"]
 
 
 def main() -> None:
@@ -71,7 +84,12 @@ def main() -> None:
               "text_len": small["text_len"]}
     run = {"infer_steps": STEPS, "sample_shift": SHIFT, "sample_guide_scale": GUIDE, "enable_cfg": True,
            "sample_solver": "unipc"}
-    (OUT / "ti2v.json").write_text(json.dumps({"config": config, "run": run, "weights": recipe}) + "\n")
+    best_output_size = official_best_output_size(arguments.wan22_repo.resolve())
+    shapes = []
+    for ih, iw, th, tw in SHAPE_CASES:
+        ow, oh = best_output_size(iw, ih, 32, 32, th * tw)  # textimage2video.py: dw = dh = 2 x 16
+        shapes.append({"image": [ih, iw], "target": [th, tw], "output": [oh, ow]})
+    (OUT / "ti2v.json").write_text(json.dumps({"config": config, "run": run, "shapes": shapes, "weights": recipe}) + "\n")
     print(f"wrote {OUT}")
 
 
