@@ -10,6 +10,7 @@
 
 #include "fixtures.h"
 #include "io/pth_writer.h"
+#include "io/safetensors.h"
 #include "models/wan/vae.h"
 #include "models/wan/vae_weights.h"
 #include "support/test_device.h"
@@ -81,6 +82,24 @@ TEST(Wan22Vae, Bf16DecodeStaysCloseAndTilingIsRefused) {
   tiled.tiling = true;
   testing::expect_error_mentioning([&] { WanVae::open(folder.path.string(), tiled, test_device()); },
                                    "use_tiling_vae tiles the Wan2.1 VAE's decode");
+}
+
+TEST(Wan22Vae, DiffusersNamesGiveTheSameVideo) {
+  // The fixture's weights under diffusers' AutoencoderKLWan names (the script checked them in diffusers);
+  // x2v's own naming reads them back.
+  const nlohmann::json names = read_json("wan22_vae/diffusers_names.json");
+  std::vector<std::pair<std::string, Tensor>> renamed;
+  for (const auto& [name, tensor] : testing::recipe_tensors(read_json("wan22_vae/weights.json")))
+    renamed.emplace_back(names.at(name).get<std::string>(), tensor);
+  const fs::path folder = fs::temp_directory_path() / ("x2v_vae22_diffusers_" + std::to_string(::getpid()));
+  fs::create_directories(folder / "vae");
+  io::write_safetensors((folder / "vae" / "diffusion_pytorch_model.safetensors").string(), renamed);
+  const auto vae = WanVae::open(folder.string(), WanVaeOptions{}, test_device());
+  EXPECT_TRUE(vae->config().wan22());
+  EXPECT_LE(relative_error(vae->decode(fixture("latents")), fixture("video")), testing::kModelF32Tolerance);
+  EXPECT_LE(relative_error(vae->encode(fixture("encode_video")), fixture("encode_latents")),
+            testing::kModelF32Tolerance);
+  fs::remove_all(folder);
 }
 
 TEST(Wan22Vae, EncodeMatchesOfficialForOneFiveAndNineFrames) {

@@ -41,6 +41,61 @@ def scale_of(name, shape):
     return 1.0 / common.fan_in(shape) ** 0.5, 0.0
 
 
+def diffusers_name(name: str) -> str:
+    """diffusers' AutoencoderKLWan (is_residual=True) name of a Wan2.2_VAE.pth name."""
+    for old, new in [("conv1.", "quant_conv."), ("conv2.", "post_quant_conv.")]:
+        if name.startswith(old):
+            return new + name[len(old):]
+    part, rest = name.split(".", 1)
+    for old, new in [("conv1.", "conv_in."), ("head.0.", "norm_out."), ("head.2.", "conv_out.")]:
+        if rest.startswith(old):
+            return f"{part}.{new}{rest[len(old):]}"
+
+    def block(inner):
+        for old, new in [("residual.0.", "norm1."), ("residual.2.", "conv1."), ("residual.3.", "norm2."),
+                         ("residual.6.", "conv2."), ("shortcut.", "conv_shortcut.")]:
+            if inner.startswith(old):
+                return new + inner[len(old):]
+        return inner
+
+    kind, index, inner = rest.split(".", 2)
+    if kind == "middle":
+        index = int(index)
+        if index == 1:
+            return f"{part}.mid_block.attentions.0.{inner}"
+        return f"{part}.mid_block.resnets.{index // 2}.{block(inner)}"
+    _, position, inner = inner.split(".", 2)  # "<stage>.downsamples.<j>.<rest>"
+    position = int(position)
+    if kind == "downsamples":
+        if position == 2:  # after the two residual blocks
+            return f"{part}.down_blocks.{index}.downsampler.{inner}"
+        return f"{part}.down_blocks.{index}.resnets.{position}.{block(inner)}"
+    if position == 3:  # after the three residual blocks
+        return f"{part}.up_blocks.{index}.upsampler.{inner}"
+    return f"{part}.up_blocks.{index}.resnets.{position}.{block(inner)}"
+
+
+def check_diffusers(state, latents, decoded, video, encoded, mean, std):
+    """The same weights under diffusers' names in its AutoencoderKLWan must give the official outputs."""
+    from diffusers import AutoencoderKLWan
+    model = AutoencoderKLWan(base_dim=DIM, decoder_base_dim=DEC_DIM, z_dim=Z_DIM, dim_mult=[1, 2, 4, 4],
+                             num_res_blocks=2, temperal_downsample=[False, True, True], is_residual=True,
+                             in_channels=12, out_channels=12, patch_size=2, latents_mean=mean.tolist(),
+                             latents_std=std.tolist()).eval()
+    renamed = {diffusers_name(name): value for name, value in state.items()}
+    assert set(renamed) == set(model.state_dict()), set(renamed) ^ set(model.state_dict())
+    model.load_state_dict(renamed)
+    view = (1, Z_DIM, 1, 1, 1)
+    with torch.no_grad():
+        out = model.decode(latents[None] * std.view(view) + mean.view(view)).sample[0]
+        mu = model.encode(video[None]).latent_dist.mode()[0]
+    error = relative_error(out, decoded)
+    encode_error = relative_error((mu - mean.view(view)[0]) / std.view(view)[0], encoded)
+    print(f"diffusers AutoencoderKLWan vs the official VAE: decode {error:.2e}, encode {encode_error:.2e}")
+    assert error < 1e-4 and encode_error < 1e-4
+    return {name: diffusers_name(name) for name in state}
+
+
 def relative_error(actual, expected) -> float:
     return float((actual - expected).abs().max() / expected.abs().max())
 
@@ -75,6 +130,8 @@ def main() -> None:
             assert relative_error(prefix, decoded[:, :prefix.shape[1]]) < 1e-5, frames
             prefix = official.encode([video[:, :1 + 4 * (frames - 1)]])[0]
             assert relative_error(prefix, encoded[:, :frames]) < 1e-5, frames
+    diffusers_names = check_diffusers(state, latents, decoded, video, encoded, official.scale[0],
+                                      1.0 / official.scale[1])
     clamped = ((decoded <= -1) | (decoded >= 1)).float().mean().item()
     print(f"decoded {tuple(decoded.shape)} (std {decoded.std().item():.3f}, clamped {clamped:.3f}); "
           f"encoded {tuple(encoded.shape)} (std {encoded.std().item():.3f})")
@@ -82,6 +139,7 @@ def main() -> None:
     save_file({"latents": latents, "video": decoded.contiguous(), "encode_video": video,
                "encode_latents": encoded.contiguous()}, str(OUT / "vae22.safetensors"))
     (OUT / "weights.json").write_text(json.dumps(recipe, indent=0) + "\n")
+    (OUT / "diffusers_names.json").write_text(json.dumps(diffusers_names, indent=0) + "\n")
     print(f"wrote {OUT}")
 
 

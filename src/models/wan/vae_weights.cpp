@@ -222,10 +222,21 @@ std::string wan_vae_diffusers_name(const std::string& original_name) {
       return concat(part, "mid_block.resnets.", index / 2, ".", diffusers_block_part(inner));
     }
     if (rename_prefix(rest, "downsamples.", "")) {
-      const auto [index, inner] = split_index(rest);
+      auto [index, inner] = split_index(rest);
+      if (rename_prefix(inner, "downsamples.", "")) {  // Wan2.2: <stage>.downsamples.<j>
+        const auto [position, within] = split_index(inner);
+        if (position == kResidualBlocks) return concat(part, "down_blocks.", index, ".downsampler.", within);
+        return concat(part, "down_blocks.", index, ".resnets.", position, ".", diffusers_block_part(within));
+      }
       return concat(part, "down_blocks.", index, ".", diffusers_block_part(inner));
     }
     if (rename_prefix(rest, "upsamples.", "")) {
+      auto [stage, stage_inner] = split_index(rest);
+      if (rename_prefix(stage_inner, "upsamples.", "")) {  // Wan2.2: <stage>.upsamples.<j>
+        const auto [position, within] = split_index(stage_inner);
+        if (position == kResidualBlocks + 1) return concat(part, "up_blocks.", stage, ".upsampler.", within);
+        return concat(part, "up_blocks.", stage, ".resnets.", position, ".", diffusers_block_part(within));
+      }
       // Groups of (residual blocks + 1) resnets followed by one upsampler.
       const auto [index, inner] = split_index(rest);
       const int64_t group = kResidualBlocks + 2, block = index / group, position = index % group;
@@ -262,9 +273,7 @@ WanVaeCheckpoint::WanVaeCheckpoint(const io::Checkpoint& checkpoint) : checkpoin
   config_.z_dim = shape_of("conv2.weight", 5)[0];
   config_.decoder_dim = config_.dim;
   if (conv_in[1] == 12) {  // 3 colours x 2 x 2 pixels: Wan2.2's patchified input
-    if (naming_ == WanWeightNaming::diffusers)
-      throw Error("wan vae", concat(checkpoint.path(), " is a Wan2.2 VAE in diffusers' names; x2v reads the ",
-                                    "released Wan2.2_VAE.pth"));
+
     config_.patch = 2;
     config_.decoder_dim = shape_of("decoder.conv1.weight", 5)[0] / 4;
   } else if (conv_in[1] != 3) {
