@@ -457,14 +457,15 @@ Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const W
     WanMoeDenoiser denoiser(
         [&](WanExpert expert) {
           const bool high = expert == WanExpert::high_noise;
-          log_info("infer", high ? "high" : "low", "-noise expert ",
-                   high ? files_.dit_high_noise : files_.dit);
           // With dit_quantized, each expert's quantized file is its *_quantized_ckpt.
           const char* quantized_key = high ? "high_noise_quantized_ckpt" : "low_noise_quantized_ckpt";
+          const bool quantized = config_.get_bool("dit_quantized", false) && config_.has(quantized_key);
           const io::Config expert_config =
-              config_.get_bool("dit_quantized", false) && config_.has(quantized_key)
-                  ? config_.merged_with({{"dit_quantized_ckpt", config_.get_string(quantized_key)}})
-                  : config_;
+              quantized ? config_.merged_with({{"dit_quantized_ckpt", config_.get_string(quantized_key)}})
+                        : config_;
+          log_info(
+              "infer", high ? "high" : "low", "-noise expert ", high ? files_.dit_high_noise : files_.dit,
+              quantized ? concat(" (quantized: ", config_.get_string(quantized_key), ")") : std::string());
           return WanDitStage::open_model(high ? files_.dit_high_noise : files_.dit, expert_config, *device_);
         },
         inputs, options, moe_);
