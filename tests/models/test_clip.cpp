@@ -121,6 +121,9 @@ TEST(Clip, Int8LinearsAsLightX2VQuantizesThem) {
   EXPECT_LE(relative_error(features, quantized_at_load.encode(image)), 1e-6);
   EXPECT_GE(cosine_similarity(features, fixture("features")), 0.999);
   EXPECT_GT(relative_error(features, fixture("features")), 1e-5);  // it did quantize
+  // fp8 (weight-only on CPUs) the same way.
+  const ClipVisionEncoder fp8(*in_memory(weights), kF32, test_device(), LinearQuantOptions{"fp8-sgl", true});
+  EXPECT_GE(cosine_similarity(fp8.encode(image), fixture("features")), 0.999);
   // A quantized file without clip_quantized is named.
   expect_error_mentioning([&] { ClipVisionEncoder(file, kF32, test_device()); }, "set clip_quantized true");
 }
