@@ -65,14 +65,6 @@ def load_lightx2v_vae(repo: pathlib.Path):
     return common.load_module("lightx2v_wan_vae", repo / "lightx2v/models/video_encoders/hf/wan/vae.py")
 
 
-def scale_of(name, shape):
-    if name.endswith("gamma"):
-        return 0.1, 1.0
-    if len(shape) == 1:
-        return 0.5, 0.0  # biases away from zero keep F.normalize's inputs away from all-zero positions
-    return 1.0 / common.fan_in(shape) ** 0.5, 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lightx2v-repo", type=pathlib.Path, required=True, help="a checkout of ModelTC/LightX2V")
@@ -83,7 +75,7 @@ def main() -> None:
     model = vae.WanVAE_(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                         temperal_downsample=[False, True, True], dropout=0.0, pruning_rate=0.75).eval()
     state, recipe = common.seeded_weights([(n, p.shape) for n, p in model.state_dict().items()], BASE_SEED,
-                                          scale_of)
+                                          common.vae_scale_of)
     model.load_state_dict(state)
     print(f"LightVAE: base width {model.encoder.conv1.out_channels}, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")

@@ -33,14 +33,6 @@ ENCODE_VIDEO = (9, 32, 48)   # T, H, W -> latents 3 x 2 x 3
 BASE_SEED = 11000
 
 
-def scale_of(name, shape):
-    if name.endswith("gamma"):
-        return 0.1, 1.0
-    if len(shape) == 1:
-        return 0.5, 0.0  # biases away from zero keep F.normalize's inputs away from all-zero positions
-    return 1.0 / common.fan_in(shape) ** 0.5, 0.0
-
-
 def diffusers_name(name: str) -> str:
     """diffusers' AutoencoderKLWan (is_residual=True) name of a Wan2.2_VAE.pth name."""
     for old, new in [("conv1.", "quant_conv."), ("conv2.", "post_quant_conv.")]:
@@ -113,7 +105,8 @@ def main() -> None:
     vae._video_vae = functools.partial(vae._video_vae, dec_dim=DEC_DIM)
     model = vae.WanVAE_(dim=DIM, dec_dim=DEC_DIM, z_dim=Z_DIM, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
                         attn_scales=[], temperal_downsample=[False, True, True], dropout=0.0)
-    state, recipe = common.seeded_weights([(n, p.shape) for n, p in model.state_dict().items()], BASE_SEED, scale_of)
+    state, recipe = common.seeded_weights([(n, p.shape) for n, p in model.state_dict().items()], BASE_SEED,
+                                          common.vae_scale_of)
     with tempfile.TemporaryDirectory() as folder:
         path = pathlib.Path(folder) / "Wan2.2_VAE.pth"
         torch.save(state, path)

@@ -63,3 +63,13 @@ def fan_in(shape) -> int:
     for extent in shape[1:]:
         size *= extent
     return size
+
+
+def vae_scale_of(name, shape):
+    """The Wan VAEs' seeded weights: RMS-norm gammas near 1, biases at 0.5 (away from zero, so F.normalize never
+    sees an all-zero position), convolutions at 1/sqrt(fan_in)."""
+    if name.endswith("gamma"):
+        return 0.1, 1.0
+    if len(shape) == 1:
+        return 0.5, 0.0
+    return 1.0 / fan_in(shape) ** 0.5, 0.0

@@ -90,6 +90,23 @@ void add_plan(std::vector<std::pair<std::string, Shape>>& shapes, const std::str
   }
 }
 
+// From the encoder's middle to the decoder's: the encoder's middle and head, conv1 and conv2 around the
+// latent, the decoder's conv1 and middle.
+void add_bottleneck(std::vector<std::pair<std::string, Shape>>& shapes, int64_t encoder_deepest,
+                    int64_t decoder_deepest, int64_t z_dim) {
+  add_middle(shapes, "encoder.", encoder_deepest);
+  shapes.insert(shapes.end(), {{"encoder.head.0.gamma", {encoder_deepest, 1, 1, 1}},
+                               {"encoder.head.2.weight", {2 * z_dim, encoder_deepest, 3, 3, 3}},
+                               {"encoder.head.2.bias", {2 * z_dim}},
+                               {"conv1.weight", {2 * z_dim, 2 * z_dim, 1, 1, 1}},
+                               {"conv1.bias", {2 * z_dim}},
+                               {"conv2.weight", {z_dim, z_dim, 1, 1, 1}},
+                               {"conv2.bias", {z_dim}},
+                               {"decoder.conv1.weight", {decoder_deepest, z_dim, 3, 3, 3}},
+                               {"decoder.conv1.bias", {decoder_deepest}}});
+  add_middle(shapes, "decoder.", decoder_deepest);
+}
+
 }  // namespace
 
 std::string WanVaeConfig::describe() const {
@@ -141,17 +158,7 @@ std::vector<std::pair<std::string, Shape>> wan_vae_tensor_shapes(int64_t dim, in
   std::vector<std::pair<std::string, Shape>> shapes = {{"encoder.conv1.weight", {dim, 3, 3, 3, 3}},
                                                        {"encoder.conv1.bias", {dim}}};
   add_plan(shapes, "encoder.downsamples.", wan_vae_encoder_plan(dim));
-  add_middle(shapes, "encoder.", deepest);
-  shapes.insert(shapes.end(), {{"encoder.head.0.gamma", {deepest, 1, 1, 1}},
-                               {"encoder.head.2.weight", {2 * z_dim, deepest, 3, 3, 3}},
-                               {"encoder.head.2.bias", {2 * z_dim}},
-                               {"conv1.weight", {2 * z_dim, 2 * z_dim, 1, 1, 1}},
-                               {"conv1.bias", {2 * z_dim}},
-                               {"conv2.weight", {z_dim, z_dim, 1, 1, 1}},
-                               {"conv2.bias", {z_dim}},
-                               {"decoder.conv1.weight", {deepest, z_dim, 3, 3, 3}},
-                               {"decoder.conv1.bias", {deepest}}});
-  add_middle(shapes, "decoder.", deepest);
+  add_bottleneck(shapes, deepest, deepest, z_dim);
   add_plan(shapes, "decoder.upsamples.", wan_vae_decoder_plan(dim));
   shapes.insert(shapes.end(), {{"decoder.head.0.gamma", {dim, 1, 1, 1}},
                                {"decoder.head.2.weight", {3, dim, 3, 3, 3}},
@@ -177,17 +184,7 @@ std::vector<std::pair<std::string, Shape>> wan22_vae_tensor_shapes(int64_t dim, 
     in = out;
   }
   const int64_t deepest = dim * kDimMult[3], decoder_deepest = decoder_dim * kDimMult[3];
-  add_middle(shapes, "encoder.", deepest);
-  shapes.insert(shapes.end(), {{"encoder.head.0.gamma", {deepest, 1, 1, 1}},
-                               {"encoder.head.2.weight", {2 * z_dim, deepest, 3, 3, 3}},
-                               {"encoder.head.2.bias", {2 * z_dim}},
-                               {"conv1.weight", {2 * z_dim, 2 * z_dim, 1, 1, 1}},
-                               {"conv1.bias", {2 * z_dim}},
-                               {"conv2.weight", {z_dim, z_dim, 1, 1, 1}},
-                               {"conv2.bias", {z_dim}},
-                               {"decoder.conv1.weight", {decoder_deepest, z_dim, 3, 3, 3}},
-                               {"decoder.conv1.bias", {decoder_deepest}}});
-  add_middle(shapes, "decoder.", decoder_deepest);
+  add_bottleneck(shapes, deepest, decoder_deepest, z_dim);
   const int64_t widths[] = {decoder_deepest, decoder_deepest, decoder_dim * kDimMult[2],
                             decoder_dim * kDimMult[1], decoder_dim * kDimMult[0]};
   for (int stage = 0; stage < 4; ++stage) {
