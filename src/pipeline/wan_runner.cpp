@@ -135,8 +135,8 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
                                   ", ", files_.dit, " is ", dit_config_.describe(),
                                   "; both must come from one Wan2.2 A14B model"));
   }
-  const bool ti2v = model_cls_ == "wan2.2";  // its i2v holds the first latent frame instead of taking y
-  if (i2v && !dit_config_.takes_y() && !ti2v)
+  ti2v_ = model_cls_ == "wan2.2";  // its i2v holds the first latent frame instead of taking y
+  if (i2v && !dit_config_.takes_y() && !ti2v_)
     throw Error("model",
                 concat("--task i2v needs an I2V model (its DiT takes the image latent beside the noise); ",
                        files_.dit, " is a t2v model (in_dim ", dit_config_.in_dim,
@@ -171,6 +171,7 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
                          " must be multiples of ", multiple, " for ", vae.describe(),
                          " (16x latents in 2x2 patches); use e.g. 704x1280 (in ", config_.source(), ")"));
   }
+  target_shape_ = shape_;  // i2v sizes the video from the image within this area
   // Quantized block linears keep 1 byte a weight.
   const size_t block_weight_bytes =
       mm_kernel_format(device, kernels.block_linear_kernel(), "dit_quant_scheme") == QuantFormat::none
@@ -235,15 +236,14 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
   if (task_ == "i2v") {
     // The size follows the image: the target area at its aspect ratio.
     const Tensor image = request_image(request);
-    const WanVideoShape shape = model_cls_ == "wan2.2"
-                                    ? wan_ti2v_video_shape(shape_, image.size(1), image.size(2))
-                                    : wan_i2v_video_shape(shape_, image.size(1), image.size(2));
+    const WanVideoShape shape = image_video_shape(image);
     const Shape i2v_latent = shape.latent_shape();
     lines.push_back(concat(model_cls_, " i2v: ", request.image_path, " (", image.size(1), "x", image.size(2),
                            ") -> ", shape.frames, " frames of ", shape.height, "x", shape.width,
-                           " (the area of ", shape_.height, "x", shape_.width, " ", origin("target_height"),
-                           " at the image's aspect ratio) at ", fps_, " fps ", origin("fps"), "; latents ",
-                           i2v_latent[0], "x", i2v_latent[1], "x", i2v_latent[2], "x", i2v_latent[3]));
+                           " (the area of ", target_shape_.height, "x", target_shape_.width, " ",
+                           origin("target_height"), " at the image's aspect ratio) at ", fps_, " fps ",
+                           origin("fps"), "; latents ", i2v_latent[0], "x", i2v_latent[1], "x", i2v_latent[2],
+                           "x", i2v_latent[3]));
     lines.push_back(concat(
         files_.clip.empty() ? std::string("no CLIP image encoder (this DiT takes none)")
                             : concat("image encoder ", files_.clip,
@@ -346,11 +346,7 @@ void WanRunner::check_request(const GenerationRequest& request) const {
   check_video_path(request.save_result_path);
   if (!request.save_frames_dir.empty()) io::check_frames_folder(request.save_frames_dir);
   if (task_ == "i2v") {
-    const Tensor image = request_image(request);
-    if (model_cls_ == "wan2.2")
-      wan_ti2v_video_shape(shape_, image.size(1), image.size(2));
-    else
-      wan_i2v_video_shape(shape_, image.size(1), image.size(2));
+    image_video_shape(request_image(request));  // an image too elongated for the area is named here
   } else if (!request.image_path.empty()) {
     throw Error("infer", "--image_path is for i2v; task t2v takes only a prompt");
   }
@@ -416,17 +412,21 @@ WanTextContexts WanRunner::encode_text(const std::string& prompt, const std::str
   return contexts;
 }
 
+WanVideoShape WanRunner::image_video_shape(const Tensor& image) const {
+  return ti2v_ ? wan_ti2v_video_shape(target_shape_, image.size(1), image.size(2))
+               : wan_i2v_video_shape(target_shape_, image.size(1), image.size(2));
+}
+
 WanImageConditioning WanRunner::encode_image(const Tensor& image) {
   WanImageConditioning conditioning;
-  if (model_cls_ == "wan2.2") {
+  shape_ = image_video_shape(image);
+  if (ti2v_) {
     // TI2V-5B: the image, covered and centre-cropped to the output size, is the first frame's latent.
-    shape_ = wan_ti2v_video_shape(shape_, image.size(1), image.size(2));
     Device& device = stage_device(config_, "vae_cpu_offload", *device_);
     const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae_encoder, vae_options_, device);
     conditioning.first_frame_latent = vae->encode(wan_ti2v_first_frame(image, shape_));
     return conditioning;
   }
-  shape_ = wan_i2v_video_shape(shape_, image.size(1), image.size(2));
   if (!files_.clip.empty()) {  // Wan2.2's I2V DiTs take no CLIP features
     Device& device = stage_device(config_, "clip_cpu_offload", *device_);
     log_info("infer", "image encoder ", files_.clip);

@@ -69,6 +69,10 @@ class WanRunner : public Runner {
   // Runs `body` as the stage `name`, recording its time and allocator peak.
   void timed_stage(const std::string& name, const std::function<void()>& body);
 
+  // The i2v video's size for `image`: LightX2V's (Wan2.1, A14B) or best_output_size (TI2V), within
+  // target_shape_'s area.
+  WanVideoShape image_video_shape(const Tensor& image) const;
+
   // "[config]" when the user's file set `key`, else "[default]".
   std::string origin(const std::string& key) const;
 
@@ -76,8 +80,10 @@ class WanRunner : public Runner {
   Device* device_;
   std::string model_cls_;
   std::string task_;
+  bool ti2v_ = false;  // Wan2.2 TI2V-5B: its i2v holds the first latent frame rather than taking y and CLIP
   WanModelFiles files_;
   WanVideoShape shape_;
+  WanVideoShape target_shape_;  // the config's size; i2v fits the image into its area
   WanDitConfig dit_config_;
   WanCost cost_;
   OffloadOptions offload_;

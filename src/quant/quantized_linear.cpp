@@ -5,6 +5,23 @@
 
 namespace x2v {
 
+QuantizedLinearRequest quantized_linear_request(const std::string& weight_name, const Shape& shape,
+                                                QuantFormat format, const std::string& scheme,
+                                                const std::string& model_key, const std::string& place,
+                                                bool auto_quant) {
+  QuantizedLinearRequest request;
+  request.weight_name = weight_name;
+  request.scale_name = weight_name + "_scale";
+  request.shape = shape;
+  request.format = format;
+  request.scheme = scheme;
+  request.scheme_key = model_key + "_quant_scheme";
+  request.checkpoint_key = model_key + "_quantized_ckpt";
+  request.place = place;
+  request.auto_quant = auto_quant;
+  return request;
+}
+
 QuantizedWeight read_quantized_linear(const io::Checkpoint& checkpoint, const QuantizedLinearRequest& request,
                                       Device& device) {
   const std::string& weight_name = request.weight_name;

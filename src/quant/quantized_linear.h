@@ -26,6 +26,13 @@ struct QuantizedLinearRequest {
   std::function<Tensor(const Tensor&)> adjust_float;
 };
 
+// The request for linear weight `weight_name` (its scale `weight_name` + "_scale") of the model whose config
+// keys start with `model_key` ("dit", "t5", "clip": <model_key>_quant_scheme, <model_key>_quantized_ckpt).
+QuantizedLinearRequest quantized_linear_request(const std::string& weight_name, const Shape& shape,
+                                                QuantFormat format, const std::string& scheme,
+                                                const std::string& model_key, const std::string& place,
+                                                bool auto_quant);
+
 // The weight and its f32 [out, 1] scale on `device`. Errors name the tensor, the file and the fix.
 // The weight's presence and shape are the caller's to check (it knows what the model needs it for).
 QuantizedWeight read_quantized_linear(const io::Checkpoint& checkpoint, const QuantizedLinearRequest& request,

@@ -120,16 +120,8 @@ ClipVisionEncoder::ClipVisionEncoder(const io::Checkpoint& checkpoint, Precision
                              bias);
         return;
       }
-      QuantizedLinearRequest request;
-      request.weight_name = tensors.file_name(weight);
-      request.scale_name = request.weight_name + "_scale";
-      request.shape = {out, in};
-      request.format = format;
-      request.scheme = linears.scheme;
-      request.scheme_key = "clip_quant_scheme";
-      request.checkpoint_key = "clip_quantized_ckpt";
-      request.place = "clip";
-      request.auto_quant = linears.auto_quant;
+      const QuantizedLinearRequest request = quantized_linear_request(
+          tensors.file_name(weight), {out, in}, format, linears.scheme, "clip", "clip", linears.auto_quant);
       if (info.shape != Shape{out, in})
         throw Error("clip",
                     concat("tensor '", request.weight_name, "' of ", checkpoint.path(), " has shape ",

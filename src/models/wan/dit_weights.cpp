@@ -276,16 +276,9 @@ void WanDitCheckpoint::merge_loras(const std::vector<LoraConfig>& loras) {
 QuantizedWeight WanDitCheckpoint::load_quantized(const std::string& linear, const Shape& expected,
                                                  QuantFormat format, const std::string& scheme,
                                                  bool auto_quant, Device& device) const {
-  QuantizedLinearRequest request;
-  request.weight_name = file_name(linear + ".weight");
-  request.scale_name = file_name(linear + ".weight_scale");
-  request.shape = expected;
-  request.format = format;
-  request.scheme = scheme;
-  request.scheme_key = "dit_quant_scheme";
-  request.checkpoint_key = "dit_quantized_ckpt";
-  request.place = "wan dit";
-  request.auto_quant = auto_quant;
+  QuantizedLinearRequest request = quantized_linear_request(file_name(linear + ".weight"), expected, format,
+                                                            scheme, "dit", "wan dit", auto_quant);
+  request.scale_name = file_name(linear + ".weight_scale");  // diffusers' names rename the scale too
   const io::TensorInfo info = require(request.weight_name);
   if (info.shape != expected)
     throw Error("wan dit",

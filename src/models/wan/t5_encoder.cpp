@@ -61,16 +61,8 @@ WeightSet T5Encoder::read_block(const T5Weights& weights, int64_t index) const {
       set.add(name, weights.load(wan_name, {out, in}));
       return;
     }
-    QuantizedLinearRequest request;
-    request.weight_name = weights.file_name(wan_name);
-    request.scale_name = request.weight_name + "_scale";
-    request.shape = {out, in};
-    request.format = format;
-    request.scheme = linears_.scheme;
-    request.scheme_key = "t5_quant_scheme";
-    request.checkpoint_key = "t5_quantized_ckpt";
-    request.place = "t5";
-    request.auto_quant = linears_.auto_quant;
+    const QuantizedLinearRequest request = quantized_linear_request(
+        weights.file_name(wan_name), {out, in}, format, linears_.scheme, "t5", "t5", linears_.auto_quant);
     const QuantizedWeight quantized = read_quantized_linear(checkpoint, request, host);
     set.add(name, quantized.weight);
     set.add(name + "_scale", quantized.scale);
