@@ -17,7 +17,7 @@ struct DecodeArguments : StageArguments {
 void run_decode(const DecodeArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   check_output_path(arguments.output);
-  if (!arguments.save_frames.empty()) io::check_frames_folder(arguments.save_frames);
+  if (!arguments.save_frames.empty() && is_output_rank()) io::check_frames_folder(arguments.save_frames);
   Device& device = selected_device();
   const StageInputs inputs(arguments.inputs);
   const Tensor latents = inputs.get("latents");
@@ -32,8 +32,11 @@ void run_decode(const DecodeArguments& arguments) {
   WanRunner runner(arguments.model_path, base.merged_with(size), device);
   const WanVideoShape& shape = runner.video_shape();
   std::unique_ptr<io::PngFrameWriter> frames;
-  if (!arguments.save_frames.empty()) frames = std::make_unique<io::PngFrameWriter>(arguments.save_frames);
-  if (arguments.output.ends_with(".mp4")) {
+  if (!arguments.save_frames.empty() && is_output_rank())
+    frames = std::make_unique<io::PngFrameWriter>(arguments.save_frames);
+  if (!is_output_rank()) {  // decodes its share of a patch-parallel decode, writes nothing
+    runner.decode(latents, [](const Tensor&) {});
+  } else if (arguments.output.ends_with(".mp4")) {
     io::VideoOptions options;
     options.fps = static_cast<int>(runner.fps());
     io::Mp4Writer video(arguments.output, shape.width, shape.height, options);

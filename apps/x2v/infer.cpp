@@ -35,6 +35,7 @@ void run_infer(InferArguments arguments) {
   for (const std::string& line : runner->describe(arguments.request, &warnings)) log_info("settings", line);
   for (const std::string& line : warnings) log_warn("settings", line);
   runner->run(arguments.request);
+  if (!is_output_rank()) return;  // under mpirun, rank 0 reports
   const VideoSummary video = runner->video();
   std::fprintf(stderr, "x2v infer: wrote %s (%lld frames, %lldx%lld, %lld fps)\n",
                arguments.request.save_result_path.c_str(), static_cast<long long>(video.frames),

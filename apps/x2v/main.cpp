@@ -7,8 +7,10 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/text.h"
 #include "io/interrupt_cleanup.h"
+#include "platform/communicator.h"
 
 namespace {
 
@@ -94,6 +96,22 @@ void check_command_line(CLI::App& app, int argc, char** argv) {
   check_options(*command, argc, argv, 2);
 }
 
+// Prints `message` (when there is one) and returns `status`; under mpirun the message names the rank, and a
+// failure ends every rank of the job, so none waits forever for this one.
+int fail(int status, const std::string& message) {
+  const int ranks = x2v::launched_world_size();
+  if (!message.empty()) {
+    if (ranks > 1)
+      std::fprintf(stderr, "x2v: rank %d of %d: %s\n", x2v::launched_world_rank(), ranks, message.c_str());
+    else
+      std::fprintf(stderr, "x2v: %s\n", message.c_str());
+    std::fflush(stderr);
+  }
+  if (status != 0) x2v::abort_other_ranks(status);
+  x2v::finalize_communicator();
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,25 +144,25 @@ int main(int argc, char** argv) {
   }
   try {
     check_command_line(app, argc, argv);
+    if (x2v::launched_world_size() > 1) {
+      // Under mpirun: every rank joins the world before any work; only rank 0 prints progress.
+      if (x2v::world_communicator().rank() != 0) x2v::set_log_level(x2v::LogLevel::error);
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
+    return fail(status == 0 ? 0 : 2, "");
   } catch (const x2v::Error& error) {
-    std::fprintf(stderr, "x2v: %s\n", x2v::printable(error.what()).c_str());
-    return 2;
+    return fail(2, x2v::printable(error.what()));
   } catch (const x2v::InternalError& error) {
-    std::fprintf(stderr, "x2v: %s (please report this)\n", x2v::printable(error.what()).c_str());
-    return 1;
+    return fail(1, x2v::printable(error.what()) + " (please report this)");
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr,
-                 "x2v: out of memory; lower the video size or steps, or set X2V_MEMORY_LIMIT to see which "
-                 "allocation does not fit\n");
-    return 2;
+    return fail(2,
+                "out of memory; lower the video size or steps, or set X2V_MEMORY_LIMIT to see which "
+                "allocation does not fit");
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "x2v: internal error: %s (please report this)\n",
-                 x2v::printable(error.what()).c_str());
-    return 1;
+    return fail(1, "internal error: " + x2v::printable(error.what()) + " (please report this)");
   }
+  x2v::finalize_communicator();
   return 0;
 }

@@ -1,6 +1,7 @@
 // `x2v sample`: the whole denoising loop from noise (given, or from --seed) to latents.
 #include "commands.h"
 #include "core/log.h"
+#include "pipeline/parallel_plan.h"
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_dit_stage.h"
 #include "platform/platform.h"
@@ -41,8 +42,17 @@ void run_sample(const SampleArguments& arguments) {
   if (options.enable_cfg) sampling.context_null = inputs.get("context_null");
   sampling.clip_features = inputs.get_optional("clip_fea");
   sampling.y = inputs.get_optional("y");
-  const WanDitStage stage(arguments.model_path, config, device);
+  // Under mpirun, the config's "parallel" sizes split the loop over the ranks (checked before any weight
+  // loads, against the checkpoint's header).
+  std::vector<std::string> warnings;
+  const std::unique_ptr<ParallelGroups> parallel = make_parallel_groups(
+      config, WanDitCheckpoint::open(arguments.model_path).config().num_heads, options.enable_cfg, &warnings);
+  for (const std::string& warning : warnings) log_warn("sample", warning);
+  WanDitStage stage(arguments.model_path, config, device);
+  stage.set_parallel(parallel->sequence(), parallel->cfg());
+  const ParallelTraffic before = parallel->traffic();
   const Tensor latents = stage.sample(sampling);
+  parallel->log_sampling_traffic(before, options.step_count());
   write_outputs(arguments.output, {{"latents", latents}});
   print_summary("sample", start, device);
 }

@@ -1,5 +1,7 @@
 #include "stage_io.h"
 
+#include "platform/communicator.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -57,7 +59,12 @@ Tensor StageInputs::get_optional(const std::string& name) const {
   return has(name) ? get(name) : Tensor();
 }
 
+bool is_output_rank() {
+  return world_communicator().rank() == 0;
+}
+
 void check_output_path(const std::string& path) {
+  if (!is_output_rank()) return;  // under mpirun only rank 0 writes, perhaps on another machine
   namespace fs = std::filesystem;
   const fs::path parent = fs::absolute(path).parent_path();
   std::error_code error;
@@ -68,10 +75,11 @@ void check_output_path(const std::string& path) {
 }
 
 void write_outputs(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
-  io::write_safetensors(path, tensors);
+  if (is_output_rank()) io::write_safetensors(path, tensors);
 }
 
 void print_summary(const std::string& command, std::chrono::steady_clock::time_point start, Device& device) {
+  if (!is_output_rank()) return;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const size_t peak_rss = static_cast<size_t>(usage.ru_maxrss) * 1024;

@@ -37,6 +37,8 @@ class StageInputs {
 };
 
 // Checks that the output's folder exists and is writable before any work starts.
+// Under mpirun, rank 0 alone checks and writes outputs and prints the summary.
+bool is_output_rank();
 void check_output_path(const std::string& path);
 void write_outputs(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors);
 

@@ -22,7 +22,12 @@ class WanDitStage {
   Tensor forward(const WanDitInputs& inputs) const { return model_.forward(inputs); }
   // The whole denoising loop with the config's sampler and guidance (x2v sample, x2v infer).
   Tensor sample(const WanSamplingInputs& inputs) const {
-    return sample_wan_latents(model_, inputs, options_);
+    return sample_wan_latents(model_, inputs, options_, cfg_group_);
+  }
+  // Ulysses over `sequence`, CFG parallel over `cfg` (null: off); see ParallelGroups.
+  void set_parallel(Communicator* sequence, Communicator* cfg) {
+    model_.set_sequence_parallel(sequence);
+    cfg_group_ = cfg;
   }
 
   const WanDit& model() const { return model_; }
@@ -36,6 +41,7 @@ class WanDitStage {
 
   WanSamplingOptions options_;
   WanDit model_;
+  Communicator* cfg_group_ = nullptr;
 };
 
 // "i2v" when the checkpoint at `path` has the image branch, else "t2v" (reads only the checkpoint's

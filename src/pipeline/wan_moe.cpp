@@ -33,8 +33,9 @@ WanMoeOptions WanMoeOptions::from_config(const io::Config& config, bool by_step)
 }
 
 WanMoeDenoiser::WanMoeDenoiser(ExpertLoader load, const WanSamplingInputs& inputs,
-                               const WanSamplingOptions& sampling, const WanMoeOptions& moe)
-    : load_(std::move(load)), inputs_(inputs), sampling_(sampling), moe_(moe) {}
+                               const WanSamplingOptions& sampling, const WanMoeOptions& moe,
+                               Communicator* cfg_group)
+    : load_(std::move(load)), inputs_(inputs), sampling_(sampling), moe_(moe), cfg_group_(cfg_group) {}
 
 WanMoeDenoiser::~WanMoeDenoiser() = default;
 
@@ -56,8 +57,8 @@ Tensor WanMoeDenoiser::velocity(const Tensor& latents, double timestep, int step
     model_ = load_(expert);
     const double guide =
         high ? sampling_.guide_scale : sampling_.low_noise_guide_scale.value_or(sampling_.guide_scale);
-    denoiser_ =
-        std::make_unique<WanGuidedDenoiser>(*model_, inputs_, sampling_.enable_cfg, guide, sampling_.caching);
+    denoiser_ = std::make_unique<WanGuidedDenoiser>(*model_, inputs_, sampling_.enable_cfg, guide,
+                                                    sampling_.caching, cfg_group_);
     current_ = expert;
   }
   experts_run_.push_back(expert);

@@ -30,8 +30,9 @@ class WanMoeDenoiser : public Denoiser {
   // `sampling.guide_scale` for the high-noise expert and `sampling.low_noise_guide_scale` (else the same) for
   // the low-noise one.
   using ExpertLoader = std::function<std::unique_ptr<WanDit>(WanExpert)>;
+  // `cfg_group`: CFG parallel, as WanGuidedDenoiser takes it.
   WanMoeDenoiser(ExpertLoader load, const WanSamplingInputs& inputs, const WanSamplingOptions& sampling,
-                 const WanMoeOptions& moe);
+                 const WanMoeOptions& moe, Communicator* cfg_group = nullptr);
   ~WanMoeDenoiser() override;
 
   Tensor velocity(const Tensor& latents, double timestep, int step) override;
@@ -45,6 +46,7 @@ class WanMoeDenoiser : public Denoiser {
   WanSamplingInputs inputs_;
   WanSamplingOptions sampling_;
   WanMoeOptions moe_;
+  Communicator* cfg_group_;
   std::unique_ptr<WanDit> model_;
   std::unique_ptr<WanGuidedDenoiser> denoiser_;
   std::optional<WanExpert> current_;

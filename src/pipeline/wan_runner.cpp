@@ -172,6 +172,8 @@ WanRunner::WanRunner(const std::string& model_path, io::Config config, Device& d
                          " (16x latents in 2x2 patches); use e.g. 704x1280 (in ", config_.source(), ")"));
   }
   target_shape_ = shape_;  // i2v sizes the video from the image within this area
+  // Under mpirun: the config's parallel sizes against the ranks and the model, before any work.
+  parallel_ = make_parallel_groups(config_, dit_config_.num_heads, cfg_enabled(), &parallel_warnings_);
   // Quantized block linears keep 1 byte a weight.
   const size_t block_weight_bytes =
       mm_kernel_format(device, kernels.block_linear_kernel(), "dit_quant_scheme") == QuantFormat::none
@@ -302,6 +304,14 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
                          "; platform ", device_->device_string(),
                          config_.get_bool("t5_cpu_offload", false) ? " (umT5 on cpu)" : "",
                          config_.get_bool("vae_cpu_offload", false) ? " (VAE on cpu)" : ""));
+  if (const Communicator* world = parallel_->world(); world != nullptr && world->size() > 1)
+    lines.push_back(concat(
+        "parallel: ", world->size(), " ranks (", world->backend(), "), ", parallel_->options().describe(),
+        !files_.tae.empty() && parallel_->vae() != nullptr ? "; the TAEHV decoder runs whole on every rank"
+                                                           : "",
+        "; rank 0 prints and writes"));
+  if (warnings != nullptr)
+    warnings->insert(warnings->end(), parallel_warnings_.begin(), parallel_warnings_.end());
   lines.push_back(concat(
       "DiT weights: ", offload_.describe(device_->host_accessible()), " ",
       config_.set_by_user("cpu_offload") || config_.set_by_user("lazy_load") ? "[config]" : "[default]",
@@ -343,8 +353,10 @@ void WanRunner::check_request(const GenerationRequest& request) const {
   if (clean_prompt(request.prompt).empty())
     throw Error("infer", "the prompt is empty; give --prompt \"a description of the video\"");
   if (request.save_result_path.empty()) throw Error("infer", "no output; give --save_result_path out.mp4");
-  check_video_path(request.save_result_path);
-  if (!request.save_frames_dir.empty()) io::check_frames_folder(request.save_frames_dir);
+  if (parallel_->is_output_rank()) {  // the other ranks (perhaps on other machines) write nothing
+    check_video_path(request.save_result_path);
+    if (!request.save_frames_dir.empty()) io::check_frames_folder(request.save_frames_dir);
+  }
   if (task_ == "i2v") {
     image_video_shape(request_image(request));  // an image too elongated for the area is named here
   } else if (!request.image_path.empty()) {
@@ -398,16 +410,21 @@ WanTextContexts WanRunner::encode_text(const std::string& prompt, const std::str
       T5Encoder::open(files_.t5, Precision::from_environment(), device,
                       T5LinearOptions{files_.t5_quant_scheme, files_.t5_auto_quant}, t5_offload);
   const bool cfg = cfg_enabled();
-  Progress progress("text encoder", cfg ? 2 : 1);
+  // CFG parallel: each rank encodes only the prompt of the branch it runs.
+  const bool conditional = parallel_->cfg() == nullptr || parallel_->cfg_index() == 0;
+  const bool unconditional = cfg && (parallel_->cfg() == nullptr || parallel_->cfg_index() == 1);
+  Progress progress("text encoder", (conditional ? 1 : 0) + (unconditional ? 1 : 0));
   WanTextContexts contexts;
-  contexts.context = encoder->encode(tokenize_prompt(tokenizer, prompt, "prompt", text_len_));
-  progress.update(1);
-  if (cfg) {
+  if (conditional) {
+    contexts.context = encoder->encode(tokenize_prompt(tokenizer, prompt, "prompt", text_len_));
+    progress.update(1);
+  }
+  if (unconditional) {
     std::string negative = negative_prompt;
     if (negative.empty()) negative = config_.get_string("sample_neg_prompt", wan_default_negative_prompt());
     contexts.context_null =
         encoder->encode(tokenize_prompt(tokenizer, negative, "negative prompt", text_len_));
-    progress.update(2);
+    progress.update(conditional ? 2 : 1);
   }
   return contexts;
 }
@@ -466,14 +483,21 @@ Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const W
           log_info(
               "infer", high ? "high" : "low", "-noise expert ", high ? files_.dit_high_noise : files_.dit,
               quantized ? concat(" (quantized: ", config_.get_string(quantized_key), ")") : std::string());
-          return WanDitStage::open_model(high ? files_.dit_high_noise : files_.dit, expert_config, *device_);
+          std::unique_ptr<WanDit> model =
+              WanDitStage::open_model(high ? files_.dit_high_noise : files_.dit, expert_config, *device_);
+          model->set_sequence_parallel(parallel_->sequence());
+          return model;
         },
-        inputs, options, moe_);
+        inputs, options, moe_, parallel_->cfg());
     const std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
     return run_sampling(denoiser, *sampler, inputs.noise, "sample");
   }
-  const WanDitStage stage(files_.dit, config_, *device_);
-  return stage.sample(inputs);
+  WanDitStage stage(files_.dit, config_, *device_);
+  stage.set_parallel(parallel_->sequence(), parallel_->cfg());
+  const ParallelTraffic before = parallel_->traffic();
+  Tensor latents = stage.sample(inputs);
+  parallel_->log_sampling_traffic(before, stage.options().step_count());
+  return latents;
 }
 
 void WanRunner::decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink) {
@@ -491,7 +515,9 @@ void WanRunner::decode(const Tensor& latents, const std::function<void(const Ten
     });
     return;
   }
-  const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae, vae_options_, device);
+  WanVaeOptions options = vae_options_;
+  options.patch_group = parallel_->vae();
+  const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae, options, device);
   if (files_.lightvae) log_info("infer", "LightVAE decoder ", files_.vae);
   Progress progress("vae decode", static_cast<int>(latents.shape()[1]));
   int64_t decoded = 0;
@@ -513,6 +539,10 @@ void WanRunner::run(const GenerationRequest& request) {
   contexts = {};
   image.reset();
   timed_stage("vae decode", [&] {
+    if (!parallel_->is_output_rank()) {  // decodes its share, writes nothing
+      decode(latents, [](const Tensor&) {});
+      return;
+    }
     io::VideoOptions video_options;
     video_options.fps = static_cast<int>(fps_);
     io::Mp4Writer video(request.save_result_path, shape_.width, shape_.height, video_options);

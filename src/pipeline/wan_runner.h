@@ -11,6 +11,7 @@
 #include "io/config.h"
 #include "models/wan/vae.h"
 #include "offload/offload_options.h"
+#include "pipeline/parallel_plan.h"
 #include "pipeline/runner.h"
 #include "pipeline/wan_cost.h"
 #include "pipeline/wan_defaults.h"
@@ -59,8 +60,11 @@ class WanRunner : public Runner {
   // Streams the decoded frames ([3, n, H, W] f32 in [-1, 1]) to `sink` as they come.
   void decode(const Tensor& latents, const std::function<void(const Tensor&)>& sink);
 
-  // All stages: writes save_result_path (and the PNG frames) only when complete.
+  // All stages: writes save_result_path (and the PNG frames) only when complete. Under mpirun, every rank
+  // runs the stages and rank 0 alone writes.
   void run(const GenerationRequest& request) override;
+  // The ranks of a parallel run ("parallel" in the config; one rank without it).
+  const ParallelGroups& parallel() const { return *parallel_; }
 
   VideoSummary video() const override { return {shape_.frames, shape_.width, shape_.height, fps_}; }
   const std::vector<StageReport>& stage_reports() const override { return reports_; }
@@ -91,6 +95,8 @@ class WanRunner : public Runner {
   WanVaeOptions vae_options_;
   int64_t text_len_ = 512;
   int64_t fps_ = 16;
+  std::unique_ptr<ParallelGroups> parallel_;
+  std::vector<std::string> parallel_warnings_;
   std::vector<StageReport> reports_;
 };
 

@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/progress.h"
+#include "platform/collectives.h"
 #include "platform/ops.h"
 
 namespace x2v {
@@ -69,38 +70,56 @@ void apply_guidance(Tensor& cond, const Tensor& uncond, double guide_scale) {
 }  // namespace
 
 WanGuidedDenoiser::WanGuidedDenoiser(const WanDit& model, const WanSamplingInputs& inputs, bool enable_cfg,
-                                     double guide_scale, const FeatureCacheOptions& caching)
+                                     double guide_scale, const FeatureCacheOptions& caching,
+                                     Communicator* cfg_group)
     : model_(model),
+      cfg_group_(cfg_group != nullptr && cfg_group->size() > 1 ? cfg_group : nullptr),
       enable_cfg_(enable_cfg),
       guide_scale_(guide_scale),
       cond_cache_(FeatureCache::create(caching, true)),
       uncond_cache_(FeatureCache::create(caching, false)) {
-  if (enable_cfg && !inputs.context_null.defined())
+  if (cfg_group_ != nullptr && (cfg_group_->size() != 2 || !enable_cfg))
+    throw Error("sample", concat("CFG parallel runs the two guidance branches on 2 ranks; this group has ",
+                                 cfg_group_->size(), enable_cfg ? "" : " and enable_cfg is false"));
+  if (runs_unconditional() && !inputs.context_null.defined())
     throw Error("sample",
                 "enable_cfg is true but there is no negative context (context_null); "
                 "give one or set enable_cfg to false");
+  if (runs_conditional() && !inputs.context.defined()) throw Error("sample", "there is no prompt context");
   inputs_.clip_features = inputs.clip_features;
   inputs_.y = inputs.y;
   if (inputs.first_frame_latent.defined()) inputs_.first_frame_timestep = 0.0;
   context_ = inputs.context;
   context_null_ = inputs.context_null;
   // The contexts' share of the DiT (text embedding, cross-attention keys and values) once, for every step.
-  prepared_ = model.prepare_context(inputs.context, inputs.clip_features);
-  if (enable_cfg) prepared_null_ = model.prepare_context(inputs.context_null, inputs.clip_features);
+  if (runs_conditional()) prepared_ = model.prepare_context(inputs.context, inputs.clip_features);
+  if (runs_unconditional()) prepared_null_ = model.prepare_context(inputs.context_null, inputs.clip_features);
 }
 
 Tensor WanGuidedDenoiser::velocity(const Tensor& latents, double timestep, int step) {
   WanDitInputs step_inputs = inputs_;
   step_inputs.x = latents;
   step_inputs.timestep = timestep;
-  step_inputs.context = context_;
-  if (cond_cache_) cond_cache_->begin_step(step);
-  Tensor velocity = model_.forward(step_inputs, &prepared_, cond_cache_.get());
-  if (enable_cfg_) {
+  const auto conditional = [&] {
+    step_inputs.context = context_;
+    if (cond_cache_) cond_cache_->begin_step(step);
+    return model_.forward(step_inputs, &prepared_, cond_cache_.get());
+  };
+  const auto unconditional = [&] {
     step_inputs.context = context_null_;
     if (uncond_cache_) uncond_cache_->begin_step(step);
-    apply_guidance(velocity, model_.forward(step_inputs, &prepared_null_, uncond_cache_.get()), guide_scale_);
+    return model_.forward(step_inputs, &prepared_null_, uncond_cache_.get());
+  };
+  if (cfg_group_ != nullptr) {
+    // Each rank runs its branch; both get both velocities (rank order: conditional, unconditional).
+    const Tensor mine = cfg_group_->rank() == 0 ? conditional() : unconditional();
+    std::vector<Tensor> both = collectives::all_gather(*cfg_group_, mine, {mine.shape(), mine.shape()});
+    Tensor velocity = both[0];  // a host buffer of its own
+    apply_guidance(velocity, both[1], guide_scale_);
+    return velocity;
   }
+  Tensor velocity = conditional();
+  if (enable_cfg_) apply_guidance(velocity, unconditional(), guide_scale_);
   return velocity;
 }
 
@@ -115,11 +134,12 @@ void hold_first_frame(Tensor& latents, const Tensor& image_latent) {
 }
 
 Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
-                          const WanSamplingOptions& options) {
+                          const WanSamplingOptions& options, Communicator* cfg_group) {
   if (!inputs.noise.defined() || inputs.noise.ndim() != 4)
     throw Error("sample", concat("noise is ", inputs.noise.describe(), "; expected [16, F, H, W]"));
   std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
-  WanGuidedDenoiser denoiser(model, inputs, options.enable_cfg, options.guide_scale, options.caching);
+  WanGuidedDenoiser denoiser(model, inputs, options.enable_cfg, options.guide_scale, options.caching,
+                             cfg_group);
   std::function<void(Tensor&)> constrain;
   if (inputs.first_frame_latent.defined())
     constrain = [&](Tensor& latents) { hold_first_frame(latents, inputs.first_frame_latent); };

@@ -7,6 +7,7 @@
 #include "models/wan/dit_model.h"
 #include "pipeline/denoiser.h"
 #include "pipeline/feature_cache.h"
+#include "platform/communicator.h"
 #include "schedulers/sampler.h"
 
 namespace x2v {
@@ -43,11 +44,13 @@ struct WanSamplingInputs {
 WanDitCheckpoint open_wan_dit_checkpoint(const std::string& path, const io::Config& config);
 
 // The Wan2.1 DiT with classifier-free guidance: v = v_uncond + g * (v_cond - v_uncond). The contexts'
-// cross-attention keys and values are computed once, at construction.
+// cross-attention keys and values are computed once, at construction. With a two-rank `cfg_group` (CFG
+// parallel), rank 0 of it runs only the conditional pass and needs only `context`, rank 1 only the
+// unconditional one with `context_null`; the two velocities are exchanged and both ranks apply the guidance.
 class WanGuidedDenoiser : public Denoiser {
  public:
   WanGuidedDenoiser(const WanDit& model, const WanSamplingInputs& inputs, bool enable_cfg, double guide_scale,
-                    const FeatureCacheOptions& caching = {});
+                    const FeatureCacheOptions& caching = {}, Communicator* cfg_group = nullptr);
   Tensor velocity(const Tensor& latents, double timestep, int step) override;
   // Feature caching's record (null without it): per branch, which evaluations ran the blocks.
   const FeatureCache* cache(bool conditional) const {
@@ -55,7 +58,14 @@ class WanGuidedDenoiser : public Denoiser {
   }
 
  private:
+  // The branches this rank runs: both, or with CFG parallel its own.
+  bool runs_conditional() const { return cfg_group_ == nullptr || cfg_group_->rank() == 0; }
+  bool runs_unconditional() const {
+    return enable_cfg_ && (cfg_group_ == nullptr || cfg_group_->rank() == 1);
+  }
+
   const WanDit& model_;
+  Communicator* cfg_group_;  // null unless CFG parallel
   bool enable_cfg_;
   double guide_scale_;
   WanDitInputs inputs_;  // the image conditioning (i2v); x, timestep and context per call
@@ -69,6 +79,6 @@ void hold_first_frame(Tensor& latents, const Tensor& image_latent);
 
 // Returns the final latents [C, F, H, W] f32 (host). Progress per step on stderr.
 Tensor sample_wan_latents(const WanDit& model, const WanSamplingInputs& inputs,
-                          const WanSamplingOptions& options);
+                          const WanSamplingOptions& options, Communicator* cfg_group = nullptr);
 
 }  // namespace x2v

@@ -222,7 +222,8 @@ void WanBlock::gated_residual(Tensor& x, const Tensor& y, const Tensor& modulati
     ops::gated_residual(rest, y.slice(0, first_tokens, tokens), modulation.select(0, row), rest);
 }
 
-void WanBlock::self_attention(Tensor& x, const WanTimeConditioning& time, const RopeTables& rope) const {
+void WanBlock::self_attention(Tensor& x, const WanTimeConditioning& time, const RopeTables& rope,
+                              const SequenceShard& shard) const {
   const int64_t tokens = x.size(0);
   const DType compute = precision_.compute;
   const Tensor modulated = modulation(time.e0);
@@ -238,7 +239,20 @@ void WanBlock::self_attention(Tensor& x, const WanTimeConditioning& time, const 
            k_tokens = k.reshape({tokens, heads_, dim_ / heads_});
     rope_->apply(q_tokens, rope, q_tokens);
     rope_->apply(k_tokens, rope, k_tokens);
-    self_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
+    if (!shard.active()) {
+      self_attention_->apply(heads_view(q), heads_view(k), heads_view(v), attended_heads);
+    } else {
+      // Ulysses: every token for this rank's heads, attended, then back to this rank's tokens.
+      const Tensor q_heads = sequence_to_heads(shard, q_tokens);
+      const Tensor k_heads = sequence_to_heads(shard, k_tokens);
+      const Tensor v_heads = sequence_to_heads(shard, v.reshape({tokens, heads_, dim_ / heads_}));
+      Tensor out = empty(q_heads.shape(), compute, *device_);
+      Tensor out_heads = out.permute({1, 0, 2});
+      self_attention_->apply(q_heads.permute({1, 0, 2}), k_heads.permute({1, 0, 2}),
+                             v_heads.permute({1, 0, 2}), out_heads);
+      Tensor target = attended.reshape({tokens, heads_, dim_ / heads_});
+      ops::copy(heads_to_sequence(shard, out), target);
+    }
   }
   Tensor y = self_o_.forward(attended, compute);
   gated_residual(x, y, modulated, first, time.first_tokens, 2);

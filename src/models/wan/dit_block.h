@@ -5,6 +5,7 @@
 
 #include "models/common/linear.h"
 #include "models/common/precision.h"
+#include "models/common/sequence_parallel.h"
 #include "models/wan/dit_kernels.h"
 #include "models/wan/dit_weights.h"
 #include "models/wan/rope_tables.h"
@@ -57,15 +58,17 @@ class WanBlock : public OffloadUnit {
 
   // x [tokens, dim] (residual, precision.sensitive) is updated in place. `time`: the step's e0; context
   // [text_len, dim] and image_context [257, dim] (i2v only, else undefined) in precision.compute.
-  // `rope`: the tables of the tokens' grid (wan_rope_tables). Needs kWanStepParts.
+  // `rope`: the tables of the tokens' grid (wan_rope_tables). Needs kWanStepParts. With an active `shard`
+  // (sequence parallel), x, time and rope hold this rank's share of the tokens.
   void forward(Tensor& x, const WanTimeConditioning& time, const WanCrossContext& cross,
-               const RopeTables& rope) const {
-    self_attention(x, time, rope);
+               const RopeTables& rope, const SequenceShard& shard = {}) const {
+    self_attention(x, time, rope, shard);
     cross_attention(x, cross);
     feed_forward(x, time);
   }
   // forward's three phases, in that order; each needs its part.
-  void self_attention(Tensor& x, const WanTimeConditioning& time, const RopeTables& rope) const;
+  void self_attention(Tensor& x, const WanTimeConditioning& time, const RopeTables& rope,
+                      const SequenceShard& shard = {}) const;
   void cross_attention(Tensor& x, const WanCrossContext& cross) const;
   void feed_forward(Tensor& x, const WanTimeConditioning& time) const;
   // The cross-attention keys and values of an embedded context (see WanDit::prepare_context). Needs

@@ -1,5 +1,6 @@
 #include "models/wan/dit_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -324,9 +325,13 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   patch_embedding_->apply(video, patches);
   const RopeGrid grid{patches.size(1), patches.size(2), patches.size(3)};
   const int64_t tokens = grid.tokens();
-  const RopeTables rope = wan_rope_tables(grid, c.head_dim(), 10000.0, device);
+  // Sequence parallel: this rank's share of the tokens (all of them otherwise) goes through the blocks.
+  const SequenceShard shard = SequenceShard::make(sequence_group_, tokens);
+  const RopeTables rope = wan_rope_tables(grid, c.head_dim(), 10000.0, device, shard.begin, shard.count);
   Tensor x = empty({tokens, c.dim}, precision_.sensitive, device);
   ops::copy(patches.reshape({c.dim, tokens}).transpose(0, 1), x);
+  patches = Tensor();
+  x = shard_rows(shard, x);
 
   WanTimeConditioning time;
   const Tensor e = embed_time(inputs.timestep, time.e0);
@@ -334,9 +339,11 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   observe("time_embedding", e);
   observe("time_projection", e0);
   Tensor first_e;
+  int64_t first_tokens = 0;  // of the whole sequence
   if (inputs.first_frame_timestep) {
     first_e = embed_time(*inputs.first_frame_timestep, time.first_e0);
-    time.first_tokens = grid.height * grid.width;  // the first latent frame's tokens come first
+    first_tokens = grid.height * grid.width;  // the first latent frame's tokens come first
+    time.first_tokens = std::clamp<int64_t>(first_tokens - shard.begin, 0, shard.count);
   }
   WanDitPreparedContext computed;
   if (prepared == nullptr) {
@@ -349,18 +356,20 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   if (cache != nullptr && inputs.first_frame_timestep)
     throw Error("wan dit", "feature caching does not run with per-token timesteps (Wan2.2 TI2V i2v)");
   if (cache == nullptr) {
-    run_blocks(x, time, *prepared, rope);
+    run_blocks(x, time, *prepared, rope, shard);
   } else if (cache->should_compute(e, e0)) {
     // residual = out - in, one rounding as in LightX2V (the negation is exact).
     Tensor negated_input = empty_like(x);
     ops::scale(x, -1.0f, 0.0f, negated_input);
-    run_blocks(x, time, *prepared, rope);
+    run_blocks(x, time, *prepared, rope, shard);
     Tensor residual = empty_like(x);
     ops::add(x, negated_input, residual);
     cache->store_residual(residual);
   } else {
     ops::add(x, cache->residual(), x);
   }
+
+  x = gather_rows(shard, x);
 
   // Head: LN(x) * (1 + scale) + shift with [shift, scale] = head.modulation + e, then a linear to patches.
   Tensor normed = empty({tokens, c.dim}, DType::f32, device);
@@ -372,8 +381,8 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
     Tensor rows = normed.slice(0, begin, end);
     ops::modulate(rows, head_modulation.select(0, 0), head_modulation.select(0, 1), rows);
   };
-  modulate_rows(first_e, 0, time.first_tokens);
-  modulate_rows(e, time.first_tokens, tokens);
+  modulate_rows(first_e, 0, first_tokens);
+  modulate_rows(e, first_tokens, tokens);
   Tensor patch_values = head_.forward(normed, DType::f32);
 
   // Unpatchify: token (f, h, w) holds values ordered (pt, ph, pw, c) -> out[c, f*pt, h*ph, w*pw].
@@ -386,16 +395,24 @@ Tensor WanDit::forward(const WanDitInputs& inputs, const WanDitPreparedContext* 
   return ops::to_device(out, host_device());
 }
 
+void WanDit::set_sequence_parallel(Communicator* group) {
+  if (group != nullptr && config_.num_heads % group->size() != 0)
+    throw Error("wan dit",
+                concat("seq_p_size ", group->size(), " does not divide this model's ", config_.num_heads,
+                       " attention heads; use a divisor of ", config_.num_heads));
+  sequence_group_ = group;
+}
+
 void WanDit::run_blocks(Tensor& x, const WanTimeConditioning& time, const WanDitPreparedContext& prepared,
-                        const RopeTables& rope) const {
+                        const RopeTables& rope, const SequenceShard& shard) const {
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     if (!units_) {
-      blocks_[i].forward(x, time, prepared.blocks[i], rope);
+      blocks_[i].forward(x, time, prepared.blocks[i], rope, shard);
     } else {
       for (size_t p = 0; p < unit_parts_.size(); ++p) {
         const auto& block = static_cast<const WanBlock&>(units_->take(i * unit_parts_.size() + p));
         const unsigned parts = unit_parts_[p];
-        if (parts & kWanSelfAttention) block.self_attention(x, time, rope);
+        if (parts & kWanSelfAttention) block.self_attention(x, time, rope, shard);
         if (parts & kWanCrossAttention) block.cross_attention(x, prepared.blocks[i]);
         if (parts & kWanFeedForward) block.feed_forward(x, time);
       }

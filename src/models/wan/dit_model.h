@@ -74,6 +74,11 @@ class WanDit {
   // Throws Error naming the problem when `inputs` do not fit this model.
   void check_inputs(const WanDitInputs& inputs) const;
 
+  // Ulysses sequence parallel over `group` (null or one rank: off): every rank of the group runs forward with
+  // the same inputs, holds 1/P of the tokens through the blocks, and returns the whole velocity. The heads
+  // must divide by the group's size.
+  void set_sequence_parallel(Communicator* group);
+
  private:
   void observe(const std::string& name, const Tensor& value) const;
   Tensor embed_time(double timestep, Tensor& e0) const;
@@ -83,7 +88,7 @@ class WanDit {
   void load_resident(const WanDitCheckpoint& checkpoint, const WanDitKernels& kernels);
   // Runs every block on x, resident or streamed.
   void run_blocks(Tensor& x, const WanTimeConditioning& time, const WanDitPreparedContext& prepared,
-                  const RopeTables& rope) const;
+                  const RopeTables& rope, const SequenceShard& shard) const;
 
   WanDitConfig config_;
   Precision precision_;
@@ -105,6 +110,7 @@ class WanDit {
   std::unique_ptr<LayerNormKernel> head_norm_;
   Linear head_;
   Observer observer_;
+  Communicator* sequence_group_ = nullptr;
 };
 
 }  // namespace x2v

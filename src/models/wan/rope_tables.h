@@ -21,8 +21,10 @@ struct RopeSplit {
 };
 RopeSplit wan_rope_split(int64_t head_dim);
 
-// The cos/sin tables of every token of `grid` on `device`. Angles are computed in f64, as the original
-// does, and stored as f32.
-RopeTables wan_rope_tables(const RopeGrid& grid, int64_t head_dim, double theta, Device& device);
+// The cos/sin tables of tokens [first, first + count) of `grid` (count < 0: to the end) on `device`. Angles
+// are computed in f64, as the original does, and stored as f32. Rows past the grid's tokens (a
+// sequence-parallel shard's padding) get angle 0.
+RopeTables wan_rope_tables(const RopeGrid& grid, int64_t head_dim, double theta, Device& device,
+                           int64_t first = 0, int64_t count = -1);
 
 }  // namespace x2v

@@ -2,7 +2,10 @@
 
 #include <filesystem>
 
+#include "core/log.h"
+#include "models/wan/vae_patch_grid.h"
 #include "models/wan/vae_tiling.h"
+#include "platform/allocator.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
 
@@ -89,9 +92,12 @@ WanVae::WanVae(const io::Checkpoint& checkpoint, const WanVaeOptions& options, D
     throw Error("wan vae", concat("dtype ", dtype_name(options.dtype), " is not supported; use f32 or bf16"));
   if (options.tiling)
     VaeTilePlan::make(1, 1, options.tile_sample_size, options.tile_sample_stride);  // checks
-  const VaeContext context{&device, options.dtype, options.conv_kernel, options.mm_kernel,
-                           options.attention_kernel};
+  if (options.tiling && options.patch_group != nullptr)
+    throw Error("wan vae", "use_tiling_vae and vae_parallel both split the decode; set one of them to false");
+  VaeContext context{&device, options.dtype, options.conv_kernel, options.mm_kernel,
+                     options.attention_kernel};
   encoder_ = std::make_unique<WanVaeEncoder>(weights, context);
+  context.halo_padding = options.patch_group != nullptr;
   decoder_ = std::make_unique<WanVaeDecoder>(weights, context);
 }
 
@@ -128,6 +134,7 @@ void WanVae::decode(const Tensor& latents, const FrameSink& sink) const {
   if (latents.ndim() != 4 || latents.size(0) != config_.z_dim || latents.numel() == 0)
     throw Error("wan vae", concat("latents are ", latents.describe(), "; expected [", config_.z_dim,
                                   ", frames, height, width] with at least one frame"));
+  if (options_.patch_group != nullptr) return decode_patches(latents, sink);
   if (options_.tiling && VaeTilePlan::needed(latents.size(2), latents.size(3), options_.tile_sample_size))
     return decode_tiled(latents, sink);
   VaeStream stream = decoder_->new_stream();
@@ -157,6 +164,26 @@ void WanVae::decode_tiled(const Tensor& latents, const FrameSink& sink) const {
       }
     sink(finished(assemble_vae_tiles(tiles, plan, height * kSpatialFactor, width * kSpatialFactor)));
   }
+}
+
+void WanVae::decode_patches(const Tensor& latents, const FrameSink& sink) const {
+  const VaePatchGrid grid(*options_.patch_group, latents.size(2), latents.size(3));
+  log_info("wan vae", "decoding ", latents.size(2), "x", latents.size(3), " latents in ", grid.rows(), "x",
+           grid.columns(), " patches over ", options_.patch_group->size(), " ranks (",
+           options_.patch_group->backend(), ")");
+  VaeStream stream = decoder_->new_stream();
+  stream.set_split(&grid);
+  const size_t sent_before = options_.patch_group->bytes_sent();
+  int64_t frames = 0;
+  for (int64_t t = 0; t < latents.size(1); ++t) {
+    const Tensor tile = grid.tile(denormalized(latents.slice(1, t, t + 1)));
+    const Tensor decoded = finished(grid.whole(decoder_->decode_chunk(tile, stream)));
+    frames += decoded.size(1);
+    sink(decoded);
+  }
+  log_info("wan vae", "patch parallel: rank ", options_.patch_group->rank(), " sent ",
+           format_bytes((options_.patch_group->bytes_sent() - sent_before) / static_cast<size_t>(frames)),
+           " a video frame (halos, the middle attention's frames, the decoded tiles)");
 }
 
 Tensor WanVae::decode(const Tensor& latents) const {

@@ -9,6 +9,7 @@
 
 #include "models/wan/vae_decoder.h"
 #include "models/wan/vae_encoder.h"
+#include "platform/communicator.h"
 
 namespace x2v {
 
@@ -22,6 +23,9 @@ struct WanVaeOptions {
   bool tiling = false;
   int64_t tile_sample_size = 256, tile_sample_stride = 192;  // pixels, diffusers' defaults
   std::string conv_kernel, mm_kernel, attention_kernel;      // "" = the platform's default
+  // Patch parallel (vae_parallel): every rank of this group calls decode with the same latents and decodes
+  // one tile of each frame (vae_patch_grid.h); every rank's sink gets the whole frames. Null: whole frames.
+  Communicator* patch_group = nullptr;
 };
 
 class WanVae {
@@ -57,6 +61,7 @@ class WanVae {
   Tensor denormalized(const Tensor& latent_frame) const;
   Tensor finished(const Tensor& frames) const;
   void decode_tiled(const Tensor& latents, const FrameSink& sink) const;
+  void decode_patches(const Tensor& latents, const FrameSink& sink) const;
 
   WanVaeConfig config_;
   const std::vector<float>* mean_ = nullptr;  // this VAE's latent normalization

@@ -61,6 +61,12 @@ Tensor make_window(const Shape& frames_shape, DType dtype, Device& device, Tenso
   return window;
 }
 
+const VaeSpatialSplit& VaeStream::split() const {
+  if (split_ == nullptr)
+    throw InternalError("wan vae", "a patch-parallel (halo padding) VAE stream has no spatial split");
+  return *split_;
+}
+
 void CausalConv3d::load(const WanVaeCheckpoint& checkpoint, const std::string& name,
                         const Shape& weight_shape, const VaeContext& context, VaeSlotCounter& slots) {
   context_ = context;
@@ -70,7 +76,8 @@ void CausalConv3d::load(const WanVaeCheckpoint& checkpoint, const std::string& n
   Device& device = *context.device;
   const Tensor weight = checkpoint.load(name + ".weight", weight_shape, context.dtype, device);
   const Tensor bias = checkpoint.load(name + ".bias", {weight_shape[0]}, context.dtype, device);
-  const int64_t pad = weight_shape[3] / 2;
+  takes_halo_ = context.halo_padding && weight_shape[3] > 1;
+  const int64_t pad = takes_halo_ ? 0 : weight_shape[3] / 2;
   ConvOptions options;
   options.spatial_dims = 3;
   options.pad_begin = {0, pad, pad};  // time: the kept frames stand in for the causal padding
@@ -86,7 +93,12 @@ Tensor CausalConv3d::convolve(const Shape& frames_shape, const std::function<voi
   return run_conv(*kernel_, window, context_);
 }
 
+Tensor CausalConv3d::bordered(Tensor x, VaeStream& stream) const {
+  return takes_halo_ ? stream.split().with_halo(x) : x;
+}
+
 Tensor CausalConv3d::forward(Tensor x, VaeStream& stream) const {
+  x = bordered(std::move(x), stream);
   if (time_kernel_ == 1) return run_conv(*kernel_, x, context_);
   return convolve(
       x.shape(),
@@ -98,6 +110,8 @@ Tensor CausalConv3d::forward(Tensor x, VaeStream& stream) const {
 }
 
 Tensor CausalConv3d::forward_normed(Tensor x, const VaeNorm& norm, VaeStream& stream) const {
+  // The border is the neighbours' normed values, so the norm runs before the exchange.
+  if (takes_halo_) return forward(norm.forward(x, true), stream);
   if (time_kernel_ == 1) return run_conv(*kernel_, norm.forward(x, true), context_);
   return convolve(
       x.shape(),
@@ -161,7 +175,14 @@ VaeAttentionBlock::VaeAttentionBlock(const WanVaeCheckpoint& checkpoint, const s
   attention_->load(AttentionOptions{});  // scale 1/sqrt(C)
 }
 
-Tensor VaeAttentionBlock::forward(Tensor x, VaeStream&) const {
+Tensor VaeAttentionBlock::forward(Tensor x, VaeStream& stream) const {
+  // Patch parallel: every position attends to the whole frame, so each rank attends over the assembled
+  // frames and keeps its own tile of the result.
+  if (stream.has_split()) return stream.split().tile(attend(stream.split().whole(x)));
+  return attend(x);
+}
+
+Tensor VaeAttentionBlock::attend(const Tensor& x) const {
   Device& device = *context_.device;
   const DType dtype = context_.dtype;
   const int64_t c = channels_, frames = x.size(1), positions = x.size(2) * x.size(3);
@@ -201,10 +222,12 @@ VaeResample::VaeResample(const WanVaeCheckpoint& checkpoint, const std::string& 
   const Tensor bias = checkpoint.load(prefix + "resample.1.bias", {spatial_out}, context.dtype, device);
   ConvOptions spatial;
   spatial.spatial_dims = 3;
-  if (up) {
+  if (up && !context.halo_padding) {
     spatial.pad_begin = {0, 1, 1};
     spatial.pad_end = {0, 1, 1};
-  } else {
+  } else if (!up) {
+    if (context.halo_padding)
+      throw InternalError("wan vae", "patch parallel (halo padding) runs the decoder only, not a downsample");
     spatial.stride = {1, 2, 2};
     spatial.pad_end = {0, 1, 1};  // ZeroPad2d((0, 1, 0, 1)): right and bottom only
   }
@@ -243,14 +266,17 @@ Tensor VaeResample::upsample(Tensor x, VaeStream& stream) const {
   }
   // Frame by frame (resample.1 is a per-frame conv), so only one upsampled frame exists at a time.
   // Nearest 2x: a view repeating each pixel twice along H and W (stride 0), gathered by one copy.
-  x = ops::contiguous(x);
-  const int64_t frames = x.size(1), plane = height * width;
+  // Patch parallel: a one-pixel border upsampled is two pixels, of which the conv needs the inner one.
+  const bool halo = context_.halo_padding;
+  x = halo ? ops::contiguous(stream.split().with_halo(x)) : ops::contiguous(x);
+  const int64_t frames = x.size(1), rows = x.size(2), columns = x.size(3), plane = rows * columns;
   return stack_frames(frames, context_, [&](int64_t f) {
-    Tensor big = empty({c, 1, 2 * height, 2 * width}, context_.dtype, device);
-    Tensor target = big.reshape({c, 1, height, 2, width, 2});
-    ops::copy(x.as_strided({c, 1, height, 2, width, 2}, {frames * plane, plane, width, 0, 1, 0},
+    Tensor big = empty({c, 1, 2 * rows, 2 * columns}, context_.dtype, device);
+    Tensor target = big.reshape({c, 1, rows, 2, columns, 2});
+    ops::copy(x.as_strided({c, 1, rows, 2, columns, 2}, {frames * plane, plane, columns, 0, 1, 0},
                            x.offset() + f * plane),
               target);
+    if (halo) big = big.slice(2, 1, 2 * rows - 1).slice(3, 1, 2 * columns - 1);
     return run_conv(*spatial_, big, context_);
   });
 }

@@ -19,20 +19,41 @@ struct VaeContext {
   Device* device = nullptr;
   DType dtype = DType::f32;  // activations (and weights as loaded); kernels compute in f32
   std::string conv_kernel, mm_kernel, attention_kernel;
+  // Patch parallel: the spatial convolutions do not pad; their input's border comes from the stream's split
+  // (the neighbouring tiles' pixels, zeros at the image's edge), so tiles decode exactly as the whole would.
+  bool halo_padding = false;
+};
+
+// A frame split spatially into tiles, one per rank (patch parallel): what a layer needs from the other tiles.
+// Tensors are [C, T, h, w] at any scale of the latent grid (the scale is read off the tile's size).
+class VaeSpatialSplit {
+ public:
+  virtual ~VaeSpatialSplit() = default;
+  // This rank's tile with a one-pixel border: the neighbouring tiles' edge pixels, zeros at the image's edge.
+  virtual Tensor with_halo(const Tensor& tile) const = 0;
+  // The whole frames, assembled from every rank's tile.
+  virtual Tensor whole(const Tensor& tile) const = 0;
+  // This rank's tile of whole frames.
+  virtual Tensor tile(const Tensor& whole) const = 0;
 };
 
 // The causal state of one stream: per temporal convolution the frames it keeps, and the chunk index
-// (layers treat the first chunk specially, as the reference does).
+// (layers treat the first chunk specially, as the reference does); with patch parallel, the split.
 class VaeStream {
  public:
   explicit VaeStream(size_t slots) : history_(slots) {}
   Tensor& history(size_t slot) { return history_.at(slot); }
   bool first_chunk() const { return chunks_done_ == 0; }
   void finish_chunk() { ++chunks_done_; }
+  void set_split(const VaeSpatialSplit* split) { split_ = split; }
+  // Throws InternalError when a halo-padding model runs without one.
+  const VaeSpatialSplit& split() const;
+  bool has_split() const { return split_ != nullptr; }
 
  private:
   std::vector<Tensor> history_;
   int64_t chunks_done_ = 0;
+  const VaeSpatialSplit* split_ = nullptr;
 };
 
 // Hands out history slots to the temporal convolutions of one model while it loads.
@@ -58,9 +79,13 @@ class CausalConv3d {
   Tensor convolve(const Shape& frames_shape, const std::function<void(Tensor&)>& fill,
                   VaeStream& stream) const;
 
+  // x with the border a halo-padding model's spatial kernel needs (x itself otherwise).
+  Tensor bordered(Tensor x, VaeStream& stream) const;
+
   VaeContext context_;
   std::unique_ptr<ConvKernel> kernel_;
   int64_t time_kernel_ = 1;
+  bool takes_halo_ = false;  // halo_padding and a 3x3 spatial kernel
   size_t slot_ = 0;
 };
 
@@ -103,6 +128,9 @@ class VaeAttentionBlock final : public VaeLayer {
   Tensor forward(Tensor x, VaeStream& stream) const override;
 
  private:
+  // The attention over the whole frames x [C, T, H, W].
+  Tensor attend(const Tensor& x) const;
+
   VaeContext context_;
   int64_t channels_;
   VaeNorm norm_;

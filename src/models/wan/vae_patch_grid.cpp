@@ -1,0 +1,145 @@
+#include "models/wan/vae_patch_grid.h"
+
+#include <limits>
+
+#include "platform/collectives.h"
+#include "platform/ops.h"
+
+namespace x2v {
+namespace {
+
+std::vector<int64_t> even_bounds(int64_t length, int parts) {
+  std::vector<int64_t> bounds;
+  for (int i = 0; i <= parts; ++i) bounds.push_back(length * i / parts);
+  return bounds;
+}
+
+// Tags of the four halo exchanges, one per direction of travel.
+enum HaloTag { kToLeft = 11, kToRight = 12, kToUp = 13, kToDown = 14 };
+
+}  // namespace
+
+std::pair<int, int> VaePatchGrid::shape_for(int ranks, int64_t height, int64_t width) {
+  std::pair<int, int> best{0, 0};
+  double best_border = std::numeric_limits<double>::infinity();
+  for (int rows = 1; rows <= ranks; ++rows) {
+    if (ranks % rows != 0) continue;
+    const int columns = ranks / rows;
+    if (rows > height || columns > width) continue;
+    const double border = static_cast<double>(height) / rows + static_cast<double>(width) / columns;
+    if (border < best_border) {
+      best_border = border;
+      best = {rows, columns};
+    }
+  }
+  if (best.first == 0)
+    throw Error("vae parallel", concat("a ", height, "x", width, " latent cannot be split into ", ranks,
+                                       " tiles of at least one pixel; use fewer ranks or set ",
+                                       "\"vae_parallel\": false in \"parallel\""));
+  return best;
+}
+
+VaePatchGrid::VaePatchGrid(Communicator& group, int64_t height, int64_t width) : group_(&group) {
+  std::tie(rows_, columns_) = shape_for(group.size(), height, width);
+  row_ = group.rank() / columns_;
+  column_ = group.rank() % columns_;
+  row_bounds_ = even_bounds(height, rows_);
+  column_bounds_ = even_bounds(width, columns_);
+}
+
+int VaePatchGrid::rank_at(int row, int column) const {
+  if (row < 0 || row >= rows_ || column < 0 || column >= columns_) return -1;
+  return row * columns_ + column;
+}
+
+int64_t VaePatchGrid::scale_of(const Tensor& tile) const {
+  const int64_t latent_height = row_bounds_[row_ + 1] - row_bounds_[row_];
+  const int64_t latent_width = column_bounds_[column_ + 1] - column_bounds_[column_];
+  const int64_t scale = tile.size(2) / latent_height;
+  if (tile.ndim() != 4 || scale < 1 || tile.size(2) != scale * latent_height ||
+      tile.size(3) != scale * latent_width)
+    throw InternalError("vae parallel",
+                        concat("tile ", tile.describe(), " is not a multiple of the latent tile ",
+                               latent_height, "x", latent_width));
+  return scale;
+}
+
+Tensor VaePatchGrid::with_halo(const Tensor& tile) const {
+  scale_of(tile);
+  const Tensor x = ops::contiguous(tile);
+  const int64_t channels = x.size(0), frames = x.size(1), height = x.size(2), width = x.size(3);
+  Communicator& group = *group_;
+  const int left = rank_at(row_, column_ - 1), right = rank_at(row_, column_ + 1);
+  const int up = rank_at(row_ - 1, column_), down = rank_at(row_ + 1, column_);
+  // Columns first, then rows of the widened tile, so the corners come from the diagonal neighbours.
+  Tensor wide = empty({channels, frames, height, width + 2}, x.dtype(), *x.device());
+  {
+    Tensor middle = wide.slice(3, 1, width + 1);
+    ops::copy(x, middle);
+    const Shape column_shape{channels, frames, height, 1};
+    // My left column goes left, my right halo comes from the right (its left column); and the mirror.
+    const Tensor from_right =
+        collectives::send_receive(group, x.slice(3, 0, 1), left, column_shape, right, kToLeft);
+    const Tensor from_left =
+        collectives::send_receive(group, x.slice(3, width - 1, width), right, column_shape, left, kToRight);
+    Tensor left_halo = wide.slice(3, 0, 1), right_halo = wide.slice(3, width + 1, width + 2);
+    if (from_left.defined())
+      ops::copy(from_left, left_halo);
+    else
+      ops::fill(left_halo, 0.0f);
+    if (from_right.defined())
+      ops::copy(from_right, right_halo);
+    else
+      ops::fill(right_halo, 0.0f);
+  }
+  Tensor bordered = empty({channels, frames, height + 2, width + 2}, x.dtype(), *x.device());
+  Tensor middle = bordered.slice(2, 1, height + 1);
+  ops::copy(wide, middle);
+  const Shape row_shape{channels, frames, 1, width + 2};
+  const Tensor from_below = collectives::send_receive(group, wide.slice(2, 0, 1), up, row_shape, down, kToUp);
+  const Tensor from_above =
+      collectives::send_receive(group, wide.slice(2, height - 1, height), down, row_shape, up, kToDown);
+  Tensor top = bordered.slice(2, 0, 1), bottom = bordered.slice(2, height + 1, height + 2);
+  if (from_above.defined())
+    ops::copy(from_above, top);
+  else
+    ops::fill(top, 0.0f);
+  if (from_below.defined())
+    ops::copy(from_below, bottom);
+  else
+    ops::fill(bottom, 0.0f);
+  return bordered;
+}
+
+Tensor VaePatchGrid::whole(const Tensor& tile) const {
+  const int64_t scale = scale_of(tile);
+  const int64_t channels = tile.size(0), frames = tile.size(1);
+  std::vector<Shape> shapes;
+  for (int rank = 0; rank < group_->size(); ++rank) {
+    const int row = rank / columns_, column = rank % columns_;
+    shapes.push_back({channels, frames, (row_bounds_[row + 1] - row_bounds_[row]) * scale,
+                      (column_bounds_[column + 1] - column_bounds_[column]) * scale});
+  }
+  const std::vector<Tensor> parts = collectives::all_gather(*group_, ops::contiguous(tile), shapes);
+  Tensor frames_out = empty({channels, frames, row_bounds_.back() * scale, column_bounds_.back() * scale},
+                            tile.dtype(), *tile.device());
+  for (int rank = 0; rank < group_->size(); ++rank) {
+    const int row = rank / columns_, column = rank % columns_;
+    Tensor target = frames_out.slice(2, row_bounds_[row] * scale, row_bounds_[row + 1] * scale)
+                        .slice(3, column_bounds_[column] * scale, column_bounds_[column + 1] * scale);
+    ops::copy(parts[rank], target);
+  }
+  return frames_out;
+}
+
+Tensor VaePatchGrid::tile(const Tensor& whole) const {
+  const int64_t scale = whole.size(2) / row_bounds_.back();
+  if (whole.ndim() != 4 || whole.size(2) != row_bounds_.back() * scale ||
+      whole.size(3) != column_bounds_.back() * scale)
+    throw InternalError("vae parallel", concat("frames ", whole.describe(), " do not fit the latent grid ",
+                                               row_bounds_.back(), "x", column_bounds_.back()));
+  return ops::contiguous(whole.slice(2, row_bounds_[row_] * scale, row_bounds_[row_ + 1] * scale)
+                             .slice(3, column_bounds_[column_] * scale, column_bounds_[column_ + 1] * scale));
+}
+
+}  // namespace x2v

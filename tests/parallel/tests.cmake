@@ -1,0 +1,37 @@
+# Distributed inference under mpirun on the tiny model (OpenMPI, oversubscribed on CI's two cores): CFG
+# parallel, Ulysses, both, and the VAE in patches each give the single-process result; bad configurations are
+# named by every rank; a rank failing mid-run ends the job. Included from tests/CMakeLists.txt.
+if(NOT X2V_WITH_MPI OR NOT MPIEXEC_EXECUTABLE)
+  message(STATUS "x2v: no MPI, so the parallel tests are not built (apt install libopenmpi-dev openmpi-bin)")
+  return()
+endif()
+
+set(X2V_PARALLEL_DIR ${CMAKE_CURRENT_LIST_DIR})
+add_executable(compare_tensors ${CMAKE_CURRENT_LIST_DIR}/../tools/compare_tensors.cpp)
+target_link_libraries(compare_tensors PRIVATE x2v_core)
+
+set(X2V_PARALLEL_OUT ${CMAKE_BINARY_DIR}/parallel_out)
+set(x2v_parallel_env "X2V=$<TARGET_FILE:x2v>;COMPARE=$<TARGET_FILE:compare_tensors>;MODEL=${X2V_TINY_MODEL};CONFIG=${X2V_TINY_CONFIG};OUT=${X2V_PARALLEL_OUT};MPIRUN=${MPIEXEC_EXECUTABLE};CLI_DIR=${X2V_CLI_DIR}")
+function(x2v_parallel_test name)
+  add_test(NAME parallel.${name} COMMAND bash ${X2V_PARALLEL_DIR}/parallel_check.sh ${ARGN})
+  set_tests_properties(parallel.${name} PROPERTIES LABELS parallel TIMEOUT 300 ENVIRONMENT "${x2v_parallel_env}"
+                       FIXTURES_REQUIRED "tiny_model;parallel_reference" RESOURCE_LOCK mpi)
+endfunction()
+
+add_test(NAME parallel.reference COMMAND bash ${X2V_PARALLEL_DIR}/parallel_check.sh reference)
+set_tests_properties(parallel.reference PROPERTIES LABELS parallel ENVIRONMENT "${x2v_parallel_env}"
+                     FIXTURES_REQUIRED tiny_model FIXTURES_SETUP parallel_reference)
+
+x2v_parallel_test(sample_cfg2 sample sample_cfg2 2 "{\"cfg_p_size\": 2}")
+x2v_parallel_test(sample_ulysses2 sample sample_ulysses2 2 "{\"seq_p_size\": 2, \"seq_p_attn_type\": \"ulysses\"}")
+x2v_parallel_test(sample_cfg2_ulysses2 sample sample_cfg2_ulysses2 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}")
+x2v_parallel_test(decode_patches2 decode decode_patches2 2 "{\"seq_p_size\": 2}")
+x2v_parallel_test(decode_patches4 decode decode_patches4 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}")
+x2v_parallel_test(decode_patches4_unequal decode decode_patches4_unequal 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}" wide_)
+x2v_parallel_test(infer_cfg2_ulysses2 infer infer_cfg2_ulysses2 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}")
+x2v_parallel_test(error_rank_count error error_rank_count 2 "{\"seq_p_size\": 4}" "= 4 ranks but x2v runs on 2")
+x2v_parallel_test(error_cfg_size error error_cfg_size 3 "{\"cfg_p_size\": 3}" "so it is 1 or 2")
+x2v_parallel_test(error_heads error error_heads 4 "{\"seq_p_size\": 4}" "does not divide the model's 2 attention heads")
+x2v_parallel_test(error_ring error error_ring 2 "{\"seq_p_size\": 2, \"seq_p_attn_type\": \"ring\"}" "is not built in x2v; use \"ulysses\"")
+x2v_parallel_test(error_no_section error error_no_section 2 "false" "has no \"parallel\" section")
+x2v_parallel_test(fail_mid_run fail fail_mid_run 2 "{\"cfg_p_size\": 2}" "1:1")
