@@ -1,5 +1,6 @@
 // `x2v convert`: LightX2V's checkpoint converter (tools/convert/converter.py) for the Wan2.1 DiT and the umT5
-// encoder, with its flag spellings and defaults. The work is pipeline/convert.h; this file parses and reports.
+// encoder, with its flag spellings and defaults. The work is pipeline/convert.h; this file parses and
+// reports.
 #include <cstdio>
 #include <optional>
 #include <string>

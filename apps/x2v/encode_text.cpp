@@ -19,7 +19,7 @@ void run_encode_text(const EncodeTextArguments& arguments) {
   check_output_path(arguments.output);
   Device& device = selected_device();
   WanRunner runner(arguments.model_path,
-                      load_wan_run_config("wan2.1", "t2v", arguments.config_json, arguments.strict), device);
+                   load_wan_run_config("wan2.1", "t2v", arguments.config_json, arguments.strict), device);
   GenerationRequest request;
   request.prompt = arguments.prompt;
   if (clean_prompt(request.prompt).empty())

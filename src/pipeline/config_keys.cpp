@@ -23,7 +23,7 @@ const std::vector<std::string> kUsedKeys = {
     "magcache_retention_ratio", "magcache_ratios", "magcache_calibration", "use_image_encoder",
     "clip_original_ckpt", "clip_cpu_offload", "boundary", "boundary_step_index", "high_noise_original_ckpt",
     "low_noise_original_ckpt", "high_noise_quantized_ckpt", "low_noise_quantized_ckpt", "clip_quantized",
-    "clip_quant_scheme", "clip_quantized_ckpt",
+    "clip_quant_scheme", "clip_quantized_ckpt", "parallel", "vae_parallel",
     // x2v always decodes chunk by chunk (LightX2V's streaming decode), so either value is honoured.
     "use_stream_vae"};
 
@@ -68,10 +68,8 @@ const std::vector<UnimplementedKey>& unimplemented_keys() {
       {"vae_offload_cache", kNoWan22},
       {"cpu_offload_activations", "activations stay on the device"},
       {"clean_cuda_cache", "cached blocks go back to the system after each stage"},
-      {"parallel", "one process runs every step (no sequence or CFG parallelism)"},
-      {"seq_parallel", "one process runs every step"},
-      {"cfg_parallel", "one process runs both CFG branches"},
-      {"vae_parallel", "one process decodes the whole video"},
+      {"seq_parallel", "LightX2V derives it from parallel.seq_p_size; set that instead"},
+      {"cfg_parallel", "LightX2V derives it from parallel.cfg_p_size; set that instead"},
       {"compile", "kernels run as registered (no graph compilation)"},
       {"use_compile", "kernels run as registered (no graph compilation)"},
       {"vae_use_compile", "kernels run as registered (no graph compilation)"},

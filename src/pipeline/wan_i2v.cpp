@@ -58,7 +58,7 @@ Tensor wan_ti2v_first_frame(const Tensor& image, const WanVideoShape& shape) {
   const int64_t rw = static_cast<int64_t>(std::nearbyint(static_cast<double>(iw) * scale));
   const Tensor resized = io::resize_bicubic(image, std::max(rh, shape.height), std::max(rw, shape.width));
   const int64_t top = (resized.size(1) - shape.height) / 2, left = (resized.size(2) - shape.width) / 2;
-    return ops::contiguous(resized.slice(1, top, top + shape.height).slice(2, left, left + shape.width))
+  return ops::contiguous(resized.slice(1, top, top + shape.height).slice(2, left, left + shape.width))
       .reshape({3, 1, shape.height, shape.width});
 }
 

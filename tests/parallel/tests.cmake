@@ -1,6 +1,14 @@
 # Distributed inference under mpirun on the tiny model (OpenMPI, oversubscribed on CI's two cores): CFG
 # parallel, Ulysses, both, and the VAE in patches each give the single-process result; bad configurations are
 # named by every rank; a rank failing mid-run ends the job. Included from tests/CMakeLists.txt.
+# x2v never links MPI, and a launcher-started x2v whose plugin is missing says what to install.
+add_test(NAME parallel.x2v_does_not_link_mpi COMMAND bash -c "! ldd '$<TARGET_FILE:x2v>' | grep -i mpi")
+set_tests_properties(parallel.x2v_does_not_link_mpi PROPERTIES LABELS parallel)
+add_test(NAME parallel.missing_plugin COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli/expect_error.sh
+         "its MPI plugin /nonexistent/libx2v_mpi.so is missing" $<TARGET_FILE:x2v> platforms)
+set_tests_properties(parallel.missing_plugin PROPERTIES LABELS parallel
+                     ENVIRONMENT "OMPI_COMM_WORLD_SIZE=2;OMPI_COMM_WORLD_RANK=0;X2V_COMM_PLUGIN=/nonexistent/libx2v_mpi.so")
+
 if(NOT X2V_WITH_MPI OR NOT MPIEXEC_EXECUTABLE)
   message(STATUS "x2v: no MPI, so the parallel tests are not built (apt install libopenmpi-dev openmpi-bin)")
   return()
