@@ -7,6 +7,8 @@
 #   infer NAME RANKS PARALLEL         mpirun x2v infer; rank 0 alone writes; frames within 1 of 255
 #   error NAME RANKS PARALLEL TEXT    every rank prints TEXT, the job ends non-zero, nothing written
 #   fail NAME RANKS PARALLEL SPEC     X2V_FAIL_AT_STEP=SPEC: one rank fails mid-run and ends the job
+#   device NAME RANKS PARALLEL        on $PLATFORM (a device whose memory the host may not read): sample and
+#                                     decode under mpirun within 1e-5 of the same device's single-process run
 # PARALLEL is the JSON of the config's "parallel" object. Environment: X2V, COMPARE, MODEL, CONFIG, OUT,
 # MPIRUN, CLI_DIR.
 set -euo pipefail
@@ -69,6 +71,22 @@ sample|decode|infer)
     bash "$CLI_DIR/compare_frames.sh" "$ref/frames" "$o/frames" 1
     bash "$CLI_DIR/check_video.sh" "$o/video.mp4" 17 192 128 16 ;;
   esac
+  ;;
+device)
+  name=$2 ranks=$3 parallel=$4
+  o=$OUT/$name; rm -rf "$o"; mkdir -p "$o"
+  config_with "$o/config.json" "$parallel"
+  "$X2V" sample --model_path "$MODEL" --config_json "$ref/config.json" --inputs "$ref/text.safetensors" \
+    --seed 5 --output "$o/single_latents.safetensors" 2>"$o/log"
+  "$X2V" decode --model_path "$MODEL" --config_json "$ref/config.json" --inputs "$o/single_latents.safetensors" \
+    --output "$o/single_video.safetensors" 2>>"$o/log"
+  "${mpirun[@]}" -np "$ranks" "$X2V" sample --model_path "$MODEL" --config_json "$o/config.json" \
+    --inputs "$ref/text.safetensors" --seed 5 --output "$o/latents.safetensors" 2>>"$o/log" || { cat "$o/log"; exit 1; }
+  "${mpirun[@]}" -np "$ranks" "$X2V" decode --model_path "$MODEL" --config_json "$o/config.json" \
+    --inputs "$o/single_latents.safetensors" --output "$o/video.safetensors" 2>>"$o/log" || { cat "$o/log"; exit 1; }
+  grep -q "$PLATFORM:0 allocator peak" "$o/log" || { echo "did not run on $PLATFORM"; cat "$o/log"; exit 1; }
+  "$COMPARE" "$o/single_latents.safetensors" "$o/latents.safetensors" 1e-5
+  "$COMPARE" "$o/single_video.safetensors" "$o/video.safetensors" 1e-5
   ;;
 error|fail)
   name=$2 ranks=$3 parallel=$4 expected=$5

@@ -43,3 +43,13 @@ x2v_parallel_test(error_heads error error_heads 4 "{\"seq_p_size\": 4}" "does no
 x2v_parallel_test(error_ring error error_ring 2 "{\"seq_p_size\": 2, \"seq_p_attn_type\": \"ring\"}" "is not built in x2v; use \"ulysses\"")
 x2v_parallel_test(error_no_section error error_no_section 2 "false" "has no \"parallel\" section")
 x2v_parallel_test(fail_mid_run fail fail_mid_run 2 "{\"cfg_p_size\": 2}" "1:1")
+
+# The same on devices whose memory the host cannot read: the collectives stage tensors through host copies.
+x2v_parallel_test(toy_cfg2_ulysses2 device toy_cfg2_ulysses2 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}")
+set_property(TEST parallel.toy_cfg2_ulysses2 APPEND PROPERTY ENVIRONMENT
+             "PLATFORM=toy;X2V_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins/toy")
+if(X2V_WITH_VULKAN)
+  x2v_parallel_test(vulkan_ulysses2 device vulkan_ulysses2 2 "{\"seq_p_size\": 2}")
+  set_property(TEST parallel.vulkan_ulysses2 APPEND PROPERTY ENVIRONMENT
+               "PLATFORM=vulkan;VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json;X2V_VULKAN_VALIDATION=1")
+endif()
