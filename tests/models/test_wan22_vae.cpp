@@ -71,6 +71,17 @@ TEST(Wan22Vae, DecodeMatchesOfficialForOneToThreeLatentFrames) {
   }
 }
 
+// Patch parallel's halo path on one rank (test_wan_vae.cpp says why): the Wan2.2 decoder's DupUp3D shortcuts
+// and 2x2 output patches go through it too.
+TEST(Wan22Vae, PatchParallelOnOneRankMatchesTheOfficialDecode) {
+  const Wan22VaeFolder folder;
+  const std::unique_ptr<Communicator> group = make_local_communicator();
+  WanVaeOptions options;
+  options.patch_group = group.get();
+  const auto vae = WanVae::open(folder.path.string(), options, test_device());
+  EXPECT_LE(relative_error(vae->decode(fixture("latents")), fixture("video")), testing::kModelF32Tolerance);
+}
+
 TEST(Wan22Vae, Bf16DecodeStaysCloseAndTilingIsRefused) {
   const Wan22VaeFolder folder;
   WanVaeOptions bf16;

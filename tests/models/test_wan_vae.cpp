@@ -144,6 +144,21 @@ TEST(WanVae, TiledDecodeMatchesDiffusersTiledDecode) {
   EXPECT_LE(relative_error(vae->decode(latents), expected), kF32Tolerance);
 }
 
+// Patch parallel's halo path (convolutions without padding, borders from the split) on a one-rank group: the
+// borders are all the image's edge, so this is the official decode; mpirun runs the multi-rank grids
+// (tests/parallel).
+TEST(WanVae, PatchParallelOnOneRankMatchesTheOfficialDecode) {
+  const std::unique_ptr<Communicator> group = make_local_communicator();
+  WanVaeOptions options;
+  options.patch_group = group.get();
+  const auto vae = open_vae("wan_vae/Wan2.1_VAE.pth", options);
+  const Tensor latents = load_fixture("wan_vae/decode.safetensors", "latents");
+  EXPECT_LE(relative_error(vae->decode(latents), load_fixture("wan_vae/decode.safetensors", "video")),
+            kF32Tolerance);
+  options.tiling = true;
+  EXPECT_THROW(open_vae("wan_vae/Wan2.1_VAE.pth", options), Error);  // two ways to split one decode
+}
+
 TEST(WanVae, Bf16IsCloseToTheF32Reference) {
   WanVaeOptions options;
   options.dtype = DType::bf16;

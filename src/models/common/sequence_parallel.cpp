@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "platform/collectives.h"
 #include "platform/ops.h"
+#include "platform/platform.h"
 
 namespace x2v {
 
@@ -30,7 +31,7 @@ Tensor shard_rows(const SequenceShard& shard, const Tensor& full) {
   if (!shard.active()) return ops::contiguous(full);
   Shape shape = full.shape();
   shape[0] = shard.count;
-  Tensor local = empty(shape, full.dtype(), *full.device());
+  Tensor local = empty(shape, full.dtype(), device_of(full));
   const int64_t real = shard.real();
   if (real < shard.count) {
     Tensor padding = local.slice(0, real, shard.count);
@@ -49,7 +50,7 @@ Tensor gather_rows(const SequenceShard& shard, const Tensor& local) {
   const std::vector<Tensor> parts = collectives::all_gather(*shard.group, local, shapes);
   Shape shape = local.shape();
   shape[0] = shard.total;
-  Tensor full = empty(shape, local.dtype(), *local.device());
+  Tensor full = empty(shape, local.dtype(), device_of(local));
   int64_t row = 0;
   for (const Tensor& part : parts) {
     const int64_t rows = std::min(part.size(0), shard.total - row);
@@ -77,7 +78,7 @@ Tensor sequence_to_heads(const SequenceShard& shard, const Tensor& local) {
   const int64_t ranks = shard.group->size(), heads = local.size(1), d = local.size(2);
   const int64_t mine = local_heads(shard, heads);
   // Block r of the send buffer: my tokens, rank r's heads.
-  Tensor send = empty({ranks, shard.count, mine, d}, local.dtype(), *local.device());
+  Tensor send = empty({ranks, shard.count, mine, d}, local.dtype(), device_of(local));
   ops::copy(local.reshape({shard.count, ranks, mine, d}).permute({1, 0, 2, 3}), send);
   // Block r of what comes back: rank r's tokens, my heads, which in rank order is the padded sequence.
   const Tensor received = collectives::all_to_all(*shard.group, send.reshape({ranks * shard.count, mine, d}));
@@ -87,7 +88,7 @@ Tensor sequence_to_heads(const SequenceShard& shard, const Tensor& local) {
 Tensor heads_to_sequence(const SequenceShard& shard, const Tensor& heads) {
   if (!shard.active()) return heads;
   const int64_t ranks = shard.group->size(), mine = heads.size(1), d = heads.size(2);
-  Tensor send = empty({ranks * shard.count, mine, d}, heads.dtype(), *heads.device());
+  Tensor send = empty({ranks * shard.count, mine, d}, heads.dtype(), device_of(heads));
   if (shard.padded() > shard.total) {
     Tensor padding = send.slice(0, shard.total, shard.padded());
     ops::fill(padding, 0.0f);
@@ -96,7 +97,7 @@ Tensor heads_to_sequence(const SequenceShard& shard, const Tensor& heads) {
   ops::copy(heads, rows);
   // Block r comes from rank r: my tokens, its heads; heads in rank order make the full head dimension.
   const Tensor received = collectives::all_to_all(*shard.group, send);
-  Tensor local = empty({shard.count, ranks * mine, d}, heads.dtype(), *heads.device());
+  Tensor local = empty({shard.count, ranks * mine, d}, heads.dtype(), device_of(heads));
   Tensor target = local.reshape({shard.count, ranks, mine, d});
   ops::copy(received.reshape({ranks, shard.count, mine, d}).permute({1, 0, 2, 3}), target);
   return local;

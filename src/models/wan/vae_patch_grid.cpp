@@ -4,6 +4,7 @@
 
 #include "platform/collectives.h"
 #include "platform/ops.h"
+#include "platform/platform.h"
 
 namespace x2v {
 namespace {
@@ -72,7 +73,7 @@ Tensor VaePatchGrid::with_halo(const Tensor& tile) const {
   const int left = rank_at(row_, column_ - 1), right = rank_at(row_, column_ + 1);
   const int up = rank_at(row_ - 1, column_), down = rank_at(row_ + 1, column_);
   // Columns first, then rows of the widened tile, so the corners come from the diagonal neighbours.
-  Tensor wide = empty({channels, frames, height, width + 2}, x.dtype(), *x.device());
+  Tensor wide = empty({channels, frames, height, width + 2}, x.dtype(), device_of(x));
   {
     Tensor middle = wide.slice(3, 1, width + 1);
     ops::copy(x, middle);
@@ -92,7 +93,7 @@ Tensor VaePatchGrid::with_halo(const Tensor& tile) const {
     else
       ops::fill(right_halo, 0.0f);
   }
-  Tensor bordered = empty({channels, frames, height + 2, width + 2}, x.dtype(), *x.device());
+  Tensor bordered = empty({channels, frames, height + 2, width + 2}, x.dtype(), device_of(x));
   Tensor middle = bordered.slice(2, 1, height + 1);
   ops::copy(wide, middle);
   const Shape row_shape{channels, frames, 1, width + 2};
@@ -122,7 +123,7 @@ Tensor VaePatchGrid::whole(const Tensor& tile) const {
   }
   const std::vector<Tensor> parts = collectives::all_gather(*group_, ops::contiguous(tile), shapes);
   Tensor frames_out = empty({channels, frames, row_bounds_.back() * scale, column_bounds_.back() * scale},
-                            tile.dtype(), *tile.device());
+                            tile.dtype(), device_of(tile));
   for (int rank = 0; rank < group_->size(); ++rank) {
     const int row = rank / columns_, column = rank % columns_;
     Tensor target = frames_out.slice(2, row_bounds_[row] * scale, row_bounds_[row + 1] * scale)
