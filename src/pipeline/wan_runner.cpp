@@ -490,7 +490,10 @@ Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const W
         },
         inputs, options, moe_, parallel_->cfg());
     const std::unique_ptr<Sampler> sampler = make_sampler(options.sampler);
-    return run_sampling(denoiser, *sampler, inputs.noise, "sample");
+    const ParallelTraffic before = parallel_->traffic();
+    Tensor latents = run_sampling(denoiser, *sampler, inputs.noise, "sample");
+    parallel_->log_sampling_traffic(before, options.step_count());
+    return latents;
   }
   WanDitStage stage(files_.dit, config_, *device_);
   stage.set_parallel(parallel_->sequence(), parallel_->cfg());

@@ -7,6 +7,7 @@
 #   infer NAME RANKS PARALLEL         mpirun x2v infer; rank 0 alone writes; frames within 1 of 255
 #   error NAME RANKS PARALLEL TEXT    every rank prints TEXT, the job ends non-zero, nothing written
 #   fail NAME RANKS PARALLEL SPEC     X2V_FAIL_AT_STEP=SPEC: one rank fails mid-run and ends the job
+#   same NAME RANKS PARALLEL ARGS...  x2v infer ARGS (model, task, image) alone and under mpirun: the same frames
 #   device NAME RANKS PARALLEL        on $PLATFORM (a device whose memory the host may not read): sample and
 #                                     decode under mpirun within 1e-5 of the same device's single-process run
 # PARALLEL is the JSON of the config's "parallel" object. Environment: X2V, COMPARE, MODEL, CONFIG, OUT,
@@ -71,6 +72,17 @@ sample|decode|infer)
     bash "$CLI_DIR/compare_frames.sh" "$ref/frames" "$o/frames" 1
     bash "$CLI_DIR/check_video.sh" "$o/video.mp4" 17 192 128 16 ;;
   esac
+  ;;
+same)
+  name=$2 ranks=$3 parallel=$4; shift 4
+  o=$OUT/$name; rm -rf "$o"; mkdir -p "$o"
+  config_with "$o/config.json" "$parallel"
+  "$X2V" infer "$@" --config_json "$ref/config.json" --prompt 'a cat' --seed 3 --save_result_path "$o/single.mp4" \
+    --save_frames "$o/single" 2>"$o/log"
+  "${mpirun[@]}" -np "$ranks" "$X2V" infer "$@" --config_json "$o/config.json" --prompt 'a cat' --seed 3 \
+    --save_result_path "$o/parallel.mp4" --save_frames "$o/parallel" 2>>"$o/log" || { cat "$o/log"; exit 1; }
+  grep -E "rank 0 sent [0-9.]+ [KM]iB a step" "$o/log" || { echo "no traffic reported"; cat "$o/log"; exit 1; }
+  bash "$CLI_DIR/compare_frames.sh" "$o/single" "$o/parallel" 1
   ;;
 device)
   name=$2 ranks=$3 parallel=$4

@@ -36,6 +36,8 @@ x2v_parallel_test(sample_cfg2_ulysses2 sample sample_cfg2_ulysses2 4 "{\"cfg_p_s
 x2v_parallel_test(decode_patches2 decode decode_patches2 2 "{\"seq_p_size\": 2}")
 x2v_parallel_test(decode_patches4 decode decode_patches4 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}")
 x2v_parallel_test(decode_patches4_unequal decode decode_patches4_unequal 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}" wide_)
+x2v_parallel_test(infer_cfg2 infer infer_cfg2 2 "{\"cfg_p_size\": 2}")
+x2v_parallel_test(infer_ulysses2 infer infer_ulysses2 2 "{\"seq_p_size\": 2}")
 x2v_parallel_test(infer_cfg2_ulysses2 infer infer_cfg2_ulysses2 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}")
 x2v_parallel_test(error_rank_count error error_rank_count 2 "{\"seq_p_size\": 4}" "= 4 ranks but x2v runs on 2")
 x2v_parallel_test(error_cfg_size error error_cfg_size 3 "{\"cfg_p_size\": 3}" "so it is 1 or 2")
@@ -53,3 +55,13 @@ if(X2V_WITH_VULKAN)
   set_property(TEST parallel.vulkan_ulysses2 APPEND PROPERTY ENVIRONMENT
                "PLATFORM=vulkan;VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json;X2V_VULKAN_VALIDATION=1")
 endif()
+
+# Wan2.2 TI2V-5B image to video (its first frame held, per-token timesteps split with the tokens) and A14B (two
+# experts, one at a time), on 4 ranks: the single-process frames.
+set(x2v_parallel_image ${CMAKE_SOURCE_DIR}/tests/fixtures/images/testsrc_150x100.png)
+x2v_parallel_test(ti2v_i2v_cfg2_ulysses2 same ti2v_i2v_cfg2_ulysses2 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}"
+                  --model_cls wan2.2 --task i2v --model_path ${X2V_TINY_TI2V_MODEL} --image_path ${x2v_parallel_image})
+set_property(TEST parallel.ti2v_i2v_cfg2_ulysses2 APPEND PROPERTY FIXTURES_REQUIRED tiny_ti2v_model)
+x2v_parallel_test(moe_t2v_cfg2_ulysses2 same moe_t2v_cfg2_ulysses2 4 "{\"cfg_p_size\": 2, \"seq_p_size\": 2}"
+                  --model_cls wan2.2_moe --task t2v --model_path ${X2V_TINY_MOE_MODEL})
+set_property(TEST parallel.moe_t2v_cfg2_ulysses2 APPEND PROPERTY FIXTURES_REQUIRED tiny_moe_model)
