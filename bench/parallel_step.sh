@@ -33,15 +33,15 @@ with_parallel '{"seq_p_size": 2, "seq_p_attn_type": "ulysses"}' ulysses
 step_seconds() {
   awk '/^\[sample\] step/ { split($3, f, "/"); e[f[1]] = $5; n = f[2] } END { printf "%.2f", (e[n] - e[1]) / (n - 1) }' "$1"
 }
+launch() {  # launch THREADS RANKS COMMAND...: one process, or RANKS under mpirun
+  local threads=$1 ranks=$2
+  shift 2
+  if [[ $ranks == 1 ]]; then OMP_NUM_THREADS=$threads "$@"; else OMP_NUM_THREADS=$threads "${mpirun[@]}" -np "$ranks" "$@"; fi
+}
 run_sample() {  # run_sample NAME THREADS RANKS CONFIG
   local log=$work/$1.log
-  if [[ $3 == 1 ]]; then
-    OMP_NUM_THREADS=$2 "$x2v" sample --model_path "$model" --config_json "$work/$4.json" \
-      --inputs "$work/text.safetensors" --output "$work/$1.safetensors" 2>"$log"
-  else
-    OMP_NUM_THREADS=$2 "${mpirun[@]}" -np "$3" "$x2v" sample --model_path "$model" --config_json "$work/$4.json" \
-      --inputs "$work/text.safetensors" --output "$work/$1.safetensors" 2>"$log"
-  fi
+  launch "$2" "$3" "$x2v" sample --model_path "$model" --config_json "$work/$4.json" \
+    --inputs "$work/text.safetensors" --output "$work/$1.safetensors" 2>"$log"
   local sent
   sent=$(grep -oE 'sent [0-9.]+ [KMG]?i?B a step' "$log" | head -1 || true)
   printf '%-28s %8s s a step   %s\n' "$1" "$(step_seconds "$log")" "${sent:-(nothing sent)}"
@@ -56,13 +56,8 @@ run_sample "2 ranks x 1 thread, Ulysses" 1 2 ulysses
 echo "== VAE decode (full width), 9 frames of 384x512"
 run_decode() {  # run_decode NAME THREADS RANKS CONFIG
   local log=$work/$1.log
-  if [[ $3 == 1 ]]; then
-    OMP_NUM_THREADS=$2 "$x2v" decode --model_path "$model" --config_json "$work/$4.json" \
-      --inputs "$work/1 rank x 2 threads.safetensors" --output "$work/$1.safetensors" 2>"$log"
-  else
-    OMP_NUM_THREADS=$2 "${mpirun[@]}" -np "$3" "$x2v" decode --model_path "$model" --config_json "$work/$4.json" \
-      --inputs "$work/1 rank x 2 threads.safetensors" --output "$work/$1.safetensors" 2>"$log"
-  fi
+  launch "$2" "$3" "$x2v" decode --model_path "$model" --config_json "$work/$4.json" \
+    --inputs "$work/1 rank x 2 threads.safetensors" --output "$work/$1.safetensors" 2>"$log"
   local seconds sent
   seconds=$(awk '/^\[vae decode\] step/ { e = $5 } END { printf "%.2f", e / 9 }' "$log")
   sent=$(grep -oE 'sent [0-9.]+ [KMG]?i?B a video frame' "$log" | head -1 || true)

@@ -15,8 +15,33 @@ std::vector<int64_t> even_bounds(int64_t length, int parts) {
   return bounds;
 }
 
-// Tags of the four halo exchanges, one per direction of travel.
-enum HaloTag { kToLeft = 11, kToRight = 12, kToUp = 13, kToDown = 14 };
+// Message tags of the halo exchanges: two per dimension, one per direction of travel.
+constexpr int kColumnTags = 11, kRowTags = 13;
+
+// `x` [C, T, h, w] with one more pixel on both sides of `dim` (2 or 3): the last line of the neighbour
+// `before` and the first line of `after` (-1: none, zeros there).
+Tensor bordered_along(Communicator& group, const Tensor& x, int dim, int before, int after, int tag) {
+  const int64_t length = x.size(dim);
+  Shape shape = x.shape();
+  shape[dim] = length + 2;
+  Tensor out = empty(shape, x.dtype(), device_of(x));
+  Tensor middle = out.slice(dim, 1, length + 1);
+  ops::copy(x, middle);
+  Shape line = x.shape();
+  line[dim] = 1;
+  // My first line goes back while the next tile's first line comes in; then my last line goes forward.
+  const Tensor from_after = collectives::send_receive(group, x.slice(dim, 0, 1), before, line, after, tag);
+  const Tensor from_before =
+      collectives::send_receive(group, x.slice(dim, length - 1, length), after, line, before, tag + 1);
+  Tensor first = out.slice(dim, 0, 1), last = out.slice(dim, length + 1, length + 2);
+  for (auto [received, target] : {std::pair{&from_before, &first}, std::pair{&from_after, &last}}) {
+    if (received->defined())
+      ops::copy(*received, *target);
+    else
+      ops::fill(*target, 0.0f);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -67,49 +92,11 @@ int64_t VaePatchGrid::scale_of(const Tensor& tile) const {
 
 Tensor VaePatchGrid::with_halo(const Tensor& tile) const {
   scale_of(tile);
-  const Tensor x = ops::contiguous(tile);
-  const int64_t channels = x.size(0), frames = x.size(1), height = x.size(2), width = x.size(3);
-  Communicator& group = *group_;
   const int left = rank_at(row_, column_ - 1), right = rank_at(row_, column_ + 1);
   const int up = rank_at(row_ - 1, column_), down = rank_at(row_ + 1, column_);
   // Columns first, then rows of the widened tile, so the corners come from the diagonal neighbours.
-  Tensor wide = empty({channels, frames, height, width + 2}, x.dtype(), device_of(x));
-  {
-    Tensor middle = wide.slice(3, 1, width + 1);
-    ops::copy(x, middle);
-    const Shape column_shape{channels, frames, height, 1};
-    // My left column goes left, my right halo comes from the right (its left column); and the mirror.
-    const Tensor from_right =
-        collectives::send_receive(group, x.slice(3, 0, 1), left, column_shape, right, kToLeft);
-    const Tensor from_left =
-        collectives::send_receive(group, x.slice(3, width - 1, width), right, column_shape, left, kToRight);
-    Tensor left_halo = wide.slice(3, 0, 1), right_halo = wide.slice(3, width + 1, width + 2);
-    if (from_left.defined())
-      ops::copy(from_left, left_halo);
-    else
-      ops::fill(left_halo, 0.0f);
-    if (from_right.defined())
-      ops::copy(from_right, right_halo);
-    else
-      ops::fill(right_halo, 0.0f);
-  }
-  Tensor bordered = empty({channels, frames, height + 2, width + 2}, x.dtype(), device_of(x));
-  Tensor middle = bordered.slice(2, 1, height + 1);
-  ops::copy(wide, middle);
-  const Shape row_shape{channels, frames, 1, width + 2};
-  const Tensor from_below = collectives::send_receive(group, wide.slice(2, 0, 1), up, row_shape, down, kToUp);
-  const Tensor from_above =
-      collectives::send_receive(group, wide.slice(2, height - 1, height), down, row_shape, up, kToDown);
-  Tensor top = bordered.slice(2, 0, 1), bottom = bordered.slice(2, height + 1, height + 2);
-  if (from_above.defined())
-    ops::copy(from_above, top);
-  else
-    ops::fill(top, 0.0f);
-  if (from_below.defined())
-    ops::copy(from_below, bottom);
-  else
-    ops::fill(bottom, 0.0f);
-  return bordered;
+  const Tensor wide = bordered_along(*group_, ops::contiguous(tile), 3, left, right, kColumnTags);
+  return bordered_along(*group_, wide, 2, up, down, kRowTags);
 }
 
 Tensor VaePatchGrid::whole(const Tensor& tile) const {
