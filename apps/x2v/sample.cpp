@@ -1,7 +1,7 @@
 // `x2v sample`: the whole denoising loop from noise (given, or from --seed) to latents.
 #include "commands.h"
 #include "core/log.h"
-#include "pipeline/parallel_plan.h"
+#include "parallel/parallel_plan.h"
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_dit_stage.h"
 #include "platform/platform.h"

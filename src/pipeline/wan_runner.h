@@ -11,7 +11,7 @@
 #include "io/config.h"
 #include "models/wan/vae.h"
 #include "offload/offload_options.h"
-#include "pipeline/parallel_plan.h"
+#include "parallel/parallel_plan.h"
 #include "pipeline/runner.h"
 #include "pipeline/wan_cost.h"
 #include "pipeline/wan_defaults.h"

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "io/config.h"
-#include "models/common/sequence_parallel.h"
-#include "models/wan/vae_patch_grid.h"
-#include "pipeline/parallel_plan.h"
+#include "parallel/sequence_parallel.h"
+#include "parallel/patch_grid.h"
+#include "parallel/parallel_plan.h"
 #include "platform/ops.h"
 
 namespace x2v {
@@ -86,19 +86,19 @@ TEST(ParallelOptions, KnownButUnbuiltKeysAreWarnings) {
   EXPECT_NE(warnings[0].find("parallel.seq_p_fp8_comm is not implemented"), std::string::npos);
 }
 
-TEST(VaePatchGrid, ShapesFollowLightX2VsTable) {
-  EXPECT_EQ(VaePatchGrid::shape_for(2, 60, 104), std::make_pair(1, 2));
-  EXPECT_EQ(VaePatchGrid::shape_for(4, 60, 104), std::make_pair(2, 2));
-  EXPECT_EQ(VaePatchGrid::shape_for(8, 60, 104), std::make_pair(2, 4));
-  EXPECT_EQ(VaePatchGrid::shape_for(2, 104, 60), std::make_pair(2, 1));
-  EXPECT_EQ(VaePatchGrid::shape_for(8, 104, 60), std::make_pair(4, 2));
-  EXPECT_EQ(VaePatchGrid::shape_for(4, 4, 30), std::make_pair(1, 4));
-  EXPECT_THROW(VaePatchGrid::shape_for(4, 1, 3), Error);
+TEST(PatchGrid, ShapesFollowLightX2VsTable) {
+  EXPECT_EQ(PatchGrid::shape_for(2, 60, 104), std::make_pair(1, 2));
+  EXPECT_EQ(PatchGrid::shape_for(4, 60, 104), std::make_pair(2, 2));
+  EXPECT_EQ(PatchGrid::shape_for(8, 60, 104), std::make_pair(2, 4));
+  EXPECT_EQ(PatchGrid::shape_for(2, 104, 60), std::make_pair(2, 1));
+  EXPECT_EQ(PatchGrid::shape_for(8, 104, 60), std::make_pair(4, 2));
+  EXPECT_EQ(PatchGrid::shape_for(4, 4, 30), std::make_pair(1, 4));
+  EXPECT_THROW(PatchGrid::shape_for(4, 1, 3), Error);
 }
 
-TEST(VaePatchGrid, OneRankPadsWithZerosAndIsTheWholeFrame) {
+TEST(PatchGrid, OneRankPadsWithZerosAndIsTheWholeFrame) {
   const std::unique_ptr<Communicator> group = make_local_communicator();
-  const VaePatchGrid grid(*group, 2, 3);
+  const PatchGrid grid(*group, 2, 3);
   const Tensor tile = Tensor::host_from({1, 2, 3, 4, 5, 6}, {1, 1, 2, 3});
   const std::vector<float> bordered = grid.with_halo(tile).to_floats();
   EXPECT_EQ(bordered, (std::vector<float>{0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0}));

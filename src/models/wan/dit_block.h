@@ -5,7 +5,7 @@
 
 #include "models/common/linear.h"
 #include "models/common/precision.h"
-#include "models/common/sequence_parallel.h"
+#include "parallel/sequence_parallel.h"
 #include "models/wan/dit_kernels.h"
 #include "models/wan/dit_weights.h"
 #include "models/wan/rope_tables.h"

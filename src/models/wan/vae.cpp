@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "core/log.h"
-#include "models/wan/vae_patch_grid.h"
 #include "models/wan/vae_tiling.h"
+#include "parallel/patch_grid.h"
 #include "platform/allocator.h"
 #include "platform/ops.h"
 #include "platform/platform.h"
@@ -167,7 +167,7 @@ void WanVae::decode_tiled(const Tensor& latents, const FrameSink& sink) const {
 }
 
 void WanVae::decode_patches(const Tensor& latents, const FrameSink& sink) const {
-  const VaePatchGrid grid(*options_.patch_group, latents.size(2), latents.size(3));
+  const PatchGrid grid(*options_.patch_group, latents.size(2), latents.size(3));
   log_info("wan vae", "decoding ", latents.size(2), "x", latents.size(3), " latents in ", grid.rows(), "x",
            grid.columns(), " patches over ", options_.patch_group->size(), " ranks (",
            options_.patch_group->backend(), ")");

@@ -24,7 +24,8 @@ struct WanVaeOptions {
   int64_t tile_sample_size = 256, tile_sample_stride = 192;  // pixels, diffusers' defaults
   std::string conv_kernel, mm_kernel, attention_kernel;      // "" = the platform's default
   // Patch parallel (vae_parallel): every rank of this group calls decode with the same latents and decodes
-  // one tile of each frame (vae_patch_grid.h); every rank's sink gets the whole frames. Null: whole frames.
+  // one tile of each frame (parallel/patch_grid.h); every rank's sink gets the whole frames. Null: whole
+  // frames.
   Communicator* patch_group = nullptr;
 };
 

@@ -61,7 +61,7 @@ Tensor make_window(const Shape& frames_shape, DType dtype, Device& device, Tenso
   return window;
 }
 
-const VaeSpatialSplit& VaeStream::split() const {
+const PatchGrid& VaeStream::split() const {
   if (split_ == nullptr)
     throw InternalError("wan vae", "a patch-parallel (halo padding) VAE stream has no spatial split");
   return *split_;

@@ -11,6 +11,7 @@
 
 #include "models/common/linear.h"
 #include "models/wan/vae_weights.h"
+#include "parallel/patch_grid.h"
 
 namespace x2v {
 
@@ -24,19 +25,6 @@ struct VaeContext {
   bool halo_padding = false;
 };
 
-// A frame split spatially into tiles, one per rank (patch parallel): what a layer needs from the other tiles.
-// Tensors are [C, T, h, w] at any scale of the latent grid (the scale is read off the tile's size).
-class VaeSpatialSplit {
- public:
-  virtual ~VaeSpatialSplit() = default;
-  // This rank's tile with a one-pixel border: the neighbouring tiles' edge pixels, zeros at the image's edge.
-  virtual Tensor with_halo(const Tensor& tile) const = 0;
-  // The whole frames, assembled from every rank's tile.
-  virtual Tensor whole(const Tensor& tile) const = 0;
-  // This rank's tile of whole frames.
-  virtual Tensor tile(const Tensor& whole) const = 0;
-};
-
 // The causal state of one stream: per temporal convolution the frames it keeps, and the chunk index
 // (layers treat the first chunk specially, as the reference does); with patch parallel, the split.
 class VaeStream {
@@ -45,15 +33,16 @@ class VaeStream {
   Tensor& history(size_t slot) { return history_.at(slot); }
   bool first_chunk() const { return chunks_done_ == 0; }
   void finish_chunk() { ++chunks_done_; }
-  void set_split(const VaeSpatialSplit* split) { split_ = split; }
+  // Patch parallel: this stream decodes one tile of each frame.
+  void set_split(const PatchGrid* split) { split_ = split; }
   // Throws InternalError when a halo-padding model runs without one.
-  const VaeSpatialSplit& split() const;
+  const PatchGrid& split() const;
   bool has_split() const { return split_ != nullptr; }
 
  private:
   std::vector<Tensor> history_;
   int64_t chunks_done_ = 0;
-  const VaeSpatialSplit* split_ = nullptr;
+  const PatchGrid* split_ = nullptr;
 };
 
 // Hands out history slots to the temporal convolutions of one model while it loads.

@@ -1,4 +1,4 @@
-#include "models/wan/vae_patch_grid.h"
+#include "parallel/patch_grid.h"
 
 #include <limits>
 
@@ -45,7 +45,7 @@ Tensor bordered_along(Communicator& group, const Tensor& x, int dim, int before,
 
 }  // namespace
 
-std::pair<int, int> VaePatchGrid::shape_for(int ranks, int64_t height, int64_t width) {
+std::pair<int, int> PatchGrid::shape_for(int ranks, int64_t height, int64_t width) {
   std::pair<int, int> best{0, 0};
   double best_border = std::numeric_limits<double>::infinity();
   for (int rows = 1; rows <= ranks; ++rows) {
@@ -59,13 +59,13 @@ std::pair<int, int> VaePatchGrid::shape_for(int ranks, int64_t height, int64_t w
     }
   }
   if (best.first == 0)
-    throw Error("vae parallel", concat("a ", height, "x", width, " latent cannot be split into ", ranks,
-                                       " tiles of at least one pixel; use fewer ranks or set ",
-                                       "\"vae_parallel\": false in \"parallel\""));
+    throw Error("patch parallel", concat("a ", height, "x", width, " latent cannot be split into ", ranks,
+                                         " tiles of at least one pixel; use fewer ranks or set ",
+                                         "\"vae_parallel\": false in \"parallel\""));
   return best;
 }
 
-VaePatchGrid::VaePatchGrid(Communicator& group, int64_t height, int64_t width) : group_(&group) {
+PatchGrid::PatchGrid(Communicator& group, int64_t height, int64_t width) : group_(&group) {
   std::tie(rows_, columns_) = shape_for(group.size(), height, width);
   row_ = group.rank() / columns_;
   column_ = group.rank() % columns_;
@@ -73,24 +73,24 @@ VaePatchGrid::VaePatchGrid(Communicator& group, int64_t height, int64_t width) :
   column_bounds_ = even_bounds(width, columns_);
 }
 
-int VaePatchGrid::rank_at(int row, int column) const {
+int PatchGrid::rank_at(int row, int column) const {
   if (row < 0 || row >= rows_ || column < 0 || column >= columns_) return -1;
   return row * columns_ + column;
 }
 
-int64_t VaePatchGrid::scale_of(const Tensor& tile) const {
+int64_t PatchGrid::scale_of(const Tensor& tile) const {
   const int64_t latent_height = row_bounds_[row_ + 1] - row_bounds_[row_];
   const int64_t latent_width = column_bounds_[column_ + 1] - column_bounds_[column_];
   const int64_t scale = tile.size(2) / latent_height;
   if (tile.ndim() != 4 || scale < 1 || tile.size(2) != scale * latent_height ||
       tile.size(3) != scale * latent_width)
-    throw InternalError("vae parallel",
+    throw InternalError("patch parallel",
                         concat("tile ", tile.describe(), " is not a multiple of the latent tile ",
                                latent_height, "x", latent_width));
   return scale;
 }
 
-Tensor VaePatchGrid::with_halo(const Tensor& tile) const {
+Tensor PatchGrid::with_halo(const Tensor& tile) const {
   scale_of(tile);
   const int left = rank_at(row_, column_ - 1), right = rank_at(row_, column_ + 1);
   const int up = rank_at(row_ - 1, column_), down = rank_at(row_ + 1, column_);
@@ -99,7 +99,7 @@ Tensor VaePatchGrid::with_halo(const Tensor& tile) const {
   return bordered_along(*group_, wide, 2, up, down, kRowTags);
 }
 
-Tensor VaePatchGrid::whole(const Tensor& tile) const {
+Tensor PatchGrid::whole(const Tensor& tile) const {
   const int64_t scale = scale_of(tile);
   const int64_t channels = tile.size(0), frames = tile.size(1);
   std::vector<Shape> shapes;
@@ -120,12 +120,12 @@ Tensor VaePatchGrid::whole(const Tensor& tile) const {
   return frames_out;
 }
 
-Tensor VaePatchGrid::tile(const Tensor& whole) const {
+Tensor PatchGrid::tile(const Tensor& whole) const {
   const int64_t scale = whole.size(2) / row_bounds_.back();
   if (whole.ndim() != 4 || whole.size(2) != row_bounds_.back() * scale ||
       whole.size(3) != column_bounds_.back() * scale)
-    throw InternalError("vae parallel", concat("frames ", whole.describe(), " do not fit the latent grid ",
-                                               row_bounds_.back(), "x", column_bounds_.back()));
+    throw InternalError("patch parallel", concat("frames ", whole.describe(), " do not fit the latent grid ",
+                                                 row_bounds_.back(), "x", column_bounds_.back()));
   return ops::contiguous(whole.slice(2, row_bounds_[row_] * scale, row_bounds_[row_ + 1] * scale)
                              .slice(3, column_bounds_[column_] * scale, column_bounds_[column_ + 1] * scale));
 }

@@ -1,4 +1,4 @@
-#include "models/common/sequence_parallel.h"
+#include "parallel/sequence_parallel.h"
 
 #include <algorithm>
 

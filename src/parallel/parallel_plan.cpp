@@ -1,4 +1,4 @@
-#include "pipeline/parallel_plan.h"
+#include "parallel/parallel_plan.h"
 
 #include <map>
 
