@@ -18,6 +18,7 @@ packages=(
   ffmpeg                 # ffprobe, used by the tests to check the videos x2v writes
   libvulkan-dev glslc spirv-tools  # the vulkan platform: headers, loader, shader compiler and validator
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools  # lavapipe (Vulkan on the CPU) and the validation layer for the tests
+  libcpp-httplib-dev libsqlite3-dev  # x2v serve: the HTTP server and its task queue
   libopenmpi-dev openmpi-bin  # MPI for distributed runs (mpirun -np N x2v ...): the libx2v_mpi.so plugin and the parallel tests
 )
 

@@ -13,5 +13,6 @@ void add_encode_text_command(CLI::App& app);
 void add_decode_command(CLI::App& app);
 void add_make_tiny_model_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace x2v::cli

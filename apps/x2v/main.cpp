@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   x2v::cli::add_platforms_command(app);
   x2v::cli::add_dit_command(app);
   x2v::cli::add_sample_command(app);
+  x2v::cli::add_serve_command(app);
   app.footer(kFooter);
   for (CLI::App* command : app.get_subcommands({})) command->footer(kFooter);
   // `x2v` alone and `x2v help [command]` show the help.

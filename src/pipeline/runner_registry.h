@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "pipeline/model_cache.h"
 #include "pipeline/runner.h"
 #include "platform/device.h"
 
@@ -13,8 +16,21 @@ namespace x2v {
 
 // Everything a runner is made from; the config is read by the runner (its defaults are the family's).
 struct RunnerArguments {
+  RunnerArguments() = default;
+  RunnerArguments(std::string model_cls, std::string task, std::string model_path, std::string config_json,
+                  bool strict = false)
+      : model_cls(std::move(model_cls)),
+        task(std::move(task)),
+        model_path(std::move(model_path)),
+        config_json(std::move(config_json)),
+        strict(strict) {}
+
   std::string model_cls, task, model_path, config_json;
   bool strict = false;  // unimplemented or unknown config keys are errors
+  // A server request's fields over the config (LightX2V's runner.set_config): only what the request sent.
+  nlohmann::json overrides = nlohmann::json::object();
+  // Models kept loaded across runners (x2v serve); null: each stage loads and frees its model.
+  std::shared_ptr<ModelCache> models;
 };
 
 using RunnerFactory =

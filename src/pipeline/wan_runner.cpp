@@ -345,6 +345,17 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
   return lines;
 }
 
+std::string WanRunner::load_key(const std::string& file) const {
+  // What a request may change (LightX2V's request fields and what they set) does not change how a model loads.
+  nlohmann::json loading = config_.json();
+  for (const char* key : {"infer_steps", "seed", "target_video_length", "target_height", "target_width",
+                          "sample_guide_scale", "sample_shift", "enable_cfg", "sample_neg_prompt", "fps",
+                          "denoising_step_list", "sample_solver", "feature_caching", "teacache_thresh",
+                          "magcache_thresh", "use_ret_steps"})
+    loading.erase(key);
+  return concat(file, " ", loading.dump(), " DTYPE=", dtype_setting(Precision::from_environment().compute));
+}
+
 bool WanRunner::cfg_enabled() const {
   return config_.get_bool("enable_cfg", true);
 }
@@ -406,9 +417,10 @@ WanTextContexts WanRunner::encode_text(const std::string& prompt, const std::str
   // unset).
   OffloadOptions t5_offload = offload_;
   t5_offload.lazy_load = config_.get_bool("t5_lazy_load", offload_.lazy_load);
-  const std::unique_ptr<T5Encoder> encoder =
-      T5Encoder::open(files_.t5, Precision::from_environment(), device,
-                      T5LinearOptions{files_.t5_quant_scheme, files_.t5_auto_quant}, t5_offload);
+  const std::shared_ptr<T5Encoder> encoder = stage_model<T5Encoder>("text encoder", load_key(files_.t5), [&] {
+    return T5Encoder::open(files_.t5, Precision::from_environment(), device,
+                           T5LinearOptions{files_.t5_quant_scheme, files_.t5_auto_quant}, t5_offload);
+  });
   const bool cfg = cfg_enabled();
   // CFG parallel: each rank encodes only the prompt of the branch it runs.
   const bool conditional = parallel_->cfg() == nullptr || parallel_->cfg_index() == 0;
@@ -495,11 +507,13 @@ Tensor WanRunner::sample(const WanTextContexts& contexts, uint64_t seed, const W
     parallel_->log_sampling_traffic(before, options.step_count());
     return latents;
   }
-  WanDitStage stage(files_.dit, config_, *device_);
-  stage.set_parallel(parallel_->sequence(), parallel_->cfg());
+  const std::shared_ptr<WanDit> model = stage_model<WanDit>(
+      "dit", load_key(files_.dit), [&] { return WanDitStage::open_model(files_.dit, config_, *device_); });
+  model->set_sequence_parallel(parallel_->sequence());
+  const WanSamplingOptions options = WanSamplingOptions::from_config(config_);
   const ParallelTraffic before = parallel_->traffic();
-  Tensor latents = stage.sample(inputs);
-  parallel_->log_sampling_traffic(before, stage.options().step_count());
+  Tensor latents = sample_wan_latents(*model, inputs, options, parallel_->cfg());
+  parallel_->log_sampling_traffic(before, options.step_count());
   return latents;
 }
 
@@ -520,7 +534,8 @@ void WanRunner::decode(const Tensor& latents, const std::function<void(const Ten
   }
   WanVaeOptions options = vae_options_;
   options.patch_group = parallel_->vae();
-  const std::unique_ptr<WanVae> vae = WanVae::open(files_.vae, options, device);
+  const std::shared_ptr<WanVae> vae =
+      stage_model<WanVae>("vae", load_key(files_.vae), [&] { return WanVae::open(files_.vae, options, device); });
   if (files_.lightvae) log_info("infer", "LightVAE decoder ", files_.vae);
   Progress progress("vae decode", static_cast<int>(latents.shape()[1]));
   int64_t decoded = 0;
@@ -569,8 +584,11 @@ void register_wan_runners(RunnerRegistry& registry) {
                     [](const RunnerArguments& arguments, Device& device) {
                       io::Config config = load_wan_run_config(arguments.model_cls, arguments.task,
                                                               arguments.config_json, arguments.strict);
-                      return std::make_unique<WanRunner>(arguments.model_path, std::move(config), device,
-                                                         arguments.model_cls, arguments.task);
+                      if (!arguments.overrides.empty()) config = config.merged_with(arguments.overrides);
+                      auto runner = std::make_unique<WanRunner>(arguments.model_path, std::move(config), device,
+                                                                arguments.model_cls, arguments.task);
+                      runner->set_model_cache(arguments.models);
+                      return runner;
                     }});
 }
 

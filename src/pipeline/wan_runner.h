@@ -17,6 +17,7 @@
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_i2v.h"
 #include "pipeline/wan_model_files.h"
+#include "pipeline/model_cache.h"
 #include "pipeline/wan_moe.h"
 #include "platform/device.h"
 
@@ -65,6 +66,9 @@ class WanRunner : public Runner {
   void run(const GenerationRequest& request) override;
   // The ranks of a parallel run ("parallel" in the config; one rank without it).
   const ParallelGroups& parallel() const { return *parallel_; }
+  // Keeps the umT5, DiT and VAE loaded in `cache` across runners (x2v serve); without it each stage loads its
+  // model and frees it when the stage ends.
+  void set_model_cache(std::shared_ptr<ModelCache> cache) { models_ = std::move(cache); }
 
   VideoSummary video() const override { return {shape_.frames, shape_.width, shape_.height, fps_}; }
   const std::vector<StageReport>& stage_reports() const override { return reports_; }
@@ -95,7 +99,19 @@ class WanRunner : public Runner {
   WanVaeOptions vae_options_;
   int64_t text_len_ = 512;
   int64_t fps_ = 16;
+  // A model from the cache (under a key naming everything it was loaded from and with), or loaded for this
+  // stage alone.
+  template <class Model>
+  std::shared_ptr<Model> stage_model(const std::string& slot, const std::string& key,
+                                     const std::function<std::unique_ptr<Model>()>& load) const {
+    if (!models_) return std::shared_ptr<Model>(load());
+    return models_->get<Model>(slot, key, load);
+  }
+  // The config as the models load it: without the keys a request may set (sizes, steps, seed).
+  std::string load_key(const std::string& file) const;
+
   std::unique_ptr<ParallelGroups> parallel_;
+  std::shared_ptr<ModelCache> models_;
   std::vector<std::string> parallel_warnings_;
   std::vector<StageReport> reports_;
 };
