@@ -19,6 +19,8 @@ packages=(
   libvulkan-dev glslc spirv-tools  # the vulkan platform: headers, loader, shader compiler and validator
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools  # lavapipe (Vulkan on the CPU) and the validation layer for the tests
   libcpp-httplib-dev libsqlite3-dev  # x2v serve: the HTTP server and its task queue
+  chromium curl           # the web page test (headless) and the server tests' client
+  clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer harnesses with ASan and UBSan
   libopenmpi-dev openmpi-bin  # MPI for distributed runs (mpirun -np N x2v ...): the libx2v_mpi.so plugin and the parallel tests
 )
 

@@ -13,6 +13,7 @@
 #   events     the event stream of a task ends with its completed status
 #   form       the multipart form with image_file on an i2v server; a file that is not an image is 400
 #   page       / serves the page
+#   browser    headless Chromium submits the page's form and a playable video appears (screenshot kept)
 set -euo pipefail
 mode=$1
 o=$OUT/$mode
@@ -214,6 +215,23 @@ form)
   # base64 in the JSON body works too.
   id=$(post "{\"prompt\": \"a cat\", \"infer_steps\": 2, \"image_path\": \"$(base64 -w0 "$IMAGE")\"}" | field task_id)
   wait_status "$id" completed
+  ;;
+browser)
+  # Headless Chromium drives the page: the form filled from the URL and submitted, progress followed, and the
+  # result played in a <video>. The screenshot stays as the test's artifact (server_out/browser/page.png).
+  command -v chromium >/dev/null || { echo "chromium is not installed (scripts/setup.sh installs it)"; exit 1; }
+  start_server
+  url="$base/?prompt=a%20cat%20walking&steps=3&seed=5&autosubmit=1"
+  chrome=(chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --mute-audio --user-data-dir="$o/profile"
+          --virtual-time-budget=600000)
+  timeout 180 "${chrome[@]}" --dump-dom "$url" > "$o/dom.html" 2>"$o/chromium.log" || { cat "$o/chromium.log"; exit 1; }
+  grep -o '<video[^>]*>' "$o/dom.html" | tee "$o/video.txt" | grep -q 'data-ready="1"' ||
+    { echo "no playable video in the page"; grep -o '<div id="progress">.\{0,300\}' "$o/dom.html"; cat "$o/chromium.log" | tail -5; exit 1; }
+  grep -q 'data-size="192x128"' "$o/video.txt"
+  curl -s "$base/v1/tasks/" | grep -q '"status":"completed"'
+  timeout 180 "${chrome[@]}" --window-size=1000,1300 --screenshot="$o/page.png" "$url" 2>>"$o/chromium.log" >/dev/null
+  [[ -s $o/page.png ]] || { echo "no screenshot"; exit 1; }
+  echo "video: $(cat "$o/video.txt"); screenshot $o/page.png"
   ;;
 page)
   start_server

@@ -67,6 +67,10 @@ async function showResult(id) {
   const video = document.createElement("video");
   video.id = "video";
   video.controls = true;
+  video.muted = true;
+  // What a test (or a user) can read off the page: the first frame decoded, or why not.
+  video.addEventListener("loadeddata", () => { video.dataset.ready = "1"; video.dataset.size = video.videoWidth + "x" + video.videoHeight; });
+  video.addEventListener("error", () => { video.dataset.error = String(video.error && video.error.code); });
   video.src = URL.createObjectURL(blob);
   $("result").replaceChildren(video);
 }
