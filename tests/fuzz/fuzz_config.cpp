@@ -1,11 +1,9 @@
-// libFuzzer: JSON configs as x2v reads them: the parser (duplicate keys), the key accounting, and the option
-// readers of sampling, caching, offload and parallel runs.
+// libFuzzer: JSON configs as x2v reads them: the parser (duplicate keys, nesting), every typed getter, the key
+// accounting (LightX2V's keys, nearest names) and the offload options.
 #include "core/error.h"
 #include "io/config.h"
 #include "offload/offload_options.h"
-#include "parallel/parallel_plan.h"
 #include "pipeline/config_keys.h"
-#include "pipeline/wan_sampling.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -15,10 +13,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!values.is_object()) return 0;
     const x2v::io::Config config(std::move(values), "fuzz.json");
     x2v::config_key_problems(config);
-    std::vector<std::string> warnings;
-    x2v::ParallelOptions::from_config(config, &warnings).describe();
+    for (auto item = config.json().begin(); item != config.json().end(); ++item) {
+      const std::string key = item.key();
+      for (int getter = 0; getter < 6; ++getter) {
+        try {
+          switch (getter) {
+            case 0: config.get_int(key, 0); break;
+            case 1: config.get_double(key, 0.0); break;
+            case 2: config.get_bool(key, false); break;
+            case 3: config.get_string(key, ""); break;
+            case 4: config.get_int_list(key, {}); break;
+            case 5: if (item.value().is_object()) config.section(key); break;
+          }
+        } catch (const x2v::Error&) {
+        }
+      }
+    }
     x2v::OffloadOptions::from_config(config);
-    x2v::WanSamplingOptions::from_config(config);
   } catch (const x2v::Error&) {
   }
   return 0;
