@@ -18,6 +18,7 @@ build=${X2V_FUZZ_BUILD_DIR:-build-fuzz}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DX2V_FUZZ=ON -DX2V_WITH_VULKAN=OFF -DX2V_WITH_MPI=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}")
+rm -f "$build"/crash-* "$build"/leak-* "$build"/timeout-* "$build"/oom-*  # a new run reports only its own
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1
 for target in "${targets[@]}"; do
   corpus=tests/fuzz/corpus/$target
@@ -39,8 +40,9 @@ for target in "${targets[@]}"; do
     (cd "$build" && "../$binary" -runs="${X2V_FUZZ_RUNS:-1000000}" -timeout=30 -rss_limit_mb=4096 -max_len=65536 \
       -print_final_stats=1 "../$corpus" 2>&1 | grep -E '^(#[0-9]+ *DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' || true)
   fi
-  if ls "$build"/crash-* "$build"/leak-* "$build"/timeout-* >/dev/null 2>&1; then
-    echo "fuzz_$target found a failing input: $(ls "$build"/crash-* "$build"/leak-* "$build"/timeout-* 2>/dev/null | head -3)"
+  found=$(find "$build" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \))
+  if [[ -n $found ]]; then
+    echo "fuzz_$target found a failing input: $found (replay: $binary $found)"
     exit 1
   fi
 done

@@ -45,12 +45,14 @@ void apply_environment(ServeArguments& arguments, const CLI::App& command) {
     arguments.port = number("LIGHTX2V_PORT", value("LIGHTX2V_PORT"));
   if (command.count("--max_queue_size") == 0 && value("LIGHTX2V_MAX_QUEUE_SIZE"))
     arguments.settings.max_queue_size = number("LIGHTX2V_MAX_QUEUE_SIZE", value("LIGHTX2V_MAX_QUEUE_SIZE"));
-  if (command.count("--cache_dir") == 0 && value("LIGHTX2V_CACHE_DIR")) arguments.cache_dir = value("LIGHTX2V_CACHE_DIR");
+  if (command.count("--cache_dir") == 0 && value("LIGHTX2V_CACHE_DIR"))
+    arguments.cache_dir = value("LIGHTX2V_CACHE_DIR");
 }
 
 void run_serve(ServeArguments arguments) {
   if (launched_world_size() > 1)
-    throw Error("serve", "x2v serve runs in one process; serving with mpirun (parallel ranks) is not built yet");
+    throw Error("serve",
+                "x2v serve runs in one process; serving with mpirun (parallel ranks) is not built yet");
   if (arguments.settings.max_queue_size < 1) throw Error("serve", "--max_queue_size must be at least 1");
   if (!arguments.lora_dir.empty() && !std::filesystem::is_directory(arguments.lora_dir))
     throw Error("serve", concat("--lora_dir ", arguments.lora_dir, " is not a folder"));
@@ -58,8 +60,8 @@ void run_serve(ServeArguments arguments) {
   const server::ServeSettings& settings = arguments.settings;
   runners().check(settings.model_cls, settings.task);
   // The config and the model are checked (and every file found) before the port opens.
-  runners().create(RunnerArguments{settings.model_cls, settings.task, settings.model_path, settings.config_json,
-                                   settings.strict},
+  runners().create(RunnerArguments{settings.model_cls, settings.task, settings.model_path,
+                                   settings.config_json, settings.strict},
                    device);
   const server::ServerFolders folders = server::ServerFolders::make(arguments.cache_dir, arguments.lora_dir);
   server::TaskStore store(folders.cache);
@@ -92,13 +94,16 @@ void run_serve(ServeArguments arguments) {
     port = -1;
   }
   if (port <= 0)
-    throw Error("serve", concat("cannot listen on ", arguments.host, ":", arguments.port,
-                                " (in use, or not an address of this machine); pick another --port or --host"));
+    throw Error("serve",
+                concat("cannot listen on ", arguments.host, ":", arguments.port,
+                       " (in use, or not an address of this machine); pick another --port or --host"));
   std::fprintf(stderr, "x2v serve: listening on http://%s:%d (%s %s, queue %d, cache %s%s)\n",
                arguments.host.c_str(), port, settings.model_cls.c_str(), settings.task.c_str(),
-               settings.max_queue_size, folders.cache.c_str(), arguments.api_key.empty() ? "" : ", API key required");
+               settings.max_queue_size, folders.cache.c_str(),
+               arguments.api_key.empty() ? "" : ", API key required");
   if (arguments.host != "127.0.0.1" && arguments.host != "localhost" && arguments.api_key.empty())
-    log_warn("serve", "listening on ", arguments.host, " without --api_key: anyone who reaches the port can use it");
+    log_warn("serve", "listening on ", arguments.host,
+             " without --api_key: anyone who reaches the port can use it");
   std::fflush(stderr);
   http.listen_after_bind();
 }
@@ -107,19 +112,26 @@ void run_serve(ServeArguments arguments) {
 
 void add_serve_command(CLI::App& app) {
   auto arguments = std::make_shared<ServeArguments>();
-  CLI::App* command = app.add_subcommand("serve", "Serve LightX2V's HTTP API and a web page (models kept loaded)");
+  CLI::App* command =
+      app.add_subcommand("serve", "Serve LightX2V's HTTP API and a web page (models kept loaded)");
   server::ServeSettings& settings = arguments->settings;
-  command->add_option("--model_cls", settings.model_cls, "the model class, as for x2v infer")->capture_default_str();
+  command->add_option("--model_cls", settings.model_cls, "the model class, as for x2v infer")
+      ->capture_default_str();
   command->add_option("--task", settings.task, "t2v or i2v")->capture_default_str();
   command->add_option("--model_path", settings.model_path, "the model directory")->required();
-  command->add_option("--config_json", settings.config_json, "LightX2V-style JSON config (the requests' defaults)");
-  command->add_option("--host", arguments->host, "address to listen on (LIGHTX2V_HOST)")->capture_default_str();
-  command->add_option("--port", arguments->port, "port (LIGHTX2V_PORT; 0: any free port)")->capture_default_str();
-  command->add_option("--max_queue_size", settings.max_queue_size,
-                      "pending + processing tasks before 503 (LIGHTX2V_MAX_QUEUE_SIZE)")
+  command->add_option("--config_json", settings.config_json,
+                      "LightX2V-style JSON config (the requests' defaults)");
+  command->add_option("--host", arguments->host, "address to listen on (LIGHTX2V_HOST)")
       ->capture_default_str();
-  command->add_option("--cache_dir", arguments->cache_dir,
-                      "tasks database, uploads and results (LIGHTX2V_CACHE_DIR)")
+  command->add_option("--port", arguments->port, "port (LIGHTX2V_PORT; 0: any free port)")
+      ->capture_default_str();
+  command
+      ->add_option("--max_queue_size", settings.max_queue_size,
+                   "pending + processing tasks before 503 (LIGHTX2V_MAX_QUEUE_SIZE)")
+      ->capture_default_str();
+  command
+      ->add_option("--cache_dir", arguments->cache_dir,
+                   "tasks database, uploads and results (LIGHTX2V_CACHE_DIR)")
       ->capture_default_str();
   command->add_option("--lora_dir", arguments->lora_dir, "LoRA files a request may name with lora_name");
   command->add_flag("--warmup", arguments->warmup, "run one short task at start so the models are loaded");

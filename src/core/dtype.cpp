@@ -246,6 +246,7 @@ void store_from_float(void* target, DType dtype, size_t index, float value) {
 
 void convert_elements(const void* source, DType source_dtype, void* target, DType target_dtype,
                       size_t count) {
+  if (count == 0) return;  // an empty tensor's data may be null, which memcpy must not get
   if (source_dtype == target_dtype) {
     std::memcpy(target, source, count * dtype_size(source_dtype));
     return;

@@ -183,8 +183,9 @@ std::vector<std::string> config_key_problems(const io::Config& user_config) {
   for (const auto& [key, value] : user_config.json().items()) {
     if (std::find(kUsedKeys.begin(), kUsedKeys.end(), key) != kUsedKeys.end()) continue;
     const auto& table = unimplemented_keys();
+    const std::string& name = key;  // a structured binding cannot be captured before C++20 in clang 14
     const auto entry = std::find_if(table.begin(), table.end(),
-                                    [&](const UnimplementedKey& known_key) { return known_key.key == key; });
+                                    [&](const UnimplementedKey& known_key) { return known_key.key == name; });
     if (entry != table.end()) {
       if (entry->instead == nullptr || asks_for_nothing(value, *entry)) continue;
       problems.push_back(concat("x2v ignores ", key, " = ", shortened_value(value),

@@ -346,12 +346,13 @@ std::vector<std::string> WanRunner::describe(const GenerationRequest& request,
 }
 
 std::string WanRunner::load_key(const std::string& file) const {
-  // What a request may change (LightX2V's request fields and what they set) does not change how a model loads.
+  // What a request may change (LightX2V's request fields and what they set) does not change how a model
+  // loads.
   nlohmann::json loading = config_.json();
-  for (const char* key : {"infer_steps", "seed", "target_video_length", "target_height", "target_width",
-                          "sample_guide_scale", "sample_shift", "enable_cfg", "sample_neg_prompt", "fps",
-                          "denoising_step_list", "sample_solver", "feature_caching", "teacache_thresh",
-                          "magcache_thresh", "use_ret_steps"})
+  for (const char* key :
+       {"infer_steps", "seed", "target_video_length", "target_height", "target_width", "sample_guide_scale",
+        "sample_shift", "enable_cfg", "sample_neg_prompt", "fps", "denoising_step_list", "sample_solver",
+        "feature_caching", "teacache_thresh", "magcache_thresh", "use_ret_steps"})
     loading.erase(key);
   return concat(file, " ", loading.dump(), " DTYPE=", dtype_setting(Precision::from_environment().compute));
 }
@@ -534,8 +535,8 @@ void WanRunner::decode(const Tensor& latents, const std::function<void(const Ten
   }
   WanVaeOptions options = vae_options_;
   options.patch_group = parallel_->vae();
-  const std::shared_ptr<WanVae> vae =
-      stage_model<WanVae>("vae", load_key(files_.vae), [&] { return WanVae::open(files_.vae, options, device); });
+  const std::shared_ptr<WanVae> vae = stage_model<WanVae>(
+      "vae", load_key(files_.vae), [&] { return WanVae::open(files_.vae, options, device); });
   if (files_.lightvae) log_info("infer", "LightVAE decoder ", files_.vae);
   Progress progress("vae decode", static_cast<int>(latents.shape()[1]));
   int64_t decoded = 0;
@@ -579,17 +580,19 @@ void WanRunner::run(const GenerationRequest& request) {
 
 void register_wan_runners(RunnerRegistry& registry) {
   for (const char* model_cls : {"wan2.1", "wan2.1_distill", "wan2.2_moe", "wan2.2_moe_distill", "wan2.2"})
-    registry.add(
-        RunnerEntry{model_cls, std::vector<std::string>{"t2v", "i2v"},
-                    [](const RunnerArguments& arguments, Device& device) {
-                      io::Config config = load_wan_run_config(arguments.model_cls, arguments.task,
-                                                              arguments.config_json, arguments.strict);
-                      if (!arguments.overrides.empty()) config = config.merged_with(arguments.overrides);
-                      auto runner = std::make_unique<WanRunner>(arguments.model_path, std::move(config), device,
-                                                                arguments.model_cls, arguments.task);
-                      runner->set_model_cache(arguments.models);
-                      return runner;
-                    }});
+    registry.add(RunnerEntry{model_cls, std::vector<std::string>{"t2v", "i2v"},
+                             [](const RunnerArguments& arguments, Device& device) {
+                               io::Config config =
+                                   load_wan_run_config(arguments.model_cls, arguments.task,
+                                                       arguments.config_json, arguments.strict);
+                               if (!arguments.overrides.empty())
+                                 config = config.merged_with(arguments.overrides);
+                               auto runner =
+                                   std::make_unique<WanRunner>(arguments.model_path, std::move(config),
+                                                               device, arguments.model_cls, arguments.task);
+                               runner->set_model_cache(arguments.models);
+                               return runner;
+                             }});
 }
 
 }  // namespace x2v

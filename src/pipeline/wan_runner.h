@@ -12,12 +12,12 @@
 #include "models/wan/vae.h"
 #include "offload/offload_options.h"
 #include "parallel/parallel_plan.h"
+#include "pipeline/model_cache.h"
 #include "pipeline/runner.h"
 #include "pipeline/wan_cost.h"
 #include "pipeline/wan_defaults.h"
 #include "pipeline/wan_i2v.h"
 #include "pipeline/wan_model_files.h"
-#include "pipeline/model_cache.h"
 #include "pipeline/wan_moe.h"
 #include "platform/device.h"
 

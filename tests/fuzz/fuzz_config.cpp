@@ -1,5 +1,5 @@
-// libFuzzer: JSON configs as x2v reads them: the parser (duplicate keys, nesting), every typed getter, the key
-// accounting (LightX2V's keys, nearest names) and the offload options.
+// libFuzzer: JSON configs as x2v reads them: the parser (duplicate keys, nesting), every typed getter, the
+// key accounting (LightX2V's keys, nearest names) and the offload options.
 #include "core/error.h"
 #include "io/config.h"
 #include "offload/offload_options.h"
@@ -18,12 +18,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (int getter = 0; getter < 6; ++getter) {
         try {
           switch (getter) {
-            case 0: config.get_int(key, 0); break;
-            case 1: config.get_double(key, 0.0); break;
-            case 2: config.get_bool(key, false); break;
-            case 3: config.get_string(key, ""); break;
-            case 4: config.get_int_list(key, {}); break;
-            case 5: if (item.value().is_object()) config.section(key); break;
+            case 0:
+              config.get_int(key, 0);
+              break;
+            case 1:
+              config.get_double(key, 0.0);
+              break;
+            case 2:
+              config.get_bool(key, false);
+              break;
+            case 3:
+              config.get_string(key, "");
+              break;
+            case 4:
+              config.get_int_list(key, {});
+              break;
+            case 5:
+              if (item.value().is_object()) config.section(key);
+              break;
           }
         } catch (const x2v::Error&) {
         }

@@ -1,5 +1,5 @@
-// libFuzzer: the server's task request: JSON parsing, every field's checks, base64 images and the result path,
-// which must never leave the outputs folder.
+// libFuzzer: the server's task request: JSON parsing, every field's checks, base64 images and the result
+// path, which must never leave the outputs folder.
 #include <filesystem>
 
 #include "core/error.h"
@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const x2v::server::ServerFolders folders = [] {
-    const auto cache = std::filesystem::temp_directory_path() / ("x2v-fuzz-cache-" + std::to_string(::getpid()));
+    const auto cache =
+        std::filesystem::temp_directory_path() / ("x2v-fuzz-cache-" + std::to_string(::getpid()));
     return x2v::server::ServerFolders::make(cache.string(), "");
   }();
   const nlohmann::json body = nlohmann::json::parse(data, data + size, nullptr, false);

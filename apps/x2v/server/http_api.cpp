@@ -32,7 +32,8 @@ void send_file(httplib::Response& response, const std::string& path) {
   std::error_code error;
   const uintmax_t size = fs::file_size(path, error);
   if (error) return send_error(response, 404, "the result file is gone");
-  response.set_header("Content-Disposition", concat("attachment; filename=\"", fs::path(path).filename().string(), "\""));
+  response.set_header("Content-Disposition",
+                      concat("attachment; filename=\"", fs::path(path).filename().string(), "\""));
   response.set_header("Accept-Ranges", "bytes");
   response.set_content_provider(static_cast<size_t>(size), content_type_of(path),
                                 [path](size_t offset, size_t length, httplib::DataSink& sink) {
@@ -70,7 +71,8 @@ void create_task(const nlohmann::json& body, TaskStore& store, TaskWorker& worke
     task.created = now_seconds();
     store.add(task, serve.max_queue_size);
     worker.notify();
-    send_json(response, 200, {{"task_id", task.id}, {"task_status", kPending}, {"save_result_path", task.result}});
+    send_json(response, 200,
+              {{"task_id", task.id}, {"task_status", kPending}, {"save_result_path", task.result}});
   } catch (const RequestError& error) {
     send_json(response, error.status, error.body());
   } catch (const QueueFull& error) {
@@ -80,10 +82,11 @@ void create_task(const nlohmann::json& body, TaskStore& store, TaskWorker& worke
   }
 }
 
-// The multipart form's fields arrive as text; the typed ones become JSON numbers as FastAPI would coerce them.
+// The multipart form's fields arrive as text; the typed ones become JSON numbers as FastAPI would coerce
+// them.
 nlohmann::json form_body(const httplib::Request& request, TaskWorker& worker) {
-  static const std::vector<std::string> integers = {"infer_steps", "target_video_length", "seed", "num_fragments",
-                                                    "target_fps"};
+  static const std::vector<std::string> integers = {"infer_steps", "target_video_length", "seed",
+                                                    "num_fragments", "target_fps"};
   nlohmann::json body = nlohmann::json::object();
   for (const auto& [name, file] : request.files) {
     if (!file.filename.empty()) continue;
@@ -94,7 +97,8 @@ nlohmann::json form_body(const httplib::Request& request, TaskWorker& worker) {
         if (used != file.content.size()) throw std::invalid_argument("trailing");
         body[name] = value;
       } catch (const std::exception&) {
-        throw RequestError(422, name, concat(name, " must be an integer, not '", printable(file.content), "'"));
+        throw RequestError(422, name,
+                           concat(name, " must be an integer, not '", printable(file.content), "'"));
       }
     } else if (name == "use_prompt_enhancer") {
       body[name] = file.content == "true" || file.content == "1";
@@ -119,7 +123,8 @@ void add_routes(httplib::Server& server, TaskStore& store, TaskWorker& worker, c
   server.set_payload_max_length(http.max_body_bytes);
   const std::string api_key = http.api_key;
   server.set_pre_routing_handler([api_key](const httplib::Request& request, httplib::Response& response) {
-    if (api_key.empty() || request.path == "/health" || request.path == "/") return httplib::Server::HandlerResponse::Unhandled;
+    if (api_key.empty() || request.path == "/health" || request.path == "/")
+      return httplib::Server::HandlerResponse::Unhandled;
     if (request.get_header_value("Authorization") == "Bearer " + api_key)
       return httplib::Server::HandlerResponse::Unhandled;
     response.set_header("WWW-Authenticate", "Bearer");
@@ -140,7 +145,8 @@ void add_routes(httplib::Server& server, TaskStore& store, TaskWorker& worker, c
     send_json(response, 200, {{"status", "ok"}});
   });
 
-  const auto create_json = [&store, &worker, serve](const httplib::Request& request, httplib::Response& response) {
+  const auto create_json = [&store, &worker, serve](const httplib::Request& request,
+                                                    httplib::Response& response) {
     const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
     if (body.is_discarded())
       return send_json(response, 422, RequestError(422, "", "the body is not valid JSON").body());
@@ -148,7 +154,8 @@ void add_routes(httplib::Server& server, TaskStore& store, TaskWorker& worker, c
   };
   for (const char* path : {"/v1/tasks/video/", "/v1/tasks/video", "/v1/tasks/", "/v1/tasks"})
     server.Post(path, create_json);
-  const auto create_form = [&store, &worker, serve](const httplib::Request& request, httplib::Response& response) {
+  const auto create_form = [&store, &worker, serve](const httplib::Request& request,
+                                                    httplib::Response& response) {
     try {
       create_task(form_body(request, worker), store, worker, serve, response);
     } catch (const RequestError& error) {
@@ -162,101 +169,116 @@ void add_routes(httplib::Server& server, TaskStore& store, TaskWorker& worker, c
     for (const TaskRecord& task : store.list()) all[task.id] = task.status_json();
     send_json(response, 200, all);
   });
-  server.Get("/v1/tasks/queue/status", [&store, &worker, serve](const httplib::Request&, httplib::Response& response) {
-    send_json(response, 200, queue_status(store, worker, serve));
-  });
-  server.Get(R"(/v1/tasks/([^/]+)/status)", [&store](const httplib::Request& request, httplib::Response& response) {
-    const std::optional<TaskRecord> task = store.get(request.matches[1]);
-    if (!task) return send_error(response, 404, "Task not found");
-    send_json(response, 200, task->status_json());
-  });
-  server.Get(R"(/v1/tasks/([^/]+)/result)", [&store, &worker](const httplib::Request& request, httplib::Response& response) {
-    const std::optional<TaskRecord> task = store.get(request.matches[1]);
-    if (!task) return send_error(response, 404, "Task not found");
-    if (task->status != kCompleted) return send_error(response, 404, "Task not completed");
-    try {
-      send_file(response, output_path(task->result, worker.folders()));
-    } catch (const RequestError& error) {
-      send_error(response, 403, error.what());
-    }
-  });
+  server.Get("/v1/tasks/queue/status",
+             [&store, &worker, serve](const httplib::Request&, httplib::Response& response) {
+               send_json(response, 200, queue_status(store, worker, serve));
+             });
+  server.Get(R"(/v1/tasks/([^/]+)/status)",
+             [&store](const httplib::Request& request, httplib::Response& response) {
+               const std::optional<TaskRecord> task = store.get(request.matches[1]);
+               if (!task) return send_error(response, 404, "Task not found");
+               send_json(response, 200, task->status_json());
+             });
+  server.Get(R"(/v1/tasks/([^/]+)/result)",
+             [&store, &worker](const httplib::Request& request, httplib::Response& response) {
+               const std::optional<TaskRecord> task = store.get(request.matches[1]);
+               if (!task) return send_error(response, 404, "Task not found");
+               if (task->status != kCompleted) return send_error(response, 404, "Task not completed");
+               try {
+                 send_file(response, output_path(task->result, worker.folders()));
+               } catch (const RequestError& error) {
+                 send_error(response, 403, error.what());
+               }
+             });
   // x2v's own: the task's status as server-sent events, one each time it changes, until it ends.
-  server.Get(R"(/v1/tasks/([^/]+)/events)", [&store, &worker](const httplib::Request& request, httplib::Response& response) {
-    const std::string id = request.matches[1];
-    if (!store.get(id)) return send_error(response, 404, "Task not found");
-    response.set_header("Cache-Control", "no-cache");
-    auto last_sent = std::make_shared<std::string>();
-    response.set_chunked_content_provider("text/event-stream", [&store, &worker, id, last_sent](size_t, httplib::DataSink& sink) {
-      const uint64_t seen = worker.changes();
-      const std::optional<TaskRecord> task = store.get(id);
-      if (!task) {
-        sink.done();
-        return true;
-      }
-      const std::string event = task->status_json().dump();
-      if (event != *last_sent) {
-        const std::string message = concat("data: ", event, "\n\n");
-        if (!sink.write(message.data(), message.size())) return false;
-        *last_sent = event;
-      }
-      if (task->status != kPending && task->status != kProcessing) {
-        sink.done();
-        return true;
-      }
-      if (worker.wait_for_change(seen, std::chrono::seconds(10)) == seen) {
-        static const std::string keepalive = ": keep-alive\n\n";
-        if (!sink.write(keepalive.data(), keepalive.size())) return false;
-      }
-      return true;
-    });
-  });
-  server.Delete("/v1/tasks/all/running", [&store, &worker](const httplib::Request&, httplib::Response& response) {
-    int cancelled = 0;
-    for (const TaskRecord& task : store.list())
-      if (task.status == kPending || task.status == kProcessing) {
-        store.cancel(task.id);
-        worker.cancel_if_running(task.id);
-        ++cancelled;
-      }
-    send_json(response, 200, {{"stop_status", cancelled ? "success" : "do_nothing"},
-                              {"reason", concat(cancelled, " task(s) cancelled")}});
-  });
-  server.Delete(R"(/v1/tasks/([^/]+))", [&store, &worker](const httplib::Request& request, httplib::Response& response) {
+  server.Get(R"(/v1/tasks/([^/]+)/events)",
+             [&store, &worker](const httplib::Request& request, httplib::Response& response) {
+               const std::string id = request.matches[1];
+               if (!store.get(id)) return send_error(response, 404, "Task not found");
+               response.set_header("Cache-Control", "no-cache");
+               auto last_sent = std::make_shared<std::string>();
+               response.set_chunked_content_provider(
+                   "text/event-stream", [&store, &worker, id, last_sent](size_t, httplib::DataSink& sink) {
+                     const uint64_t seen = worker.changes();
+                     const std::optional<TaskRecord> task = store.get(id);
+                     if (!task) {
+                       sink.done();
+                       return true;
+                     }
+                     const std::string event = task->status_json().dump();
+                     if (event != *last_sent) {
+                       const std::string message = concat("data: ", event, "\n\n");
+                       if (!sink.write(message.data(), message.size())) return false;
+                       *last_sent = event;
+                     }
+                     if (task->status != kPending && task->status != kProcessing) {
+                       sink.done();
+                       return true;
+                     }
+                     if (worker.wait_for_change(seen, std::chrono::seconds(10)) == seen) {
+                       static const std::string keepalive = ": keep-alive\n\n";
+                       if (!sink.write(keepalive.data(), keepalive.size())) return false;
+                     }
+                     return true;
+                   });
+             });
+  server.Delete("/v1/tasks/all/running",
+                [&store, &worker](const httplib::Request&, httplib::Response& response) {
+                  int cancelled = 0;
+                  for (const TaskRecord& task : store.list())
+                    if (task.status == kPending || task.status == kProcessing) {
+                      store.cancel(task.id);
+                      worker.cancel_if_running(task.id);
+                      ++cancelled;
+                    }
+                  send_json(response, 200,
+                            {{"stop_status", cancelled ? "success" : "do_nothing"},
+                             {"reason", concat(cancelled, " task(s) cancelled")}});
+                });
+  server.Delete(R"(/v1/tasks/([^/]+))", [&store, &worker](const httplib::Request& request,
+                                                          httplib::Response& response) {
     const std::string id = request.matches[1];
     const std::optional<std::string> previous = store.cancel(id);
-    if (!previous) return send_json(response, 200, {{"stop_status", "do_nothing"}, {"reason", "Task not found"}});
+    if (!previous)
+      return send_json(response, 200, {{"stop_status", "do_nothing"}, {"reason", "Task not found"}});
     if (*previous != kPending && *previous != kProcessing)
-      return send_json(response, 200, {{"stop_status", "do_nothing"}, {"reason", concat("Task already ", *previous)}});
+      return send_json(response, 200,
+                       {{"stop_status", "do_nothing"}, {"reason", concat("Task already ", *previous)}});
     worker.cancel_if_running(id);
     send_json(response, 200, {{"stop_status", "success"}, {"reason", concat("Task ", id, " cancelled")}});
   });
-  server.Get(R"(/v1/files/download/(.+))", [&worker](const httplib::Request& request, httplib::Response& response) {
-    try {
-      const std::string path = output_path(request.matches[1], worker.folders());
-      if (!fs::is_regular_file(path)) return send_error(response, 404, "File not found");
-      send_file(response, path);
-    } catch (const RequestError& error) {
-      send_error(response, 403, error.what());
-    }
-  });
-  server.Get("/v1/service/status", [&store, &worker, serve](const httplib::Request&, httplib::Response& response) {
-    const std::string current = worker.current_task();
-    nlohmann::json active = nlohmann::json::array();
-    if (!current.empty()) active.push_back(current);
-    send_json(response, 200,
-              {{"service_status", current.empty() ? "idle" : "busy"},
-               {"current_task", current.empty() ? nlohmann::json() : nlohmann::json(current)},
-               {"active_tasks", active},
-               {"pending_tasks", store.count(kPending)},
-               {"queue_size", serve.max_queue_size},
-               {"total_tasks", static_cast<int>(store.list().size())},
-               {"completed_tasks", store.count(kCompleted)},
-               {"failed_tasks", store.count(kFailed)},
-               {"models_loaded", worker.models().loads()}});
-  });
+  server.Get(R"(/v1/files/download/(.+))",
+             [&worker](const httplib::Request& request, httplib::Response& response) {
+               try {
+                 const std::string path = output_path(request.matches[1], worker.folders());
+                 if (!fs::is_regular_file(path)) return send_error(response, 404, "File not found");
+                 send_file(response, path);
+               } catch (const RequestError& error) {
+                 send_error(response, 403, error.what());
+               }
+             });
+  server.Get("/v1/service/status",
+             [&store, &worker, serve](const httplib::Request&, httplib::Response& response) {
+               const std::string current = worker.current_task();
+               nlohmann::json active = nlohmann::json::array();
+               if (!current.empty()) active.push_back(current);
+               send_json(response, 200,
+                         {{"service_status", current.empty() ? "idle" : "busy"},
+                          {"current_task", current.empty() ? nlohmann::json() : nlohmann::json(current)},
+                          {"active_tasks", active},
+                          {"pending_tasks", store.count(kPending)},
+                          {"queue_size", serve.max_queue_size},
+                          {"total_tasks", static_cast<int>(store.list().size())},
+                          {"completed_tasks", store.count(kCompleted)},
+                          {"failed_tasks", store.count(kFailed)},
+                          {"models_loaded", worker.models().loads()}});
+             });
   server.Get("/v1/service/metadata", [http](const httplib::Request&, httplib::Response& response) {
-    send_json(response, 200, {{"nproc_per_node", 1}, {"model_cls", http.model_cls}, {"model_path", http.model_path},
-                              {"task", http.task}});
+    send_json(response, 200,
+              {{"nproc_per_node", 1},
+               {"model_cls", http.model_cls},
+               {"model_path", http.model_path},
+               {"task", http.task}});
   });
 }
 

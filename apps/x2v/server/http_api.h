@@ -11,9 +11,9 @@
 namespace x2v::server {
 
 struct HttpSettings {
-  std::string api_key;                       // "": no authentication
-  size_t max_body_bytes = 64 << 20;          // JSON bodies and uploads
-  std::string model_cls, model_path, task;   // for /v1/service/metadata and the page
+  std::string api_key;                      // "": no authentication
+  size_t max_body_bytes = 64 << 20;         // JSON bodies and uploads
+  std::string model_cls, model_path, task;  // for /v1/service/metadata and the page
 };
 
 // Registers every route on `server`.

@@ -54,26 +54,37 @@ const std::map<std::string, Field>& fields() {
 
 const char* kind_name(Kind kind) {
   switch (kind) {
-    case Kind::text: return "a string";
-    case Kind::integer: return "an integer";
-    case Kind::number: return "a number";
-    case Kind::boolean: return "true or false";
-    case Kind::shape: return "[height, width]";
-    case Kind::any: return "anything";
+    case Kind::text:
+      return "a string";
+    case Kind::integer:
+      return "an integer";
+    case Kind::number:
+      return "a number";
+    case Kind::boolean:
+      return "true or false";
+    case Kind::shape:
+      return "[height, width]";
+    case Kind::any:
+      return "anything";
   }
   return "";
 }
 
 bool fits(const nlohmann::json& value, Kind kind) {
   switch (kind) {
-    case Kind::text: return value.is_string() || value.is_null();
-    case Kind::integer: return value.is_number_integer();
-    case Kind::number: return value.is_number();
-    case Kind::boolean: return value.is_boolean();
+    case Kind::text:
+      return value.is_string() || value.is_null();
+    case Kind::integer:
+      return value.is_number_integer();
+    case Kind::number:
+      return value.is_number();
+    case Kind::boolean:
+      return value.is_boolean();
     case Kind::shape:
       return value.is_array() && (value.empty() || (value.size() == 2 && value[0].is_number_integer() &&
                                                     value[1].is_number_integer()));
-    case Kind::any: return true;
+    case Kind::any:
+      return true;
   }
   return false;
 }
@@ -88,7 +99,8 @@ bool is_off(const nlohmann::json& value) {
 
 int64_t in_range(const nlohmann::json& body, const char* field, int64_t low, int64_t high) {
   const int64_t value = body.at(field).get<int64_t>();
-  if (value < low || value > high) refuse(field, concat(field, " is ", value, "; it must be in ", low, "..", high));
+  if (value < low || value > high)
+    refuse(field, concat(field, " is ", value, "; it must be in ", low, "..", high));
   return value;
 }
 
@@ -99,14 +111,22 @@ std::string base64_decode(const std::string& text) {
   int bits = 0;
   for (const char c : text) {
     int value;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') value = c - '0' + 52;
-    else if (c == '+' || c == '-') value = 62;
-    else if (c == '/' || c == '_') value = 63;
-    else if (c == '=') break;
-    else if (std::isspace(static_cast<unsigned char>(c))) continue;
-    else return "";
+    if (c >= 'A' && c <= 'Z')
+      value = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      value = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      value = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      value = 62;
+    else if (c == '/' || c == '_')
+      value = 63;
+    else if (c == '=')
+      break;
+    else if (std::isspace(static_cast<unsigned char>(c)))
+      continue;
+    else
+      return "";
     buffer = (buffer << 6) | static_cast<uint32_t>(value);
     bits += 6;
     if (bits >= 8) {
@@ -128,7 +148,8 @@ std::string random_letters(int count, const char* alphabet, size_t size) {
 // cache's inputs. URLs are not fetched.
 std::string resolve_image(const std::string& value, const ServerFolders& folders) {
   if (value.rfind("http://", 0) == 0 || value.rfind("https://", 0) == 0)
-    refuse("image_path", "x2v serve does not fetch image URLs; send the image as base64 or with /v1/tasks/video/form");
+    refuse("image_path",
+           "x2v serve does not fetch image URLs; send the image as base64 or with /v1/tasks/video/form");
   std::string data = value;
   if (data.rfind("data:", 0) == 0) {
     const size_t comma = data.find(',');
@@ -146,7 +167,8 @@ std::string resolve_image(const std::string& value, const ServerFolders& folders
   if (relative.empty() || relative.rfind("..", 0) == 0 || fs::path(value).is_absolute())
     throw RequestError(400, "image_path",
                        "image_path is neither a base64 PNG/JPEG nor a file under the server's inputs folder");
-  if (!fs::is_regular_file(path)) throw RequestError(400, "image_path", concat("no image at inputs/", relative));
+  if (!fs::is_regular_file(path))
+    throw RequestError(400, "image_path", concat("no image at inputs/", relative));
   return path.string();
 }
 
@@ -200,12 +222,14 @@ std::string output_path(const std::string& name, const ServerFolders& folders) {
   const fs::path relative = fs::path(name).lexically_normal();
   const std::string text = relative.string();
   if (name.empty() || relative.is_absolute() || text.rfind("..", 0) == 0 || text == ".")
-    throw RequestError(403, "save_result_path",
-                       concat("'", printable(name), "' leaves the server's outputs folder; give a file name"));
+    throw RequestError(
+        403, "save_result_path",
+        concat("'", printable(name), "' leaves the server's outputs folder; give a file name"));
   return (fs::path(folders.outputs) / relative).string();
 }
 
-TaskRequest parse_task_request(const nlohmann::json& body, const ServerFolders& folders, const std::string& task) {
+TaskRequest parse_task_request(const nlohmann::json& body, const ServerFolders& folders,
+                               const std::string& task) {
   if (!body.is_object()) refuse("", "the request body must be a JSON object");
   std::vector<std::string> names;
   for (const auto& [name, field] : fields()) names.push_back(name);
@@ -217,22 +241,28 @@ TaskRequest parse_task_request(const nlohmann::json& body, const ServerFolders& 
                                 nearest.empty() ? "" : concat("; did you mean '", nearest, "'?")));
     }
     if (!fits(item.value(), found->second.kind))
-      refuse(item.key(), concat(item.key(), " must be ", kind_name(found->second.kind), ", not ", item.value().dump()));
+      refuse(item.key(),
+             concat(item.key(), " must be ", kind_name(found->second.kind), ", not ", item.value().dump()));
     if (found->second.unimplemented != nullptr && !is_off(item.value()))
       refuse(item.key(), concat(item.key(), ": ", found->second.unimplemented));
   }
   TaskRequest request;
   request.sent = body;
-  request.task_id = body.contains("task_id") && body["task_id"].is_string() ? body["task_id"].get<std::string>()
-                                                                             : new_task_id();
+  request.task_id = body.contains("task_id") && body["task_id"].is_string()
+                        ? body["task_id"].get<std::string>()
+                        : new_task_id();
   for (char c : request.task_id)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
       refuse("task_id", "task_id may hold only letters, digits, '-' and '_'");
-  if (request.task_id.empty() || request.task_id.size() > 64) refuse("task_id", "task_id must be 1 to 64 characters");
-  auto text = [&](const char* field) { return body.contains(field) && body[field].is_string() ? body[field].get<std::string>() : std::string(); };
+  if (request.task_id.empty() || request.task_id.size() > 64)
+    refuse("task_id", "task_id must be 1 to 64 characters");
+  auto text = [&](const char* field) {
+    return body.contains(field) && body[field].is_string() ? body[field].get<std::string>() : std::string();
+  };
   request.generation.prompt = text("prompt");
   request.generation.negative_prompt = text("negative_prompt");
-  if (body.contains("seed")) request.generation.seed = static_cast<uint64_t>(in_range(body, "seed", 0, INT64_MAX));
+  if (body.contains("seed"))
+    request.generation.seed = static_cast<uint64_t>(in_range(body, "seed", 0, INT64_MAX));
   if (body.contains("infer_steps")) request.overrides["infer_steps"] = in_range(body, "infer_steps", 1, 1000);
   if (body.contains("target_video_length"))
     request.overrides["target_video_length"] = in_range(body, "target_video_length", 1, 1001);
@@ -245,14 +275,17 @@ TaskRequest parse_task_request(const nlohmann::json& body, const ServerFolders& 
   if (!text("lora_name").empty()) {
     if (folders.lora.empty()) refuse("lora_name", "lora_name needs the server started with --lora_dir");
     const fs::path name = fs::path(text("lora_name"));
-    if (name.has_parent_path() || name.string() == ".." || !fs::is_regular_file(fs::path(folders.lora) / name))
+    if (name.has_parent_path() || name.string() == ".." ||
+        !fs::is_regular_file(fs::path(folders.lora) / name))
       refuse("lora_name", concat("lora_name '", printable(name.string()), "' is not a file in --lora_dir"));
     const double strength = body.contains("lora_strength") ? body["lora_strength"].get<double>() : 1.0;
-    request.overrides["lora_configs"] = {{{"path", (fs::path(folders.lora) / name).string()}, {"strength", strength}}};
+    request.overrides["lora_configs"] = {
+        {{"path", (fs::path(folders.lora) / name).string()}, {"strength", strength}}};
   }
   const std::string image = text("image_path");
   if (task == "i2v") {
-    if (image.empty()) refuse("image_path", "this server runs i2v: send image_path (base64) or use /v1/tasks/video/form");
+    if (image.empty())
+      refuse("image_path", "this server runs i2v: send image_path (base64) or use /v1/tasks/video/form");
     request.generation.image_path = resolve_image(image, folders);
   } else if (!image.empty()) {
     refuse("image_path", "this server runs t2v; image_path is for an i2v server");

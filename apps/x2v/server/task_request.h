@@ -30,14 +30,16 @@ struct ServerFolders {
 // result's file name under outputs.
 struct TaskRequest {
   std::string task_id;
-  GenerationRequest generation;  // prompt, negative prompt, seed, image path; save_result_path set at run time
+  GenerationRequest
+      generation;  // prompt, negative prompt, seed, image path; save_result_path set at run time
   nlohmann::json overrides = nlohmann::json::object();
   std::string result_name;
   nlohmann::json sent = nlohmann::json::object();  // the fields as the client sent them (kept with the task)
 };
 
 // A JSON body. `task` is "t2v" or "i2v" (an image is required for i2v, refused for t2v).
-TaskRequest parse_task_request(const nlohmann::json& body, const ServerFolders& folders, const std::string& task);
+TaskRequest parse_task_request(const nlohmann::json& body, const ServerFolders& folders,
+                               const std::string& task);
 // A new id in LightX2V's format XXXX-XXXX-XXXX-XXXX-XXXX (A-Z, 0-9).
 std::string new_task_id();
 // An uploaded image saved under inputs/imgs as <random><ext> after it decodes; returns its path.

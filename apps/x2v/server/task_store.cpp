@@ -62,7 +62,8 @@ class Statement {
   sqlite3_stmt* statement_ = nullptr;
 };
 
-constexpr const char* kColumns = "id, status, request, result, error, error_type, created, started, ended, progress";
+constexpr const char* kColumns =
+    "id, status, request, result, error, error_type, created, started, ended, progress";
 
 TaskRecord read_record(const Statement& row) {
   TaskRecord task;
@@ -76,7 +77,8 @@ TaskRecord read_record(const Statement& row) {
   task.started = row.number(7);
   task.ended = row.number(8);
   const std::string progress = row.text(9);
-  task.progress = progress.empty() ? nlohmann::json::object() : nlohmann::json::parse(progress, nullptr, false);
+  task.progress =
+      progress.empty() ? nlohmann::json::object() : nlohmann::json::parse(progress, nullptr, false);
   return task;
 }
 
@@ -87,7 +89,9 @@ double now_seconds() {
 }
 
 nlohmann::json TaskRecord::status_json() const {
-  auto time_or_null = [](double seconds) { return seconds > 0 ? nlohmann::json(iso_time(seconds)) : nlohmann::json(); };
+  auto time_or_null = [](double seconds) {
+    return seconds > 0 ? nlohmann::json(iso_time(seconds)) : nlohmann::json();
+  };
   return {{"task_id", id},
           {"status", status},
           {"start_time", time_or_null(started > 0 ? started : created)},
@@ -110,7 +114,8 @@ TaskStore::TaskStore(const std::string& folder) {
   execute("PRAGMA journal_mode=WAL");
   execute("PRAGMA synchronous=NORMAL");  // WAL: a killed process loses nothing committed
   execute(
-      "CREATE TABLE IF NOT EXISTS tasks (sequence INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
+      "CREATE TABLE IF NOT EXISTS tasks (sequence INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT "
+      "NULL, "
       "status TEXT NOT NULL, request TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', "
       "error_type TEXT NOT NULL DEFAULT '', created REAL NOT NULL, started REAL NOT NULL DEFAULT 0, "
       "ended REAL NOT NULL DEFAULT 0, progress TEXT NOT NULL DEFAULT '')");
@@ -210,8 +215,9 @@ void TaskStore::set_progress(const std::string& id, const nlohmann::json& progre
 bool TaskStore::finish(const std::string& id, const std::string& status, const std::string& error,
                        const std::string& error_type) {
   const std::lock_guard<std::mutex> lock(mutex_);
-  Statement(db_,
-            "UPDATE tasks SET status = ?1, error = ?2, error_type = ?3, ended = ?4 WHERE id = ?5 AND status = ?6")
+  Statement(
+      db_,
+      "UPDATE tasks SET status = ?1, error = ?2, error_type = ?3, ended = ?4 WHERE id = ?5 AND status = ?6")
       .bind(1, status)
       .bind(2, error)
       .bind(3, error_type)

@@ -1,7 +1,7 @@
 #pragma once
-// The server's tasks in SQLite (WAL), so the queue survives a restart or a kill -9: a task's state, its request
-// and its result's name are written before the client hears about them. A task found `processing` at start-up
-// was cut short; it runs again from the start.
+// The server's tasks in SQLite (WAL), so the queue survives a restart or a kill -9: a task's state, its
+// request and its result's name are written before the client hears about them. A task found `processing` at
+// start-up was cut short; it runs again from the start.
 #include <sqlite3.h>
 
 #include <mutex>

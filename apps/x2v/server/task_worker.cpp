@@ -110,7 +110,8 @@ void TaskWorker::run(const TaskRecord& task) {
   const ObserverScope scope{set_thread_progress_observer([&](const ProgressEvent& event) {
     if (cancel_current_ || stopping_) throw TaskCancelled();
     const auto now = std::chrono::steady_clock::now();
-    if (event.stage == last_stage && event.done != event.total && now - last_report < std::chrono::milliseconds(200))
+    if (event.stage == last_stage && event.done != event.total &&
+        now - last_report < std::chrono::milliseconds(200))
       return;
     last_stage = event.stage;
     last_report = now;
@@ -126,8 +127,8 @@ void TaskWorker::run(const TaskRecord& task) {
     GenerationRequest generation = request.generation;
     generation.save_result_path = output_path(task.result, folders_);
     std::filesystem::create_directories(std::filesystem::path(generation.save_result_path).parent_path());
-    RunnerArguments arguments{settings_.model_cls, settings_.task, settings_.model_path, settings_.config_json,
-                              settings_.strict};
+    RunnerArguments arguments{settings_.model_cls, settings_.task, settings_.model_path,
+                              settings_.config_json, settings_.strict};
     arguments.overrides = request.overrides;
     arguments.models = models_;
     const std::unique_ptr<Runner> runner = runners().create(arguments, device_);
@@ -142,7 +143,8 @@ void TaskWorker::run(const TaskRecord& task) {
     log_info("serve", "task ", task.id, " completed in ",
              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), " s");
   } catch (const TaskCancelled&) {
-    log_info("serve", "task ", task.id, " cancelled");  // the store already says so; the writers removed their files
+    log_info("serve", "task ", task.id,
+             " cancelled");  // the store already says so; the writers removed their files
   } catch (const RequestError& error) {
     store_.finish(task.id, kFailed, error.what(), "RequestError");
   } catch (const Error& error) {

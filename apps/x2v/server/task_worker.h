@@ -19,8 +19,8 @@ namespace x2v::server {
 struct ServeSettings {
   std::string model_cls = "wan2.1", task = "t2v", model_path, config_json;
   bool strict = false;
-  int max_queue_size = 10;      // pending + processing, as LightX2V counts
-  int history_limit = 1000;     // finished tasks kept (LightX2V's task_history_limit)
+  int max_queue_size = 10;   // pending + processing, as LightX2V counts
+  int history_limit = 1000;  // finished tasks kept (LightX2V's task_history_limit)
 };
 
 class TaskWorker {
