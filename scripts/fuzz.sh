@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (ASan + UBSan, build-fuzz/) and runs each on its corpus.
-#   bash scripts/fuzz.sh                 # each harness for 1,000,000 inputs (X2V_FUZZ_RUNS), the corpus grows
+#   bash scripts/fuzz.sh                 # each harness for 1,000,000 inputs (X2V_FUZZ_RUNS); the corpus grows in build-fuzz/
 #   bash scripts/fuzz.sh --ci            # each harness for X2V_FUZZ_SECONDS (default 20) on a copy of the corpus
 #   bash scripts/fuzz.sh safetensors     # one harness (safetensors, pth, config, task_request, image)
 # A crash leaves its input as build-fuzz/crash-*; fix it and add the input to tests/fuzz/regressions/<harness>/,
@@ -36,9 +36,12 @@ for target in "${targets[@]}"; do
       -max_len=65536 "$work" 2>&1 | grep -E '^(#[0-9]+ *DONE|Done|==[0-9]+==ERROR|SUMMARY|INFO: seed)' || true)
     rm -rf "$work"
   else
+    # The corpus grows in build-fuzz/corpus (seeded from the committed one), not in the repository.
+    mkdir -p "$build/corpus/$target"
+    cp -rn "$corpus"/. "$build/corpus/$target"/
     echo "== fuzz_$target: ${X2V_FUZZ_RUNS:-1000000} inputs"
     (cd "$build" && "../$binary" -runs="${X2V_FUZZ_RUNS:-1000000}" -timeout=30 -rss_limit_mb=4096 -max_len=65536 \
-      -print_final_stats=1 "../$corpus" 2>&1 | grep -E '^(#[0-9]+ *DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' || true)
+      -print_final_stats=1 "corpus/$target" 2>&1 | grep -E '^(#[0-9]+ *DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' || true)
   fi
   found=$(find "$build" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \))
   if [[ -n $found ]]; then
