@@ -101,6 +101,12 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& sourc
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
     throw Error(kPlace, concat(source, ": invalid JSON at line ", line, ", column ", column, ": ", reason,
                                "; fix the syntax (JSON has no comments or trailing commas)"));
+  } catch (const nlohmann::json::out_of_range& error) {
+    // A number too large for a double (1e999): valid syntax, no value (found by fuzz_config).
+    std::string reason = error.what();
+    const size_t bracket = reason.find("] ");
+    if (bracket != std::string::npos) reason = reason.substr(bracket + 2);
+    throw Error(kPlace, concat(source, ": ", reason, "; write a number a double can hold"));
   }
 }
 

@@ -21,6 +21,9 @@ TEST(Config, LoadsFilesWithClearErrors) {
   expect_error([] { load_json_file("/nonexistent/config.json"); },
                {"/nonexistent/config.json", "no such file"});
   expect_error([] { parse_json_text("{\"a\": tru}", "--config"); }, {"--config", "line 1, column"});
+  // A number no double holds is an error naming it, not an escaped library exception (found by fuzz_config).
+  expect_error([] { parse_json_text("{\"seed\": 1e999}", "big.json"); },
+               {"big.json", "number overflow", "1e999"});
 }
 
 TEST(Config, MergesUserOverDefaultsRecursively) {
