@@ -67,6 +67,9 @@ void create_task(const nlohmann::json& body, TaskStore& store, TaskWorker& worke
     task.id = request.task_id;
     task.request = request.sent;
     task.request["task_id"] = request.task_id;
+    // The image was decoded and saved once, here: the worker reads that file, not the base64 again.
+    if (!request.generation.image_path.empty())
+      task.request["image_path"] = fs::path(request.generation.image_path).filename().string();
     task.result = request.result_name;
     task.created = now_seconds();
     store.add(task, serve.max_queue_size);
