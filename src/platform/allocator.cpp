@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -48,10 +49,27 @@ bool parse_bytes(const std::string& text, size_t* bytes) {
   return true;
 }
 
-CachingAllocator::CachingAllocator(std::string device_name, RawAllocate raw_allocate, RawFree raw_free)
+namespace {
+constexpr size_t kLargeRequest = size_t{1} << 20;
+constexpr size_t kSegmentGranule = size_t{2} << 20;
+
+// Pooled: small requests round to 512 bytes, large ones to pages (the pool may hand out a little more).
+size_t pooled_size(size_t bytes) {
+  return bytes < kLargeRequest ? std::max<size_t>((bytes + 511) / 512 * 512, 512)
+                               : (bytes + 4095) / 4096 * 4096;
+}
+}  // namespace
+
+CachingAllocator::CachingAllocator(std::string device_name, RawAllocate raw_allocate, RawFree raw_free,
+                                   BlockReuse reuse)
     : device_name_(std::move(device_name)),
       raw_allocate_(std::move(raw_allocate)),
       raw_free_(std::move(raw_free)) {
+  if (reuse == BlockReuse::split_and_merge) {
+    // Small blocks share 2 MiB segments; large ones get their own, split when the rest is 1 MiB or more.
+    small_blocks_ = std::make_unique<BlockPool>(raw_allocate_, raw_free_, kSegmentGranule, 512);
+    large_blocks_ = std::make_unique<BlockPool>(raw_allocate_, raw_free_, kSegmentGranule, kLargeRequest);
+  }
   if (const char* limit = std::getenv("X2V_MEMORY_LIMIT")) {
     size_t bytes = 0;
     if (!parse_bytes(limit, &bytes))
@@ -74,7 +92,8 @@ size_t CachingAllocator::rounded_size(size_t bytes) {
 }
 
 void* CachingAllocator::allocate(size_t bytes) {
-  const size_t size = rounded_size(bytes);
+  const bool pooled = small_blocks_ != nullptr;
+  size_t size = pooled ? pooled_size(bytes) : rounded_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   if (stats_.limit_bytes && stats_.current_bytes + size > stats_.limit_bytes) {
     throw Error("allocator", concat(device_name_, ": allocating ", format_bytes(bytes), " with ",
@@ -82,6 +101,31 @@ void* CachingAllocator::allocate(size_t bytes) {
                                     format_bytes(stats_.limit_bytes),
                                     "; raise X2V_MEMORY_LIMIT or reduce the work (smaller size, offload)"));
   }
+  void* pointer = nullptr;
+  if (pooled) {
+    BlockPool& pool = size < kLargeRequest ? *small_blocks_ : *large_blocks_;
+    auto [block, block_size] = pool.take(size);
+    if (block == nullptr) {  // the other pool's wholly free segments may make room
+      (size < kLargeRequest ? *large_blocks_ : *small_blocks_).release_free_segments();
+      std::tie(block, block_size) = pool.take(size);
+    }
+    if (block == nullptr)
+      throw Error("allocator",
+                  concat(device_name_, ": out of memory allocating ", format_bytes(bytes), " with ",
+                         format_bytes(stats_.current_bytes), " in use; reduce the work or enable offload"));
+    pointer = block;
+    size = block_size;
+    stats_.cached_bytes = small_blocks_->free_bytes() + large_blocks_->free_bytes();
+  } else {
+    pointer = allocate_exact(size);
+  }
+  stats_.current_bytes += size;
+  if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
+  stats_.lifetime_peak_bytes = std::max(stats_.lifetime_peak_bytes, stats_.peak_bytes);
+  return pointer;
+}
+
+void* CachingAllocator::allocate_exact(size_t size) {
   void* pointer = nullptr;
   auto found = free_blocks_.find(size);
   if (found != free_blocks_.end()) {
@@ -91,27 +135,35 @@ void* CachingAllocator::allocate(size_t bytes) {
   } else {
     pointer = raw_allocate_(size);
     if (pointer == nullptr && !free_blocks_.empty()) {
-      for (auto& [block_size, block] : free_blocks_) raw_free_(block, block_size);
+      for (auto& [block_size, block] : free_blocks_) {
+        raw_free_(block, block_size);
+        exact_held_bytes_ -= block_size;
+      }
       free_blocks_.clear();
       stats_.cached_bytes = 0;
       pointer = raw_allocate_(size);
     }
     if (pointer == nullptr) {
       throw Error("allocator",
-                  concat(device_name_, ": out of memory allocating ", format_bytes(bytes), " with ",
+                  concat(device_name_, ": out of memory allocating ", format_bytes(size), " with ",
                          format_bytes(stats_.current_bytes), " in use; reduce the work or enable offload"));
     }
+    exact_held_bytes_ += size;
   }
-  stats_.current_bytes += size;
-  if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
-  stats_.lifetime_peak_bytes = std::max(stats_.lifetime_peak_bytes, stats_.peak_bytes);
   return pointer;
 }
 
 void CachingAllocator::deallocate(void* pointer, size_t bytes) {
   if (pointer == nullptr) return;
-  const size_t size = rounded_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
+  if (small_blocks_) {
+    const size_t size =
+        (pooled_size(bytes) < kLargeRequest ? *small_blocks_ : *large_blocks_).give_back(pointer);
+    stats_.current_bytes -= size;
+    stats_.cached_bytes = small_blocks_->free_bytes() + large_blocks_->free_bytes();
+    return;
+  }
+  const size_t size = rounded_size(bytes);
   stats_.current_bytes -= size;
   free_blocks_.emplace(size, pointer);
   stats_.cached_bytes += size;
@@ -132,9 +184,24 @@ void CachingAllocator::reset_peak() {
   stats_.peak_bytes = stats_.current_bytes;
 }
 
+size_t CachingAllocator::held_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (small_blocks_) return small_blocks_->segment_bytes() + large_blocks_->segment_bytes();
+  return exact_held_bytes_;
+}
+
 void CachingAllocator::release_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, block] : free_blocks_) raw_free_(block, size);
+  if (small_blocks_) {
+    small_blocks_->release_free_segments();
+    large_blocks_->release_free_segments();
+    stats_.cached_bytes = small_blocks_->free_bytes() + large_blocks_->free_bytes();
+    return;
+  }
+  for (auto& [size, block] : free_blocks_) {
+    raw_free_(block, size);
+    exact_held_bytes_ -= size;
+  }
   free_blocks_.clear();
   stats_.cached_bytes = 0;
 }

@@ -1,12 +1,17 @@
 #pragma once
-// Caching allocator shared by every backend: freed blocks are kept in size buckets and reused, so
-// activation buffers cost nothing after the first step. Statistics (current, peak) count the bytes
+// Caching allocator shared by every backend: freed blocks are kept and reused, so activation buffers cost
+// nothing after the first step. Memory with real addresses (the host) is carved from segments and merged
+// back (BlockPool: a request takes any free block large enough); opaque device handles are reused only at
+// the exact rounded size. Statistics (current, peak) count the bytes
 // handed out to tensors; an optional limit turns an allocation past it into a clear error.
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+
+#include "platform/block_pool.h"
 
 namespace x2v {
 
@@ -30,6 +35,10 @@ class Allocator {
   virtual void release_cache() = 0;
 };
 
+// How freed blocks are reused: at their exact rounded size (any pointer, e.g. a device buffer handle), or
+// split and merged within their segments (pointers must be addresses that can be offset).
+enum class BlockReuse { exact_size, split_and_merge };
+
 class CachingAllocator : public Allocator {
  public:
   using RawAllocate = std::function<void*(size_t)>;
@@ -37,7 +46,8 @@ class CachingAllocator : public Allocator {
 
   // `device_name` appears in error messages. The limit starts from X2V_MEMORY_LIMIT (bytes, or with a
   // K/M/G suffix) when that is set.
-  CachingAllocator(std::string device_name, RawAllocate raw_allocate, RawFree raw_free);
+  CachingAllocator(std::string device_name, RawAllocate raw_allocate, RawFree raw_free,
+                   BlockReuse reuse = BlockReuse::exact_size);
   ~CachingAllocator() override;
 
   void* allocate(size_t bytes) override;
@@ -47,16 +57,22 @@ class CachingAllocator : public Allocator {
   void reset_peak() override;
   void release_cache() override;
 
-  // Block size actually reserved for a request (requests are rounded to reduce fragmentation).
+  // Block size reserved for a request with exact-size reuse (rounded so that reuse finds exact fits).
   static size_t rounded_size(size_t bytes);
+  // Bytes of raw memory this allocator holds (live and cached).
+  size_t held_bytes() const;
 
  private:
   std::string device_name_;
   RawAllocate raw_allocate_;
   RawFree raw_free_;
   mutable std::mutex mutex_;
-  std::multimap<size_t, void*> free_blocks_;  // rounded size -> block
+  std::multimap<size_t, void*> free_blocks_;                // exact_size: rounded size -> block
+  std::unique_ptr<BlockPool> small_blocks_, large_blocks_;  // split_and_merge: below / from 1 MiB
   AllocatorStats stats_;
+  size_t exact_held_bytes_ = 0;
+
+  void* allocate_exact(size_t size);
 };
 
 // "1.50 GiB", "12.0 MiB", "512 B"

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
 
 namespace x2v {
 namespace {
@@ -24,36 +27,57 @@ QuantizedWeight quantize_weight(const Tensor& weight, QuantFormat format) {
                 concat("weight ", weight.describe(), " is not an f32/bf16/f16 weight; only those quantize"));
   if (!weight.is_host_accessible())
     throw Error("quant", concat("weight ", weight.describe(), " is not in host memory"));
-  const Tensor values = weight.to_host(DType::f32);  // contiguous; bf16/f16 -> f32 is exact
+  // Row by row from the stored dtype (a strided weight is made contiguous first): no f32 copy of the
+  // whole weight, one pass for amax and one for the values, at memory speed.
+  const Tensor values = weight.is_contiguous() ? weight : weight.to_host(weight.dtype());
   const int64_t out = weight.size(0), in = weight.size(1);
   QuantizedWeight result{Tensor::host({out, in}, quant_storage_dtype(format)),
                          Tensor::host({out, 1}, DType::f32)};
-  const float* source = values.data<float>();
+  const char* source = static_cast<const char*>(values.raw_data());
+  const DType dtype = values.dtype();
+  const int64_t row_bytes = in * static_cast<int64_t>(dtype_size(dtype));
   float* scales = result.scale.data<float>();
   uint8_t* target = result.weight.data_u8();
   const float qmax = format_max(format);
-  bool finite = true;
-#pragma omp parallel for schedule(static) reduction(&& : finite) if (out * in >= (int64_t{1} << 16))
-  for (int64_t row = 0; row < out; ++row) {
-    const float* w = source + row * in;
-    float amax = 0.0f;
-    for (int64_t i = 0; i < in; ++i) {
-      amax = std::max(amax, std::fabs(w[i]));
-      finite = finite && std::isfinite(w[i]);
-    }
-    const float scale = std::max(amax, kMinimumAmax) / qmax;
-    scales[row] = scale;
-    uint8_t* q = target + row * in;
-    if (format == QuantFormat::int8) {
+  int64_t nonfinite_rows = 0;
+#pragma omp parallel reduction(+ : nonfinite_rows) if (out * in >= (int64_t{1} << 16))
+  {
+    std::vector<float> row_values(static_cast<size_t>(in));
+    float* w = row_values.data();
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < out; ++row) {
+      if (dtype == DType::f32)
+        std::memcpy(w, source + row * row_bytes, static_cast<size_t>(row_bytes));
+      else
+        convert_elements(source + row * row_bytes, dtype, w, DType::f32, static_cast<size_t>(in));
+      float amax = 0.0f;
+      int nonfinite = 0;
+#pragma omp simd reduction(max : amax) reduction(+ : nonfinite)
       for (int64_t i = 0; i < in; ++i) {
-        const float rounded = std::nearbyint(w[i] / scale);  // ties to even, as torch.round
-        q[i] = static_cast<uint8_t>(static_cast<int8_t>(std::min(127.0f, std::max(-128.0f, rounded))));
+        const float magnitude = std::fabs(w[i]);
+        nonfinite += !(magnitude <= std::numeric_limits<float>::max());  // inf and NaN
+        amax = std::max(amax, magnitude);
       }
-    } else {
-      for (int64_t i = 0; i < in; ++i) q[i] = float_to_f8_e4m3(std::min(qmax, std::max(-qmax, w[i] / scale)));
+      nonfinite_rows += nonfinite > 0;
+      const float scale = std::max(amax, kMinimumAmax) / qmax;
+      scales[row] = scale;
+      uint8_t* q = target + row * in;
+      if (format == QuantFormat::int8) {
+        // Clamp, then round half to even (as torch.round) by adding and taking away 1.5 * 2^23, which
+        // vectorizes unlike nearbyint; |value| <= 128 is far inside its exact range.
+#pragma omp simd
+        for (int64_t i = 0; i < in; ++i) {
+          const float clamped = std::min(127.0f, std::max(-128.0f, w[i] / scale));
+          const float rounded = (clamped + 12582912.0f) - 12582912.0f;
+          q[i] = static_cast<uint8_t>(static_cast<int8_t>(rounded));
+        }
+      } else {
+        for (int64_t i = 0; i < in; ++i)
+          q[i] = float_to_f8_e4m3(std::min(qmax, std::max(-qmax, w[i] / scale)));
+      }
     }
   }
-  if (!finite)
+  if (nonfinite_rows > 0)
     throw Error("quant", concat("weight ", weight.describe(),
                                 " holds NaN or infinite values; it cannot be quantized"));
   return result;

@@ -42,6 +42,10 @@ QuantizedWeight read_quantized_linear(const io::Checkpoint& checkpoint, const Qu
     if (weight.dtype() != DType::f32 && weight.dtype() != DType::bf16 && weight.dtype() != DType::f16)
       weight = weight.to_host(DType::f32);
     const QuantizedWeight quantized = quantize_weight(weight, request.format);
+    weight = Tensor();
+    // The float pages are not needed again: without this, the whole float model stays resident beside
+    // its quantized copy and int8 would cost more memory than the float model it shrinks.
+    checkpoint.release(weight_name);
     return {ops::to_device(quantized.weight, device), ops::to_device(quantized.scale, device)};
   }
   if (stored != request.format)

@@ -8,6 +8,7 @@
 
 #include "ops/conformance.h"
 #include "platform/cpu/attention_tiles.h"
+#include "platform/cpu/cpu_features.h"
 #include "platform/cpu/onednn_context.h"
 #include "platform/platform.h"
 #include "quant/quantize.h"
@@ -37,10 +38,32 @@ double bf16_mm_error(const std::string& kernel) {
 }
 
 TEST(IsaPaths, Avx2Kernels) {
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-    GTEST_SKIP() << "not run here: this CPU lacks AVX2/FMA (the portable kernels run instead)";
+  if (cpu::vector_level() != cpu::VectorLevel::avx2)
+    GTEST_SKIP()
+        << "not run here: this CPU lacks AVX2/FMA/F16C or X2V_CPU_ISA=sse41 (the portable kernels run)";
   EXPECT_TRUE(host_device().kernels().attention.contains("cpu_flash_attn"));
   EXPECT_TRUE(host_device().kernels().mm.contains("int8-cpu"));
+  EXPECT_EQ(host_device().kernels().attention.default_name(), "cpu_flash_attn");
+}
+
+// The build has no -march: the plain loops run at the level chosen here, and below AVX2 the defaults are
+// the portable kernels (a plain x86-64 CPU runs everything). X2V_CPU_ISA=sse41 takes this path anywhere.
+TEST(IsaPaths, BaselineX86_64) {
+  if (cpu::vector_level() != cpu::VectorLevel::x86_64)
+    GTEST_SKIP() << "not run here: the CPU has AVX2 and X2V_CPU_ISA does not cap it to sse41";
+  EXPECT_FALSE(host_device().kernels().attention.contains("cpu_flash_attn"));
+  EXPECT_EQ(host_device().kernels().attention.default_name(), "torch");
+  EXPECT_FALSE(host_device().kernels().mm.contains("int8-cpu"));
+  EXPECT_NE(host_device().hardware().find("loops x86-64 (SSE2)"), std::string::npos)
+      << host_device().hardware();
+}
+
+TEST(IsaPaths, VectorLevelFollowsTheCpuAndTheCap) {
+  const bool capped = cpu::isa_cap() == cpu::IsaCap::sse41;
+  const cpu::VectorLevel expected =
+      !capped && cpu::cpu_has(cpu::VectorLevel::avx2) ? cpu::VectorLevel::avx2 : cpu::VectorLevel::x86_64;
+  EXPECT_EQ(cpu::vector_level(), expected);
+  EXPECT_NE(host_device().hardware().find(cpu::vector_level_name(expected)), std::string::npos);
 }
 
 TEST(IsaPaths, NativeBf16Matmul) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "platform/platform.h"
 
@@ -150,6 +151,72 @@ TEST(Allocator, TracksCurrentAndPeakAndReuses) {
   EXPECT_EQ(allocator.stats().current_bytes, 0u);
   allocator.release_cache();
   EXPECT_EQ(allocator.stats().cached_bytes, 0u);
+}
+
+// A pooled allocator over malloc that counts the raw bytes it holds.
+struct CountingPool {
+  size_t raw_bytes = 0, raw_calls = 0;
+  CachingAllocator allocator{"test",
+                             [this](size_t bytes) {
+                               raw_bytes += bytes;
+                               ++raw_calls;
+                               return std::malloc(bytes);
+                             },
+                             [this](void* pointer, size_t bytes) {
+                               raw_bytes -= bytes;
+                               std::free(pointer);
+                             },
+                             BlockReuse::split_and_merge};
+};
+
+TEST(Allocator, SplitsAFreedBlockForASmallerRequest) {
+  CountingPool pool;
+  CachingAllocator& allocator = pool.allocator;
+  void* big = allocator.allocate(64 << 20);
+  allocator.deallocate(big, 64 << 20);
+  const size_t held = pool.raw_bytes;
+  // Three smaller requests of other sizes fit in the freed 64 MiB: no new memory, distinct addresses.
+  void* a = allocator.allocate(20 << 20);
+  void* b = allocator.allocate(30 << 20);
+  void* c = allocator.allocate((10 << 20) + 100);
+  EXPECT_EQ(pool.raw_bytes, held) << "exact-size reuse would have allocated 60 MiB more";
+  EXPECT_EQ(a, big) << "the smallest fitting block is carved from its start";
+  EXPECT_EQ(static_cast<char*>(b), static_cast<char*>(a) + (20 << 20));
+  EXPECT_EQ(static_cast<char*>(c), static_cast<char*>(b) + (30 << 20));
+  EXPECT_EQ(allocator.stats().current_bytes, size_t{20 << 20} + (30 << 20) + (10 << 20) + 4096);
+  allocator.deallocate(b, 30 << 20);
+  allocator.deallocate(a, 20 << 20);
+  allocator.deallocate(c, (10 << 20) + 100);
+  EXPECT_EQ(allocator.stats().current_bytes, 0u);
+  // Merged back into one 64 MiB block: a 64 MiB request reuses it whole.
+  void* again = allocator.allocate(64 << 20);
+  EXPECT_EQ(again, big);
+  EXPECT_EQ(pool.raw_bytes, held);
+  allocator.deallocate(again, 64 << 20);
+  allocator.release_cache();
+  EXPECT_EQ(pool.raw_bytes, 0u) << "a wholly free segment goes back";
+  EXPECT_EQ(allocator.stats().cached_bytes, 0u);
+}
+
+TEST(Allocator, SmallBlocksShareSegmentsAndKeepSegmentsApart) {
+  CountingPool pool;
+  CachingAllocator& allocator = pool.allocator;
+  std::vector<void*> small;
+  for (int i = 0; i < 100; ++i) small.push_back(allocator.allocate(1000 + i));
+  EXPECT_EQ(pool.raw_calls, 1u) << "100 small blocks come from one 2 MiB segment";
+  void* first = allocator.allocate(3 << 20);
+  void* second = allocator.allocate(3 << 20);
+  allocator.deallocate(first, 3 << 20);
+  allocator.deallocate(second, 3 << 20);
+  // Blocks of two segments never merge: a 6 MiB request needs a new segment.
+  void* six = allocator.allocate(6 << 20);
+  EXPECT_NE(six, first);
+  EXPECT_NE(six, second);
+  allocator.deallocate(six, 6 << 20);
+  for (int i = 0; i < 100; ++i) allocator.deallocate(small[i], 1000 + i);
+  allocator.release_cache();
+  EXPECT_EQ(pool.raw_bytes, 0u);
+  EXPECT_THROW(allocator.deallocate(reinterpret_cast<void*>(&pool), 1000), InternalError);
 }
 
 TEST(Allocator, LimitIsAClearError) {

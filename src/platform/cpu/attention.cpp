@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "platform/cpu/attention_tiles.h"
 #include "platform/cpu/cpu_device.h"
+#include "platform/cpu/cpu_features.h"
 #include "platform/platform.h"
 
 namespace x2v {
@@ -251,10 +252,10 @@ class CpuFlashAttention final : public AttentionKernel {
 
 void register_cpu_attention(KernelRegistries& kernels) {
   // The tiles are AVX2 + FMA + F16C code (attention_tiles.cpp).
-  const bool cpu_supports_tiles =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  if (!cpu_supports_tiles) {
-    log_info("cpu", "this CPU lacks AVX2/FMA/F16C; cpu_flash_attn is not registered (use 'torch')");
+  if (cpu::vector_level() != cpu::VectorLevel::avx2) {
+    log_info("cpu",
+             "this CPU lacks AVX2/FMA/F16C (or X2V_CPU_ISA=sse41); cpu_flash_attn is not registered "
+             "('torch' runs)");
     return;
   }
   kernels.attention.add(

@@ -15,15 +15,14 @@
 
 #include "core/error.h"
 #include "platform/cpu/attention_tiles.h"
+#include "platform/cpu/cpu_features.h"
 
 namespace x2v::cpu_attention {
 
 bool bf16_tiles_available() {
   // X2V_CPU_ISA below avx512_bf16 keeps the AVX2 tiles, as it keeps oneDNN off its bf16 kernels.
-  if (const char* cap = std::getenv("X2V_CPU_ISA"); cap != nullptr && *cap != '\0') {
-    const std::string level = cap;
-    if (level != "avx512_bf16" && level != "amx") return false;
-  }
+  const cpu::IsaCap cap = cpu::isa_cap();
+  if (cap != cpu::IsaCap::none && cap != cpu::IsaCap::avx512_bf16 && cap != cpu::IsaCap::amx) return false;
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
 }

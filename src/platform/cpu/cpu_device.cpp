@@ -1,6 +1,7 @@
 #include "platform/cpu/cpu_device.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "core/log.h"
+#include "platform/cpu/cpu_features.h"
 #include "platform/cpu/cpu_streams.h"
 #include "platform/cpu/mm_quant.h"
 #include "platform/cpu/onednn_context.h"
@@ -43,13 +45,29 @@ size_t meminfo_bytes(const std::string& key) {
   return 0;
 }
 
+// Segments of 2 MiB and more are mapped directly, so that freeing one returns its pages to the system at
+// once (malloc may keep them in its heap, past its own growing mmap threshold); smaller ones come from
+// malloc.
+constexpr size_t kMappedSegment = size_t{2} << 20;
+
+void* allocate_host_segment(size_t bytes) {
+  if (bytes < kMappedSegment) return std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  void* address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return address == MAP_FAILED ? nullptr : address;
+}
+
+void free_host_segment(void* address, size_t bytes) {
+  if (bytes < kMappedSegment)
+    std::free(address);
+  else
+    munmap(address, bytes);
+}
+
 class CpuDevice : public Device {
  public:
   CpuDevice()
       : Device("cpu"),
-        allocator_(
-            "cpu", [](size_t bytes) -> void* { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); },
-            [](void* pointer, size_t) { std::free(pointer); }) {
+        allocator_("cpu", allocate_host_segment, free_host_segment, BlockReuse::split_and_merge) {
     onednn_engine();  // applies X2V_CPU_ISA now, so a bad value is reported before any work
     register_reference_kernels(kernels());
     register_cpu_attention(kernels());
@@ -60,9 +78,12 @@ class CpuDevice : public Device {
     register_cpu_rope(kernels());
     register_cpu_conv(kernels());
     register_cpu_elementwise(kernels());
-    kernels().attention.set_default("cpu_flash_attn");
+    // Below AVX2 the flash attention and the int8 GEMM are not registered: the portable ones are the
+    // defaults.
+    const bool avx2 = cpu::vector_level() == cpu::VectorLevel::avx2;
+    kernels().attention.set_default(avx2 ? "cpu_flash_attn" : "torch");
     kernels().mm.set_default("onednn_mm");
-    kernels().mm.set_default("int8-cpu");
+    kernels().mm.set_default(avx2 ? "int8-cpu" : "int8-torch");
     kernels().mm.set_default("fp8-onednn");
     kernels().rms_norm.set_default("cpu_rms_norm");
     kernels().layer_norm.set_default("cpu_layer_norm");
@@ -74,10 +95,11 @@ class CpuDevice : public Device {
   bool is_available() const override { return true; }
   std::string device_string() const override { return "cpu"; }
   std::string hardware() const override {
-    return concat(cpu_model_name(), "; oneDNN isa ", onednn_isa_name(), "; bf16 matmul ",
+    return concat(cpu_model_name(), "; loops ", cpu::vector_level_name(cpu::vector_level()), "; oneDNN isa ",
+                  onednn_isa_name(), "; bf16 matmul ",
                   onednn_matmul_is_native(DType::bf16) ? "native" : "widened to f32", ", f16 matmul ",
                   onednn_matmul_is_native(DType::f16) ? "native" : "widened to f32",
-                  "; X2V_CPU_ISA caps it (avx2, avx512, avx512_bf16, amx)");
+                  "; X2V_CPU_ISA caps it (sse41, avx2, avx512, avx512_bf16, amx)");
   }
   DeviceCapabilities capabilities() const override {
     DeviceCapabilities caps;

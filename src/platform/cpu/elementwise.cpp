@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <vector>
 
 #include "platform/cpu/cpu_device.h"
+#include "platform/cpu/cpu_features.h"
 #include "platform/cpu/fast_math.h"
 #include "platform/cpu/row_access.h"
 
@@ -157,7 +157,7 @@ class Operand {
     full_ = tensor_.numel() == target_count;
     if (!full_) values_ = tensor_.to_floats();
   }
-  void read(int64_t start, int64_t count, float* target) const {
+  [[gnu::always_inline]] void read(int64_t start, int64_t count, float* target) const {
     if (full_) {
       cpu::load_row(
           static_cast<const char*>(tensor_.raw_data()) + start * static_cast<int64_t>(tensor_.element_size()),
@@ -178,13 +178,88 @@ class Operand {
   std::vector<float> values_;
 };
 
-// Applies `combine(chunk_of_x, operand_chunks..., count)` in place on f32 chunks, then stores to out.
-using ChunkFunction = std::function<void(float* x, const std::vector<float*>& operands, int64_t count)>;
+// The ops computed chunk by chunk in f32: x (and its operands, read in step or broadcast) in place.
+enum class ChunkOp { gelu_tanh, gelu_erf, silu, scale, clamp, add, mul, modulate, gated_residual };
 
-void run_chunks(const char* op, const std::vector<Tensor>& inputs, size_t expected_inputs, Tensor& out,
-                const ChunkFunction& function) {
-  if (inputs.size() != expected_inputs)
-    throw Error(op, concat("expects ", expected_inputs, " inputs, got ", inputs.size()));
+float gelu_erf(float x) {
+  return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
+}
+
+[[gnu::always_inline]] inline void apply_chunk_op(ChunkOp op, const float* params, float* x,
+                                                  float* const* operands, int64_t n) {
+  switch (op) {
+    case ChunkOp::gelu_tanh:
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) x[i] = cpu::gelu_tanh(x[i]);
+      return;
+    case ChunkOp::gelu_erf:
+      for (int64_t i = 0; i < n; ++i) x[i] = gelu_erf(x[i]);
+      return;
+    case ChunkOp::silu:
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) x[i] = cpu::silu(x[i]);
+      return;
+    case ChunkOp::scale: {
+      const float multiplier = params[0], offset = params[1];
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * multiplier + offset;
+      return;
+    }
+    case ChunkOp::clamp: {
+      const float low = params[0], high = params[1];
+      for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], low), high);
+      return;
+    }
+    case ChunkOp::add: {
+      const float* b = operands[0];
+      for (int64_t i = 0; i < n; ++i) x[i] += b[i];
+      return;
+    }
+    case ChunkOp::mul: {
+      const float* b = operands[0];
+      for (int64_t i = 0; i < n; ++i) x[i] *= b[i];
+      return;
+    }
+    case ChunkOp::modulate: {
+      const float *shift = operands[0], *scale = operands[1];
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * (1.0f + scale[i]) + shift[i];
+      return;
+    }
+    case ChunkOp::gated_residual: {
+      const float *y = operands[0], *gate = operands[1];
+      for (int64_t i = 0; i < n; ++i) x[i] += y[i] * gate[i];
+      return;
+    }
+  }
+}
+
+// One chunk [start, start + n): read x and the operands into f32 buffers, apply `op`, store to target.
+[[gnu::always_inline]] inline void run_one_chunk(ChunkOp op, const float* params, const Operand& source,
+                                                 const std::vector<Operand>& operands, char* target,
+                                                 DType target_dtype, int64_t start, int64_t n, float* buffer,
+                                                 float* const* operand_buffers) {
+  source.read(start, n, buffer);
+  for (size_t i = 0; i < operands.size(); ++i) operands[i].read(start, n, operand_buffers[i]);
+  apply_chunk_op(op, params, buffer, operand_buffers, n);
+  cpu::store_row(buffer, n, target + start * static_cast<int64_t>(dtype_size(target_dtype)), target_dtype);
+}
+X2V_CPU_MULTIVERSION(run_chunk, run_one_chunk)
+
+struct ChunkOpInfo {
+  const char* name;
+  ChunkOp op;
+  size_t inputs;
+  size_t params;  // how many parameters the op takes
+  const char* params_meaning;
+};
+
+void run_chunks(const ChunkOpInfo& info, const std::vector<float>& params, const std::vector<Tensor>& inputs,
+                Tensor& out) {
+  const char* op = info.name;
+  if (inputs.size() != info.inputs)
+    throw Error(op, concat("expects ", info.inputs, " inputs, got ", inputs.size()));
+  if (info.params > 0 && params.size() != info.params)
+    throw Error(
+        op, concat("expects ", info.params, " parameters (", info.params_meaning, "), got ", params.size()));
   const Tensor& x = inputs[0];
   if (x.shape() != out.shape())
     throw Error(op, concat("out ", out.describe(), " must match input ", x.describe()));
@@ -195,7 +270,6 @@ void run_chunks(const char* op, const std::vector<Tensor>& inputs, size_t expect
   std::vector<Operand> operands;
   for (size_t i = 1; i < inputs.size(); ++i) operands.emplace_back(inputs[i], count);
   char* target = static_cast<char*>(out.raw_data());
-  const int64_t target_size = static_cast<int64_t>(out.element_size());
 #pragma omp parallel if (count >= kParallelElements)
   {
     std::vector<float> buffer(kChunk);
@@ -203,28 +277,21 @@ void run_chunks(const char* op, const std::vector<Tensor>& inputs, size_t expect
     std::vector<float*> operand_pointers;
     for (auto& operand_buffer : operand_buffers) operand_pointers.push_back(operand_buffer.data());
 #pragma omp for schedule(static)
-    for (int64_t start = 0; start < count; start += kChunk) {
-      const int64_t n = std::min(kChunk, count - start);
-      source.read(start, n, buffer.data());
-      for (size_t i = 0; i < operands.size(); ++i) operands[i].read(start, n, operand_pointers[i]);
-      function(buffer.data(), operand_pointers, n);
-      cpu::store_row(buffer.data(), n, target + start * target_size, out.dtype());
-    }
+    for (int64_t start = 0; start < count; start += kChunk)
+      run_chunk(info.op, params.data(), source, operands, target, out.dtype(), start,
+                std::min(kChunk, count - start), buffer.data(), operand_pointers.data());
   }
 }
 
 class FunctionKernel : public ElementwiseKernel {
  public:
-  FunctionKernel(const char* op, size_t inputs, std::function<ChunkFunction(const std::vector<float>&)> make)
-      : op_(op), inputs_(inputs), make_(std::move(make)) {}
+  explicit FunctionKernel(const ChunkOpInfo& info) : info_(info) {}
   void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
-    run_chunks(op_, inputs, inputs_, out, make_(params_));
+    run_chunks(info_, params_, inputs, out);
   }
 
  private:
-  const char* op_;
-  size_t inputs_;
-  std::function<ChunkFunction(const std::vector<float>&)> make_;
+  ChunkOpInfo info_;
 };
 
 class CopyKernel : public ElementwiseKernel {
@@ -293,6 +360,43 @@ bool channels_are_contiguous(const Tensor& tensor) {
   return true;
 }
 
+// One block of positions of channel_l2_norm: `count` positions of every channel.
+struct ChannelBlock {
+  const char* source;  // at the block's first position of channel 0
+  DType source_dtype;
+  int64_t source_channel_stride;
+  char* target;
+  DType target_dtype;
+  int64_t target_channel_stride;
+  int64_t channels, count, row_capacity;  // rows in `rows` are row_capacity apart
+};
+
+[[gnu::always_inline]] inline void normalize_channel_block_body(const ChannelBlock& part, const float* gamma,
+                                                                float root_channels, float eps, bool silu,
+                                                                float* rows, float* factors) {
+  const int64_t n = part.count;
+  const int64_t source_size = static_cast<int64_t>(dtype_size(part.source_dtype)),
+                target_size = static_cast<int64_t>(dtype_size(part.target_dtype));
+  for (int64_t i = 0; i < n; ++i) factors[i] = 0.0f;
+  for (int64_t c = 0; c < part.channels; ++c) {
+    float* row = rows + c * part.row_capacity;
+    cpu::load_row(part.source + c * part.source_channel_stride * source_size, part.source_dtype, n, row);
+    for (int64_t i = 0; i < n; ++i) factors[i] += row[i] * row[i];
+  }
+  for (int64_t i = 0; i < n; ++i) factors[i] = root_channels / std::max(std::sqrt(factors[i]), eps);
+  for (int64_t c = 0; c < part.channels; ++c) {
+    float* row = rows + c * part.row_capacity;
+    const float scale = gamma[c];
+    for (int64_t i = 0; i < n; ++i) row[i] *= factors[i] * scale;
+    if (silu) {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) row[i] = cpu::silu(row[i]);
+    }
+    cpu::store_row(row, n, part.target + c * part.target_channel_stride * target_size, part.target_dtype);
+  }
+}
+X2V_CPU_MULTIVERSION(normalize_channel_block, normalize_channel_block_body)
+
 class ChannelL2NormKernel : public ElementwiseKernel {
  public:
   void apply(const std::vector<Tensor>& inputs, Tensor& out) override {
@@ -320,106 +424,40 @@ class ChannelL2NormKernel : public ElementwiseKernel {
       std::vector<float> rows(static_cast<size_t>(channels * block)), factors(static_cast<size_t>(block));
 #pragma omp for schedule(static)
       for (int64_t start = 0; start < positions; start += block) {
-        const int64_t n = std::min(block, positions - start);
-        std::fill(factors.begin(), factors.begin() + n, 0.0f);
-        for (int64_t c = 0; c < channels; ++c) {
-          float* row = rows.data() + c * block;
-          cpu::load_row(source + (c * positions + start) * source_size, x.dtype(), n, row);
-          for (int64_t i = 0; i < n; ++i) factors[i] += row[i] * row[i];
-        }
-        for (int64_t i = 0; i < n; ++i) factors[i] = root_channels / std::max(std::sqrt(factors[i]), eps);
-        for (int64_t c = 0; c < channels; ++c) {
-          float* row = rows.data() + c * block;
-          const float scale = gamma[c];
-          for (int64_t i = 0; i < n; ++i) row[i] *= factors[i] * scale;
-          if (silu) {
-#pragma omp simd
-            for (int64_t i = 0; i < n; ++i) row[i] = cpu::silu(row[i]);
-          }
-          cpu::store_row(row, n, target + (c * out_channel_stride + start) * target_size, out.dtype());
-        }
+        const ChannelBlock part{source + start * source_size,
+                                x.dtype(),
+                                positions,
+                                target + start * target_size,
+                                out.dtype(),
+                                out_channel_stride,
+                                channels,
+                                std::min(block, positions - start),
+                                block};
+        normalize_channel_block(part, gamma.data(), root_channels, eps, silu, rows.data(), factors.data());
       }
     }
   }
 };
 
-float gelu_erf(float x) {
-  return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
-}
-
-ChunkFunction unary(float (*function)(float)) {
-  return [function](float* x, const std::vector<float*>&, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) x[i] = function(x[i]);
-  };
-}
-
-// The hot activations get loops the compiler vectorizes (fast_math has no libm calls).
-ChunkFunction vectorized_gelu_tanh() {
-  return [](float* x, const std::vector<float*>&, int64_t n) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) x[i] = cpu::gelu_tanh(x[i]);
-  };
-}
-ChunkFunction vectorized_silu() {
-  return [](float* x, const std::vector<float*>&, int64_t n) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) x[i] = cpu::silu(x[i]);
-  };
-}
-
 }  // namespace
 
 void register_cpu_elementwise(KernelRegistries& kernels) {
   auto& registry = kernels.elementwise;
-  auto add = [&](const char* op, size_t inputs,
-                 std::function<ChunkFunction(const std::vector<float>&)> make) {
-    registry.add(op, [=] { return std::make_unique<FunctionKernel>(op, inputs, make); });
-  };
   registry.add("copy", [] { return std::make_unique<CopyKernel>(); });
   registry.add("softmax", [] { return std::make_unique<SoftmaxKernel>(); });
   registry.add("fill", [] { return std::make_unique<FillKernel>(); });
-  add("gelu_tanh", 1, [](const std::vector<float>&) { return vectorized_gelu_tanh(); });
-  add("gelu_erf", 1, [](const std::vector<float>&) { return unary(gelu_erf); });
-  add("silu", 1, [](const std::vector<float>&) { return vectorized_silu(); });
-  add("scale", 1, [](const std::vector<float>& params) -> ChunkFunction {
-    if (params.size() != 2) throw Error("scale", "expects 2 parameters (multiplier, offset)");
-    const float multiplier = params[0], offset = params[1];
-    return [=](float* x, const std::vector<float*>&, int64_t n) {
-      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * multiplier + offset;
-    };
-  });
   registry.add("channel_l2_norm", [] { return std::make_unique<ChannelL2NormKernel>(); });
-  add("clamp", 1, [](const std::vector<float>& params) -> ChunkFunction {
-    if (params.size() != 2) throw Error("clamp", "expects 2 parameters (low, high)");
-    const float low = params[0], high = params[1];
-    return [=](float* x, const std::vector<float*>&, int64_t n) {
-      for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], low), high);
-    };
-  });
-  add("add", 2, [](const std::vector<float>&) -> ChunkFunction {
-    return [](float* x, const std::vector<float*>& operands, int64_t n) {
-      const float* b = operands[0];
-      for (int64_t i = 0; i < n; ++i) x[i] += b[i];
-    };
-  });
-  add("mul", 2, [](const std::vector<float>&) -> ChunkFunction {
-    return [](float* x, const std::vector<float*>& operands, int64_t n) {
-      const float* b = operands[0];
-      for (int64_t i = 0; i < n; ++i) x[i] *= b[i];
-    };
-  });
-  add("modulate", 3, [](const std::vector<float>&) -> ChunkFunction {
-    return [](float* x, const std::vector<float*>& operands, int64_t n) {
-      const float *shift = operands[0], *scale = operands[1];
-      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * (1.0f + scale[i]) + shift[i];
-    };
-  });
-  add("gated_residual", 3, [](const std::vector<float>&) -> ChunkFunction {
-    return [](float* x, const std::vector<float*>& operands, int64_t n) {
-      const float *y = operands[0], *gate = operands[1];
-      for (int64_t i = 0; i < n; ++i) x[i] += y[i] * gate[i];
-    };
-  });
+  static const ChunkOpInfo kChunkOps[] = {{"gelu_tanh", ChunkOp::gelu_tanh, 1, 0, "none"},
+                                          {"gelu_erf", ChunkOp::gelu_erf, 1, 0, "none"},
+                                          {"silu", ChunkOp::silu, 1, 0, "none"},
+                                          {"scale", ChunkOp::scale, 1, 2, "multiplier, offset"},
+                                          {"clamp", ChunkOp::clamp, 1, 2, "low, high"},
+                                          {"add", ChunkOp::add, 2, 0, "none"},
+                                          {"mul", ChunkOp::mul, 2, 0, "none"},
+                                          {"modulate", ChunkOp::modulate, 3, 0, "none"},
+                                          {"gated_residual", ChunkOp::gated_residual, 3, 0, "none"}};
+  for (const ChunkOpInfo& info : kChunkOps)
+    registry.add(info.name, [&info] { return std::make_unique<FunctionKernel>(info); });
 }
 
 }  // namespace x2v

@@ -1,6 +1,7 @@
 #pragma once
 // Vectorizable float math for the cpu kernels: plain arithmetic only (no libm calls), so loops under
-// `#pragma omp simd` compile to AVX2 code. exp is accurate to ~2 ulp over the float range.
+// `#pragma omp simd` vectorize (for AVX2 + FMA inside X2V_CPU_MULTIVERSION copies). exp is accurate to
+// ~2 ulp over the float range. always_inline: each multiversioned copy must get its own code.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -8,7 +9,7 @@
 
 namespace x2v::cpu {
 
-inline float fast_exp(float x) {
+[[gnu::always_inline]] inline float fast_exp(float x) {
   // e^x = 2^n * e^r with n = round(x / ln2), |r| <= ln2/2; e^r by a degree-6 polynomial.
   x = std::max(std::min(x, 88.7f), -87.3f);
   // Round to nearest by the 1.5 * 2^23 trick (|x / ln2| < 2^22), which vectorizes unlike nearbyint.
@@ -28,17 +29,17 @@ inline float fast_exp(float x) {
   return p * std::bit_cast<float>(exponent);
 }
 
-inline float fast_tanh(float x) {
+[[gnu::always_inline]] inline float fast_tanh(float x) {
   // tanh(x) = 1 - 2 / (e^(2x) + 1); saturates cleanly since fast_exp clamps its argument.
   return 1.0f - 2.0f / (fast_exp(2.0f * x) + 1.0f);
 }
 
-inline float gelu_tanh(float x) {
+[[gnu::always_inline]] inline float gelu_tanh(float x) {
   const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);  // sqrt(2/pi) * (...)
   return 0.5f * x * (1.0f + fast_tanh(inner));
 }
 
-inline float silu(float x) {
+[[gnu::always_inline]] inline float silu(float x) {
   return x / (1.0f + fast_exp(-x));
 }
 

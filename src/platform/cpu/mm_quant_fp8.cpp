@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "platform/cpu/cpu_device.h"
+#include "platform/cpu/cpu_features.h"
 #include "platform/cpu/mm_quant.h"
 #include "platform/cpu/onednn_context.h"
 #include "platform/platform.h"
@@ -47,6 +48,20 @@ const std::array<float, 256>& e4m3_values() {
   }();
   return values;
 }
+
+// out[row, j] = out[row, j] * scale[j] (+ bias[j]) for `rows` rows `stride` apart.
+[[gnu::always_inline]] inline void scale_and_bias_columns_body(float* out, int64_t stride, int64_t rows,
+                                                               int64_t columns, const float* scale,
+                                                               const float* bias) {
+  for (int64_t row = 0; row < rows; ++row) {
+    float* values = out + row * stride;
+    if (bias == nullptr)
+      for (int64_t j = 0; j < columns; ++j) values[j] = values[j] * scale[j];
+    else
+      for (int64_t j = 0; j < columns; ++j) values[j] = std::fma(values[j], scale[j], bias[j]);
+  }
+}
+X2V_CPU_MULTIVERSION(scale_and_bias_columns, scale_and_bias_columns_body)
 
 class OnednnFp8Matmul final : public MatmulKernel {
  public:
@@ -140,14 +155,8 @@ class OnednnFp8Matmul final : public MatmulKernel {
 
   // The bf16 path's epilogue: y[:, column + j] = sum * scale[column + j] + bias[column + j].
   void scale_columns(int64_t rows, int64_t column, int64_t columns, float* destination) const {
-    for (int64_t row = 0; row < rows; ++row) {
-      float* out = destination + row * out_features_ + column;
-      const float* scale = scales_.data() + column;
-      if (bias_.empty())
-        for (int64_t j = 0; j < columns; ++j) out[j] = out[j] * scale[j];
-      else
-        for (int64_t j = 0; j < columns; ++j) out[j] = std::fma(out[j], scale[j], bias_[column + j]);
-    }
+    scale_and_bias_columns(destination + column, out_features_, rows, columns, scales_.data() + column,
+                           bias_.empty() ? nullptr : bias_.data() + column);
   }
 
   void run_tile(int64_t rows, int64_t column, int64_t columns, int64_t depth, int64_t depths, DType dtype,

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "platform/cpu/cpu_device.h"
+#include "platform/cpu/cpu_features.h"
 #include "platform/cpu/mm_quant.h"
 #include "platform/cpu/mm_quant_int8_gemm.h"
 #include "platform/cpu/onednn_context.h"
@@ -181,10 +182,9 @@ class CpuInt8Matmul final : public MatmulKernel {
 }  // namespace
 
 void register_cpu_int8_mm(KernelRegistries& kernels) {
-  const bool supported =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  if (!supported) {
-    log_info("cpu", "this CPU lacks AVX2/FMA/F16C; ", kName, " is not registered (use 'int8-torch')");
+  if (cpu::vector_level() != cpu::VectorLevel::avx2) {
+    log_info("cpu", "this CPU lacks AVX2/FMA/F16C (or X2V_CPU_ISA=sse41); ", kName,
+             " is not registered ('int8-torch' runs)");
     return;
   }
   kernels.mm.add(

@@ -1,10 +1,12 @@
-// cpu rms_norm and layer_norm: one row per task, f32 math, vectorized by the compiler.
+// cpu rms_norm and layer_norm: one row per task, f32 math, vectorized by the compiler for this CPU
+// (X2V_CPU_MULTIVERSION).
 #include <omp.h>
 
 #include <cmath>
 #include <vector>
 
 #include "platform/cpu/cpu_device.h"
+#include "platform/cpu/cpu_features.h"
 #include "platform/cpu/row_access.h"
 
 namespace x2v {
@@ -14,6 +16,63 @@ namespace {
 std::vector<float> parameter_floats(const Tensor& parameter) {
   return parameter.defined() ? parameter.to_floats() : std::vector<float>();
 }
+
+// One row to normalize: where it is read from and written to.
+struct NormRow {
+  const char* source;
+  DType source_dtype;
+  char* target;
+  DType target_dtype;
+  int64_t width;
+};
+
+struct NormParameters {
+  const float* weight;  // null: none
+  const float* bias;    // null: none (layer_norm only)
+  float eps;
+};
+
+[[gnu::always_inline]] inline void rms_norm_row_body(const NormRow& io, const NormParameters& p, float* row) {
+  const int64_t width = io.width;
+  cpu::load_row(io.source, io.source_dtype, width, row);
+  float squares = 0;
+#pragma omp simd reduction(+ : squares)
+  for (int64_t c = 0; c < width; ++c) squares += row[c] * row[c];
+  const float inverse = 1.0f / std::sqrt(squares / static_cast<float>(width) + p.eps);
+  if (p.weight) {
+#pragma omp simd
+    for (int64_t c = 0; c < width; ++c) row[c] = row[c] * inverse * p.weight[c];
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < width; ++c) row[c] *= inverse;
+  }
+  cpu::store_row(row, width, io.target, io.target_dtype);
+}
+X2V_CPU_MULTIVERSION(rms_norm_row, rms_norm_row_body)
+
+[[gnu::always_inline]] inline void layer_norm_row_body(const NormRow& io, const NormParameters& p,
+                                                       float* row) {
+  const int64_t width = io.width;
+  cpu::load_row(io.source, io.source_dtype, width, row);
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t c = 0; c < width; ++c) sum += row[c];
+  const float mean = sum / static_cast<float>(width);
+  float squares = 0;
+#pragma omp simd reduction(+ : squares)
+  for (int64_t c = 0; c < width; ++c) squares += (row[c] - mean) * (row[c] - mean);
+  const float inverse = 1.0f / std::sqrt(squares / static_cast<float>(width) + p.eps);
+  const float *weight = p.weight, *bias = p.bias;
+#pragma omp simd
+  for (int64_t c = 0; c < width; ++c) {
+    float value = (row[c] - mean) * inverse;
+    if (weight) value *= weight[c];
+    if (bias) value += bias[c];
+    row[c] = value;
+  }
+  cpu::store_row(row, width, io.target, io.target_dtype);
+}
+X2V_CPU_MULTIVERSION(layer_norm_row, layer_norm_row_body)
 
 template <class RowFunction>
 void for_each_row(const Tensor& x, Tensor& out, RowFunction&& row_function) {
@@ -40,9 +99,9 @@ void for_each_row(const Tensor& x, Tensor& out, RowFunction&& row_function) {
     for (int64_t row = 0; row < rows; ++row) {
       const int64_t x_offset = simple ? row * width : x_offsets[row];
       const int64_t out_offset = simple ? row * width : out_offsets[row];
-      cpu::load_row(x_base + x_offset * x_size, x.dtype(), width, buffer.data());
-      row_function(buffer.data(), width);
-      cpu::store_row(buffer.data(), width, out_base + out_offset * out_size, out.dtype());
+      const NormRow row_io{x_base + x_offset * x_size, x.dtype(), out_base + out_offset * out_size,
+                           out.dtype(), width};
+      row_function(row_io, buffer.data());
     }
   }
 }
@@ -57,20 +116,8 @@ class CpuRmsNorm : public RmsNormKernel {
     check_norm_arguments("rms_norm", x, out, weight_, Tensor());
     cpu::require_host_memory("cpu_rms_norm", {&x, &out});
     const float* weight = weight_floats_.empty() ? nullptr : weight_floats_.data();
-    const float eps = eps_;
-    for_each_row(x, out, [&](float* row, int64_t width) {
-      float squares = 0;
-#pragma omp simd reduction(+ : squares)
-      for (int64_t c = 0; c < width; ++c) squares += row[c] * row[c];
-      const float inverse = 1.0f / std::sqrt(squares / static_cast<float>(width) + eps);
-      if (weight) {
-#pragma omp simd
-        for (int64_t c = 0; c < width; ++c) row[c] = row[c] * inverse * weight[c];
-      } else {
-#pragma omp simd
-        for (int64_t c = 0; c < width; ++c) row[c] *= inverse;
-      }
-    });
+    const NormParameters parameters{weight, nullptr, eps_};
+    for_each_row(x, out, [&](const NormRow& row, float* buffer) { rms_norm_row(row, parameters, buffer); });
   }
 
  private:
@@ -89,24 +136,8 @@ class CpuLayerNorm : public LayerNormKernel {
     cpu::require_host_memory("cpu_layer_norm", {&x, &out});
     const float* weight = weight_floats_.empty() ? nullptr : weight_floats_.data();
     const float* bias = bias_floats_.empty() ? nullptr : bias_floats_.data();
-    const float eps = eps_;
-    for_each_row(x, out, [&](float* row, int64_t width) {
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t c = 0; c < width; ++c) sum += row[c];
-      const float mean = sum / static_cast<float>(width);
-      float squares = 0;
-#pragma omp simd reduction(+ : squares)
-      for (int64_t c = 0; c < width; ++c) squares += (row[c] - mean) * (row[c] - mean);
-      const float inverse = 1.0f / std::sqrt(squares / static_cast<float>(width) + eps);
-#pragma omp simd
-      for (int64_t c = 0; c < width; ++c) {
-        float value = (row[c] - mean) * inverse;
-        if (weight) value *= weight[c];
-        if (bias) value += bias[c];
-        row[c] = value;
-      }
-    });
+    const NormParameters parameters{weight, bias, eps_};
+    for_each_row(x, out, [&](const NormRow& row, float* buffer) { layer_norm_row(row, parameters, buffer); });
   }
 
  private:

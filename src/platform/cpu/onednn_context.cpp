@@ -6,10 +6,9 @@
 #include <map>
 #include <mutex>
 
-#if defined(__F16C__) && defined(__AVX__)
 #include <immintrin.h>
-#endif
 
+#include "platform/cpu/cpu_features.h"
 #include "platform/platform.h"
 
 namespace x2v {
@@ -32,7 +31,7 @@ void for_chunks(int64_t count, Body&& body) {
 }
 
 // Written branch-free so that the compiler vectorizes it; same rounding and NaN rule as float_to_bf16.
-inline uint16_t round_to_bf16(float value) {
+[[gnu::always_inline]] inline uint16_t round_to_bf16(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof(bits));
   const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
@@ -40,53 +39,71 @@ inline uint16_t round_to_bf16(float value) {
   return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
-inline float widen_bf16(uint16_t bits) {
+[[gnu::always_inline]] inline float widen_bf16(uint16_t bits) {
   const uint32_t wide = static_cast<uint32_t>(bits) << 16;
   float value;
   std::memcpy(&value, &wide, sizeof(value));
   return value;
 }
 
-void f16_to_f32_range(const uint16_t* source, float* target, int64_t begin, int64_t end) {
+// F16C converts 8 halves at a time; these run only where vector_level() says the CPU has it.
+__attribute__((target("avx,f16c"))) void f16_to_f32_f16c(const uint16_t* source, float* target, int64_t begin,
+                                                         int64_t end) {
   int64_t i = begin;
-#if defined(__F16C__) && defined(__AVX__)
   for (; i + 8 <= end; i += 8)
     _mm256_storeu_ps(target + i,
                      _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source + i))));
-#endif
   for (; i < end; ++i) target[i] = f16_to_float(source[i]);
 }
 
-void f32_to_f16_range(const float* source, uint16_t* target, int64_t begin, int64_t end) {
+__attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* source, uint16_t* target, int64_t begin,
+                                                         int64_t end) {
   int64_t i = begin;
-#if defined(__F16C__) && defined(__AVX__)
   for (; i + 8 <= end; i += 8)
     _mm_storeu_si128(
         reinterpret_cast<__m128i*>(target + i),
         _mm256_cvtps_ph(_mm256_loadu_ps(source + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-#endif
   for (; i < end; ++i) target[i] = float_to_f16(source[i]);
 }
+
+void f16_to_f32_range(const uint16_t* source, float* target, int64_t begin, int64_t end) {
+  if (cpu::vector_level() == cpu::VectorLevel::avx2) return f16_to_f32_f16c(source, target, begin, end);
+  for (int64_t i = begin; i < end; ++i) target[i] = f16_to_float(source[i]);
+}
+
+void f32_to_f16_range(const float* source, uint16_t* target, int64_t begin, int64_t end) {
+  if (cpu::vector_level() == cpu::VectorLevel::avx2) return f32_to_f16_f16c(source, target, begin, end);
+  for (int64_t i = begin; i < end; ++i) target[i] = float_to_f16(source[i]);
+}
+
+[[gnu::always_inline]] inline void widen_bf16_range_body(const uint16_t* bits, float* target, int64_t begin,
+                                                         int64_t end) {
+  for (int64_t i = begin; i < end; ++i) target[i] = widen_bf16(bits[i]);
+}
+X2V_CPU_MULTIVERSION(widen_bf16_range, widen_bf16_range_body)
+
+[[gnu::always_inline]] inline void round_to_bf16_range_body(const float* source, uint16_t* bits,
+                                                            int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) bits[i] = round_to_bf16(source[i]);
+}
+X2V_CPU_MULTIVERSION(round_to_bf16_range, round_to_bf16_range_body)
 
 // X2V_CPU_ISA caps the instruction set oneDNN may use (as ONEDNN_MAX_CPU_ISA does), so one machine can run
 // every lower path; it must be set before oneDNN creates anything, hence here, with the engine.
 void apply_cpu_isa_cap() {
-  const char* value = std::getenv("X2V_CPU_ISA");
-  if (value == nullptr || *value == '\0') return;
-  static const std::map<std::string, dnnl::cpu_isa> kLevels = {
-      {"avx2", dnnl::cpu_isa::avx2},
-      {"avx512", dnnl::cpu_isa::avx512_core},
-      {"avx512_bf16", dnnl::cpu_isa::avx512_core_bf16},
-      {"amx", dnnl::cpu_isa::avx512_core_amx}};
-  const auto level = kLevels.find(value);
-  if (level == kLevels.end())
-    throw Error("platform", concat("X2V_CPU_ISA='", value, "' is not one of avx2, avx512, avx512_bf16, amx; ",
-                                   "unset it to use the best this CPU has"));
+  static const std::map<cpu::IsaCap, dnnl::cpu_isa> kLevels = {
+      {cpu::IsaCap::sse41, dnnl::cpu_isa::sse41},
+      {cpu::IsaCap::avx2, dnnl::cpu_isa::avx2},
+      {cpu::IsaCap::avx512, dnnl::cpu_isa::avx512_core},
+      {cpu::IsaCap::avx512_bf16, dnnl::cpu_isa::avx512_core_bf16},
+      {cpu::IsaCap::amx, dnnl::cpu_isa::avx512_core_amx}};
+  const cpu::IsaCap cap = cpu::isa_cap();  // throws for a value it does not know
+  if (cap == cpu::IsaCap::none) return;
   try {
-    dnnl::set_max_cpu_isa(level->second);
+    dnnl::set_max_cpu_isa(kLevels.at(cap));
   } catch (const dnnl::error& error) {
-    throw Error("platform", concat("X2V_CPU_ISA='", value, "' cannot be applied (", error.what(),
-                                   "); set it before anything runs, or unset it"));
+    throw Error("platform", concat("X2V_CPU_ISA='", cpu::isa_cap_text(), "' cannot be applied (",
+                                   error.what(), "); set it before anything runs, or unset it"));
   }
 }
 
@@ -197,9 +214,7 @@ void convert_to_f32(const void* source, DType source_dtype, float* target, int64
       return;
     case DType::bf16: {
       const uint16_t* bits = static_cast<const uint16_t*>(source);
-      for_chunks(count, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) target[i] = widen_bf16(bits[i]);
-      });
+      for_chunks(count, [&](int64_t begin, int64_t end) { widen_bf16_range(bits, target, begin, end); });
       return;
     }
     case DType::f16: {
@@ -221,9 +236,7 @@ void convert_from_f32(const float* source, void* target, DType target_dtype, int
       return;
     case DType::bf16: {
       uint16_t* bits = static_cast<uint16_t*>(target);
-      for_chunks(count, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) bits[i] = round_to_bf16(source[i]);
-      });
+      for_chunks(count, [&](int64_t begin, int64_t end) { round_to_bf16_range(source, bits, begin, end); });
       return;
     }
     case DType::f16: {

@@ -18,7 +18,7 @@ inline void require_host_memory(const char* kernel, std::initializer_list<const 
                                  " is on a device the cpu cannot read (move it with ops::to_device)"));
 }
 
-inline void load_row(const void* source, DType dtype, int64_t count, float* target) {
+[[gnu::always_inline]] inline void load_row(const void* source, DType dtype, int64_t count, float* target) {
   switch (dtype) {
     case DType::f32: {
       const float* values = static_cast<const float*>(source);
@@ -35,13 +35,13 @@ inline void load_row(const void* source, DType dtype, int64_t count, float* targ
   }
 }
 
-inline uint16_t round_to_bf16(float value) {
+[[gnu::always_inline]] inline uint16_t round_to_bf16(float value) {
   const uint32_t bits = float_bits(value);
   if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040);
   return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
-inline void store_row(const float* source, int64_t count, void* target, DType dtype) {
+[[gnu::always_inline]] inline void store_row(const float* source, int64_t count, void* target, DType dtype) {
   switch (dtype) {
     case DType::f32: {
       float* values = static_cast<float*>(target);
