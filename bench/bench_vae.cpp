@@ -74,6 +74,7 @@ void VaeDecode(benchmark::State& state, int64_t latent_frames) {
   Allocator& allocator = selected_device().allocator();
   int64_t frames = 0;
   double seconds = 0;
+  const int64_t rss_before_kib = resident_kib("VmRSS:");
   for (auto _ : state) {
     OpProfiler::instance().reset();
     allocator.reset_peak();
@@ -93,6 +94,9 @@ void VaeDecode(benchmark::State& state, int64_t latent_frames) {
   state.counters["seconds"] = seconds / iterations;
   state.counters["s_per_frame"] = seconds / static_cast<double>(frames);
   state.counters["peak_alloc_GiB"] = static_cast<double>(allocator.stats().peak_bytes) / (1 << 30);
+  state.counters["peak_reserved_GiB"] =
+      static_cast<double>(allocator.stats().peak_reserved_bytes) / (1 << 30);
+  state.counters["rss_before_GiB"] = static_cast<double>(rss_before_kib) / (1 << 20);
   state.counters["peak_rss_GiB"] = static_cast<double>(resident_kib("VmHWM:")) / (1 << 20);
 }
 

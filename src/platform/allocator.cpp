@@ -122,6 +122,7 @@ void* CachingAllocator::allocate(size_t bytes) {
   stats_.current_bytes += size;
   if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
   stats_.lifetime_peak_bytes = std::max(stats_.lifetime_peak_bytes, stats_.peak_bytes);
+  update_reserved();
   return pointer;
 }
 
@@ -182,12 +183,13 @@ void CachingAllocator::set_limit(size_t bytes) {
 void CachingAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.peak_bytes = stats_.current_bytes;
+  stats_.peak_reserved_bytes = stats_.reserved_bytes;
 }
 
-size_t CachingAllocator::held_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (small_blocks_) return small_blocks_->segment_bytes() + large_blocks_->segment_bytes();
-  return exact_held_bytes_;
+void CachingAllocator::update_reserved() {
+  stats_.reserved_bytes =
+      small_blocks_ ? small_blocks_->segment_bytes() + large_blocks_->segment_bytes() : exact_held_bytes_;
+  stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, stats_.reserved_bytes);
 }
 
 void CachingAllocator::release_cache() {
@@ -196,6 +198,7 @@ void CachingAllocator::release_cache() {
     small_blocks_->release_free_segments();
     large_blocks_->release_free_segments();
     stats_.cached_bytes = small_blocks_->free_bytes() + large_blocks_->free_bytes();
+    update_reserved();
     return;
   }
   for (auto& [size, block] : free_blocks_) {
@@ -204,6 +207,7 @@ void CachingAllocator::release_cache() {
   }
   free_blocks_.clear();
   stats_.cached_bytes = 0;
+  update_reserved();
 }
 
 }  // namespace x2v

@@ -20,6 +20,8 @@ struct AllocatorStats {
   size_t peak_bytes = 0;           // maximum of current_bytes since the last reset
   size_t lifetime_peak_bytes = 0;  // maximum of current_bytes since the allocator was made
   size_t cached_bytes = 0;         // freed blocks kept for reuse
+  size_t reserved_bytes = 0;       // raw memory held: live blocks, cached ones and the rest of their segments
+  size_t peak_reserved_bytes = 0;  // maximum of reserved_bytes since the last reset
   size_t limit_bytes = 0;          // 0: no limit
 };
 
@@ -59,8 +61,6 @@ class CachingAllocator : public Allocator {
 
   // Block size reserved for a request with exact-size reuse (rounded so that reuse finds exact fits).
   static size_t rounded_size(size_t bytes);
-  // Bytes of raw memory this allocator holds (live and cached).
-  size_t held_bytes() const;
 
  private:
   std::string device_name_;
@@ -73,6 +73,7 @@ class CachingAllocator : public Allocator {
   size_t exact_held_bytes_ = 0;
 
   void* allocate_exact(size_t size);
+  void update_reserved();
 };
 
 // "1.50 GiB", "12.0 MiB", "512 B"
