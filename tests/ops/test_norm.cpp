@@ -1,5 +1,6 @@
 // Every rms_norm and layer_norm kernel of every device under test against the reference.
 #include "conformance.h"
+#include "platform/ops.h"
 #include "platform/platform.h"
 #include "platform/reference/reference.h"
 
@@ -57,6 +58,40 @@ TEST(Conformance, LayerNorm) {
             EXPECT_LE(relative_error(actual, expected), tolerance(dtype));
           }
         }
+      }
+    }
+}
+
+// The DiT's adaLN step: layer_norm then x * (1 + scale) + shift, fused or not, against the reference.
+TEST(Conformance, LayerNormModulated) {
+  for (Device* device : devices_under_test())
+    for (const std::string& name : kernels_under_test(device->kernels().layer_norm)) {
+      for (DType dtype : conformance::kActivationDTypes) {
+        SCOPED_TRACE(name + " " + dtype_name(dtype));
+        const Shape shape{37, 384};
+        const Tensor x = random_tensor(shape, dtype, 7, 2.0f);
+        const Tensor shift = random_tensor({384}, DType::f32, 8), scale = random_tensor({384}, DType::f32, 9);
+        Tensor normed = Tensor::host(shape, DType::f32), expected = Tensor::host(shape, DType::f32);
+        reference::layer_norm(x, Tensor(), Tensor(), 1e-6f, normed);
+        const std::vector<float> n = normed.to_floats(), b = shift.to_floats(), s = scale.to_floats();
+        std::vector<float> e(n.size());
+        for (size_t i = 0; i < n.size(); ++i) e[i] = n[i] * (1.0f + s[i % 384]) + b[i % 384];
+        expected = Tensor::host_from(e, shape);
+        auto kernel = device->kernels().layer_norm.create(name);
+        kernel->load(Tensor(), Tensor(), 1e-6f);
+        Tensor fused = empty(shape, dtype, *device), separate = empty(shape, dtype, *device),
+               separate_normed = empty(shape, DType::f32, *device);
+        kernel->apply_modulated(on_device(x, *device), on_device(shift, *device), on_device(scale, *device),
+                                fused);
+        EXPECT_LE(relative_error(fused, expected), tolerance(dtype));
+        kernel->apply(on_device(x, *device), separate_normed);
+        ops::modulate(separate_normed, on_device(shift, *device), on_device(scale, *device), separate);
+        EXPECT_EQ(relative_error(fused, conformance::on_host(separate)), 0.0)
+            << "fused and separate compute the same f32 operations";
+        EXPECT_THROW(
+            kernel->apply_modulated(on_device(x, *device), on_device(shift.slice(0, 0, 100), *device),
+                                    on_device(scale, *device), fused),
+            Error);
       }
     }
 }

@@ -194,15 +194,13 @@ Tensor WanBlock::modulation(const Tensor& e0) const {
 Tensor WanBlock::modulated_norm(const Tensor& x, LayerNormKernel& norm, const Tensor& modulation,
                                 const Tensor& first_modulation, int64_t first_tokens, int shift_row) const {
   const int64_t tokens = x.size(0);
-  Tensor normed = empty({tokens, dim_}, DType::f32, *device_);
   Tensor hidden = empty({tokens, dim_}, precision_.compute, *device_);
-  norm.apply(x, normed);
   // Rows are contiguous, so each token range is one contiguous block.
   const auto apply = [&](const Tensor& rows_modulation, int64_t begin, int64_t end) {
     if (begin == end) return;
     Tensor target = hidden.slice(0, begin, end);
-    ops::modulate(normed.slice(0, begin, end), rows_modulation.select(0, shift_row),
-                  rows_modulation.select(0, shift_row + 1), target);
+    norm.apply_modulated(x.slice(0, begin, end), rows_modulation.select(0, shift_row),
+                         rows_modulation.select(0, shift_row + 1), target);
   };
   apply(first_modulation, 0, first_tokens);
   apply(modulation, first_tokens, tokens);

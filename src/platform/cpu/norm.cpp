@@ -30,6 +30,8 @@ struct NormParameters {
   const float* weight;  // null: none
   const float* bias;    // null: none (layer_norm only)
   float eps;
+  const float* shift = nullptr;  // with scale: the adaLN modulation after the norm (layer_norm only)
+  const float* scale = nullptr;
 };
 
 [[gnu::always_inline]] inline void rms_norm_row_body(const NormRow& io, const NormParameters& p, float* row) {
@@ -69,6 +71,11 @@ X2V_CPU_MULTIVERSION(rms_norm_row, rms_norm_row_body)
     if (weight) value *= weight[c];
     if (bias) value += bias[c];
     row[c] = value;
+  }
+  if (p.scale) {  // the same f32 operations as the separate "modulate" op, so the results are identical
+    const float *shift = p.shift, *scale = p.scale;
+#pragma omp simd
+    for (int64_t c = 0; c < width; ++c) row[c] = row[c] * (1.0f + scale[c]) + shift[c];
   }
   cpu::store_row(row, width, io.target, io.target_dtype);
 }
@@ -137,6 +144,20 @@ class CpuLayerNorm : public LayerNormKernel {
     const float* weight = weight_floats_.empty() ? nullptr : weight_floats_.data();
     const float* bias = bias_floats_.empty() ? nullptr : bias_floats_.data();
     const NormParameters parameters{weight, bias, eps_};
+    for_each_row(x, out, [&](const NormRow& row, float* buffer) { layer_norm_row(row, parameters, buffer); });
+  }
+  void apply_modulated(const Tensor& x, const Tensor& shift, const Tensor& scale, Tensor& out) override {
+    check_norm_arguments("layer_norm", x, out, weight_, bias_);
+    cpu::require_host_memory("cpu_layer_norm", {&x, &shift, &scale, &out});
+    const int64_t width = x.size(-1);
+    if (shift.numel() != width || scale.numel() != width)
+      throw Error("layer_norm", concat("modulation shift ", shift.describe(), " and scale ", scale.describe(),
+                                       " must have ", width, " elements, one per channel of ", x.describe()));
+    const std::vector<float> shift_floats = shift.to_floats(), scale_floats = scale.to_floats();
+    NormParameters parameters{weight_floats_.empty() ? nullptr : weight_floats_.data(),
+                              bias_floats_.empty() ? nullptr : bias_floats_.data(), eps_};
+    parameters.shift = shift_floats.data();
+    parameters.scale = scale_floats.data();
     for_each_row(x, out, [&](const NormRow& row, float* buffer) { layer_norm_row(row, parameters, buffer); });
   }
 

@@ -29,6 +29,10 @@ class LayerNormKernel {
     eps_ = eps;
   }
   virtual void apply(const Tensor& x, Tensor& out) = 0;
+  // out = layer_norm(x) * (1 + scale) + shift, scale and shift of [dim] broadcast over the rows (the DiT's
+  // adaLN modulation), the norm kept in f32 until out's dtype. By default the norm into an f32 buffer, then
+  // the elementwise "modulate" op; a backend fuses them to save the f32 buffer's pass over memory.
+  virtual void apply_modulated(const Tensor& x, const Tensor& shift, const Tensor& scale, Tensor& out);
 
  protected:
   Tensor weight_;
