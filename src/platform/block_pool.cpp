@@ -13,7 +13,9 @@ BlockPool::BlockPool(RawAllocate raw_allocate, RawFree raw_free, size_t segment_
 BlockPool::~BlockPool() {
   release_free_segments();
   // Blocks still in use at destruction belong to tensors that outlived their device; their segments are
-  // left to the process's end, as the exact-size cache leaves its live blocks.
+  // left to the process's end, as the exact-size cache leaves its live blocks. Only the bookkeeping goes.
+  for (Block* block : free_blocks_) delete block;
+  for (auto& [address, block] : used_blocks_) delete block;
 }
 
 void BlockPool::insert_free(Block* block) {
