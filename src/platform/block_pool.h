@@ -3,7 +3,8 @@
 // off the rest), and a freed block merges with free neighbours of its segment. Reuse then does not need a
 // freed block of the exact same size, so memory held approaches the live peak even when sizes change from
 // step to step (a VAE's frames, a DiT's varying token counts). Only for memory whose addresses can be
-// offset (host memory); a device handing out opaque handles keeps exact-size reuse (allocator.h).
+// offset (host memory, the vulkan device's own address space); a device handing out opaque handles (a
+// plugin's) keeps exact-size reuse (allocator.h).
 #include <cstddef>
 #include <functional>
 #include <set>

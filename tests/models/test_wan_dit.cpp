@@ -1,5 +1,7 @@
 // The Wan2.1 DiT against the official PyTorch model (fixtures from tools/reference/make_dit_fixtures.py):
 // f32 within 1e-4 relative, bf16 at cosine >= 0.999, both naming formats, T2V and I2V.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -154,7 +156,9 @@ TEST(WanDit, BadInputsAreClearErrors) {
 
 TEST(WanDit, MissingBlockTensorIsNamed) {
   namespace fs = std::filesystem;
-  const fs::path directory = fs::temp_directory_path() / "x2v_missing_tensor_model";
+  // Per process: ctest runs this binary several times at once (devices, instruction-set caps).
+  const fs::path directory =
+      fs::temp_directory_path() / ("x2v_missing_tensor_model_" + std::to_string(::getpid()));
   fs::create_directories(directory);
   fs::copy_file(fixture_path("wan_dit/t2v/model_original/config.json"), directory / "config.json",
                 fs::copy_options::overwrite_existing);

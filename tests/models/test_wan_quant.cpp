@@ -3,6 +3,8 @@
 // LightX2V-layout checkpoints made of the reference's quantized linears run and match the official model's
 // fake-quantized forward; weight_auto_quant gives the same model; bad checkpoints and configs are one-line
 // errors naming the tensor or the setting.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -57,7 +59,7 @@ WanDitInputs forward_inputs() {
 struct TemporaryDirectory {
   fs::path path;
   explicit TemporaryDirectory(const std::string& name)
-      : path(fs::temp_directory_path() / ("x2v_quant_" + name)) {
+      : path(fs::temp_directory_path() / ("x2v_quant_" + name + "_" + std::to_string(::getpid()))) {
     fs::remove_all(path);
     fs::create_directories(path);
   }

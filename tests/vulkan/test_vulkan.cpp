@@ -34,6 +34,29 @@ TEST(Vulkan, ReportsItsMemory) {
   EXPECT_LE(memory.free, memory.total);
 }
 
+TEST(Vulkan, SmallTensorsShareBuffersAndKeepTheirOwnBytes) {
+  Device& device = vulkan();
+  device.allocator().release_cache();
+  const size_t reserved_before = device.allocator().stats().reserved_bytes;
+  // 64 tensors of 4 KiB: one 2 MiB buffer holds them all, at offsets the kernels must honour.
+  std::vector<Tensor> a, b, sums;
+  for (int i = 0; i < 64; ++i) {
+    a.push_back(ops::to_device(random_values({1024}, 10 + i), device));
+    b.push_back(ops::to_device(random_values({1024}, 100 + i), device));
+    sums.push_back(empty({1024}, DType::f32, device));
+  }
+  EXPECT_LE(device.allocator().stats().reserved_bytes - reserved_before, size_t{2} << 20)
+      << "192 tensors of 4 KiB are sub-allocated, not one buffer each";
+  for (int i = 0; i < 64; ++i) ops::add(a[i], b[i], sums[i]);
+  for (int i = 0; i < 64; ++i) {
+    const std::vector<float> got = ops::to_device(sums[i], host_device()).to_floats(),
+                             x = random_values({1024}, 10 + i).to_floats(),
+                             y = random_values({1024}, 100 + i).to_floats();
+    for (size_t j = 0; j < got.size(); ++j)
+      ASSERT_EQ(got[j], x[j] + y[j]) << "tensor " << i << ", element " << j;
+  }
+}
+
 TEST(Vulkan, WeightPastTheStorageBufferRangeStillComputes) {
   Device& device = vulkan();
   const size_t range = device.memory().largest_buffer_range;

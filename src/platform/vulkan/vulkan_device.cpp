@@ -28,9 +28,12 @@ class VulkanDevice : public Device, public vulkan::Backend {
  public:
   VulkanDevice()
       : Device("vulkan"),
+        // Tensors are sub-allocated inside buffers (vulkan::Memory's addresses can be offset): small ones
+        // share a buffer, so a model needs a few hundred buffers rather than one per tensor (drivers cap
+        // the allocation count, often at 4096), and a tensor never straddles two buffers.
         allocator_(
             "vulkan", [this](size_t bytes) { return state().memory.allocate(bytes); },
-            [this](void* pointer, size_t) { state().memory.free(pointer); }) {
+            [this](void* pointer, size_t) { state().memory.free(pointer); }, BlockReuse::split_and_merge) {
     vulkan::register_vulkan_kernels(*this, kernels());
   }
   ~VulkanDevice() override {

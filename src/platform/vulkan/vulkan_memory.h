@@ -1,6 +1,6 @@
 #pragma once
-// Device memory for the vulkan platform: one VkBuffer per allocation (x2v's caching allocator above reuses
-// them), named by addresses of our own that the host cannot dereference (above 2^48), so a stray host read of
+// Device memory for the vulkan platform: one VkBuffer per allocation (x2v's caching allocator above carves
+// tensors out of them and merges them back), named by addresses of our own that the host cannot dereference (above 2^48), so a stray host read of
 // device memory faults instead of reading garbage. Host copies go through the mapping where the memory is
 // host-visible (lavapipe, unified memory) and through a staging buffer elsewhere (X2V_VULKAN_STAGING=1 forces
 // the staging path, so lavapipe tests it too).
