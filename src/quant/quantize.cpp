@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -42,14 +41,16 @@ QuantizedWeight quantize_weight(const Tensor& weight, QuantFormat format) {
   int64_t nonfinite_rows = 0;
 #pragma omp parallel reduction(+ : nonfinite_rows) if (out * in >= (int64_t{1} << 16))
   {
-    std::vector<float> row_values(static_cast<size_t>(in));
-    float* w = row_values.data();
+    std::vector<float> row_values(dtype == DType::f32 ? 0 : static_cast<size_t>(in));
 #pragma omp for schedule(static)
     for (int64_t row = 0; row < out; ++row) {
-      if (dtype == DType::f32)
-        std::memcpy(w, source + row * row_bytes, static_cast<size_t>(row_bytes));
-      else
-        convert_elements(source + row * row_bytes, dtype, w, DType::f32, static_cast<size_t>(in));
+      // f32 rows are read where they are; bf16 and f16 rows are widened into the thread's buffer.
+      const float* w = reinterpret_cast<const float*>(source + row * row_bytes);
+      if (dtype != DType::f32) {
+        convert_elements(source + row * row_bytes, dtype, row_values.data(), DType::f32,
+                         static_cast<size_t>(in));
+        w = row_values.data();
+      }
       float amax = 0.0f;
       int nonfinite = 0;
 #pragma omp simd reduction(max : amax) reduction(+ : nonfinite)
