@@ -153,39 +153,40 @@ TEST(MmQuantConformance, ReferencesStayWithinQuantizationErrorOfTheExactProduct)
 // Integer activations whose row amax is 127 quantize to themselves (scale 1), and unit weight scales
 // make y the exact integer product: any saturation (as in 16-bit pair sums) shows as a wrong integer.
 TEST(MmQuantConformance, Int8ProductsAreExactAtTheExtremes) {
-  for (const std::string& name : quantized_kernel_names()) {
-    if (host_device().kernels().mm.create(name)->quantized_format() != QuantFormat::int8) continue;
-    for (int64_t k : {999, 1000, 3001}) {  // odd K pads a pair; 3001 spans several K blocks
-      const int64_t m = 13, n = 37;
-      std::mt19937 generator(static_cast<uint32_t>(k));
-      std::uniform_int_distribution<int> any(-127, 127);
-      std::vector<float> xs(m * k);
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t i = 0; i < k; ++i) {
-          // Row 0: all +127; row 1: alternating +-127; others random with one +-127 to fix the scale.
-          int value = r == 0 ? 127 : r == 1 ? (i % 2 ? -127 : 127) : any(generator);
-          if (r > 1 && i == 0) value = r % 2 ? -127 : 127;
-          xs[r * k + i] = static_cast<float>(value);
-        }
-      QuantizedWeight weight{Tensor::host({n, k}, DType::i8),
-                             Tensor::host_from(std::vector<float>(n, 1.0f), {n, 1})};
-      std::uniform_int_distribution<int> full(-128, 127);
-      int8_t* w = weight.weight.data<int8_t>();
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t i = 0; i < k; ++i)
-          w[j * k + i] = static_cast<int8_t>(j == 0 ? -128 : j == 1 ? 127 : full(generator));
-      const Tensor x = Tensor::host_from(xs, {m, k});
-      const std::vector<float> y = run(name, weight, Tensor(), x, DType::f32).to_floats();
-      int wrong = 0;
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t j = 0; j < n; ++j) {
-          int64_t exact = 0;
-          for (int64_t i = 0; i < k; ++i) exact += static_cast<int64_t>(xs[r * k + i]) * w[j * k + i];
-          wrong += y[r * n + j] != static_cast<float>(exact);
-        }
-      EXPECT_EQ(wrong, 0) << name << " K=" << k;
+  for (Device* device : conformance::devices_under_test())
+    for (const std::string& name : quantized_kernel_names(*device)) {
+      if (device->kernels().mm.create(name)->quantized_format() != QuantFormat::int8) continue;
+      for (int64_t k : {999, 1000, 3001, 3004}) {  // odd K pads a pair; 3001 spans several K blocks
+        const int64_t m = 13, n = 37;
+        std::mt19937 generator(static_cast<uint32_t>(k));
+        std::uniform_int_distribution<int> any(-127, 127);
+        std::vector<float> xs(m * k);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t i = 0; i < k; ++i) {
+            // Row 0: all +127; row 1: alternating +-127; others random with one +-127 to fix the scale.
+            int value = r == 0 ? 127 : r == 1 ? (i % 2 ? -127 : 127) : any(generator);
+            if (r > 1 && i == 0) value = r % 2 ? -127 : 127;
+            xs[r * k + i] = static_cast<float>(value);
+          }
+        QuantizedWeight weight{Tensor::host({n, k}, DType::i8),
+                               Tensor::host_from(std::vector<float>(n, 1.0f), {n, 1})};
+        std::uniform_int_distribution<int> full(-128, 127);
+        int8_t* w = weight.weight.data<int8_t>();
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t i = 0; i < k; ++i)
+            w[j * k + i] = static_cast<int8_t>(j == 0 ? -128 : j == 1 ? 127 : full(generator));
+        const Tensor x = Tensor::host_from(xs, {m, k});
+        const std::vector<float> y = run(name, weight, Tensor(), x, DType::f32, *device).to_floats();
+        int wrong = 0;
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            int64_t exact = 0;
+            for (int64_t i = 0; i < k; ++i) exact += static_cast<int64_t>(xs[r * k + i]) * w[j * k + i];
+            wrong += y[r * n + j] != static_cast<float>(exact);
+          }
+        EXPECT_EQ(wrong, 0) << device->name() << " " << name << " K=" << k;
+      }
     }
-  }
 }
 
 // One load serves many row counts (and leading dims) in any order; sizes large enough for threads.

@@ -1,5 +1,6 @@
 // The vulkan platform's own limits on lavapipe: a tensor past the device's storage buffer range (128 MiB on
-// lavapipe) still computes right (the call runs on the host), and the device reports its memory.
+// lavapipe) still computes right, split into calls that fit (X2V_VULKAN_STORAGE_RANGE makes the range small
+// enough for small tensors to show it), and the device reports its memory.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 
 #include "platform/ops.h"
 #include "platform/platform.h"
+#include "platform/vulkan/vulkan_backend.h"
+#include "quant/quantize.h"
 
 namespace x2v {
 namespace {
@@ -78,6 +81,109 @@ TEST(Vulkan, WeightPastTheStorageBufferRangeStillComputes) {
   for (size_t i = 0; i < wanted.size(); ++i)
     worst = std::max(worst, std::fabs(double(actual[i]) - wanted[i]));
   EXPECT_LE(worst, 1e-3);
+}
+
+uint64_t dispatches(Device& device) {
+  return dynamic_cast<vulkan::Backend&>(device).dispatcher().dispatches();
+}
+
+double worst_difference(const Tensor& actual, const Tensor& expected) {
+  const std::vector<float> a = ops::to_device(actual, host_device()).to_floats(), e = expected.to_floats();
+  double worst = 0;
+  for (size_t i = 0; i < e.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - e[i]));
+  return worst;
+}
+
+// Uploads enqueued on a worker stream (the transfer queue where the device has one; tests/vulkan/tests.cmake
+// also runs this through the staging buffer) run while the caller computes, and are complete at their event.
+TEST(Vulkan, UploadsOnAStreamOverlapComputeAndFinishByTheirEvent) {
+  Device& device = vulkan();
+  std::unique_ptr<Stream> uploads = device.create_stream();
+  std::unique_ptr<Event> uploaded = device.create_event();
+  std::vector<Tensor> sources, targets;
+  for (int i = 0; i < 6; ++i) {
+    sources.push_back(random_values({1 << 18}, 200 + i));  // 1 MiB each
+    targets.push_back(empty({1 << 18}, DType::f32, device));
+    device.copy_async(sources[i].raw_data(), targets[i].raw_data(), sources[i].nbytes(),
+                      CopyKind::host_to_device, *uploads);
+  }
+  uploaded->record(*uploads);
+  // Shaders on the compute queue meanwhile.
+  const Tensor a = ops::to_device(random_values({4096}, 1), device);
+  Tensor b = empty({4096}, DType::f32, device);
+  for (int i = 0; i < 20; ++i) ops::add(a, a, b);
+  device.compute_stream().wait(*uploaded);
+  uploaded->synchronize();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(worst_difference(targets[i], sources[i]), 0.0) << "upload " << i;
+  const std::vector<float> doubled = ops::to_device(b, host_device()).to_floats(),
+                           values = random_values({4096}, 1).to_floats();
+  for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(doubled[i], values[i] + values[i]);
+}
+
+// Run with X2V_VULKAN_STORAGE_RANGE=65536 (tests/vulkan/tests.cmake): tensors of a few hundred KiB then span
+// several ranges, and the matmul, the norms and the elementwise ops run them on the device in pieces.
+TEST(Vulkan, TensorsPastTheRangeRunOnTheDeviceInPieces) {
+  Device& device = vulkan();
+  const size_t range = device.memory().largest_buffer_range;
+  if (range > (size_t{1} << 20)) GTEST_SKIP() << "needs X2V_VULKAN_STORAGE_RANGE at most 1 MiB";
+  const int64_t rows = 300, in_features = 512, out_features = 3 * static_cast<int64_t>(range) / 2048;
+  const Tensor weight = random_values({out_features, in_features}, 1),
+               bias = random_values({out_features}, 2), x = random_values({rows, in_features}, 3);
+  // mm: a weight of 3 ranges, an x of 9 and a y of 1.8 (under lavapipe's work budget for the device).
+  auto kernel = device.kernels().mm.create("");
+  kernel->load(ops::to_device(weight, device), ops::to_device(bias, device));
+  Tensor y = empty({rows, out_features}, DType::f32, device);
+  uint64_t before = dispatches(device);
+  kernel->apply(ops::to_device(x, device), y);
+  EXPECT_GE(dispatches(device) - before, 6u) << "mm in pieces";
+  auto host = host_device().kernels().mm.create("");
+  host->load(weight, bias);
+  Tensor expected = Tensor::host({rows, out_features}, DType::f32);
+  host->apply(x, expected);
+  EXPECT_LE(worst_difference(y, expected), 1e-3);
+  // add over the whole y (several ranges) with a broadcast row.
+  Tensor sum = empty(y.shape(), DType::f32, device);
+  before = dispatches(device);
+  ops::add(y, ops::to_device(bias, device), sum);
+  EXPECT_GE(dispatches(device) - before, 2u) << "add in pieces";
+  Tensor expected_sum = Tensor::host(y.shape(), DType::f32);
+  ops::add(expected, bias, expected_sum);
+  EXPECT_LE(worst_difference(sum, expected_sum), 1e-3);
+  // RMS norm over rows of y.
+  auto norm = device.kernels().rms_norm.create("");
+  norm->load(ops::to_device(bias, device), 1e-6f);
+  Tensor normed = empty(y.shape(), DType::f32, device);
+  before = dispatches(device);
+  norm->apply(sum, normed);
+  EXPECT_GE(dispatches(device) - before, 2u) << "rms_norm in pieces";
+  auto host_norm = host_device().kernels().rms_norm.create("");
+  host_norm->load(bias, 1e-6f);
+  Tensor expected_normed = Tensor::host(y.shape(), DType::f32);
+  host_norm->apply(expected_sum, expected_normed);
+  EXPECT_LE(worst_difference(normed, expected_normed), 1e-3);
+}
+
+// The W8A8 matmul, with and without integer dot products, in pieces.
+TEST(Vulkan, QuantizedWeightsPastTheRangeRunOnTheDeviceInPieces) {
+  Device& device = vulkan();
+  const size_t range = device.memory().largest_buffer_range;
+  if (range > (size_t{1} << 20)) GTEST_SKIP() << "needs X2V_VULKAN_STORAGE_RANGE at most 1 MiB";
+  const int64_t rows = 24, in_features = 4096, out_features = 3 * static_cast<int64_t>(range) / 4096;
+  const QuantizedWeight weight =
+      quantize_weight(random_values({out_features, in_features}, 4), QuantFormat::int8);
+  const Tensor x = random_values({rows, in_features}, 5);
+  auto kernel = device.kernels().mm.create("int8-vllm");
+  kernel->load_quantized({ops::to_device(weight.weight, device), ops::to_device(weight.scale, device)},
+                         Tensor());
+  Tensor y = empty({rows, out_features}, DType::f32, device);
+  const uint64_t before = dispatches(device);
+  kernel->apply(ops::to_device(x, device), y);
+  EXPECT_GE(dispatches(device) - before, 4u) << "int8 mm in pieces";
+  auto host = host_device().kernels().mm.create("int8-vllm");
+  host->load_quantized(weight, Tensor());
+  Tensor expected = Tensor::host({rows, out_features}, DType::f32);
+  host->apply(x, expected);
+  EXPECT_LE(worst_difference(y, expected), 1e-3);
 }
 
 }  // namespace

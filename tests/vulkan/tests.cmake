@@ -40,3 +40,16 @@ target_link_libraries(x2v_vulkan_tests PRIVATE x2v_core GTest::gtest GTest::gtes
 add_test(NAME vulkan.x2v_vulkan_tests COMMAND x2v_vulkan_tests)
 set_tests_properties(vulkan.x2v_vulkan_tests PROPERTIES LABELS vulkan
                      ENVIRONMENT "VK_ICD_FILENAMES=${X2V_LAVAPIPE_ICD};X2V_VULKAN_VALIDATION=1")
+
+# The W8A8 matmul without integer dot products (mm_int8 rather than mm_int8_dot), as on devices without them.
+add_test(NAME vulkan_no_integer_dot.x2v_ops_tests COMMAND x2v_ops_tests --gtest_filter=MmQuant*)
+set_tests_properties(vulkan_no_integer_dot.x2v_ops_tests PROPERTIES LABELS vulkan
+                     ENVIRONMENT "${X2V_VULKAN_ENVIRONMENT};X2V_VULKAN_INTEGER_DOT=0")
+
+# A 64 KiB storage buffer range: tensors of a few hundred KiB run on the device in pieces.
+add_test(NAME vulkan_small_range.x2v_vulkan_tests COMMAND x2v_vulkan_tests --gtest_filter=*InPieces*)
+set_tests_properties(vulkan_small_range.x2v_vulkan_tests PROPERTIES LABELS vulkan
+                     ENVIRONMENT "${X2V_VULKAN_ENVIRONMENT};X2V_VULKAN_STORAGE_RANGE=65536")
+add_test(NAME vulkan_staging.x2v_vulkan_tests COMMAND x2v_vulkan_tests)
+set_tests_properties(vulkan_staging.x2v_vulkan_tests PROPERTIES LABELS vulkan
+                     ENVIRONMENT "VK_ICD_FILENAMES=${X2V_LAVAPIPE_ICD};X2V_VULKAN_VALIDATION=1;X2V_VULKAN_STAGING=1")

@@ -10,9 +10,9 @@
 
 #include "core/log.h"
 #include "platform/cpu/cpu_features.h"
-#include "platform/cpu/cpu_streams.h"
 #include "platform/cpu/mm_quant.h"
 #include "platform/cpu/onednn_context.h"
+#include "platform/host_streams.h"
 
 namespace x2v {
 namespace {
@@ -126,7 +126,7 @@ class CpuDevice : public Device {
   bool host_accessible() const override { return true; }
   Stream& compute_stream() override { return compute_stream_; }
   std::unique_ptr<Stream> create_stream() override { return std::make_unique<WorkerStream>(); }
-  std::unique_ptr<Event> create_event() override { return std::make_unique<CpuEvent>(); }
+  std::unique_ptr<Event> create_event() override { return std::make_unique<HostEvent>(); }
   void copy_async(const void* source, void* target, size_t bytes, CopyKind, Stream& stream) override {
     stream.enqueue([=] { std::memcpy(target, source, bytes); });
   }

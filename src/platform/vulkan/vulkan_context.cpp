@@ -1,5 +1,6 @@
 #include "platform/vulkan/vulkan_context.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -70,8 +71,10 @@ Context::~Context() {
 void Context::destroy() {
   if (device_ != VK_NULL_HANDLE) {
     vkDeviceWaitIdle(device_);
-    if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device_, fence_, nullptr);
-    if (command_pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device_, command_pool_, nullptr);
+    for (Queue* queue : {&compute_, &transfer_}) {
+      if (queue->timeline != VK_NULL_HANDLE) vkDestroySemaphore(device_, queue->timeline, nullptr);
+      if (queue->pool != VK_NULL_HANDLE) vkDestroyCommandPool(device_, queue->pool, nullptr);
+    }
     vkDestroyDevice(device_, nullptr);
   }
   if (messenger_ != VK_NULL_HANDLE) {
@@ -182,6 +185,16 @@ void Context::pick_physical_device() {
   vkGetPhysicalDeviceMemoryProperties(physical_device_, &memory_properties_);
 
   limits_.max_storage_buffer_range = properties.limits.maxStorageBufferRange;
+  // A smaller range on request, so small tests exercise the splitting of tensors past it.
+  if (const char* cap = std::getenv("X2V_VULKAN_STORAGE_RANGE"); cap != nullptr && cap[0] != '\0') {
+    char* end = nullptr;
+    const unsigned long long bytes = std::strtoull(cap, &end, 10);
+    if (end == cap || *end != '\0' || bytes < 4096)
+      throw Error("vulkan",
+                  concat("X2V_VULKAN_STORAGE_RANGE '", cap,
+                         "' is not a byte count of at least 4096; unset it to use the device's range"));
+    limits_.max_storage_buffer_range = std::min<uint64_t>(limits_.max_storage_buffer_range, bytes);
+  }
   limits_.min_storage_offset_alignment = properties.limits.minStorageBufferOffsetAlignment;
   limits_.max_workgroup_count = properties.limits.maxComputeWorkGroupCount[0];
   limits_.max_allocation_size = maintenance3.maxMemoryAllocationSize;
@@ -207,42 +220,109 @@ void Context::create_device() {
   vkGetPhysicalDeviceQueueFamilyProperties(physical_device_, &family_count, nullptr);
   std::vector<VkQueueFamilyProperties> families(family_count);
   vkGetPhysicalDeviceQueueFamilyProperties(physical_device_, &family_count, families.data());
-  bool found = false;
-  for (uint32_t family = 0; family < family_count && !found; ++family)
-    if (families[family].queueFlags & VK_QUEUE_COMPUTE_BIT) queue_family_ = family, found = true;
-  if (!found) throw Error("vulkan", "the Vulkan device has no compute queue");
+  // A compute family, and a transfer-only family (a GPU's copy engines) where the device has one.
+  int compute_family = -1, transfer_family = -1;
+  for (uint32_t family = 0; family < family_count; ++family) {
+    const VkQueueFlags flags = families[family].queueFlags;
+    if (compute_family < 0 && (flags & VK_QUEUE_COMPUTE_BIT)) compute_family = static_cast<int>(family);
+    if (transfer_family < 0 && (flags & VK_QUEUE_TRANSFER_BIT) &&
+        !(flags & (VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)))
+      transfer_family = static_cast<int>(family);
+  }
+  if (compute_family < 0) throw Error("vulkan", "the Vulkan device has no compute queue");
+  if (std::getenv("X2V_VULKAN_TRANSFER_QUEUE") != nullptr &&
+      std::strcmp(std::getenv("X2V_VULKAN_TRANSFER_QUEUE"), "0") == 0)
+    transfer_family = -1;
+  compute_.family = static_cast<uint32_t>(compute_family);
+  transfer_.family = static_cast<uint32_t>(transfer_family);
   const float priority = 1.0f;
-  VkDeviceQueueCreateInfo queue{};
-  queue.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-  queue.queueFamilyIndex = queue_family_;
-  queue.queueCount = 1;
-  queue.pQueuePriorities = &priority;
+  VkDeviceQueueCreateInfo queues[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    queues[i].sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    queues[i].queueFamilyIndex = i == 0 ? compute_.family : transfer_.family;
+    queues[i].queueCount = 1;
+    queues[i].pQueuePriorities = &priority;
+  }
+  // Timeline semaphores (core in Vulkan 1.2): every submission signals the next value of its queue's.
+  VkPhysicalDeviceTimelineSemaphoreFeatures timeline{};
+  timeline.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES;
+  VkPhysicalDeviceFeatures2 timeline_query{};
+  timeline_query.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+  timeline_query.pNext = &timeline;
+  vkGetPhysicalDeviceFeatures2(physical_device_, &timeline_query);
+  if (timeline.timelineSemaphore != VK_TRUE)
+    throw Error("vulkan", "the Vulkan device has no timeline semaphores (Vulkan 1.2); update its driver");
+  // Integer dot products (VK_KHR_shader_integer_dot_product): only asked for where the device has them.
+  const bool dot_extension = device_has_extension("VK_KHR_shader_integer_dot_product");
+  const bool may_ask_dot = dot_extension;
+  VkPhysicalDeviceShaderIntegerDotProductFeatures dot{};
+  dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
   VkPhysicalDevice16BitStorageFeatures storage16{};
   storage16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
+  storage16.pNext = may_ask_dot ? &dot : nullptr;
   VkPhysicalDeviceFeatures2 features{};
   features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
   features.pNext = &storage16;
   vkGetPhysicalDeviceFeatures2(physical_device_, &features);
   storage16_ = storage16.storageBuffer16BitAccess == VK_TRUE;
+  const char* dot_switch = std::getenv("X2V_VULKAN_INTEGER_DOT");
+  integer_dot_ = may_ask_dot && dot.shaderIntegerDotProduct == VK_TRUE &&
+                 !(dot_switch != nullptr && std::strcmp(dot_switch, "0") == 0);
+  VkPhysicalDeviceShaderIntegerDotProductFeatures enabled_dot{};
+  enabled_dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
+  enabled_dot.shaderIntegerDotProduct = integer_dot_ ? VK_TRUE : VK_FALSE;
   VkPhysicalDevice16BitStorageFeatures enabled16{};
   enabled16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
   enabled16.storageBuffer16BitAccess = storage16.storageBuffer16BitAccess;
+  VkPhysicalDeviceTimelineSemaphoreFeatures enabled_timeline{};
+  enabled_timeline.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES;
+  enabled_timeline.timelineSemaphore = VK_TRUE;
+  enabled_timeline.pNext = integer_dot_ ? &enabled_dot : nullptr;
+  enabled16.pNext = &enabled_timeline;
+  description_ += concat("; 16-bit storage ", storage16_ ? "yes" : "no (every kernel runs on the host)",
+                         "; integer dot product ",
+                         integer_dot_                             ? "yes"
+                         : dot.shaderIntegerDotProduct == VK_TRUE ? "off (X2V_VULKAN_INTEGER_DOT=0)"
+                                                                  : "no");
+  std::vector<const char*> extensions;
+  // Named even on a 1.3 device: the instance asks for Vulkan 1.2, so the extension is what allows OpSDot.
+  if (integer_dot_) extensions.push_back("VK_KHR_shader_integer_dot_product");
   VkDeviceCreateInfo info{};
   info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
   info.pNext = &enabled16;
-  info.queueCreateInfoCount = 1;
-  info.pQueueCreateInfos = &queue;
+  info.queueCreateInfoCount = has_transfer_queue() ? 2 : 1;
+  info.pQueueCreateInfos = queues;
+  info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  info.ppEnabledExtensionNames = extensions.data();
   check(vkCreateDevice(physical_device_, &info, nullptr, &device_), "vkCreateDevice");
-  vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
-  VkCommandPoolCreateInfo pool{};
-  pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-  pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-  pool.queueFamilyIndex = queue_family_;
-  check(vkCreateCommandPool(device_, &pool, nullptr, &command_pool_), "vkCreateCommandPool");
-  VkFenceCreateInfo fence{};
-  fence.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-  check(vkCreateFence(device_, &fence, nullptr, &fence_), "vkCreateFence");
+  for (Queue* queue : {&compute_, &transfer_}) {
+    if (queue == &transfer_ && !has_transfer_queue()) break;
+    vkGetDeviceQueue(device_, queue->family, 0, &queue->queue);
+    VkCommandPoolCreateInfo pool{};
+    pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+    pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pool.queueFamilyIndex = queue->family;
+    check(vkCreateCommandPool(device_, &pool, nullptr, &queue->pool), "vkCreateCommandPool");
+    VkSemaphoreTypeCreateInfo type{};
+    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
+    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+    VkSemaphoreCreateInfo semaphore{};
+    semaphore.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    semaphore.pNext = &type;
+    check(vkCreateSemaphore(device_, &semaphore, nullptr, &queue->timeline), "vkCreateSemaphore");
+  }
+  description_ += has_transfer_queue() ? "; transfer queue (copies overlap compute)" : "; no transfer queue";
   check_validation("creating the Vulkan device");
+}
+
+bool Context::device_has_extension(const char* name) const {
+  uint32_t count = 0;
+  vkEnumerateDeviceExtensionProperties(physical_device_, nullptr, &count, nullptr);
+  std::vector<VkExtensionProperties> extensions(count);
+  vkEnumerateDeviceExtensionProperties(physical_device_, nullptr, &count, extensions.data());
+  for (const VkExtensionProperties& extension : extensions)
+    if (std::strcmp(extension.extensionName, name) == 0) return true;
+  return false;
 }
 
 int Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
@@ -264,52 +344,84 @@ bool Context::memory_type_is_host_coherent(int type) const {
   return (memory_properties_.memoryTypes[type].propertyFlags & wanted) == wanted;
 }
 
-void Context::submit_and_wait(const std::function<void(VkCommandBuffer)>& record) {
-  std::lock_guard<std::mutex> lock(submit_mutex_);
-  VkCommandBufferAllocateInfo allocate{};
-  allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-  allocate.commandPool = command_pool_;
-  allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  allocate.commandBufferCount = 1;
-  VkCommandBuffer commands;
-  check(vkAllocateCommandBuffers(device_, &allocate, &commands), "vkAllocateCommandBuffers");
-  VkCommandBufferBeginInfo begin{};
-  begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  VkResult result = vkBeginCommandBuffer(commands, &begin);
-  if (result == VK_SUCCESS) {
-    try {
-      record(commands);
-    } catch (...) {
-      vkEndCommandBuffer(commands);
-      vkFreeCommandBuffers(device_, command_pool_, 1, &commands);
-      throw;
+void Context::submit_and_wait(const std::function<void(VkCommandBuffer)>& record, QueueKind kind) {
+  Queue& queue = kind == QueueKind::transfer && has_transfer_queue() ? transfer_ : compute_;
+  const bool copies_only = &queue == &transfer_;
+  VkCommandBuffer commands = VK_NULL_HANDLE;
+  uint64_t signal = 0;
+  {
+    // The pool and the queue are used by one thread at a time; the wait below is not under the lock, so
+    // a copy on the transfer queue and a shader on the compute queue run at the same time.
+    std::lock_guard<std::mutex> lock(queue.mutex);
+    VkCommandBufferAllocateInfo allocate{};
+    allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+    allocate.commandPool = queue.pool;
+    allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    allocate.commandBufferCount = 1;
+    check(vkAllocateCommandBuffers(device_, &allocate, &commands), "vkAllocateCommandBuffers");
+    VkCommandBufferBeginInfo begin{};
+    begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    VkResult result = vkBeginCommandBuffer(commands, &begin);
+    if (result == VK_SUCCESS) {
+      try {
+        record(commands);
+      } catch (...) {
+        vkEndCommandBuffer(commands);
+        vkFreeCommandBuffers(device_, queue.pool, 1, &commands);
+        throw;
+      }
+      // Everything written here is visible to the host and to the next submission.
+      VkMemoryBarrier barrier{};
+      barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+      barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | (copies_only ? 0 : VK_ACCESS_SHADER_WRITE_BIT);
+      barrier.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
+                              VK_ACCESS_HOST_READ_BIT |
+                              (copies_only ? 0 : VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+      const VkPipelineStageFlags stages =
+          VK_PIPELINE_STAGE_TRANSFER_BIT | (copies_only ? 0 : VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
+      vkCmdPipelineBarrier(commands, stages, stages | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr,
+                           0, nullptr);
+      result = vkEndCommandBuffer(commands);
     }
-    // Everything written here is visible to the host and to the next submission.
-    VkMemoryBarrier barrier{};
-    barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
-    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
-                            VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(
-        commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0,
-        1, &barrier, 0, nullptr, 0, nullptr);
-    result = vkEndCommandBuffer(commands);
+    if (result == VK_SUCCESS) {
+      signal = ++queue.submitted;
+      VkTimelineSemaphoreSubmitInfo timeline{};
+      timeline.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO;
+      timeline.signalSemaphoreValueCount = 1;
+      timeline.pSignalSemaphoreValues = &signal;
+      VkSubmitInfo submit{};
+      submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+      submit.pNext = &timeline;
+      submit.commandBufferCount = 1;
+      submit.pCommandBuffers = &commands;
+      submit.signalSemaphoreCount = 1;
+      submit.pSignalSemaphores = &queue.timeline;
+      result = vkQueueSubmit(queue.queue, 1, &submit, VK_NULL_HANDLE);
+      if (result != VK_SUCCESS) --queue.submitted;
+    }
+    if (result != VK_SUCCESS) {
+      vkFreeCommandBuffers(device_, queue.pool, 1, &commands);
+      check(result, "running Vulkan commands");
+    }
   }
-  if (result == VK_SUCCESS) {
-    VkSubmitInfo submit{};
-    submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-    submit.commandBufferCount = 1;
-    submit.pCommandBuffers = &commands;
-    result = vkQueueSubmit(queue_, 1, &submit, fence_);
-    if (result == VK_SUCCESS) result = vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX);
-    vkResetFences(device_, 1, &fence_);
+  VkSemaphoreWaitInfo wait{};
+  wait.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO;
+  wait.semaphoreCount = 1;
+  wait.pSemaphores = &queue.timeline;
+  wait.pValues = &signal;
+  const VkResult waited = vkWaitSemaphores(device_, &wait, UINT64_MAX);
+  {
+    std::lock_guard<std::mutex> lock(queue.mutex);
+    vkFreeCommandBuffers(device_, queue.pool, 1, &commands);
   }
-  vkFreeCommandBuffers(device_, command_pool_, 1, &commands);
-  check(result, "running Vulkan commands");
+  check(waited, "waiting for Vulkan commands");
   check_validation("a Vulkan submission");
+}
+
+std::vector<uint32_t> Context::queue_families() const {
+  if (!has_transfer_queue()) return {compute_.family};
+  return {compute_.family, transfer_.family};
 }
 
 void Context::check_validation(const char* what) {

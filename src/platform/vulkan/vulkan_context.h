@@ -45,15 +45,29 @@ class Context {
   // storageBuffer16BitAccess: the shaders read and write f32, bf16 and f16 through 16-bit views and need it;
   // without it every vulkan kernel takes its host fallback.
   bool storage16() const { return storage16_; }
+  // shaderIntegerDotProduct, enabled: the W8A8 matmul runs mm_int8_dot (OpSDot) rather than mm_int8.
+  // X2V_VULKAN_INTEGER_DOT=0 turns it off.
+  bool integer_dot() const { return integer_dot_; }
+  bool device_has_extension(const char* name) const;
 
   // The memory type index for `type_bits` with `required` flags, preferring `preferred`; -1 when none fits.
   int memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
   // Host-visible and coherent: mapped copies need no flush or invalidate.
   bool memory_type_is_host_coherent(int type) const;
 
-  // Records commands with `record`, submits them on the compute queue and waits for them. Throws Error for a
-  // failed submission and for any validation message raised meanwhile.
-  void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
+  // Which queue a submission goes to: copies may take the transfer queue, where the device has one.
+  enum class QueueKind { compute, transfer };
+
+  // Records commands with `record`, submits them on the queue of `kind` (signalling the next value of its
+  // timeline semaphore) and waits for that value. Threads may submit at once: a copy on the transfer queue
+  // overlaps shaders on the compute queue. Throws Error for a failed submission and for any validation
+  // message raised meanwhile.
+  void submit_and_wait(const std::function<void(VkCommandBuffer)>& record,
+                       QueueKind kind = QueueKind::compute);
+  // A queue family that only copies (a GPU's DMA engines); X2V_VULKAN_TRANSFER_QUEUE=0 leaves it unused.
+  bool has_transfer_queue() const { return transfer_.family != kNoFamily; }
+  // The families buffers are shared between (both queues use every buffer).
+  std::vector<uint32_t> queue_families() const;
   // Throws Error when the validation layer reported an error or warning since the last check.
   void check_validation(const char* what);
 
@@ -67,16 +81,22 @@ class Context {
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
   VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
   VkDevice device_ = VK_NULL_HANDLE;
-  VkQueue queue_ = VK_NULL_HANDLE;
-  uint32_t queue_family_ = 0;
-  VkCommandPool command_pool_ = VK_NULL_HANDLE;
-  VkFence fence_ = VK_NULL_HANDLE;
+  static constexpr uint32_t kNoFamily = UINT32_MAX;
+  struct Queue {
+    uint32_t family = kNoFamily;
+    VkQueue queue = VK_NULL_HANDLE;
+    VkCommandPool pool = VK_NULL_HANDLE;
+    VkSemaphore timeline = VK_NULL_HANDLE;
+    uint64_t submitted = 0;  // the timeline value of the last submission
+    std::mutex mutex;        // the pool and the queue
+  };
+  Queue compute_, transfer_;
   VkPhysicalDeviceMemoryProperties memory_properties_{};
   DeviceLimits limits_;
   std::string description_;
   bool validation_ = false;
   bool storage16_ = false;
-  std::mutex submit_mutex_;
+  bool integer_dot_ = false;
 
  public:
   // Validation messages (errors and warnings) not yet reported; written by the messenger callback.

@@ -4,25 +4,11 @@
 #include <optional>
 
 #include "core/log.h"
+#include "platform/host_streams.h"
 #include "platform/vulkan/vulkan_backend.h"
 
 namespace x2v {
 namespace {
-
-// Every vulkan operation waits for its submission, so work is in order when it returns.
-class VulkanStream : public Stream {
- public:
-  void enqueue(std::function<void()> work) override { work(); }
-  void synchronize() override {}
-  void wait(Event& event) override { event.synchronize(); }
-};
-
-class VulkanEvent : public Event {
- public:
-  void record(Stream&) override {}
-  void synchronize() override {}
-  bool query() override { return true; }
-};
 
 class VulkanDevice : public Device, public vulkan::Backend {
  public:
@@ -49,7 +35,14 @@ class VulkanDevice : public Device, public vulkan::Backend {
            (state_->context.storage16() ? "" : "; no 16-bit storage: every kernel runs on the host") +
            (state_->context.validation() ? "; validation layer on" : "");
   }
-  DeviceCapabilities capabilities() const override { return {}; }  // the shaders compute in f32 today
+  // Float shaders compute in f32 (bf16 and f16 are widened); W8A8 sums in int32; copies on a created stream
+  // run beside the compute stream's shaders.
+  DeviceCapabilities capabilities() const override {
+    DeviceCapabilities capabilities;
+    capabilities.int8 = true;
+    capabilities.async_copy = true;
+    return capabilities;
+  }
   DeviceMemory memory() const override {
     DeviceMemory memory;
     if (!probe()) return memory;
@@ -65,19 +58,24 @@ class VulkanDevice : public Device, public vulkan::Backend {
   int priority() const override { return -5; }
   Allocator& allocator() override { return allocator_; }
   bool host_accessible() const override { return false; }
+  // Every vulkan operation waits for its submission, so the compute stream runs work inline. Other streams
+  // are worker threads: a weight upload enqueued there runs on the transfer queue (where the device has
+  // one) while the caller's shaders run on the compute queue; events mark points in them.
   Stream& compute_stream() override { return stream_; }
-  std::unique_ptr<Stream> create_stream() override { return std::make_unique<VulkanStream>(); }
-  std::unique_ptr<Event> create_event() override { return std::make_unique<VulkanEvent>(); }
-  void copy_async(const void* source, void* target, size_t bytes, CopyKind kind, Stream&) override {
+  std::unique_ptr<Stream> create_stream() override { return std::make_unique<WorkerStream>(); }
+  std::unique_ptr<Event> create_event() override { return std::make_unique<HostEvent>(); }
+  void copy_async(const void* source, void* target, size_t bytes, CopyKind kind, Stream& stream) override {
     vulkan::Memory& memory = state().memory;
-    switch (kind) {
-      case CopyKind::host_to_device:
-        return memory.copy_to_device(source, target, bytes);
-      case CopyKind::device_to_host:
-        return memory.copy_to_host(source, target, bytes);
-      case CopyKind::device_to_device:
-        return memory.copy_on_device(source, target, bytes);
-    }
+    stream.enqueue([&memory, source, target, bytes, kind] {
+      switch (kind) {
+        case CopyKind::host_to_device:
+          return memory.copy_to_device(source, target, bytes);
+        case CopyKind::device_to_host:
+          return memory.copy_to_host(source, target, bytes);
+        case CopyKind::device_to_device:
+          return memory.copy_on_device(source, target, bytes);
+      }
+    });
   }
 
   vulkan::Context& context() override { return state().context; }
@@ -112,7 +110,7 @@ class VulkanDevice : public Device, public vulkan::Backend {
   mutable std::optional<State> state_;
   mutable std::string unavailable_reason_;
   CachingAllocator allocator_;
-  VulkanStream stream_;
+  InlineStream stream_;
 };
 
 }  // namespace

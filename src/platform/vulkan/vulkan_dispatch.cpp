@@ -87,6 +87,11 @@ const Dispatcher::Pipeline& Dispatcher::pipeline(const std::string& shader, uint
   return pipelines_.emplace(shader, pipeline).first->second;
 }
 
+uint64_t Dispatcher::binding_limit() const {
+  const DeviceLimits& limits = context_.limits();
+  return limits.max_storage_buffer_range - limits.min_storage_offset_alignment - 4;
+}
+
 bool Dispatcher::run(const std::string& shader, const std::vector<Binding>& bindings, const void* parameters,
                      uint32_t parameter_bytes, uint64_t invocations) {
   if (bindings.empty() || bindings.size() > kMaxBindings || parameter_bytes % 4 != 0 ||
@@ -165,6 +170,7 @@ bool Dispatcher::run(const std::string& shader, const std::vector<Binding>& bind
     throw;
   }
   vkDestroyDescriptorPool(context_.device(), pool, nullptr);
+  ++dispatches_;
   return true;
 }
 

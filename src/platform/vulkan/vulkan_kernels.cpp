@@ -3,6 +3,7 @@
 // other case (quantized weights, more than 6 dims, unusual layouts) and every other kernel runs the cpu's
 // kernel through host copies, so the device runs whole models while its shader set grows.
 #include <cmath>
+#include <numeric>
 
 #include "platform/host_fallback.h"
 #include "platform/platform.h"
@@ -47,6 +48,43 @@ uint32_t u32(int64_t value) {
   return static_cast<uint32_t>(value);
 }
 
+// Elements [first, first + count) of a contiguous tensor; the shader indexes it in units of `unit` bytes
+// (the element size unless given).
+Binding slice_of(const Tensor& tensor, uint64_t first, uint64_t count, size_t unit = 0) {
+  const size_t size = tensor.element_size();
+  return Binding{static_cast<const char*>(tensor.raw_data()) + first * size,
+                 static_cast<size_t>(std::max<uint64_t>(count, 1)) * size, unit != 0 ? unit : size};
+}
+
+// One call of a matmul split to fit the storage buffer range: rows [first_row, first_row + rows) of x and y,
+// weight rows (y columns) [first_column, first_column + columns).
+struct MmChunk {
+  uint64_t first_row, rows, first_column, columns;
+};
+
+// The calls that cover y [rows, columns] with each binding (x rows, weight rows, the y span from a chunk's
+// first element to its last) within `limit` bytes, row-major; one call where everything fits, none when a
+// single row is too large.
+std::vector<MmChunk> mm_chunks(uint64_t rows, uint64_t columns, uint64_t x_row_bytes, uint64_t w_row_bytes,
+                               uint64_t y_element_bytes, uint64_t limit) {
+  const uint64_t column_step = std::min(columns, limit / w_row_bytes);
+  if (column_step == 0 || x_row_bytes > limit) return {};
+  const uint64_t y_rows_fitting = (limit - column_step * y_element_bytes) / (columns * y_element_bytes) + 1;
+  const uint64_t row_step = std::max<uint64_t>(1, std::min({rows, limit / x_row_bytes, y_rows_fitting}));
+  std::vector<MmChunk> chunks;
+  for (uint64_t row = 0; row < rows; row += row_step)
+    for (uint64_t column = 0; column < columns; column += column_step)
+      chunks.push_back(
+          {row, std::min(row_step, rows - row), column, std::min(column_step, columns - column)});
+  return chunks;
+}
+
+// The y span of a chunk: from (first_row, first_column) to (last row, last column).
+Binding y_slice_of(const Tensor& y, const MmChunk& chunk, uint64_t columns) {
+  return slice_of(y, chunk.first_row * columns + chunk.first_column,
+                  (chunk.rows - 1) * columns + chunk.columns);
+}
+
 // True when a shader whose invocations each run `per_item` loop iterations for each of `items` work items
 // (spread grid-stride over at most the device's groups of 64) stays within the device's loop budget and the
 // call within its work budget (both limits of CPU-backed devices, see DeviceLimits).
@@ -57,6 +95,27 @@ bool within_loop_budget(Backend& backend, uint64_t items, uint64_t per_item) {
   const uint64_t items_per_invocation = (items + lanes - 1) / lanes;
   return items_per_invocation * (per_item + 1) <= limits.loop_iteration_budget &&
          items * per_item <= limits.work_budget;
+}
+
+// The same for a tiled shader whose workgroups each take whole blocks (grid-stride over at most the device's
+// groups), an invocation looping `per_block` times for each, the call asking `multiply_adds` of the device.
+bool within_block_budget(Backend& backend, uint64_t blocks, uint64_t per_block, uint64_t multiply_adds) {
+  if (!backend.context().storage16()) return false;
+  const DeviceLimits& limits = backend.context().limits();
+  const uint64_t blocks_per_group = (blocks + limits.max_workgroup_count - 1) / limits.max_workgroup_count;
+  return blocks_per_group * (per_block + 1) <= limits.loop_iteration_budget &&
+         multiply_adds <= limits.work_budget;
+}
+
+// The tiled matmuls' blocks (shaders/tiled_mm.glsl): 32 x 32 outputs, k in slices of 16, and the loop
+// iterations an invocation runs per block (loads, products, stores).
+constexpr uint64_t kMmBlock = 32, kMmSlice = 16, kMmGroupSize = 64;
+uint64_t mm_blocks(uint64_t rows, uint64_t columns) {
+  return ((rows + kMmBlock - 1) / kMmBlock) * ((columns + kMmBlock - 1) / kMmBlock);
+}
+uint64_t mm_iterations_per_block(uint64_t in_features) {
+  return (in_features + kMmSlice - 1) / kMmSlice * (2 * kMmBlock * kMmSlice / kMmGroupSize + 3 * kMmSlice) +
+         64;
 }
 
 // The cpu's default kernel of a category on host copies, created on first use.
@@ -93,26 +152,52 @@ class VulkanMatmul : public MatmulKernel {
     if (!weight_.defined()) throw Error("mm", "apply before load: the kernel has no weight");
     check_call(x, y);
     Device& device = backend_.device();
-    const uint64_t outputs = static_cast<uint64_t>(x.numel() / in_features_) * out_features_;
+    const uint64_t rows = static_cast<uint64_t>(x.numel() / in_features_);
+    const uint64_t blocks = mm_blocks(rows, out_features_);
     if (!native_weights_ || !native_float(x, device) || !native_float(y, device) ||
-        !within_loop_budget(backend_, outputs, in_features_)) {
+        !within_block_budget(backend_, blocks, mm_iterations_per_block(in_features_),
+                             rows * out_features_ * in_features_)) {
       if (!fallback_.created()) fallback_.get().load(weight_, bias_);
       return fallback_.get().apply(x, y);
     }
-    const Tensor& bias = bias_.defined() ? bias_ : weight_;  // a valid binding the shader does not read
-    struct {
-      uint32_t dtypes, rows, in_features, out_features, has_bias;
-    } parameters{pack_dtypes({&x, &weight_, &bias, &y}), u32(x.numel() / in_features_), u32(in_features_),
-                 u32(out_features_), bias_.defined() ? 1u : 0u};
-    if (!backend_.dispatcher().run(
-            "mm", {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(y)}, &parameters,
-            sizeof(parameters), static_cast<uint64_t>(parameters.rows) * parameters.out_features)) {
+    if (!run_native(x, y, rows)) {
       if (!fallback_.created()) fallback_.get().load(weight_, bias_);
       fallback_.get().apply(x, y);
     }
   }
 
  private:
+  // One call per chunk of y that fits the storage buffer range (usually one).
+  bool run_native(const Tensor& x, Tensor& y, uint64_t rows) {
+    Dispatcher& dispatcher = backend_.dispatcher();
+    const uint64_t in = in_features_, out = out_features_;
+    const std::vector<MmChunk> chunks =
+        mm_chunks(rows, out, in * x.element_size(), in * weight_.element_size(), y.element_size(),
+                  dispatcher.binding_limit());
+    if (rows == 0) return true;
+    if (chunks.empty()) return false;
+    const Tensor& bias = bias_.defined() ? bias_ : weight_;  // a valid binding the shader does not read
+    for (const MmChunk& chunk : chunks) {
+      const struct {
+        uint32_t dtypes, rows, in_features, out_features, has_bias, y_row_stride;
+      } parameters{pack_dtypes({&x, &weight_, &bias, &y}),
+                   u32(chunk.rows),
+                   u32(in),
+                   u32(chunk.columns),
+                   bias_.defined() ? 1u : 0u,
+                   u32(out)};
+      if (!dispatcher.run(
+              "mm",
+              {slice_of(x, chunk.first_row * in, chunk.rows * in),
+               slice_of(weight_, chunk.first_column * in, chunk.columns * in),
+               bias_.defined() ? slice_of(bias, chunk.first_column, chunk.columns) : slice_of(bias, 0, 1),
+               y_slice_of(y, chunk, out)},
+              &parameters, sizeof(parameters), mm_blocks(chunk.rows, chunk.columns) * kMmGroupSize))
+        return false;
+    }
+    return true;
+  }
+
   Backend& backend_;
   Tensor weight_, bias_;
   bool native_weights_ = false;
@@ -157,15 +242,123 @@ class VulkanFp8Matmul : public MatmulKernel {
     if (!on_device || !native_float(x, device) || !native_float(y, device) ||
         !within_loop_budget(backend_, outputs, in_features_))
       return false;
+    const uint64_t rows = x.numel() / in_features_, in = in_features_, out = out_features_;
+    const std::vector<MmChunk> chunks = mm_chunks(rows, out, in * x.element_size(), in, y.element_size(),
+                                                  backend_.dispatcher().binding_limit());
+    if (rows == 0) return true;
+    if (chunks.empty()) return false;
     const Tensor& bias = bias_.defined() ? bias_ : weight_.scale;  // a valid binding the shader does not read
-    struct {
-      uint32_t dtypes, rows, in_features, out_features, has_bias;
-    } parameters{pack_dtypes({&x, &weight_.scale, &weight_.scale, &bias, &y}), u32(x.numel() / in_features_),
-                 u32(in_features_), u32(out_features_), bias_.defined() ? 1u : 0u};
-    return backend_.dispatcher().run("mm_fp8",
-                                     {binding_of(x), binding_of(weight_.weight), binding_of(weight_.scale),
-                                      binding_of(bias), binding_of(y)},
-                                     &parameters, sizeof(parameters), outputs);
+    for (const MmChunk& chunk : chunks) {
+      const struct {
+        uint32_t dtypes, rows, in_features, out_features, has_bias, y_row_stride;
+      } parameters{pack_dtypes({&x, &weight_.scale, &weight_.scale, &bias, &y}),
+                   u32(chunk.rows),
+                   u32(in),
+                   u32(chunk.columns),
+                   bias_.defined() ? 1u : 0u,
+                   u32(out)};
+      if (!backend_.dispatcher().run(
+              "mm_fp8",
+              {slice_of(x, chunk.first_row * in, chunk.rows * in),
+               slice_of(weight_.weight, chunk.first_column * in, chunk.columns * in),
+               slice_of(weight_.scale, chunk.first_column, chunk.columns),
+               bias_.defined() ? slice_of(bias, chunk.first_column, chunk.columns) : slice_of(bias, 0, 1),
+               y_slice_of(y, chunk, out)},
+              &parameters, sizeof(parameters), chunk.rows * chunk.columns))
+        return false;
+    }
+    return true;
+  }
+
+  Backend& backend_;
+  QuantizedWeight weight_;
+  Tensor bias_;
+  Fallback<MatmulKernel> fallback_;
+};
+
+// W8A8 (LightX2V's int8 schemes): int8 weights with per-output-channel scales, activations quantized per
+// token on the device (quantize_rows.comp) and multiplied exactly in int32 (mm_int8.comp, with integer dot
+// products where the device has them), the cpu's epilogue after.
+class VulkanInt8Matmul : public MatmulKernel {
+ public:
+  explicit VulkanInt8Matmul(Backend& backend)
+      : backend_(backend), fallback_(backend, host_device().kernels().mm.default_name(QuantFormat::int8)) {}
+  QuantFormat quantized_format() const override { return QuantFormat::int8; }
+  void load(const Tensor&, const Tensor&) override {
+    throw Error("mm",
+                "vulkan_int8 takes int8 weights with scales; load it with a quantized checkpoint or "
+                "weight_auto_quant");
+  }
+  void load_quantized(const QuantizedWeight& weight, const Tensor& bias) override {
+    check_quantized_weights(weight, bias, QuantFormat::int8);
+    weight_ = QuantizedWeight{weight.weight, weight.scale.reshape({weight.scale.numel()})};
+    bias_ = bias;
+    fallback_.reset();
+  }
+  void apply(const Tensor& x, Tensor& y) override {
+    if (!weight_.weight.defined()) throw Error("mm", "apply before load_quantized");
+    check_call(x, y);
+    if (!run_native(x, y)) {
+      if (!fallback_.created()) fallback_.get().load_quantized(weight_, bias_);
+      fallback_.get().apply(x, y);
+    }
+  }
+
+ private:
+  bool run_native(const Tensor& x, Tensor& y) {
+    Device& device = backend_.device();
+    // Words of four int8 values: rows of whole words, starting on a word.
+    const bool on_device =
+        in_features_ % 4 == 0 && weight_.weight.device() == &device && weight_.weight.is_contiguous() &&
+        reinterpret_cast<uintptr_t>(weight_.weight.raw_data()) % 4 == 0 &&
+        native_f32(weight_.scale, device) && (!bias_.defined() || native_float(bias_, device));
+    const uint64_t rows = static_cast<uint64_t>(x.numel() / in_features_), words = in_features_ / 4;
+    const uint64_t blocks = mm_blocks(rows, out_features_);
+    if (!on_device || !native_float(x, device) || !native_float(y, device) ||
+        !within_block_budget(backend_, rows, 2 * static_cast<uint64_t>(in_features_) / 64 + 8,
+                             rows * in_features_) ||
+        !within_block_budget(backend_, blocks, mm_iterations_per_block(words), rows * out_features_ * words))
+      return false;
+    if (rows == 0) return true;
+    Dispatcher& dispatcher = backend_.dispatcher();
+    const uint64_t in = in_features_, out = out_features_;
+    const std::vector<MmChunk> chunks = mm_chunks(rows, out, in * std::max<uint64_t>(x.element_size(), 1), in,
+                                                  y.element_size(), dispatcher.binding_limit());
+    if (chunks.empty()) return false;
+    Tensor quantized = empty({static_cast<int64_t>(rows), static_cast<int64_t>(words)}, DType::i32, device);
+    Tensor scales = empty({static_cast<int64_t>(rows)}, DType::f32, device);
+    const Tensor& bias = bias_.defined() ? bias_ : weight_.scale;  // a valid binding the shader does not read
+    for (const MmChunk& chunk : chunks) {
+      if (chunk.first_column == 0) {  // the chunk's rows of x, quantized once
+        const struct { uint32_t dtypes, rows, width; } quantize{pack_dtypes({&x}), u32(chunk.rows), u32(in)};
+        if (!dispatcher.run("quantize_rows",
+                            {slice_of(x, chunk.first_row * in, chunk.rows * in),
+                             slice_of(quantized, chunk.first_row * words, chunk.rows * words),
+                             slice_of(scales, chunk.first_row, chunk.rows)},
+                            &quantize, sizeof(quantize), chunk.rows * kMmGroupSize))
+          return false;
+      }
+      // The dtype codes of bias and y sit in the slots of their bindings (4 and 5).
+      const struct {
+        uint32_t dtypes, rows, words, out_features, has_bias, y_row_stride;
+      } parameters{pack_dtypes({&weight_.scale, &weight_.scale, &weight_.scale, &weight_.scale, &bias, &y}),
+                   u32(chunk.rows),
+                   u32(words),
+                   u32(chunk.columns),
+                   bias_.defined() ? 1u : 0u,
+                   u32(out)};
+      if (!dispatcher.run(
+              backend_.context().integer_dot() ? "mm_int8_dot" : "mm_int8",
+              {slice_of(quantized, chunk.first_row * words, chunk.rows * words),
+               slice_of(scales, chunk.first_row, chunk.rows),
+               slice_of(weight_.weight, chunk.first_column * in, chunk.columns * in, 4),
+               slice_of(weight_.scale, chunk.first_column, chunk.columns),
+               bias_.defined() ? slice_of(bias, chunk.first_column, chunk.columns) : slice_of(bias, 0, 1),
+               y_slice_of(y, chunk, out)},
+              &parameters, sizeof(parameters), mm_blocks(chunk.rows, chunk.columns) * kMmGroupSize))
+        return false;
+    }
+    return true;
   }
 
   Backend& backend_;
@@ -266,22 +459,34 @@ class VulkanNorm : public Kernel {
     if (!native) return fallback_apply(x, out);
     const Tensor& weight = this->weight_.defined() ? this->weight_ : x;
     const Tensor& bias_binding = bias().defined() ? bias() : x;
-    struct {
-      uint32_t dtypes, rows, width, x_row_stride, out_row_stride, layer_norm, has_weight, has_bias;
-      float eps;
-    } parameters{pack_dtypes({&x, &weight, &bias_binding, &out}),
-                 u32(x.numel() / x.size(-1)),
-                 u32(x.size(-1)),
-                 u32(x_stride),
-                 u32(out_stride),
-                 layer_norm_ ? 1u : 0u,
-                 this->weight_.defined() ? 1u : 0u,
-                 bias().defined() ? 1u : 0u,
-                 this->eps_};
-    if (!backend_.dispatcher().run(
-            "norm", {binding_of(x), binding_of(weight), binding_of(bias_binding), binding_of(out)},
-            &parameters, sizeof(parameters), parameters.rows))
-      fallback_apply(x, out);
+    const uint64_t rows = x.numel() / x.size(-1), width = x.size(-1);
+    // Rows in calls whose x and out spans fit a binding.
+    const uint64_t widest_row = std::max(x_stride * x.element_size(), out_stride * out.element_size());
+    const uint64_t step = std::min(rows, backend_.dispatcher().binding_limit() / widest_row);
+    bool done = rows == 0 || step > 0;
+    for (uint64_t first = 0; done && first < rows; first += step) {
+      const uint64_t count = std::min(step, rows - first);
+      struct {
+        uint32_t dtypes, rows, width, x_row_stride, out_row_stride, layer_norm, has_weight, has_bias;
+        float eps;
+      } parameters{pack_dtypes({&x, &weight, &bias_binding, &out}),
+                   u32(count),
+                   u32(width),
+                   u32(x_stride),
+                   u32(out_stride),
+                   layer_norm_ ? 1u : 0u,
+                   this->weight_.defined() ? 1u : 0u,
+                   bias().defined() ? 1u : 0u,
+                   this->eps_};
+      done = backend_.dispatcher().run(
+          "norm",
+          {slice_of(x, first * x_stride, (count - 1) * x_stride + width),
+           this->weight_.defined() ? binding_of(weight) : slice_of(x, 0, 1),  // unread when absent
+           bias().defined() ? binding_of(bias_binding) : slice_of(x, 0, 1),
+           slice_of(out, first * out_stride, (count - 1) * out_stride + width)},
+          &parameters, sizeof(parameters), count);
+    }
+    if (!done) fallback_apply(x, out);
   }
 
  private:
@@ -346,7 +551,7 @@ class VulkanRope : public RopeKernel {
   Fallback<RopeKernel> fallback_;
 };
 
-// Direct convolution (2-D as 3-D with depth 1) for contiguous tensors.
+// Convolution (2-D as 3-D with depth 1) for contiguous tensors, as an implicit GEMM (conv.comp).
 class VulkanConv : public ConvKernel {
  public:
   explicit VulkanConv(Backend& backend)
@@ -396,12 +601,16 @@ class VulkanConv : public ConvKernel {
     parameters.has_bias = bias_.defined() ? 1u : 0u;
     const uint64_t taps =
         uint64_t{parameters.kernel_size[0]} * parameters.kernel_size[1] * parameters.kernel_size[2];
-    if (!within_loop_budget(backend_, static_cast<uint64_t>(out.numel()),
-                            2 * parameters.in_channels * taps + 1))
+    const uint64_t depth = parameters.in_channels * taps;
+    const uint64_t positions =
+        uint64_t{parameters.out_size[0]} * parameters.out_size[1] * parameters.out_size[2];
+    const uint64_t blocks = parameters.batch * mm_blocks(parameters.out_channels, positions);
+    if (!within_block_budget(backend_, blocks, mm_iterations_per_block(depth),
+                             static_cast<uint64_t>(out.numel()) * depth))
       return false;
     return backend_.dispatcher().run("conv",
                                      {binding_of(x), binding_of(weight_), binding_of(bias), binding_of(out)},
-                                     &parameters, sizeof(parameters), static_cast<uint64_t>(out.numel()));
+                                     &parameters, sizeof(parameters), blocks * kMmGroupSize);
   }
 
   Backend& backend_;
@@ -444,8 +653,13 @@ class VulkanElementwise : public ElementwiseKernel {
       const struct {
         uint32_t dtypes, count;
         float value;
-      } parameters{pack_dtypes({&out}), count, params_[0]};
-      return dispatcher.run("fill", {binding_of(out)}, &parameters, sizeof(parameters), count);
+      } whole{pack_dtypes({&out}), count, params_[0]};
+      return for_each_range(count, out.element_size(), 1, [&](uint64_t first, uint64_t elements) {
+        auto parameters = whole;
+        parameters.count = u32(elements);
+        return dispatcher.run("fill", {slice_of(out, first, elements)}, &parameters, sizeof(parameters),
+                              elements);
+      });
     }
     const int unary = op_ == "scale"       ? 0
                       : op_ == "silu"      ? 1
@@ -460,10 +674,15 @@ class VulkanElementwise : public ElementwiseKernel {
       const struct {
         uint32_t dtypes, count, op;
         float a, b;
-      } parameters{pack_dtypes({&inputs[0], &out}), count, static_cast<uint32_t>(unary),
-                   has_params ? params_[0] : 0.0f, has_params ? params_[1] : 0.0f};
-      return dispatcher.run("unary", {binding_of(inputs[0]), binding_of(out)}, &parameters,
-                            sizeof(parameters), count);
+      } whole{pack_dtypes({&inputs[0], &out}), count, static_cast<uint32_t>(unary),
+              has_params ? params_[0] : 0.0f, has_params ? params_[1] : 0.0f};
+      const uint64_t widest = std::max(inputs[0].element_size(), out.element_size());
+      return for_each_range(count, widest, 1, [&](uint64_t first, uint64_t elements) {
+        auto parameters = whole;
+        parameters.count = u32(elements);
+        return dispatcher.run("unary", {slice_of(inputs[0], first, elements), slice_of(out, first, elements)},
+                              &parameters, sizeof(parameters), elements);
+      });
     }
     const int broadcast = op_ == "add"              ? 0
                           : op_ == "mul"            ? 1
@@ -480,12 +699,19 @@ class VulkanElementwise : public ElementwiseKernel {
       const Tensor& third = arity == 3 ? inputs[2] : inputs[1];
       const struct {
         uint32_t dtypes, count, op, b_count, c_count;
-      } parameters{pack_dtypes({&inputs[0], &inputs[1], &third, &out}), count,
-                   static_cast<uint32_t>(broadcast), u32(std::max<int64_t>(inputs[1].numel(), 1)),
-                   u32(std::max<int64_t>(third.numel(), 1))};
-      return dispatcher.run(
-          "broadcast", {binding_of(inputs[0]), binding_of(inputs[1]), binding_of(third), binding_of(out)},
-          &parameters, sizeof(parameters), count);
+      } whole{pack_dtypes({&inputs[0], &inputs[1], &third, &out}), count, static_cast<uint32_t>(broadcast),
+              u32(std::max<int64_t>(inputs[1].numel(), 1)), u32(std::max<int64_t>(third.numel(), 1))};
+      // Each call starts where both broadcast operands start over, so they bind whole.
+      const uint64_t period = std::lcm(uint64_t{whole.b_count}, uint64_t{whole.c_count});
+      const uint64_t widest = std::max(inputs[0].element_size(), out.element_size());
+      return for_each_range(count, widest, period, [&](uint64_t first, uint64_t elements) {
+        auto parameters = whole;
+        parameters.count = u32(elements);
+        return dispatcher.run("broadcast",
+                              {slice_of(inputs[0], first, elements), binding_of(inputs[1]), binding_of(third),
+                               slice_of(out, first, elements)},
+                              &parameters, sizeof(parameters), elements);
+      });
     }
     if (op_ == "softmax") {
       if (inputs.size() != 1 || inputs[0].shape() != out.shape())
@@ -500,6 +726,19 @@ class VulkanElementwise : public ElementwiseKernel {
                             sizeof(parameters), parameters.rows);
     }
     return false;  // gelu_erf, channel_l2_norm: no shader yet
+  }
+
+  // Runs `call(first, elements)` over `count` elements in ranges whose widest operand (`widest` bytes an
+  // element) fits a binding, each starting on a multiple of `period`; false when a call returns false or one
+  // period alone is too large.
+  template <class Call>
+  bool for_each_range(uint64_t count, uint64_t widest, uint64_t period, Call call) {
+    const uint64_t step = backend_.dispatcher().binding_limit() / widest / period * period;
+    if (count == 0) return true;
+    if (step == 0) return false;
+    for (uint64_t first = 0; first < count; first += step)
+      if (!call(first, std::min(step, count - first))) return false;
+    return true;
   }
 
   // Any strides, up to 6 dims, between f32, bf16 and f16.
@@ -534,14 +773,22 @@ void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
   const char* f32_note = "; quantized weights and other layouts run the cpu's kernel through host copies";
   kernels.mm.add(
       "vulkan_mm", [&backend] { return std::make_unique<VulkanMatmul>(backend); },
-      concat("mm.comp: f32/bf16/f16 weights and activations, one invocation per output, f32 accumulation",
-             f32_note));
+      concat(
+          "mm.comp: f32/bf16/f16 weights and activations, tiled 32 x 32 in shared memory, f32 accumulation",
+          f32_note));
   kernels.mm.set_default("vulkan_mm");
   kernels.mm.add(
       "vulkan_fp8", [&backend] { return std::make_unique<VulkanFp8Matmul>(backend); },
       concat("mm_fp8.comp: float8 e4m3 weights, per-channel scales, weight-only, f32 math", f32_note),
       KernelTraits::quantized(QuantFormat::fp8_e4m3));
   kernels.mm.set_default("vulkan_fp8");
+  kernels.mm.add(
+      "vulkan_int8", [&backend] { return std::make_unique<VulkanInt8Matmul>(backend); },
+      concat(
+          "quantize_rows.comp + mm_int8.comp: W8A8, per-token int8 activations, exact int32 sums (integer ",
+          "dot products where the device has them), tiled 32 x 32", f32_note),
+      KernelTraits::quantized(QuantFormat::int8));
+  kernels.mm.set_default("vulkan_int8");
   kernels.attention.add(
       "vulkan_attn", [&backend] { return std::make_unique<VulkanAttention>(backend); },
       concat("attention.comp: exact, two passes over the keys, additive bias, key lengths (batch <= 2), f32",
@@ -570,7 +817,7 @@ void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
   kernels.rope.set_default("vulkan_rope");
   kernels.conv.add(
       "vulkan_conv", [&backend] { return std::make_unique<VulkanConv>(backend); },
-      concat("conv.comp: direct 2-D/3-D convolution, one invocation per output, f32 math", f32_note));
+      concat("conv.comp: 2-D/3-D convolution as an implicit GEMM, tiled 32 x 32, f32 math", f32_note));
   kernels.conv.set_default("vulkan_conv");
   for (const std::string& op : elementwise_op_names()) {
     if (op == "gelu_erf" || op == "channel_l2_norm") continue;  // no shader yet: the host fallback

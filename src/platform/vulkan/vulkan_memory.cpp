@@ -28,7 +28,11 @@ Allocation create_buffer(Context& context, size_t bytes, bool host_visible, bool
   buffer.size = bytes;
   buffer.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                  VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-  buffer.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  // Both queues (compute, transfer) use every buffer: concurrent sharing spares ownership transfers.
+  const std::vector<uint32_t> families = context.queue_families();
+  buffer.sharingMode = families.size() > 1 ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE;
+  buffer.queueFamilyIndexCount = families.size() > 1 ? static_cast<uint32_t>(families.size()) : 0;
+  buffer.pQueueFamilyIndices = families.size() > 1 ? families.data() : nullptr;
   check(vkCreateBuffer(context.device(), &buffer, nullptr, &allocation.buffer), "vkCreateBuffer");
   VkMemoryRequirements requirements;
   vkGetBufferMemoryRequirements(context.device(), allocation.buffer, &requirements);
@@ -135,15 +139,17 @@ void Memory::copy_to_device(const void* host, void* device, size_t bytes) {
     std::memcpy(static_cast<char*>(target.allocation->mapped) + target.offset, host, bytes);
     return;
   }
-  std::lock_guard<std::mutex> lock(mutex_);  // one staging buffer
+  std::lock_guard<std::mutex> lock(staging_mutex_);  // one staging buffer
   ensure_staging(std::min(bytes, kStagingBytes));
   for (size_t done = 0; done < bytes; done += staging_.bytes) {
     const size_t chunk = std::min(staging_.bytes, bytes - done);
     std::memcpy(staging_.mapped, static_cast<const char*>(host) + done, chunk);
-    context_.submit_and_wait([&](VkCommandBuffer commands) {
-      const VkBufferCopy region{0, target.offset + done, chunk};
-      vkCmdCopyBuffer(commands, staging_.buffer, target.allocation->buffer, 1, &region);
-    });
+    context_.submit_and_wait(
+        [&](VkCommandBuffer commands) {
+          const VkBufferCopy region{0, target.offset + done, chunk};
+          vkCmdCopyBuffer(commands, staging_.buffer, target.allocation->buffer, 1, &region);
+        },
+        Context::QueueKind::transfer);
   }
 }
 
@@ -154,14 +160,16 @@ void Memory::copy_to_host(const void* device, void* host, size_t bytes) {
     std::memcpy(host, static_cast<const char*>(source.allocation->mapped) + source.offset, bytes);
     return;
   }
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(staging_mutex_);
   ensure_staging(std::min(bytes, kStagingBytes));
   for (size_t done = 0; done < bytes; done += staging_.bytes) {
     const size_t chunk = std::min(staging_.bytes, bytes - done);
-    context_.submit_and_wait([&](VkCommandBuffer commands) {
-      const VkBufferCopy region{source.offset + done, 0, chunk};
-      vkCmdCopyBuffer(commands, source.allocation->buffer, staging_.buffer, 1, &region);
-    });
+    context_.submit_and_wait(
+        [&](VkCommandBuffer commands) {
+          const VkBufferCopy region{source.offset + done, 0, chunk};
+          vkCmdCopyBuffer(commands, source.allocation->buffer, staging_.buffer, 1, &region);
+        },
+        Context::QueueKind::transfer);
     std::memcpy(static_cast<char*>(host) + done, staging_.mapped, chunk);
   }
 }

@@ -1,9 +1,9 @@
 #pragma once
 // Device memory for the vulkan platform: one VkBuffer per allocation (x2v's caching allocator above carves
-// tensors out of them and merges them back), named by addresses of our own that the host cannot dereference (above 2^48), so a stray host read of
-// device memory faults instead of reading garbage. Host copies go through the mapping where the memory is
-// host-visible (lavapipe, unified memory) and through a staging buffer elsewhere (X2V_VULKAN_STAGING=1 forces
-// the staging path, so lavapipe tests it too).
+// tensors out of them and merges them back), named by addresses of our own that the host cannot dereference
+// (above 2^48), so a stray host read of device memory faults instead of reading garbage. Host copies go
+// through the mapping where the memory is host-visible (lavapipe, unified memory) and through a staging
+// buffer elsewhere (X2V_VULKAN_STAGING=1 forces the staging path, so lavapipe tests it too).
 #include <map>
 #include <mutex>
 
@@ -41,7 +41,7 @@ class Memory {
   void copy_on_device(const void* source, void* target, size_t bytes);
 
  private:
-  // Runs `body(staging_pointer, chunk_offset, chunk_bytes)` over `bytes` in staging-buffer-sized chunks.
+  // Grows the staging buffer to at least `bytes` (under staging_mutex_).
   void ensure_staging(size_t bytes);
 
   Context& context_;
@@ -50,6 +50,7 @@ class Memory {
   std::map<uintptr_t, Allocation> allocations_;  // by start address
   uintptr_t next_address_;
   size_t allocated_bytes_ = 0;
+  std::mutex staging_mutex_;  // the staging buffer, apart from mutex_ so allocation goes on during a copy
   Allocation staging_;
 };
 

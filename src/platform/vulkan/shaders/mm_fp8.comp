@@ -14,6 +14,7 @@ layout(push_constant) uniform Push {
   uint base[6];  // binding 1 in bytes
   uint dtypes;
   uint rows, in_features, out_features, has_bias;
+  uint y_row_stride;  // elements between rows of y: out_features, or more for a column slice of a wider y
 } p;
 
 // float8 e4m3fn: sign, 4 exponent bits (bias 7), 3 mantissa bits; no infinities, S.1111.111 is NaN.
@@ -50,6 +51,6 @@ void main() {
     }
     float result = sum * scale[p.base[2] + column];
     if (p.has_bias != 0u) result += LOAD(bias, bias_dtype, p.base[3] + column);
-    STORE(y, y_dtype, p.base[4] + index, result);
+    STORE(y, y_dtype, p.base[4] + row * p.y_row_stride + column, result);
   }
 }

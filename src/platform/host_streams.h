@@ -1,5 +1,6 @@
 #pragma once
-// cpu streams: the compute stream runs work inline; other streams are one worker thread each.
+// Host-side streams for any device whose operations return when done (cpu, vulkan): an inline stream runs
+// work on the calling thread, a worker stream on its own thread, so work there overlaps the caller.
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -12,9 +13,9 @@
 
 namespace x2v {
 
-class CpuEvent : public Event {
+class HostEvent : public Event {
  public:
-  CpuEvent();
+  HostEvent();
   void record(Stream& stream) override;
   void synchronize() override;
   bool query() override;

@@ -1,10 +1,10 @@
-#include "platform/cpu/cpu_streams.h"
+#include "platform/host_streams.h"
 
 namespace x2v {
 
-CpuEvent::CpuEvent() : state_(std::make_shared<State>()) {}
+HostEvent::HostEvent() : state_(std::make_shared<State>()) {}
 
-void CpuEvent::record(Stream& stream) {
+void HostEvent::record(Stream& stream) {
   uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
@@ -18,13 +18,13 @@ void CpuEvent::record(Stream& stream) {
   });
 }
 
-void CpuEvent::synchronize() {
+void HostEvent::synchronize() {
   std::unique_lock<std::mutex> lock(state_->mutex);
   const uint64_t target = state_->recorded;
   state_->done.wait(lock, [&] { return state_->completed >= target; });
 }
 
-bool CpuEvent::query() {
+bool HostEvent::query() {
   std::lock_guard<std::mutex> lock(state_->mutex);
   return state_->completed >= state_->recorded;
 }
