@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for a machine with a GPU: which Vulkan devices there are, the vulkan platform's conformance suite
-# and golden fixtures under the validation layer, a text-to-video run against the cpu's, and the device
-# benchmarks. Everything goes to one report (default build/gpu_report.txt). Needs a built tree (scripts/setup.sh).
+# and golden fixtures under the validation layer (with the device's cooperative matrices and integer dot products,
+# then without), the platform's own tests, a text-to-video run against the cpu's, and the device benchmarks
+# (f32 and bf16 mm, attention). Everything goes to one report (default build/gpu_report.txt). Needs a built tree (scripts/setup.sh).
 #   bash scripts/gpu_check.sh [REPORT]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,13 @@ status=0
   echo "== conformance and golden fixtures on vulkan, validation layer on"
   X2V_VULKAN_VALIDATION=1 X2V_TEST_PLATFORM=vulkan ctest --test-dir "$build" -L 'ops|models' -j"$(nproc)" \
     --output-on-failure || status=1
+  echo "== the portable shaders: cooperative matrices and integer dot products off"
+  X2V_VULKAN_COOPMAT=0 X2V_VULKAN_INTEGER_DOT=0 X2V_VULKAN_VALIDATION=1 X2V_TEST_PLATFORM=vulkan \
+    ctest --test-dir "$build" -L ops -j"$(nproc)" --output-on-failure || status=1
+  echo "== the vulkan platform's own tests: sub-allocation, overlapped uploads, tensors past the range"
+  X2V_VULKAN_VALIDATION=1 "$build/tests/x2v_vulkan_tests" || status=1
+  X2V_VULKAN_VALIDATION=1 X2V_VULKAN_STORAGE_RANGE=65536 "$build/tests/x2v_vulkan_tests" --gtest_filter='*InPieces*' ||
+    status=1
   echo "== text to video: vulkan against cpu (f32, every frame within 1/255)"
   out=$(mktemp -d)
   for platform in cpu vulkan; do

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "platform/allocator.h"
+#include "platform/vulkan/vulkan_shaders.h"
 
 namespace x2v::vulkan {
 namespace {
@@ -279,14 +280,18 @@ void Context::create_device() {
   enabled_timeline.timelineSemaphore = VK_TRUE;
   enabled_timeline.pNext = integer_dot_ ? &enabled_dot : nullptr;
   enabled16.pNext = &enabled_timeline;
+  cooperative_matrix_ = probe_cooperative_matrix(instance_, physical_device_, shader_embedded("mm_coopmat"));
+  if (cooperative_matrix_.usable) enabled_timeline.pNext = cooperative_matrix_.chain(enabled_timeline.pNext);
   description_ += concat("; 16-bit storage ", storage16_ ? "yes" : "no (every kernel runs on the host)",
                          "; integer dot product ",
                          integer_dot_                             ? "yes"
                          : dot.shaderIntegerDotProduct == VK_TRUE ? "off (X2V_VULKAN_INTEGER_DOT=0)"
-                                                                  : "no");
+                                                                  : "no",
+                         "; cooperative matrix ", cooperative_matrix_.description);
   std::vector<const char*> extensions;
   // Named even on a 1.3 device: the instance asks for Vulkan 1.2, so the extension is what allows OpSDot.
   if (integer_dot_) extensions.push_back("VK_KHR_shader_integer_dot_product");
+  if (cooperative_matrix_.usable) extensions.push_back("VK_KHR_cooperative_matrix");
   VkDeviceCreateInfo info{};
   info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
   info.pNext = &enabled16;

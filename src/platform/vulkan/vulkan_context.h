@@ -3,6 +3,8 @@
 // submission. Created on first use (probing for a driver costs time, and a cpu run never needs it).
 #include <vulkan/vulkan.h>
 
+#include "platform/vulkan/vulkan_coopmat.h"
+
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -48,6 +50,9 @@ class Context {
   // shaderIntegerDotProduct, enabled: the W8A8 matmul runs mm_int8_dot (OpSDot) rather than mm_int8.
   // X2V_VULKAN_INTEGER_DOT=0 turns it off.
   bool integer_dot() const { return integer_dot_; }
+  // VK_KHR_cooperative_matrix with f16 16x16x16 tiles, enabled: float matmuls of 2-byte weights run
+  // mm_coopmat. X2V_VULKAN_COOPMAT=0 turns it off.
+  bool cooperative_matrix() const { return cooperative_matrix_.usable; }
   bool device_has_extension(const char* name) const;
 
   // The memory type index for `type_bits` with `required` flags, preferring `preferred`; -1 when none fits.
@@ -97,6 +102,7 @@ class Context {
   bool validation_ = false;
   bool storage16_ = false;
   bool integer_dot_ = false;
+  CooperativeMatrixSupport cooperative_matrix_;
 
  public:
   // Validation messages (errors and warnings) not yet reported; written by the messenger callback.

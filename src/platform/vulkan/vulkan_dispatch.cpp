@@ -21,6 +21,12 @@ const ShaderCode& find_shader(const std::string& name) {
 
 }  // namespace
 
+bool shader_embedded(const std::string& name) {
+  for (const ShaderCode& code : shader_table())
+    if (name == code.name) return true;
+  return false;
+}
+
 Dispatcher::~Dispatcher() {
   for (auto& [name, pipeline] : pipelines_) {
     vkDestroyPipeline(context_.device(), pipeline.pipeline, nullptr);

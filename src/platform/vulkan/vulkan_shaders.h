@@ -2,6 +2,7 @@
 // The compute shaders, compiled to SPIR-V by glslc at build time and embedded (cmake/embed_spirv.cmake).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace x2v::vulkan {
@@ -13,5 +14,8 @@ struct ShaderCode {
 };
 
 const std::vector<ShaderCode>& shader_table();
+
+// Whether this build embeds shader `name` (variants built only where glslc supports them).
+bool shader_embedded(const std::string& name);
 
 }  // namespace x2v::vulkan
