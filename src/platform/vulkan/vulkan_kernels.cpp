@@ -26,11 +26,17 @@ class VulkanAttention : public AttentionKernel {
            const AttentionCall& call) override {
     check_attention_arguments(q, k, v, out, call);
     Device& device = backend_.device();
-    const uint64_t rows = static_cast<uint64_t>(q.numel() / q.size(-1));
-    bool native =
-        call.key_lengths.size() <= 2 && q.size(-1) <= 256 &&  // attention.comp's limits
-        (!call.bias.defined() || native_f32(call.bias, device)) &&
-        within_loop_budget(backend_, rows, 3 * static_cast<uint64_t>(k.size(-2)) * (q.size(-1) + 1));
+    const uint64_t rows = static_cast<uint64_t>(q.numel() / q.size(-1)), keys = k.size(-2), dim = q.size(-1);
+    // flash_attention.comp for head_dim <= 128 (64 query rows a workgroup, key tiles of 16), else
+    // attention.comp (an invocation a row, two passes over the keys).
+    const uint64_t flash_blocks = rows / q.size(-2) * ((q.size(-2) + 63) / 64);
+    const bool flash =
+        dim <= 128 &&
+        within_block_budget(backend_, flash_blocks, (keys + 15) / 16 * (dim / 4 + 34 * dim + 32) + 2 * dim,
+                            2 * rows * keys * dim);
+    bool native = call.key_lengths.size() <= 2 && dim <= 256 &&  // the shaders' limits
+                  (!call.bias.defined() || native_f32(call.bias, device)) &&
+                  (flash || within_loop_budget(backend_, rows, 3 * keys * (dim + 1)));
     for (const Tensor* tensor : {&q, &k, &v, static_cast<const Tensor*>(&out)})
       native = native && on_device_float(*tensor, device);
     if (!native) {
@@ -63,9 +69,9 @@ class VulkanAttention : public AttentionKernel {
     }
     for (size_t b = 0; b < call.key_lengths.size(); ++b) parameters.key_length[b] = u32(call.key_lengths[b]);
     if (!backend_.dispatcher().run(
-            "attention", {binding_of(q), binding_of(k), binding_of(v), binding_of(bias), binding_of(out)},
-            &parameters, sizeof(parameters),
-            static_cast<uint64_t>(parameters.batch) * parameters.heads * parameters.q_len)) {
+            flash ? "flash_attention" : "attention",
+            {binding_of(q), binding_of(k), binding_of(v), binding_of(bias), binding_of(out)}, &parameters,
+            sizeof(parameters), flash ? flash_blocks * 64 : rows)) {
       if (!fallback_.created()) fallback_.get().load(options_);
       fallback_.get().apply(q, k, v, out, call);
     }
@@ -418,8 +424,11 @@ void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
   register_vulkan_matmuls(backend, kernels);
   kernels.attention.add(
       "vulkan_attn", [&backend] { return std::make_unique<VulkanAttention>(backend); },
-      concat("attention.comp: exact, two passes over the keys, additive bias, key lengths (batch <= 2), f32",
-             f32_note),
+      concat(
+          "flash_attention.comp (head_dim <= 128: 64 queries a workgroup, key tiles in shared memory, online "
+          "softmax) or attention.comp (head_dim <= 256, two passes): additive bias, key lengths (batch <= "
+          "2), f32",
+          f32_note),
       KernelTraits::with_bias());
   kernels.attention.set_default("vulkan_attn");
   kernels.rms_norm.add(
