@@ -280,7 +280,9 @@ void Context::create_device() {
   enabled_timeline.timelineSemaphore = VK_TRUE;
   enabled_timeline.pNext = integer_dot_ ? &enabled_dot : nullptr;
   enabled16.pNext = &enabled_timeline;
-  cooperative_matrix_ = probe_cooperative_matrix(instance_, physical_device_, shader_embedded("mm_coopmat"));
+  cooperative_matrix_ =
+      probe_cooperative_matrix(instance_, physical_device_, device_has_extension("VK_KHR_cooperative_matrix"),
+                               shader_embedded("mm_coopmat"));
   if (cooperative_matrix_.usable) enabled_timeline.pNext = cooperative_matrix_.chain(enabled_timeline.pNext);
   description_ += concat("; 16-bit storage ", storage16_ ? "yes" : "no (every kernel runs on the host)",
                          "; integer dot product ",

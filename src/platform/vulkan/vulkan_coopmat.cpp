@@ -22,16 +22,6 @@ struct CooperativeMatrixPropertiesKHR {
 };
 using PropertiesFunction = VkResult(VKAPI_PTR*)(VkPhysicalDevice, uint32_t*, CooperativeMatrixPropertiesKHR*);
 
-bool has_extension(VkPhysicalDevice device, const char* name) {
-  uint32_t count = 0;
-  vkEnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr);
-  std::vector<VkExtensionProperties> extensions(count);
-  vkEnumerateDeviceExtensionProperties(device, nullptr, &count, extensions.data());
-  for (const VkExtensionProperties& extension : extensions)
-    if (std::strcmp(extension.extensionName, name) == 0) return true;
-  return false;
-}
-
 }  // namespace
 
 void* CooperativeMatrixSupport::chain(void* next) {
@@ -42,13 +32,13 @@ void* CooperativeMatrixSupport::chain(void* next) {
 }
 
 CooperativeMatrixSupport probe_cooperative_matrix(VkInstance instance, VkPhysicalDevice device,
-                                                  bool shader_built) {
+                                                  bool has_extension, bool shader_built) {
   CooperativeMatrixSupport support;
   if (!shader_built) {
     support.description = "not built (glslc without GL_KHR_cooperative_matrix)";
     return support;
   }
-  if (!has_extension(device, "VK_KHR_cooperative_matrix")) {
+  if (!has_extension) {
     support.description = "no (the device lacks VK_KHR_cooperative_matrix)";
     return support;
   }

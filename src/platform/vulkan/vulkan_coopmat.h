@@ -28,8 +28,9 @@ struct CooperativeMatrixSupport {
   void* chain(void* next);
 };
 
-// X2V_VULKAN_COOPMAT=0 turns it off. `shader_built`: whether this build embeds mm_coopmat (glslc support).
+// X2V_VULKAN_COOPMAT=0 turns it off. `has_extension`: the device lists VK_KHR_cooperative_matrix;
+// `shader_built`: this build embeds mm_coopmat (glslc support).
 CooperativeMatrixSupport probe_cooperative_matrix(VkInstance instance, VkPhysicalDevice device,
-                                                  bool shader_built);
+                                                  bool has_extension, bool shader_built);
 
 }  // namespace x2v::vulkan

@@ -76,21 +76,23 @@ class VulkanMatmul : public MatmulKernel {
   Fallback<MatmulKernel> fallback_;
 };
 
-// float8 e4m3 weights with per-output-channel scales, weight-only (LightX2V's fp8 schemes on a device without
-// fp8 arithmetic): mm_fp8.comp decodes each byte.
-class VulkanFp8Matmul : public MatmulKernel {
+// The quantized matmuls' common part: int8 or fp8 weights with per-output-channel scales, loaded only through
+// load_quantized, the host kernel of the format for calls the shaders cannot run.
+class VulkanQuantizedMatmul : public MatmulKernel {
  public:
-  explicit VulkanFp8Matmul(Backend& backend)
+  VulkanQuantizedMatmul(Backend& backend, QuantFormat format, std::string name)
       : backend_(backend),
-        fallback_(backend, host_device().kernels().mm.default_name(QuantFormat::fp8_e4m3)) {}
-  QuantFormat quantized_format() const override { return QuantFormat::fp8_e4m3; }
+        format_(format),
+        name_(std::move(name)),
+        fallback_(backend, host_device().kernels().mm.default_name(format)) {}
+  QuantFormat quantized_format() const override { return format_; }
   void load(const Tensor&, const Tensor&) override {
     throw Error("mm",
-                "vulkan_fp8 takes fp8 weights with scales; load it with a quantized checkpoint or "
-                "weight_auto_quant");
+                concat(name_, " takes ", quant_format_name(format_),
+                       " weights with scales; load it with a quantized checkpoint or weight_auto_quant"));
   }
   void load_quantized(const QuantizedWeight& weight, const Tensor& bias) override {
-    check_quantized_weights(weight, bias, QuantFormat::fp8_e4m3);
+    check_quantized_weights(weight, bias, format_);
     weight_ = QuantizedWeight{weight.weight, weight.scale.reshape({weight.scale.numel()})};
     bias_ = bias;
     fallback_.reset();
@@ -104,8 +106,27 @@ class VulkanFp8Matmul : public MatmulKernel {
     }
   }
 
+ protected:
+  // False, having written nothing that matters, when the call has no shader.
+  virtual bool run_native(const Tensor& x, Tensor& y) = 0;
+
+  Backend& backend_;
+  QuantFormat format_;
+  std::string name_;
+  QuantizedWeight weight_;
+  Tensor bias_;
+  Fallback<MatmulKernel> fallback_;
+};
+
+// float8 e4m3 weights with per-output-channel scales, weight-only (LightX2V's fp8 schemes on a device without
+// fp8 arithmetic): mm_fp8.comp decodes each byte.
+class VulkanFp8Matmul : public VulkanQuantizedMatmul {
+ public:
+  explicit VulkanFp8Matmul(Backend& backend)
+      : VulkanQuantizedMatmul(backend, QuantFormat::fp8_e4m3, "vulkan_fp8") {}
+
  private:
-  bool run_native(const Tensor& x, Tensor& y) {
+  bool run_native(const Tensor& x, Tensor& y) override {
     Device& device = backend_.device();
     const bool on_device = weight_.weight.device() == &device && weight_.weight.is_contiguous() &&
                            native_f32(weight_.scale, device) &&
@@ -141,43 +162,18 @@ class VulkanFp8Matmul : public MatmulKernel {
     }
     return true;
   }
-
-  Backend& backend_;
-  QuantizedWeight weight_;
-  Tensor bias_;
-  Fallback<MatmulKernel> fallback_;
 };
 
 // W8A8 (LightX2V's int8 schemes): int8 weights with per-output-channel scales, activations quantized per
 // token on the device (quantize_rows.comp) and multiplied exactly in int32 (mm_int8.comp, with integer dot
 // products where the device has them), the cpu's epilogue after.
-class VulkanInt8Matmul : public MatmulKernel {
+class VulkanInt8Matmul : public VulkanQuantizedMatmul {
  public:
   explicit VulkanInt8Matmul(Backend& backend)
-      : backend_(backend), fallback_(backend, host_device().kernels().mm.default_name(QuantFormat::int8)) {}
-  QuantFormat quantized_format() const override { return QuantFormat::int8; }
-  void load(const Tensor&, const Tensor&) override {
-    throw Error("mm",
-                "vulkan_int8 takes int8 weights with scales; load it with a quantized checkpoint or "
-                "weight_auto_quant");
-  }
-  void load_quantized(const QuantizedWeight& weight, const Tensor& bias) override {
-    check_quantized_weights(weight, bias, QuantFormat::int8);
-    weight_ = QuantizedWeight{weight.weight, weight.scale.reshape({weight.scale.numel()})};
-    bias_ = bias;
-    fallback_.reset();
-  }
-  void apply(const Tensor& x, Tensor& y) override {
-    if (!weight_.weight.defined()) throw Error("mm", "apply before load_quantized");
-    check_call(x, y);
-    if (!run_native(x, y)) {
-      if (!fallback_.created()) fallback_.get().load_quantized(weight_, bias_);
-      fallback_.get().apply(x, y);
-    }
-  }
+      : VulkanQuantizedMatmul(backend, QuantFormat::int8, "vulkan_int8") {}
 
  private:
-  bool run_native(const Tensor& x, Tensor& y) {
+  bool run_native(const Tensor& x, Tensor& y) override {
     Device& device = backend_.device();
     // Words of four int8 values: rows of whole words, starting on a word.
     const bool on_device =
@@ -232,11 +228,6 @@ class VulkanInt8Matmul : public MatmulKernel {
     }
     return true;
   }
-
-  Backend& backend_;
-  QuantizedWeight weight_;
-  Tensor bias_;
-  Fallback<MatmulKernel> fallback_;
 };
 
 }  // namespace
