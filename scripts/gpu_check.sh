@@ -2,7 +2,7 @@
 # One command for a machine with a GPU: which Vulkan devices there are, the vulkan platform's conformance suite
 # and golden fixtures under the validation layer (with the device's cooperative matrices and integer dot products,
 # then without), the platform's own tests, a text-to-video run against the cpu's, and the device benchmarks
-# (f32 and bf16 mm, attention). Everything goes to one report (default build/gpu_report.txt). Needs a built tree (scripts/setup.sh).
+# (f32 and bf16 mm, attention, a DiT step in f32 and bf16). Everything goes to one report (default build/gpu_report.txt). Needs a built tree (scripts/setup.sh).
 #   bash scripts/gpu_check.sh [REPORT]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,10 @@ status=0
   if [ -x "$build/bench/x2v_bench" ]; then
     PLATFORM=vulkan X2V_BENCH_DEVICE_SCALE=${X2V_BENCH_DEVICE_SCALE:-8} "$build/bench/x2v_bench" \
       --benchmark_filter='run_device' || status=1
+    echo "== a DiT step on vulkan (1.3B width; DTYPE=BF16 for the cooperative-matrix path)"
+    for dtype in FP32 BF16; do
+      DTYPE=$dtype PLATFORM=vulkan "$build/bench/x2v_bench" --benchmark_filter='^DitStep' || status=1
+    done
   else
     echo "no $build/bench/x2v_bench (Google Benchmark missing at configure time)"
   fi
