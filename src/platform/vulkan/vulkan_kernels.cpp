@@ -1,8 +1,7 @@
 // The vulkan kernels but the matmuls (vulkan_matmul.cpp): GLSL shaders for f32, bf16 and f16 tensors with f32
-// math (mm, attention with bias and key lengths, RMS and layer norm, RoPE, and the elementwise ops but
-// gelu_erf and channel_l2_norm). Every other case (quantized weights, more than 6 dims, unusual layouts) and
-// every other kernel runs the cpu's kernel through host copies, so the device runs whole models while its
-// shader set grows.
+// math (attention with bias and key lengths, RMS and layer norm, RoPE, convolution and every elementwise op).
+// Every other case (more than 6 dims, unusual layouts, calls past a CPU-backed device's budgets) runs the
+// cpu's kernel through host copies, so the device runs whole models.
 #include <cmath>
 #include <numeric>
 
@@ -295,6 +294,7 @@ class VulkanElementwise : public ElementwiseKernel {
     const uint32_t count = u32(out.numel());
     Dispatcher& dispatcher = backend_.dispatcher();
     if (op_ == "copy") return copy(inputs.at(0), out);
+    if (op_ == "channel_l2_norm") return channel_l2_norm(inputs, out);
     if (!out.is_contiguous()) return false;
     for (const Tensor& input : inputs)
       if (!input.is_contiguous()) return false;
@@ -315,6 +315,7 @@ class VulkanElementwise : public ElementwiseKernel {
                       : op_ == "silu"      ? 1
                       : op_ == "gelu_tanh" ? 2
                       : op_ == "clamp"     ? 3
+                      : op_ == "gelu_erf"  ? 4
                                            : -1;
     if (unary >= 0) {
       if (inputs.size() != 1 || inputs[0].shape() != out.shape())
@@ -375,7 +376,7 @@ class VulkanElementwise : public ElementwiseKernel {
       return dispatcher.run("softmax", {binding_of(inputs[0]), binding_of(out)}, &parameters,
                             sizeof(parameters), parameters.rows);
     }
-    return false;  // gelu_erf, channel_l2_norm: no shader yet
+    return false;
   }
 
   // Runs `call(first, elements)` over `count` elements in ranges whose widest operand (`widest` bytes an
@@ -389,6 +390,34 @@ class VulkanElementwise : public ElementwiseKernel {
     for (uint64_t first = 0; first < count; first += step)
       if (!call(first, std::min(step, count - first))) return false;
     return true;
+  }
+
+  // x [C, ...] contiguous, gamma [C], out like x with any channel stride (contiguous within a channel).
+  bool channel_l2_norm(const std::vector<Tensor>& inputs, Tensor& out) {
+    if (inputs.size() != 2) throw Error("channel_l2_norm", "expects 2 inputs (x, gamma)");
+    const Tensor& x = inputs[0];
+    if (x.ndim() < 1 || x.shape() != out.shape() || inputs[1].numel() != x.size(0))
+      throw Error("channel_l2_norm",
+                  concat("x ", x.describe(), ", gamma ", inputs[1].describe(), ", out ", out.describe(),
+                         ": expected x [C, ...], gamma of C elements, out like x"));
+    const int64_t channels = x.size(0), positions = x.numel() / std::max<int64_t>(channels, 1);
+    // out: its positions contiguous, channels one stride apart.
+    const Tensor channel_of_out = out.ndim() > 1 ? out.select(0, 0) : out;
+    if (!x.is_contiguous() || !inputs[1].is_contiguous() || !channel_of_out.is_contiguous() ||
+        !within_loop_budget(backend_, positions, 2 * channels))
+      return false;
+    const struct {
+      uint32_t dtypes, channels, positions, out_channel_stride;
+      float eps;
+      uint32_t silu;
+    } parameters{pack_dtypes({&x, &inputs[1], &out}),
+                 u32(channels),
+                 u32(positions),
+                 u32(channels > 1 ? out.stride(0) : positions),
+                 params_.empty() ? 1e-12f : params_[0],
+                 params_.size() > 1 && params_[1] != 0.0f ? 1u : 0u};
+    return backend_.dispatcher().run("channel_norm", {binding_of(x), binding_of(inputs[1]), binding_of(out)},
+                                     &parameters, sizeof(parameters), positions);
   }
 
   // Any strides, up to 6 dims, between f32, bf16 and f16.
@@ -456,10 +485,9 @@ void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
       concat("conv.comp: 2-D/3-D convolution as an implicit GEMM, tiled 32 x 32, f32 math", f32_note));
   kernels.conv.set_default("vulkan_conv");
   for (const std::string& op : elementwise_op_names()) {
-    if (op == "gelu_erf" || op == "channel_l2_norm") continue;  // no shader yet: the host fallback
     kernels.elementwise.add(
         op, [&backend, op] { return std::make_unique<VulkanElementwise>(backend, op); },
-        concat("shader for f32", f32_note));
+        concat("shader for f32, bf16 and f16 tensors", f32_note));
   }
 }
 
