@@ -119,7 +119,7 @@ class VulkanQuantizedMatmul : public MatmulKernel {
 };
 
 // float8 e4m3 weights with per-output-channel scales, weight-only (LightX2V's fp8 schemes on a device without
-// fp8 arithmetic): mm_fp8.comp decodes each byte.
+// fp8 arithmetic): mm_fp8.comp decodes each byte as it stages the weight tile.
 class VulkanFp8Matmul : public VulkanQuantizedMatmul {
  public:
   explicit VulkanFp8Matmul(Backend& backend)
@@ -131,11 +131,10 @@ class VulkanFp8Matmul : public VulkanQuantizedMatmul {
     const bool on_device = weight_.weight.device() == &device && weight_.weight.is_contiguous() &&
                            native_f32(weight_.scale, device) &&
                            (!bias_.defined() || native_float(bias_, device));
-    const uint64_t outputs = static_cast<uint64_t>(x.numel() / in_features_) * out_features_;
-    if (!on_device || !native_float(x, device) || !native_float(y, device) ||
-        !within_loop_budget(backend_, outputs, in_features_))
-      return false;
     const uint64_t rows = x.numel() / in_features_, in = in_features_, out = out_features_;
+    if (!on_device || !native_float(x, device) || !native_float(y, device) ||
+        !within_block_budget(backend_, mm_blocks(rows, out), mm_iterations_per_block(in), rows * out * in))
+      return false;
     const std::vector<MmChunk> chunks = mm_chunks(rows, out, in * x.element_size(), in, y.element_size(),
                                                   backend_.dispatcher().binding_limit());
     if (rows == 0) return true;
@@ -157,7 +156,7 @@ class VulkanFp8Matmul : public VulkanQuantizedMatmul {
                slice_of(weight_.scale, chunk.first_column, chunk.columns),
                bias_.defined() ? slice_of(bias, chunk.first_column, chunk.columns) : slice_of(bias, 0, 1),
                y_slice_of(y, chunk, out)},
-              &parameters, sizeof(parameters), chunk.rows * chunk.columns))
+              &parameters, sizeof(parameters), mm_blocks(chunk.rows, chunk.columns) * kMmGroupSize))
         return false;
     }
     return true;
@@ -242,7 +241,7 @@ void register_vulkan_matmuls(Backend& backend, KernelRegistries& kernels) {
   kernels.mm.set_default("vulkan_mm");
   kernels.mm.add(
       "vulkan_fp8", [&backend] { return std::make_unique<VulkanFp8Matmul>(backend); },
-      concat("mm_fp8.comp: float8 e4m3 weights, per-channel scales, weight-only, f32 math", f32_note),
+      concat("mm_fp8.comp: float8 e4m3 weights, per-channel scales, weight-only, tiled 32 x 32, f32 math", f32_note),
       KernelTraits::quantized(QuantFormat::fp8_e4m3));
   kernels.mm.set_default("vulkan_fp8");
   kernels.mm.add(

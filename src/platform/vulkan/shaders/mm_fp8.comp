@@ -1,10 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // y[r, o] = (sum_k x[r, k] * decode(w[o, k])) * scale[o] + bias[o]: float8 e4m3fn weights with per-output-channel
-// scales, weight-only (x stays in its dtype: f32, bf16 or f16), compensated f32 sums. The weight bytes are read
-// from 32-bit words, so no 8-bit storage feature is needed.
-#include "dtypes.glsl"
-layout(local_size_x = 64) in;
+// scales, weight-only (x stays in its dtype: f32, bf16 or f16), f32 sums. Tiled as mm.comp; the weight bytes are
+// read from 32-bit words, so no 8-bit storage feature is needed.
+#include "tiled_mm.glsl"
 INPUT(0, x);
 layout(std430, binding = 1) readonly buffer W { uint w_words[]; };
 layout(std430, binding = 2) readonly buffer Scale { float scale[]; };
@@ -35,22 +34,55 @@ uint weight_byte(uint at) {
   return (w_words[at >> 2] >> ((at & 3u) * 8u)) & 255u;
 }
 
+shared float x_tile[kSliceK][kTileRows + 1];
+shared float w_tile[kSliceK][kTileColumns + 1];
+
 void main() {
-  const uint total = p.rows * p.out_features;
-  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   const uint x_dtype = dtype_of(p.dtypes, 0u), bias_dtype = dtype_of(p.dtypes, 3u), y_dtype = dtype_of(p.dtypes, 4u);
-  for (uint index = gl_GlobalInvocationID.x; index < total; index += stride) {
-    const uint row = index / p.out_features, column = index % p.out_features;
-    const uint x_row = p.base[0] + row * p.in_features, w_row = p.base[1] + column * p.in_features;
-    precise float sum = 0.0, compensation = 0.0;
-    for (uint k = 0u; k < p.in_features; ++k) {
-      precise const float term = LOAD(x, x_dtype, x_row + k) * decode_e4m3(weight_byte(w_row + k)) - compensation;
-      precise const float next = sum + term;
-      compensation = (next - sum) - term;
-      sum = next;
+  const uint local = gl_LocalInvocationID.x;
+  const uint row_blocks = (p.rows + kTileRows - 1u) / kTileRows;
+  const uint column_blocks = (p.out_features + kTileColumns - 1u) / kTileColumns;
+  for (uint block = gl_WorkGroupID.x; block < row_blocks * column_blocks; block += gl_NumWorkGroups.x) {
+    const uint first_row = (block / column_blocks) * kTileRows;
+    const uint first_column = (block % column_blocks) * kTileColumns;
+    float sums[kPerInvocation][kPerInvocation];
+    for (uint i = 0u; i < kPerInvocation; ++i)
+      for (uint j = 0u; j < kPerInvocation; ++j) sums[i][j] = 0.0;
+    for (uint k0 = 0u; k0 < p.in_features; k0 += kSliceK) {
+      // Weights decoded once as they are staged.
+      for (uint load = local; load < kTileRows * kSliceK; load += kGroupSize) {
+        const uint r = load / kSliceK, k = load % kSliceK;
+        const uint row = first_row + r, column = first_column + r, at_k = k0 + k;
+        x_tile[k][r] = row < p.rows && at_k < p.in_features
+                           ? LOAD(x, x_dtype, p.base[0] + row * p.in_features + at_k) : 0.0;
+        w_tile[k][r] = column < p.out_features && at_k < p.in_features
+                           ? decode_e4m3(weight_byte(p.base[1] + column * p.in_features + at_k)) : 0.0;
+      }
+      barrier();
+      float slice[kPerInvocation][kPerInvocation];
+      for (uint i = 0u; i < kPerInvocation; ++i)
+        for (uint j = 0u; j < kPerInvocation; ++j) slice[i][j] = 0.0;
+      for (uint k = 0u; k < kSliceK; ++k) {
+        float a[kPerInvocation], b[kPerInvocation];
+        for (uint i = 0u; i < kPerInvocation; ++i) a[i] = x_tile[k][local / kLanes + kLanes * i];
+        for (uint j = 0u; j < kPerInvocation; ++j) b[j] = w_tile[k][local % kLanes + kLanes * j];
+        for (uint i = 0u; i < kPerInvocation; ++i)
+          for (uint j = 0u; j < kPerInvocation; ++j) slice[i][j] = fma(a[i], b[j], slice[i][j]);
+      }
+      for (uint i = 0u; i < kPerInvocation; ++i)
+        for (uint j = 0u; j < kPerInvocation; ++j) sums[i][j] += slice[i][j];
+      barrier();
     }
-    float result = sum * scale[p.base[2] + column];
-    if (p.has_bias != 0u) result += LOAD(bias, bias_dtype, p.base[3] + column);
-    STORE(y, y_dtype, p.base[4] + row * p.y_row_stride + column, result);
+    for (uint i = 0u; i < kPerInvocation; ++i) {
+      const uint row = first_row + local / kLanes + kLanes * i;
+      if (row >= p.rows) continue;
+      for (uint j = 0u; j < kPerInvocation; ++j) {
+        const uint column = first_column + local % kLanes + kLanes * j;
+        if (column >= p.out_features) continue;
+        float result = sums[i][j] * scale[p.base[2] + column];
+        if (p.has_bias != 0u) result += LOAD(bias, bias_dtype, p.base[3] + column);
+        STORE(y, y_dtype, p.base[4] + row * p.y_row_stride + column, result);
+      }
+    }
   }
 }
