@@ -28,6 +28,8 @@ bool shader_embedded(const std::string& name) {
 }
 
 Dispatcher::~Dispatcher() {
+  if (descriptor_pool_ != VK_NULL_HANDLE)
+    vkDestroyDescriptorPool(context_.device(), descriptor_pool_, nullptr);
   for (auto& [name, pipeline] : pipelines_) {
     vkDestroyPipeline(context_.device(), pipeline.pipeline, nullptr);
     vkDestroyPipelineLayout(context_.device(), pipeline.layout, nullptr);
@@ -133,25 +135,30 @@ bool Dispatcher::run(const std::string& shader, const std::vector<Binding>& bind
 
   std::lock_guard<std::mutex> lock(mutex_);
   const Pipeline& chosen = pipeline(shader, static_cast<uint32_t>(bindings.size()), push_bytes);
-  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, static_cast<uint32_t>(bindings.size())};
-  VkDescriptorPoolCreateInfo pool_info{};
-  pool_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
-  pool_info.maxSets = 1;
-  pool_info.poolSizeCount = 1;
-  pool_info.pPoolSizes = &size;
-  VkDescriptorPool pool;
-  check(vkCreateDescriptorPool(context_.device(), &pool_info, nullptr, &pool), "vkCreateDescriptorPool");
+  // One descriptor set at a time (dispatches wait for their work under mutex_): the pool is made once and
+  // reset after each dispatch rather than created per dispatch.
+  if (descriptor_pool_ == VK_NULL_HANDLE) {
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kMaxBindings};
+    VkDescriptorPoolCreateInfo pool_info{};
+    pool_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
+    pool_info.maxSets = 1;
+    pool_info.poolSizeCount = 1;
+    pool_info.pPoolSizes = &size;
+    check(vkCreateDescriptorPool(context_.device(), &pool_info, nullptr, &descriptor_pool_),
+          "vkCreateDescriptorPool");
+  }
+  struct PoolReset {  // on every way out
+    VkDevice device;
+    VkDescriptorPool pool;
+    ~PoolReset() { vkResetDescriptorPool(device, pool, 0); }
+  } reset{context_.device(), descriptor_pool_};
   VkDescriptorSetAllocateInfo allocate{};
   allocate.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-  allocate.descriptorPool = pool;
+  allocate.descriptorPool = descriptor_pool_;
   allocate.descriptorSetCount = 1;
   allocate.pSetLayouts = &chosen.set_layout;
   VkDescriptorSet set;
-  VkResult result = vkAllocateDescriptorSets(context_.device(), &allocate, &set);
-  if (result != VK_SUCCESS) {
-    vkDestroyDescriptorPool(context_.device(), pool, nullptr);
-    check(result, "vkAllocateDescriptorSets");
-  }
+  check(vkAllocateDescriptorSets(context_.device(), &allocate, &set), "vkAllocateDescriptorSets");
   std::vector<VkWriteDescriptorSet> writes(bindings.size());
   for (size_t i = 0; i < bindings.size(); ++i) {
     writes[i] = VkWriteDescriptorSet{};
@@ -163,19 +170,12 @@ bool Dispatcher::run(const std::string& shader, const std::vector<Binding>& bind
     writes[i].pBufferInfo = &infos[i];
   }
   vkUpdateDescriptorSets(context_.device(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
-  try {
-    context_.submit_and_wait([&](VkCommandBuffer commands) {
-      vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, chosen.pipeline);
-      vkCmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, chosen.layout, 0, 1, &set, 0,
-                              nullptr);
-      vkCmdPushConstants(commands, chosen.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
-      vkCmdDispatch(commands, groups, 1, 1);
-    });
-  } catch (...) {
-    vkDestroyDescriptorPool(context_.device(), pool, nullptr);
-    throw;
-  }
-  vkDestroyDescriptorPool(context_.device(), pool, nullptr);
+  context_.submit_and_wait([&](VkCommandBuffer commands) {
+    vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, chosen.pipeline);
+    vkCmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, chosen.layout, 0, 1, &set, 0, nullptr);
+    vkCmdPushConstants(commands, chosen.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+    vkCmdDispatch(commands, groups, 1, 1);
+  });
   ++dispatches_;
   return true;
 }

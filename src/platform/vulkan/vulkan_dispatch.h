@@ -56,6 +56,7 @@ class Dispatcher {
   std::mutex mutex_;
   std::map<std::string, Pipeline> pipelines_;
   std::atomic<uint64_t> dispatches_{0};
+  VkDescriptorPool descriptor_pool_ = VK_NULL_HANDLE;  // one set at a time, reset after each dispatch
 };
 
 }  // namespace x2v::vulkan
