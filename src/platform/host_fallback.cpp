@@ -100,10 +100,15 @@ namespace {
 struct FallbackContext {
   Device* device;
   Device* host;
-  std::string name;  // the host kernel
+  std::string name;    // the host kernel
+  std::string reason;  // which calls a device kernel hands over; empty: the device has no such kernel
 };
 
 void log_fallback(const FallbackContext& context, const char* category) {
+  if (!context.reason.empty())
+    return log_once(LogLevel::info, "platform",
+                    concat(context.device->name(), " ", category, ": ", context.reason, " run the ",
+                           context.host->name(), " kernel '", context.name, "' through host copies (slow)"));
   log_once(LogLevel::info, "platform",
            concat(context.device->name(), " has no native ", category, " kernel '", context.name,
                   "'; it runs the ", context.host->name(), " kernel through host copies (slow)"));
@@ -310,16 +315,24 @@ using FallbackFor = KernelClass<Kernel, FallbackAttention, FallbackMatmul, Fallb
 }  // namespace
 
 template <class Kernel>
-std::unique_ptr<Kernel> make_host_fallback(Device& device, Device& host, const std::string& name) {
-  return std::make_unique<FallbackFor<Kernel>>(FallbackContext{&device, &host, name});
+std::unique_ptr<Kernel> make_host_fallback(Device& device, Device& host, const std::string& name,
+                                           const std::string& reason) {
+  return std::make_unique<FallbackFor<Kernel>>(FallbackContext{&device, &host, name, reason});
 }
-template std::unique_ptr<AttentionKernel> make_host_fallback(Device&, Device&, const std::string&);
-template std::unique_ptr<MatmulKernel> make_host_fallback(Device&, Device&, const std::string&);
-template std::unique_ptr<RmsNormKernel> make_host_fallback(Device&, Device&, const std::string&);
-template std::unique_ptr<LayerNormKernel> make_host_fallback(Device&, Device&, const std::string&);
-template std::unique_ptr<RopeKernel> make_host_fallback(Device&, Device&, const std::string&);
-template std::unique_ptr<ConvKernel> make_host_fallback(Device&, Device&, const std::string&);
-template std::unique_ptr<ElementwiseKernel> make_host_fallback(Device&, Device&, const std::string&);
+template std::unique_ptr<AttentionKernel> make_host_fallback(Device&, Device&, const std::string&,
+                                                             const std::string&);
+template std::unique_ptr<MatmulKernel> make_host_fallback(Device&, Device&, const std::string&,
+                                                          const std::string&);
+template std::unique_ptr<RmsNormKernel> make_host_fallback(Device&, Device&, const std::string&,
+                                                           const std::string&);
+template std::unique_ptr<LayerNormKernel> make_host_fallback(Device&, Device&, const std::string&,
+                                                             const std::string&);
+template std::unique_ptr<RopeKernel> make_host_fallback(Device&, Device&, const std::string&,
+                                                        const std::string&);
+template std::unique_ptr<ConvKernel> make_host_fallback(Device&, Device&, const std::string&,
+                                                        const std::string&);
+template std::unique_ptr<ElementwiseKernel> make_host_fallback(Device&, Device&, const std::string&,
+                                                               const std::string&);
 
 void add_host_fallbacks(Device& device, Device& host) {
   for (KernelCategory category : kKernelCategories) {
@@ -330,7 +343,7 @@ void add_host_fallbacks(Device& device, Device& host) {
         if (target.contains(name)) continue;
         KernelTraits traits = source.traits(name);
         traits.host_fallback = true;
-        const FallbackContext context{&device, &host, name};
+        const FallbackContext context{&device, &host, name, ""};
         target.add(
             name,
             [context]() -> std::unique_ptr<Kernel> { return std::make_unique<FallbackFor<Kernel>>(context); },

@@ -14,9 +14,11 @@ void add_host_fallbacks(Device& device, Device& host);
 
 // One fallback kernel: the host's kernel `name` of Kernel's category running on `device`'s tensors through
 // copies. For a backend kernel that computes some cases natively and hands the rest over (a dtype its
-// shader lacks). Kernel is one of the op templates (AttentionKernel, MatmulKernel, ...).
+// shader lacks). Kernel is one of the op templates (AttentionKernel, MatmulKernel, ...). `reason` names the
+// calls handed over, for the one log line (empty: the device has no kernel of the category at all).
 template <class Kernel>
-std::unique_ptr<Kernel> make_host_fallback(Device& device, Device& host, const std::string& name);
+std::unique_ptr<Kernel> make_host_fallback(Device& device, Device& host, const std::string& name,
+                                           const std::string& reason = "");
 
 // Host copies of device tensors for one kernel call. Tensors that share storage are copied as one range, so
 // an output that aliases an input (in-place ops) stays consistent.

@@ -161,6 +161,25 @@ TEST(Vulkan, TensorsPastTheRangeRunOnTheDeviceInPieces) {
   Tensor expected_normed = Tensor::host(y.shape(), DType::f32);
   host_norm->apply(expected_sum, expected_normed);
   EXPECT_LE(worst_difference(normed, expected_normed), 1e-3);
+  // A copy with a dtype conversion over the whole of y, and RoPE over [tokens, heads, 64].
+  Tensor converted = empty(y.shape(), DType::bf16, device);
+  before = dispatches(device);
+  ops::copy(sum, converted);
+  EXPECT_GE(dispatches(device) - before, 2u) << "copy in pieces";
+  Tensor expected_converted = Tensor::host(y.shape(), DType::bf16);
+  ops::copy(ops::to_device(sum, host_device()), expected_converted);  // the same values, rounded on the host
+  EXPECT_LE(worst_difference(converted, expected_converted.to_host(DType::f32)), 0.0);
+  const int64_t tokens = 200, heads = 4, dim = 64;
+  const Tensor rotated_input = random_values({tokens, heads, dim}, 7);
+  const RopeTables host_tables{random_values({tokens, dim / 2}, 8), random_values({tokens, dim / 2}, 9)};
+  const RopeTables tables{ops::to_device(host_tables.cos, device), ops::to_device(host_tables.sin, device)};
+  Tensor rotated = empty(rotated_input.shape(), DType::f32, device);
+  before = dispatches(device);
+  device.kernels().rope.create("")->apply(ops::to_device(rotated_input, device), tables, rotated);
+  EXPECT_GE(dispatches(device) - before, 2u) << "rope in pieces";
+  Tensor expected_rotated = Tensor::host(rotated_input.shape(), DType::f32);
+  host_device().kernels().rope.create("")->apply(rotated_input, host_tables, expected_rotated);
+  EXPECT_LE(worst_difference(rotated, expected_rotated), 1e-5);
 }
 
 // The W8A8 matmul, with and without integer dot products, in pieces.

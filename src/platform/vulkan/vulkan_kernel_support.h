@@ -57,6 +57,21 @@ inline Binding slice_of(const Tensor& tensor, uint64_t first, uint64_t count, si
                  static_cast<size_t>(std::max<uint64_t>(count, 1)) * size, unit != 0 ? unit : size};
 }
 
+// The most entries along dim 0 whose spans in every one of `tensors` fit `limit` bytes: a call over more is
+// split into slices of dim 0. 0 when a single entry is too large (or a tensor has no dims).
+inline uint64_t leading_step(std::initializer_list<const Tensor*> tensors, uint64_t limit) {
+  uint64_t step = UINT64_MAX;
+  for (const Tensor* tensor : tensors) {
+    if (tensor->ndim() == 0 || tensor->size(0) == 0) return 0;
+    const uint64_t one = binding_of(tensor->slice(0, 0, 1)).bytes;
+    const uint64_t apart =
+        static_cast<uint64_t>(std::max<int64_t>(tensor->stride(0), 1)) * tensor->element_size();
+    if (one > limit) return 0;
+    step = std::min(step, (limit - one) / apart + 1);
+  }
+  return step;
+}
+
 // One call of a matmul split to fit the storage buffer range: rows [first_row, first_row + rows) of x and y,
 // weight rows (y columns) [first_column, first_column + columns).
 struct MmChunk {
@@ -127,7 +142,10 @@ class Fallback {
   Fallback(Backend& backend, std::string name) : backend_(backend), name_(std::move(name)) {}
   bool created() const { return kernel_ != nullptr; }
   Kernel& get() {
-    if (!kernel_) kernel_ = make_host_fallback<Kernel>(backend_.device(), host_device(), name_);
+    if (!kernel_)
+      kernel_ = make_host_fallback<Kernel>(backend_.device(), host_device(), name_,
+                                           "calls its shaders cannot take (unusual layouts or dtypes, sizes "
+                                           "past the device's limits or budgets)");
     return *kernel_;
   }
   void reset() { kernel_.reset(); }

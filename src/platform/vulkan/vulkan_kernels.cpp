@@ -177,25 +177,41 @@ class VulkanRope : public RopeKernel {
     const bool native = within_loop_budget(backend_, 0, 0) && on_device_float(x, device) &&
                         on_device_float(out, device) && native_f32(tables.cos, device) &&
                         native_f32(tables.sin, device);
-    if (!native) return fallback_.get().apply(x, tables, out);
-    struct {
-      uint32_t dtypes, tokens, heads, pairs, x_token_stride, x_head_stride, out_token_stride, out_head_stride;
-    } parameters{pack_dtypes({&x, &tables.cos, &tables.sin, &out}),
-                 u32(x.size(0)),
-                 u32(x.size(1)),
-                 u32(x.size(2) / 2),
-                 u32(x.stride(0)),
-                 u32(x.stride(1)),
-                 u32(out.stride(0)),
-                 u32(out.stride(1))};
-    if (!backend_.dispatcher().run(
-            "rope", {binding_of(x), binding_of(tables.cos), binding_of(tables.sin), binding_of(out)},
-            &parameters, sizeof(parameters),
-            static_cast<uint64_t>(parameters.tokens) * parameters.heads * parameters.pairs))
-      fallback_.get().apply(x, tables, out);
+    if (!native || !run_native(x, tables, out)) fallback_.get().apply(x, tables, out);
   }
 
  private:
+  // In slices of tokens whose x, out and table spans fit a binding.
+  bool run_native(const Tensor& x, const RopeTables& tables, Tensor& out) {
+    const int64_t tokens = x.size(0);
+    if (tokens == 0) return true;
+    const uint64_t step =
+        leading_step({&x, &out, &tables.cos, &tables.sin}, backend_.dispatcher().binding_limit());
+    if (step == 0) return false;
+    for (int64_t first = 0; first < tokens; first += static_cast<int64_t>(step)) {
+      const int64_t end = std::min<int64_t>(tokens, first + static_cast<int64_t>(step));
+      const Tensor x_part = x.slice(0, first, end), out_part = out.slice(0, first, end);
+      const Tensor cos_part = tables.cos.slice(0, first, end), sin_part = tables.sin.slice(0, first, end);
+      const struct {
+        uint32_t dtypes, tokens, heads, pairs, x_token_stride, x_head_stride, out_token_stride,
+            out_head_stride;
+      } parameters{pack_dtypes({&x, &tables.cos, &tables.sin, &out}),
+                   u32(end - first),
+                   u32(x.size(1)),
+                   u32(x.size(2) / 2),
+                   u32(x.stride(0)),
+                   u32(x.stride(1)),
+                   u32(out.stride(0)),
+                   u32(out.stride(1))};
+      if (!backend_.dispatcher().run(
+              "rope", {binding_of(x_part), binding_of(cos_part), binding_of(sin_part), binding_of(out_part)},
+              &parameters, sizeof(parameters),
+              static_cast<uint64_t>(parameters.tokens) * parameters.heads * parameters.pairs))
+        return false;
+    }
+    return true;
+  }
+
   Backend& backend_;
   Fallback<RopeKernel> fallback_;
 };
@@ -421,10 +437,31 @@ class VulkanElementwise : public ElementwiseKernel {
   }
 
   // Any strides, up to 6 dims, between f32, bf16 and f16.
+  // Past the storage buffer range: contiguous tensors as one dim, then slices along dim 0.
   bool copy(const Tensor& x, Tensor& out) {
     if (x.shape() != out.shape())
       throw Error("copy", concat("x ", x.describe(), " and out ", out.describe(), " differ in shape"));
     if (out.ndim() > 6 || out.numel() == 0) return out.numel() == 0;
+    const uint64_t limit = backend_.dispatcher().binding_limit();
+    if (binding_of(x).bytes <= limit && binding_of(out).bytes <= limit) return copy_once(x, out);
+    if (x.is_contiguous() && out.is_contiguous()) {
+      const Tensor flat_x = x.reshape({x.numel()});
+      Tensor flat_out = out.reshape({out.numel()});
+      return copy_in_slices(flat_x, flat_out, limit);
+    }
+    return copy_in_slices(x, out, limit);
+  }
+  bool copy_in_slices(const Tensor& x, Tensor& out, uint64_t limit) {
+    const uint64_t step = leading_step({&x, &out}, limit);
+    if (step == 0) return false;
+    for (int64_t first = 0; first < out.size(0); first += static_cast<int64_t>(step)) {
+      const int64_t end = std::min<int64_t>(out.size(0), first + static_cast<int64_t>(step));
+      Tensor out_slice = out.slice(0, first, end);
+      if (!copy_once(x.slice(0, first, end), out_slice)) return false;
+    }
+    return true;
+  }
+  bool copy_once(const Tensor& x, Tensor& out) {
     struct {
       uint32_t dtypes, count, ndim, shape[6], x_strides[6], out_strides[6];
     } parameters{};

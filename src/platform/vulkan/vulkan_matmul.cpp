@@ -241,7 +241,8 @@ void register_vulkan_matmuls(Backend& backend, KernelRegistries& kernels) {
   kernels.mm.set_default("vulkan_mm");
   kernels.mm.add(
       "vulkan_fp8", [&backend] { return std::make_unique<VulkanFp8Matmul>(backend); },
-      concat("mm_fp8.comp: float8 e4m3 weights, per-channel scales, weight-only, tiled 32 x 32, f32 math", f32_note),
+      concat("mm_fp8.comp: float8 e4m3 weights, per-channel scales, weight-only, tiled 32 x 32, f32 math",
+             f32_note),
       KernelTraits::quantized(QuantFormat::fp8_e4m3));
   kernels.mm.set_default("vulkan_fp8");
   kernels.mm.add(
