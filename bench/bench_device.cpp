@@ -1,9 +1,12 @@
-// Matmul and attention on the device PLATFORM selects (`PLATFORM=vulkan` for a GPU or lavapipe), f32, as
-// GFLOP/s, with the device's hardware line (and the host CPU's) in the context. On lavapipe the figures
-// only guard against regressions; no device peak is known here, so no ratio to one is printed.
+// Matmul (f32 and bf16) and attention (f32) on the device PLATFORM selects (`PLATFORM=vulkan` for a GPU or
+// lavapipe), as GFLOP/s and, where the device's fp16 peak is known (fp16_peak_tflops), the ratio to it, with
+// the device's hardware line (and the host CPU's) in the context. On lavapipe the figures only guard against
+// regressions.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_common.h"
@@ -21,6 +24,24 @@ x2v::Tensor random_on(x2v::Device& device, const x2v::Shape& shape, uint32_t see
     value = static_cast<float>(state >> 8) * (1.0f / 16777216.0f) - 0.5f;
   }
   return x2v::ops::to_device(x2v::Tensor::host_from(values, shape, dtype), device);
+}
+
+// The device's dense fp16 tensor peak in TFLOP/s, the yardstick of the target (mm at half of it with
+// cooperative matrices): X2V_BENCH_DEVICE_PEAK_TFLOPS where given, else the vendor's figure for a few data
+// centre GPUs recognised by name (SXM parts), else 0 (unknown: no ratio printed).
+double fp16_peak_tflops(const std::string& hardware) {
+  if (const char* given = std::getenv("X2V_BENCH_DEVICE_PEAK_TFLOPS"); given != nullptr && given[0] != '\0')
+    return std::atof(given);
+  const std::pair<const char*, double> known[] = {{"H200", 989.0}, {"H100", 989.0}, {"A100", 312.0}};
+  for (const auto& [name, tflops] : known)
+    if (hardware.find(name) != std::string::npos) return tflops;
+  return 0.0;
+}
+
+void report_throughput(benchmark::State& state, x2v::Device& device, double flop, double seconds) {
+  state.counters["GFLOP/s"] = flop / seconds * 1e-9;
+  const double peak = fp16_peak_tflops(device.hardware());
+  if (peak > 0) state.counters["ratio_to_fp16_peak"] = flop / seconds / (peak * 1e12);
 }
 
 // The device and the host CPU (model and instruction-set path), on every result.
@@ -42,8 +63,7 @@ void run_device_mm(benchmark::State& state, int64_t rows, int64_t in_features, i
   x2v::Tensor y = x2v::empty({rows, out_features}, dtype, device);
   kernel->apply(x, y);  // warm-up: pipelines, caches
   const auto times = x2v::bench::time_iterations(state, [&] { kernel->apply(x, y); });
-  const double flop = 2.0 * rows * in_features * out_features;
-  state.counters["GFLOP/s"] = flop / times.best_seconds * 1e-9;
+  report_throughput(state, device, 2.0 * rows * in_features * out_features, times.best_seconds);
 }
 
 void run_device_attention(benchmark::State& state, int64_t heads, int64_t length, int64_t head_dim) {
@@ -57,8 +77,7 @@ void run_device_attention(benchmark::State& state, int64_t heads, int64_t length
   x2v::Tensor out = x2v::empty({heads, length, head_dim}, x2v::DType::f32, device);
   kernel->apply(q, k, v, out);
   const auto times = x2v::bench::time_iterations(state, [&] { kernel->apply(q, k, v, out); });
-  const double flop = 4.0 * heads * length * length * head_dim;
-  state.counters["GFLOP/s"] = flop / times.best_seconds * 1e-9;
+  report_throughput(state, device, 4.0 * heads * length * length * head_dim, times.best_seconds);
 }
 
 // Small shapes (lavapipe runs at about 0.2 GFLOP/s); a GPU wants X2V_BENCH_DEVICE_SCALE=8 or more.
