@@ -49,8 +49,9 @@ inline uint32_t u32(int64_t value) {
   return static_cast<uint32_t>(value);
 }
 
-// Elements [first, first + count) of a contiguous tensor; the shader indexes it in units of `unit` bytes
-// (the element size unless given).
+// The `count` elements of memory from element `first` after a tensor's first element (for a strided view,
+// the caller computes the span); the shader indexes it in units of `unit` bytes (the element size unless
+// given).
 inline Binding slice_of(const Tensor& tensor, uint64_t first, uint64_t count, size_t unit = 0) {
   const size_t size = tensor.element_size();
   return Binding{static_cast<const char*>(tensor.raw_data()) + first * size,
