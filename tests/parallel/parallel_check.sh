@@ -5,7 +5,7 @@
 #   sample NAME RANKS PARALLEL        mpirun x2v sample; latents within 1e-5 of the single-process ones
 #   decode NAME RANKS PARALLEL [wide_] mpirun x2v decode (VAE patches); video within 1e-5 (wide_: a 4x30 latent)
 #   infer NAME RANKS PARALLEL         mpirun x2v infer; rank 0 alone writes; frames within 1 of 255
-#   error NAME RANKS PARALLEL TEXT    every rank prints TEXT, the job ends non-zero, nothing written
+#   error NAME RANKS PARALLEL TEXT    a rank prints TEXT, the job ends non-zero, nothing written
 #   fail NAME RANKS PARALLEL SPEC     X2V_FAIL_AT_STEP=SPEC: one rank fails mid-run and ends the job
 #   same NAME RANKS PARALLEL ARGS...  x2v infer ARGS (model, task, image) alone and under mpirun: the same frames
 #   device NAME RANKS PARALLEL        on $PLATFORM (a device whose memory the host may not read): sample and
@@ -114,7 +114,9 @@ error|fail)
   else
     timeout 120 "${mpirun[@]}" -np "$ranks" "$X2V" sample --model_path "$MODEL" --config_json "$o/config.json" \
       --inputs "$ref/text.safetensors" --output "$o/latents.safetensors" 2>"$o/log" >/dev/null || status=$?
-    lines=$ranks  # a bad configuration is named by every rank
+    # Every rank names a bad configuration, but mpirun ends the job when the first rank exits, so on a loaded
+    # machine a rank that starts late is killed before it prints: at least one line is required.
+    lines=1
   fi
   fail=0
   [[ $status != 0 && $status != 124 ]] || { echo "expected a non-zero exit without a hang, got $status"; fail=1; }

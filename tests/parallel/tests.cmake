@@ -1,6 +1,7 @@
 # Distributed inference under mpirun on the tiny model (OpenMPI, oversubscribed on CI's two cores): CFG
 # parallel, Ulysses, both, and the VAE in patches each give the single-process result; bad configurations are
-# named by every rank; a rank failing mid-run ends the job. Included from tests/CMakeLists.txt.
+# named (by every rank that gets that far: mpirun ends the job when the first exits); a rank failing mid-run
+# ends the job. Included from tests/CMakeLists.txt.
 # x2v never links MPI, and a launcher-started x2v whose plugin is missing says what to install.
 add_test(NAME parallel.x2v_does_not_link_mpi COMMAND bash -c "! ldd '$<TARGET_FILE:x2v>' | grep -i mpi")
 set_tests_properties(parallel.x2v_does_not_link_mpi PROPERTIES LABELS parallel)
