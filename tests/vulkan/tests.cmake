@@ -34,6 +34,13 @@ add_test(NAME vulkan.device_index_out_of_range COMMAND bash ${X2V_CLI_DIR}/expec
 set_tests_properties(vulkan.device_index_out_of_range PROPERTIES LABELS "vulkan;cli"
                      ENVIRONMENT "VK_ICD_FILENAMES=${X2V_LAVAPIPE_ICD};PLATFORM=vulkan;X2V_VULKAN_DEVICE=7")
 
+add_test(NAME vulkan.bad_storage_range COMMAND bash ${X2V_CLI_DIR}/expect_error.sh
+         "X2V_VULKAN_STORAGE_RANGE '12ab' is not a byte count of at least 4096" $<TARGET_FILE:x2v> dit
+         --model_path ${X2V_DIT_FIXTURES}/model_original --inputs ${X2V_DIT_FIXTURES}/forward_inputs.safetensors
+         --output ${X2V_VULKAN_OUT}_bad_range.safetensors)
+set_tests_properties(vulkan.bad_storage_range PROPERTIES LABELS "vulkan;cli"
+                     ENVIRONMENT "VK_ICD_FILENAMES=${X2V_LAVAPIPE_ICD};PLATFORM=vulkan;X2V_VULKAN_STORAGE_RANGE=12ab")
+
 # The platform's own limits (tests/vulkan/test_vulkan.cpp), under the validation layer.
 add_executable(x2v_vulkan_tests ${CMAKE_CURRENT_LIST_DIR}/test_vulkan.cpp)
 target_link_libraries(x2v_vulkan_tests PRIVATE x2v_core GTest::gtest GTest::gtest_main)

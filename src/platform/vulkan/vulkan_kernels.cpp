@@ -486,7 +486,8 @@ class VulkanElementwise : public ElementwiseKernel {
 }  // namespace
 
 void register_vulkan_kernels(Backend& backend, KernelRegistries& kernels) {
-  const char* f32_note = "; quantized weights and other layouts run the cpu's kernel through host copies";
+  const char* f32_note =
+      "; other layouts and calls past the device's limits run the cpu's kernel through host copies";
   register_vulkan_matmuls(backend, kernels);
   kernels.attention.add(
       "vulkan_attn", [&backend] { return std::make_unique<VulkanAttention>(backend); },

@@ -232,7 +232,8 @@ class VulkanInt8Matmul : public VulkanQuantizedMatmul {
 }  // namespace
 
 void register_vulkan_matmuls(Backend& backend, KernelRegistries& kernels) {
-  const char* f32_note = "; quantized weights and other layouts run the cpu's kernel through host copies";
+  const char* f32_note =
+      "; other layouts and calls past the device's limits run the cpu's kernel through host copies";
   kernels.mm.add(
       "vulkan_mm", [&backend] { return std::make_unique<VulkanMatmul>(backend); },
       concat(
